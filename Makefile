@@ -1,0 +1,37 @@
+# Thin wrapper over CMake with build/ as the build folder. Every target installs missing
+# Debian packages first (tools/deps/install.sh), then configures and builds as needed.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+PY := /usr/bin/python3
+
+.PHONY: all deps configure build check demo install conformance clean
+
+all: build
+
+deps:
+	@tools/deps/install.sh
+
+$(BUILD)/CMakeCache.txt:
+	@tools/deps/install.sh
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: deps configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	tools/demo.sh $(BUILD)
+
+conformance: build
+	cd $(BUILD) && ctest --output-on-failure -L conformance
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,146 @@
+/* ondine.h: the public C API of ondine, an ONNX runtime for convolutional networks on x86 CPUs.
+ *
+ * Objects: a model (a loaded, validated and optimized graph, read-only once loaded) and
+ * sessions over it (the oneDNN primitives and memory that run it). Every fallible function
+ * returns an enum ond_status and takes a struct ond_error * last (may be NULL) that receives
+ * a message naming what was wrong. Every _free accepts NULL.
+ *
+ * Thread safety: a model may back any number of sessions, created and used from any threads.
+ * One session may be run from several threads at once: each run uses its own activation memory
+ * and scratchpad (runs on one session are serialized only around that memory), so outputs are
+ * the same as single-threaded runs. Options and tensors passed in are only read during the call.
+ */
+#ifndef ONDINE_H
+#define ONDINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define OND_API __attribute__((visibility("default")))
+#else
+#define OND_API
+#endif
+
+#define OND_VERSION_MAJOR 0
+#define OND_VERSION_MINOR 1
+#define OND_VERSION_PATCH 0
+
+/* Highest tensor rank ondine handles (oneDNN's limit). */
+#define OND_MAX_RANK 12
+
+enum ond_status {
+    OND_OK = 0,
+    OND_STATUS_INVALID_ARGUMENT, /* a caller passed a bad argument (NULL, out of range) */
+    OND_STATUS_INVALID_MODEL,    /* the bytes or the graph break an ONNX rule */
+    OND_STATUS_UNSUPPORTED,      /* valid ONNX that ondine does not run (op, type, opset) */
+    OND_STATUS_INVALID_INPUT,    /* a run-time input does not fit the model */
+    OND_STATUS_LIMIT,            /* a resource limit of the options was exceeded */
+    OND_STATUS_IO,               /* a file could not be read or written */
+    OND_STATUS_NO_MEMORY,        /* an allocation failed */
+    OND_STATUS_BACKEND,          /* oneDNN refused or failed */
+};
+
+struct ond_error {
+    enum ond_status status;
+    char message[1024];
+};
+
+/* Element types, numbered as ONNX TensorProto.DataType. */
+enum ond_dtype {
+    OND_DTYPE_UNDEFINED = 0,
+    OND_DTYPE_FLOAT = 1,
+    OND_DTYPE_UINT8 = 2,
+    OND_DTYPE_INT8 = 3,
+    OND_DTYPE_INT32 = 6,
+    OND_DTYPE_INT64 = 7,
+    OND_DTYPE_BOOL = 9,
+    OND_DTYPE_FLOAT16 = 10,
+    OND_DTYPE_DOUBLE = 11,
+    OND_DTYPE_BFLOAT16 = 16,
+};
+
+enum ond_precision {
+    OND_PRECISION_FP32 = 0,
+    OND_PRECISION_BF16,
+    OND_PRECISION_INT8,
+};
+
+/* Options for loading a model and creating sessions. Start from ond_options_init(). */
+struct ond_options {
+    int threads;                        /* 0: all cores */
+    int opt_level;                      /* 0 none, 1 cleanup and folding, 2 all fusions (default) */
+    enum ond_precision precision;       /* default fp32 */
+    const char *const *disabled_passes; /* pass names to skip */
+    size_t n_disabled_passes;
+    int no_ftz;                         /* 1: keep denormals (slower); default flushes to zero */
+    /* Resource limits, applied at load, during constant folding and at run. */
+    uint64_t max_file_bytes;            /* model file or buffer */
+    uint64_t max_tensor_elements;       /* any one tensor */
+    uint64_t max_total_bytes;           /* all constant data of the model, folded data included */
+    int64_t max_nodes;
+    int max_depth;                      /* protobuf message nesting */
+};
+
+/* A tensor passed to or returned from a run. dims[i] < 0 only in model queries (symbolic dim). */
+struct ond_value {
+    const char *name;
+    int32_t dtype;                      /* enum ond_dtype */
+    int rank;
+    int64_t dims[OND_MAX_RANK];
+    void *data;
+    size_t size;                        /* bytes available at data */
+};
+
+struct ond_model;
+struct ond_session;
+
+OND_API void ond_options_init(struct ond_options *opts);
+
+OND_API const char *ond_version(void);          /* "0.1.0" */
+OND_API const char *ond_status_name(enum ond_status status);
+OND_API const char *ond_dtype_name(int32_t dtype); /* ONNX spelling: "float", "int64", ...; "?" if unknown */
+
+/* Load a model: parse, validate, infer shapes and run the optimization passes of opts
+ * (NULL: defaults). A file's external data is resolved relative to its folder; a buffer
+ * with external data references is rejected. */
+OND_API enum ond_status ond_model_load_file(const char *path, const struct ond_options *opts,
+                                    struct ond_model **model, struct ond_error *err);
+OND_API enum ond_status ond_model_load_buffer(const void *data, size_t size, const struct ond_options *opts,
+                                      struct ond_model **model, struct ond_error *err);
+OND_API void ond_model_free(struct ond_model *model);
+
+/* Graph inputs (initializers excluded) and outputs. info->name lives as long as the model;
+ * symbolic dims are -1. */
+OND_API size_t ond_model_input_count(const struct ond_model *model);
+OND_API size_t ond_model_output_count(const struct ond_model *model);
+OND_API enum ond_status ond_model_input(const struct ond_model *model, size_t i, struct ond_value *info,
+                                struct ond_error *err);
+OND_API enum ond_status ond_model_output(const struct ond_model *model, size_t i, struct ond_value *info,
+                                 struct ond_error *err);
+
+/* A session: oneDNN primitives, reordered weights and planned memory, per input shape. */
+OND_API enum ond_status ond_session_create(const struct ond_model *model, const struct ond_options *opts,
+                                   struct ond_session **session, struct ond_error *err);
+OND_API void ond_session_free(struct ond_session *session);
+
+/* Run once. inputs[i] name a graph input each (every input once). outputs: one per graph output
+ * in graph order, caller-owned buffers (data, size); ondine fills dtype, rank, dims and name. */
+OND_API enum ond_status ond_session_run(struct ond_session *session, const struct ond_value *inputs,
+                                size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
+                                struct ond_error *err);
+/* The same, with outputs allocated by ondine: *outputs holds *n_outputs values; free them
+ * with ond_values_free. */
+OND_API enum ond_status ond_session_run_alloc(struct ond_session *session, const struct ond_value *inputs,
+                                      size_t n_inputs, struct ond_value **outputs,
+                                      size_t *n_outputs, struct ond_error *err);
+OND_API void ond_values_free(struct ond_value *values, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

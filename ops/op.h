@@ -1,0 +1,102 @@
+/* op.h: the interface every ONNX op implements, and the attribute helpers ops share.
+ *
+ * One ops/<op>.c file per ONNX op defines one `const struct ond_op` per opset range it
+ * handles and lists it in ops/ops.def. Lookup picks, for a node, the entry of its domain and
+ * name with the highest `since` that is not above the model's opset for that domain.
+ *
+ * Lifecycle: parse (attributes -> params, rejecting bad values before any shape or backend
+ * work), infer (output dtypes and shapes from input infos; input data is set when the input
+ * is constant or was computed), eval (optional: compute outputs from known inputs, used for
+ * shape arithmetic and constant folding), prepare (session creation: build the oneDNN
+ * primitives or the plain-C kernel; see runtime/exec.h).
+ */
+#ifndef OND_OP_H
+#define OND_OP_H
+
+#include "runtime/ir.h"
+
+struct ond_prep;
+
+struct ond_op {
+    const char *domain;   /* "" for ai.onnx */
+    const char *name;
+    int since;            /* lowest opset version this entry handles */
+    int min_in, max_in;
+    int min_out, max_out;
+    size_t params_size;
+    enum ond_status (*parse)(struct ond_node *n, void *params, struct ond_error *err);
+    /* in[i] is NULL for an omitted optional input; out has n->n_out entries to fill. */
+    enum ond_status (*infer)(const struct ond_node *n, const struct ond_info *const *in,
+                             struct ond_info *out, struct ond_error *err);
+    /* Outputs already sized by infer: out_data[i] holds out[i]'s bytes, zeroed. */
+    enum ond_status (*eval)(const struct ond_node *n, const struct ond_info *const *in,
+                            const struct ond_info *out, void *const *out_data,
+                            struct ond_error *err);
+    enum ond_status (*prepare)(struct ond_prep *p, struct ond_error *err);
+    /* Multiply-accumulates for inspection, from the node's (known) tensor infos. */
+    uint64_t (*macs)(const struct ond_node *n);
+};
+
+/* ---- registry (ops/registry.c) ---- */
+const struct ond_op *ond_op_find(const char *domain, const char *name, int64_t opset);
+/* Whether any entry has this domain and name (to tell "unknown op" from "unsupported opset"). */
+bool ond_op_known(const char *domain, const char *name);
+size_t ond_op_count(void);
+const struct ond_op *ond_op_at(size_t i);
+
+/* ---- attribute helpers (ops/attr.c): absent attributes take the default; a present one of
+ * the wrong type is an error naming node and attribute. ---- */
+enum ond_status ond_node_fail(struct ond_error *err, const struct ond_node *n,
+                              enum ond_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+enum ond_status ond_attr_int(const struct ond_node *n, const char *name, int64_t def,
+                             int64_t *v, struct ond_error *err);
+enum ond_status ond_attr_float(const struct ond_node *n, const char *name, float def, float *v,
+                               struct ond_error *err);
+/* INTS into v[max]; *count = -1 when absent. More than max values is an error. */
+enum ond_status ond_attr_ints(const struct ond_node *n, const char *name, int64_t *v,
+                              int max, int *count, struct ond_error *err);
+/* STRING; def when absent. */
+enum ond_status ond_attr_string(const struct ond_node *n, const char *name, const char *def,
+                                const char **v, struct ond_error *err);
+
+/* ---- shared shape helpers (ops/shape_util.c) ---- */
+/* Normalizes axis in [-rank, rank) to [0, rank); error names the node. */
+enum ond_status ond_axis(const struct ond_node *n, int64_t axis, int rank, int *out,
+                         struct ond_error *err);
+/* numpy broadcasting of a and b into out (dims and rank). */
+enum ond_status ond_broadcast(const struct ond_node *n, const struct ond_info *a,
+                              const struct ond_info *b, struct ond_info *out,
+                              struct ond_error *err);
+/* Requires in[i] to be float (the only activation type ondine runs). */
+enum ond_status ond_require_float(const struct ond_node *n, const struct ond_info *in, int i,
+                                  struct ond_error *err);
+/* Output i gets in's dtype and shape (elementwise ops). */
+enum ond_status ond_infer_same(const struct ond_node *n, const struct ond_info *const *in,
+                               struct ond_info *out, struct ond_error *err);
+
+#endif
+
+/* ---- kernel windows of Conv and pooling (ops/window.c) ---- */
+#define OND_MAX_SPATIAL 3
+enum ond_auto_pad { OND_PAD_NOTSET, OND_PAD_SAME_UPPER, OND_PAD_SAME_LOWER, OND_PAD_VALID };
+
+struct ond_window {
+    int n_kernel, n_strides, n_dilations, n_pads; /* -1: attribute absent */
+    int64_t kernel[OND_MAX_SPATIAL], strides[OND_MAX_SPATIAL], dilations[OND_MAX_SPATIAL];
+    int64_t pads[2 * OND_MAX_SPATIAL];            /* ONNX order: all begins, then all ends */
+    enum ond_auto_pad auto_pad;
+    bool ceil_mode;
+};
+
+/* Reads kernel_shape, strides, dilations, pads, auto_pad (and ceil_mode when has_ceil);
+ * rejects zero or negative kernel/strides/dilations, negative pads, unknown auto_pad. */
+enum ond_status ond_window_parse(const struct ond_node *n, struct ond_window *w, bool has_ceil,
+                                 struct ond_error *err);
+/* For `rank` spatial dims of input in[] and the kernel k[] (from kernel_shape or weights):
+ * checks attribute lengths, resolves auto_pad into pads (begins then ends) and computes the
+ * output dims (unknown input dims give unknown outputs). */
+enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_window *w,
+                                   int rank, const int64_t *in, const int64_t *k,
+                                   int64_t *strides, int64_t *dilations, int64_t *pads,
+                                   int64_t *out, struct ond_error *err);

@@ -1,0 +1,119 @@
+/* window.c: kernel-window attributes shared by Conv, MaxPool and AveragePool, and the output
+ * size rule: out = floor_or_ceil((in + pad_begin + pad_end - dilation*(k-1) - 1) / stride) + 1,
+ * with auto_pad SAME_* giving out = ceil(in / stride) and VALID no padding. */
+#include <string.h>
+
+#include "ops/op.h"
+
+static enum ond_status positive(const struct ond_node *n, const char *name, const int64_t *v,
+                                int count, int64_t min, struct ond_error *err)
+{
+    for (int i = 0; i < count; i++)
+        if (v[i] < min)
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                                 "attribute '%s' has %s value %lld", name,
+                                 min > 0 ? "a zero or negative" : "a negative", (long long)v[i]);
+    return OND_OK;
+}
+
+enum ond_status ond_window_parse(const struct ond_node *n, struct ond_window *w, bool has_ceil,
+                                 struct ond_error *err)
+{
+    enum ond_status st;
+    const char *ap;
+    int64_t ceil_mode = 0;
+    memset(w, 0, sizeof *w);
+    if ((st = ond_attr_ints(n, "kernel_shape", w->kernel, OND_MAX_SPATIAL, &w->n_kernel, err)) ||
+        (st = ond_attr_ints(n, "strides", w->strides, OND_MAX_SPATIAL, &w->n_strides, err)) ||
+        (st = ond_attr_ints(n, "dilations", w->dilations, OND_MAX_SPATIAL, &w->n_dilations,
+                            err)) ||
+        (st = ond_attr_ints(n, "pads", w->pads, 2 * OND_MAX_SPATIAL, &w->n_pads, err)) ||
+        (st = ond_attr_string(n, "auto_pad", "NOTSET", &ap, err)) ||
+        (has_ceil && (st = ond_attr_int(n, "ceil_mode", 0, &ceil_mode, err))))
+        return st;
+    if ((st = positive(n, "kernel_shape", w->kernel, w->n_kernel, 1, err)) ||
+        (st = positive(n, "strides", w->strides, w->n_strides, 1, err)) ||
+        (st = positive(n, "dilations", w->dilations, w->n_dilations, 1, err)) ||
+        (st = positive(n, "pads", w->pads, w->n_pads, 0, err)))
+        return st;
+    if (strcmp(ap, "NOTSET") == 0)
+        w->auto_pad = OND_PAD_NOTSET;
+    else if (strcmp(ap, "SAME_UPPER") == 0)
+        w->auto_pad = OND_PAD_SAME_UPPER;
+    else if (strcmp(ap, "SAME_LOWER") == 0)
+        w->auto_pad = OND_PAD_SAME_LOWER;
+    else if (strcmp(ap, "VALID") == 0)
+        w->auto_pad = OND_PAD_VALID;
+    else
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "auto_pad '%s' is not valid", ap);
+    if (ceil_mode != 0 && ceil_mode != 1)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "ceil_mode must be 0 or 1");
+    w->ceil_mode = ceil_mode;
+    return OND_OK;
+}
+
+static enum ond_status length(const struct ond_node *n, const char *name, int count, int want,
+                              struct ond_error *err)
+{
+    if (count >= 0 && count != want)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                             "attribute '%s' has %d values, expected %d", name, count, want);
+    return OND_OK;
+}
+
+enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_window *w,
+                                   int rank, const int64_t *in, const int64_t *k,
+                                   int64_t *strides, int64_t *dilations, int64_t *pads,
+                                   int64_t *out, struct ond_error *err)
+{
+    enum ond_status st;
+    if (rank < 1 || rank > OND_MAX_SPATIAL)
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
+                             "%d spatial dims; 1 to %d are supported", rank, OND_MAX_SPATIAL);
+    if ((st = length(n, "kernel_shape", w->n_kernel, rank, err)) ||
+        (st = length(n, "strides", w->n_strides, rank, err)) ||
+        (st = length(n, "dilations", w->n_dilations, rank, err)) ||
+        (st = length(n, "pads", w->n_pads, 2 * rank, err)))
+        return st;
+    for (int i = 0; i < rank; i++) {
+        strides[i] = w->n_strides > 0 ? w->strides[i] : 1;
+        dilations[i] = w->n_dilations > 0 ? w->dilations[i] : 1;
+        int64_t pb = w->n_pads > 0 ? w->pads[i] : 0, pe = w->n_pads > 0 ? w->pads[i + rank] : 0;
+        int64_t span = dilations[i] * (k[i] - 1) + 1;
+        if (k[i] < 1)
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "kernel dim %d is %lld", i,
+                                 (long long)k[i]);
+        if (w->auto_pad == OND_PAD_VALID) {
+            pb = pe = 0;
+        } else if (w->auto_pad != OND_PAD_NOTSET) {
+            if (in[i] < 0) {
+                pads[i] = pads[i + rank] = 0;
+                out[i] = OND_DIM_UNKNOWN;
+                continue;
+            }
+            int64_t o = (in[i] + strides[i] - 1) / strides[i];
+            int64_t total = (o - 1) * strides[i] + span - in[i];
+            if (total < 0)
+                total = 0;
+            pb = w->auto_pad == OND_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+            pe = total - pb;
+        }
+        pads[i] = pb;
+        pads[i + rank] = pe;
+        if (in[i] < 0) {
+            out[i] = OND_DIM_UNKNOWN;
+            continue;
+        }
+        int64_t room = in[i] + pb + pe - span;
+        if (room < 0)
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                                 "kernel span %lld is larger than the padded input %lld at "
+                                 "spatial dim %d", (long long)span, (long long)(in[i] + pb + pe),
+                                 i);
+        out[i] = (w->ceil_mode ? (room + strides[i] - 1) / strides[i] : room / strides[i]) + 1;
+        /* ONNX (like PyTorch) drops a last ceil-mode window that starts in the end padding. */
+        if (w->ceil_mode && (out[i] - 1) * strides[i] >= in[i] + pb)
+            out[i]--;
+    }
+    return OND_OK;
+}

@@ -1,0 +1,31 @@
+/* loader.h: turning ONNX protobuf bytes into ondine's IR, and TensorProto files to and from
+ * plain buffers. The only part of ondine that sees protobuf-c types is proto/. */
+#ifndef OND_LOADER_H
+#define OND_LOADER_H
+
+#include "runtime/ir.h"
+
+#define OND_MIN_IR_VERSION 3
+#define OND_MAX_IR_VERSION 10
+#define OND_MAX_OPSET 18
+
+/* Builds a graph (nodes sorted, ops bound and parsed, shapes inferred, validated) from the
+ * bytes of a ModelProto. dir: the folder external data resolves in (NULL: a model loaded from
+ * memory, which may not reference external data). label names the source in messages.
+ * partial: unsupported ops are recorded (g->unsupported) instead of failing, for inspection. */
+enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, const char *label,
+                               const struct ond_options *opts, bool partial,
+                               struct ond_graph **out, struct ond_error *err);
+
+/* Reads a file whole, refusing one over max_bytes (0: no limit) before reading it. */
+enum ond_status ond_read_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,
+                              struct ond_error *err);
+
+/* A serialized TensorProto (backend test .pb files) to a value whose data is malloc'd (name
+ * too, both freed with ond_values_free), and back. */
+enum ond_status ond_tensor_proto_read(const char *path, struct ond_value *v,
+                                      struct ond_error *err);
+enum ond_status ond_tensor_proto_write(const char *path, const struct ond_value *v,
+                                       struct ond_error *err);
+
+#endif

@@ -1,0 +1,512 @@
+/* graph.c: the IR graph: arena, tensors and nodes, name lookup, topological sort, compaction
+ * and validation. Counts and sizes are checked against the graph's limits before allocating.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/op.h"
+#include "runtime/ir.h"
+
+struct ond_arena_block {
+    struct ond_arena_block *next;
+    size_t used, cap;
+    _Alignas(64) unsigned char data[];
+};
+
+#define ARENA_BLOCK (256 * 1024)
+
+void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err)
+{
+    struct ond_arena *a = &g->arena;
+    size_t need = (size + 63) / 64 * 64;
+    if (need < size) {
+        ond_fail(err, OND_STATUS_NO_MEMORY, "allocation of %zu bytes overflows", size);
+        return NULL;
+    }
+    struct ond_arena_block *b = a->head;
+    if (!b || b->cap - b->used < need) {
+        size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
+        if (g->opts.max_total_bytes && a->used_bytes + cap > g->opts.max_total_bytes) {
+            ond_fail(err, OND_STATUS_LIMIT, "graph structures exceed the limit of %llu bytes",
+                     (unsigned long long)g->opts.max_total_bytes);
+            return NULL;
+        }
+        b = aligned_alloc(64, (sizeof *b + cap + 63) / 64 * 64);
+        if (!b) {
+            ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate %zu bytes", cap);
+            return NULL;
+        }
+        b->used = 0;
+        b->cap = cap;
+        b->next = a->head;
+        a->head = b;
+        a->used_bytes += cap;
+    }
+    void *p = b->data + b->used;
+    b->used += need;
+    memset(p, 0, need);
+    return p;
+}
+
+char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err)
+{
+    char *p = ond_alloc(g, len + 1, err);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = 0;
+    }
+    return p;
+}
+
+/* Tensor names are looked up through an open-addressing table of tensor ids (+1, 0 = empty)
+ * so that graphs with very many tensors load in linear time. */
+struct name_table {
+    size_t cap;
+    int *slots;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static struct name_table *table_of(const struct ond_graph *g);
+
+enum ond_status ond_graph_create(const struct ond_options *opts, struct ond_graph **out,
+                                 struct ond_error *err)
+{
+    struct ond_graph *g = calloc(1, sizeof *g + sizeof(struct name_table));
+    if (!g)
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a graph");
+    if (opts)
+        g->opts = *opts;
+    else
+        ond_options_init(&g->opts);
+    *out = g;
+    return OND_OK;
+}
+
+static struct name_table *table_of(const struct ond_graph *g)
+{
+    return (struct name_table *)(void *)(g + 1);
+}
+
+void ond_graph_free(struct ond_graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->n_tensors; i++)
+        free(g->tensors[i]->own);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (size_t k = 0; k < g->nodes[i]->n_attrs; k++)
+            if (g->nodes[i]->attrs[k].t)
+                free(g->nodes[i]->attrs[k].t->own);
+    free(g->tensors);
+    free(g->nodes);
+    free(table_of(g)->slots);
+    for (struct ond_arena_block *b = g->arena.head, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(g);
+}
+
+static bool grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    int nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = nc;
+    return true;
+}
+
+static bool table_insert(struct ond_graph *g, int id)
+{
+    struct name_table *t = table_of(g);
+    if ((size_t)g->n_tensors * 2 >= t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 256;
+        int *ns = calloc(nc, sizeof *ns);
+        if (!ns)
+            return false;
+        free(t->slots);
+        t->slots = ns;
+        t->cap = nc;
+        for (int i = 0; i < g->n_tensors; i++) {
+            if (i == id)
+                continue;
+            size_t h = hash_str(g->tensors[i]->name) & (nc - 1);
+            while (ns[h])
+                h = (h + 1) & (nc - 1);
+            ns[h] = i + 1;
+        }
+    }
+    size_t h = hash_str(g->tensors[id]->name) & (t->cap - 1);
+    while (t->slots[h])
+        h = (h + 1) & (t->cap - 1);
+    t->slots[h] = id + 1;
+    return true;
+}
+
+struct ond_tensor *ond_graph_find_tensor(const struct ond_graph *g, const char *name)
+{
+    const struct name_table *t = table_of(g);
+    if (!t->cap)
+        return NULL;
+    for (size_t h = hash_str(name) & (t->cap - 1); t->slots[h]; h = (h + 1) & (t->cap - 1)) {
+        struct ond_tensor *x = g->tensors[t->slots[h] - 1];
+        if (strcmp(x->name, name) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+struct ond_tensor *ond_graph_add_tensor(struct ond_graph *g, const char *name,
+                                        struct ond_error *err)
+{
+    if (ond_graph_find_tensor(g, name)) {
+        ond_fail(err, OND_STATUS_INVALID_MODEL, "tensor '%s' is defined twice", name);
+        return NULL;
+    }
+    if (!grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors + 1, sizeof *g->tensors)) {
+        ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the tensor list");
+        return NULL;
+    }
+    struct ond_tensor *t = ond_alloc(g, sizeof *t, err);
+    if (!t || !(t->name = ond_strdup(g, name, strlen(name), err)))
+        return NULL;
+    t->info.rank = -1;
+    t->id = g->n_tensors;
+    g->tensors[g->n_tensors++] = t;
+    if (!table_insert(g, t->id)) {
+        g->n_tensors--;
+        ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the tensor table");
+        return NULL;
+    }
+    return t;
+}
+
+struct ond_node *ond_graph_add_node(struct ond_graph *g, int n_in, int n_out,
+                                    struct ond_error *err)
+{
+    if (g->opts.max_nodes && g->n_nodes >= g->opts.max_nodes) {
+        ond_fail(err, OND_STATUS_LIMIT, "the graph has more than %lld nodes (the limit)",
+                 (long long)g->opts.max_nodes);
+        return NULL;
+    }
+    if (!grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
+        ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the node list");
+        return NULL;
+    }
+    struct ond_node *n = ond_alloc(g, sizeof *n, err);
+    if (!n)
+        return NULL;
+    n->n_in = n_in;
+    n->n_out = n_out;
+    if ((n_in && !(n->in = ond_alloc(g, sizeof *n->in * (size_t)n_in, err))) ||
+        (n_out && !(n->out = ond_alloc(g, sizeof *n->out * (size_t)n_out, err))))
+        return NULL;
+    n->id = g->n_nodes;
+    g->nodes[g->n_nodes++] = n;
+    return n;
+}
+
+int ond_graph_symbol(struct ond_graph *g, const char *name, struct ond_error *err)
+{
+    for (int i = 0; i < g->n_syms; i++)
+        if (strcmp(g->syms[i], name) == 0)
+            return i;
+    const char **ns = ond_alloc(g, sizeof *ns * (size_t)(g->n_syms + 1), err);
+    if (!ns)
+        return -1;
+    if (g->n_syms)
+        memcpy(ns, g->syms, sizeof *ns * (size_t)g->n_syms);
+    if (!(ns[g->n_syms] = ond_strdup(g, name, strlen(name), err)))
+        return -1;
+    g->syms = ns;
+    return g->n_syms++;
+}
+
+int64_t ond_graph_opset(const struct ond_graph *g, const char *domain)
+{
+    /* "ai.onnx" and "" are the same domain. */
+    if (strcmp(domain, "ai.onnx") == 0)
+        domain = "";
+    for (size_t i = 0; i < g->n_opsets; i++) {
+        const char *d = g->opsets[i].domain;
+        if (strcmp(d, "ai.onnx") == 0)
+            d = "";
+        if (strcmp(d, domain) == 0)
+            return g->opsets[i].version;
+    }
+    return -1;
+}
+
+const struct ond_attr *ond_node_attr(const struct ond_node *n, const char *name)
+{
+    for (size_t i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0)
+            return &n->attrs[i];
+    return NULL;
+}
+
+static void recount(struct ond_graph *g)
+{
+    for (int i = 0; i < g->n_tensors; i++) {
+        g->tensors[i]->uses = 0;
+        g->tensors[i]->producer = NULL;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct ond_node *n = g->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k])
+                n->in[k]->uses++;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k])
+                n->out[k]->producer = n;
+    }
+}
+
+/* Kahn's algorithm, taking ready nodes in their current order so that a sorted graph stays
+ * as it is and file order is kept where dependencies allow. */
+enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err)
+{
+    enum ond_status st = OND_OK;
+    int n = g->n_nodes;
+    int *pending = calloc((size_t)n + 1, sizeof *pending);
+    int *users_at = calloc((size_t)g->n_tensors + 1, sizeof *users_at);
+    int *users = NULL, *heap = calloc((size_t)n + 1, sizeof *heap);
+    struct ond_node **order = calloc((size_t)n + 1, sizeof *order);
+    size_t n_edges = 0;
+    if (!pending || !users_at || !heap || !order) {
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot sort the graph");
+        goto done;
+    }
+    recount(g);
+    for (int i = 0; i < n; i++)
+        g->nodes[i]->id = i;
+    /* Edges from each tensor to the nodes reading it, as a CSR list. */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i]->n_in; k++) {
+            struct ond_tensor *t = g->nodes[i]->in[k];
+            if (t && t->producer) {
+                users_at[t->id + 1]++;
+                pending[i]++;
+                n_edges++;
+            }
+        }
+    for (int i = 0; i < g->n_tensors; i++)
+        users_at[i + 1] += users_at[i];
+    users = calloc(n_edges + 1, sizeof *users);
+    int *fill = calloc((size_t)g->n_tensors + 1, sizeof *fill);
+    if (!users || !fill) {
+        free(fill);
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot sort the graph");
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i]->n_in; k++) {
+            struct ond_tensor *t = g->nodes[i]->in[k];
+            if (t && t->producer)
+                users[users_at[t->id] + fill[t->id]++] = i;
+        }
+    free(fill);
+    /* A min-heap of ready node ids keeps the original order among ready nodes. */
+    int hn = 0, done_n = 0;
+    for (int i = 0; i < n; i++)
+        if (!pending[i])
+            heap[hn++] = i;
+    while (hn) {
+        int top = heap[0];
+        heap[0] = heap[--hn];
+        for (int at = 0;;) {
+            int l = 2 * at + 1, r = l + 1, m = at;
+            if (l < hn && heap[l] < heap[m])
+                m = l;
+            if (r < hn && heap[r] < heap[m])
+                m = r;
+            if (m == at)
+                break;
+            int tmp = heap[m];
+            heap[m] = heap[at];
+            heap[at] = tmp;
+            at = m;
+        }
+        struct ond_node *nd = g->nodes[top];
+        order[done_n++] = nd;
+        for (int k = 0; k < nd->n_out; k++) {
+            struct ond_tensor *t = nd->out[k];
+            if (!t)
+                continue;
+            for (int e = users_at[t->id]; e < users_at[t->id + 1]; e++) {
+                int u = users[e];
+                if (--pending[u] == 0) {
+                    int at = hn++;
+                    heap[at] = u;
+                    while (at && heap[(at - 1) / 2] > heap[at]) {
+                        int p = (at - 1) / 2, tmp = heap[p];
+                        heap[p] = heap[at];
+                        heap[at] = tmp;
+                        at = p;
+                    }
+                }
+            }
+        }
+    }
+    if (done_n != n) {
+        const char *name = "?";
+        for (int i = 0; i < n; i++)
+            if (pending[i]) {
+                name = g->nodes[i]->name;
+                break;
+            }
+        st = ond_fail(err, OND_STATUS_INVALID_MODEL,
+                      "graph is not acyclic: node '%s' is on a cycle", name);
+        goto done;
+    }
+    memcpy(g->nodes, order, sizeof *order * (size_t)n);
+    for (int i = 0; i < n; i++)
+        g->nodes[i]->id = i;
+done:
+    free(pending);
+    free(users_at);
+    free(users);
+    free(heap);
+    free(order);
+    return st;
+}
+
+enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err)
+{
+    int w = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i]->dead)
+            g->nodes[w++] = g->nodes[i];
+    g->n_nodes = w;
+    recount(g);
+    return ond_graph_sort(g, err);
+}
+
+enum ond_status ond_graph_validate(const struct ond_graph *g, struct ond_error *err)
+{
+    enum ond_status st = OND_OK;
+    int *uses = calloc((size_t)g->n_tensors + 1, sizeof *uses);
+    unsigned char *made = calloc((size_t)g->n_tensors + 1, 1);
+    if (!uses || !made) {
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot validate the graph");
+        goto done;
+    }
+    for (int i = 0; i < g->n_tensors; i++)
+        if (g->tensors[i]->flags & (OND_TENSOR_INPUT | OND_TENSOR_CONST))
+            made[i] = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct ond_node *n = g->nodes[i];
+        if (n->dead || n->id != i) {
+            st = ond_fail(err, OND_STATUS_INVALID_MODEL, "node '%s': %s", n->name,
+                          n->dead ? "dead node left in the graph" : "wrong node index");
+            goto done;
+        }
+        for (int k = 0; k < n->n_in; k++) {
+            const struct ond_tensor *t = n->in[k];
+            if (!t)
+                continue;
+            if (!made[t->id]) {
+                st = ond_fail(err, OND_STATUS_INVALID_MODEL,
+                              "node '%s' reads tensor '%s', which %s", n->name, t->name,
+                              t->producer ? "is produced later (not topological)"
+                                          : "no node produces and is not a graph input or initializer");
+                goto done;
+            }
+            uses[t->id]++;
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            const struct ond_tensor *t = n->out[k];
+            if (!t)
+                continue;
+            if (made[t->id] || t->producer != n) {
+                st = ond_fail(err, OND_STATUS_INVALID_MODEL,
+                              "tensor '%s' has more than one producer (node '%s')", t->name,
+                              n->name);
+                goto done;
+            }
+            made[t->id] = 1;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!made[g->outputs[i]->id]) {
+            st = ond_fail(err, OND_STATUS_INVALID_MODEL,
+                          "graph output '%s' is not produced by any node", g->outputs[i]->name);
+            goto done;
+        }
+    for (int i = 0; i < g->n_tensors; i++)
+        if (uses[i] != g->tensors[i]->uses) {
+            st = ond_fail(err, OND_STATUS_INVALID_MODEL, "tensor '%s': use count %d, expected %d",
+                          g->tensors[i]->name, g->tensors[i]->uses, uses[i]);
+            goto done;
+        }
+done:
+    free(uses);
+    free(made);
+    return st;
+}
+
+enum ond_status ond_graph_bind_ops(struct ond_graph *g, bool partial, struct ond_error *err)
+{
+    char list[700] = "";
+    size_t at = 0;
+    int missing = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct ond_node *n = g->nodes[i];
+        n->op = ond_op_find(n->domain, n->op_type, n->opset);
+        if (n->op)
+            continue;
+        /* List each unsupported (domain, op, version) once. */
+        char item[200];
+        snprintf(item, sizeof item, "%s%s%s-%lld", n->domain, *n->domain ? "." : "",
+                 n->op_type, (long long)n->opset);
+        if (strstr(list, item))
+            continue;
+        missing++;
+        if (at < sizeof list - 1)
+            at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", missing > 1 ? ", " : "",
+                                   item);
+    }
+    if (missing && partial)
+        g->unsupported = ond_strdup(g, list, strlen(list), err);
+    else if (missing)
+        return ond_fail(err, OND_STATUS_UNSUPPORTED, "unsupported op%s (domain.op-opset): %s",
+                        missing > 1 ? "s" : "", list);
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct ond_node *n = g->nodes[i];
+        const struct ond_op *op = n->op;
+        if (!op)
+            continue;
+        if (n->n_in < op->min_in || n->n_in > op->max_in || n->n_out < op->min_out ||
+            n->n_out > op->max_out)
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                                 "takes %d to %d inputs and %d to %d outputs, got %d and %d",
+                                 op->min_in, op->max_in, op->min_out, op->max_out, n->n_in,
+                                 n->n_out);
+        for (int k = 0; k < op->min_in; k++)
+            if (!n->in[k])
+                return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                                     "required input %d is empty", k);
+        if (op->params_size && !(n->params = ond_alloc(g, op->params_size, err)))
+            return err ? err->status : OND_STATUS_NO_MEMORY;
+        if (op->parse) {
+            enum ond_status st = op->parse(n, n->params, err);
+            if (st)
+                return st;
+        }
+    }
+    return OND_OK;
+}

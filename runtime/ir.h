@@ -1,0 +1,196 @@
+/* ir.h: ondine's intermediate representation of an ONNX graph, and the helpers every stage uses.
+ *
+ * A graph owns its nodes, tensors, names and constant data. Nodes are kept in topological
+ * order; each tensor has at most one producer (SSA). Dims are int64_t; a dim of -1 is unknown,
+ * a dim <= -2 names the graph symbol (-2 - dim) (the batch "N", say), so shape inference can
+ * carry a symbolic batch through the graph. ond_graph_validate() checks the invariants.
+ */
+#ifndef OND_IR_H
+#define OND_IR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ondine.h"
+
+#define OND_DIM_UNKNOWN (-1)
+#define OND_MAX_POSTOPS 4
+
+/* Shape and, when known, value of one tensor. rank -1: unknown rank. data is set for
+ * constants and for small values computed during inference (shape arithmetic). */
+struct ond_info {
+    int32_t dtype;
+    int rank;
+    int64_t dims[OND_MAX_RANK];
+    const void *data;
+};
+
+enum {
+    OND_TENSOR_INPUT = 1,  /* graph input fed at run time */
+    OND_TENSOR_OUTPUT = 2, /* graph output */
+    OND_TENSOR_CONST = 4,  /* initializer or folded constant: info.data holds its value */
+};
+
+struct ond_node;
+
+struct ond_tensor {
+    const char *name;
+    struct ond_info info;
+    unsigned flags;
+    void *own;             /* buffer behind info.data when this tensor owns it (64-byte aligned) */
+    size_t nbytes;         /* bytes at info.data, when set */
+    struct ond_node *producer;
+    int uses;              /* node inputs that read it, graph outputs not counted */
+    int id;                /* index in graph->tensors */
+};
+
+/* One attribute as loaded; type numbered as ONNX AttributeProto.AttributeType. */
+enum {
+    OND_ATTR_FLOAT = 1, OND_ATTR_INT = 2, OND_ATTR_STRING = 3, OND_ATTR_TENSOR = 4,
+    OND_ATTR_GRAPH = 5, OND_ATTR_FLOATS = 6, OND_ATTR_INTS = 7, OND_ATTR_STRINGS = 8,
+    OND_ATTR_TENSORS = 9, OND_ATTR_GRAPHS = 10, OND_ATTR_SPARSE_TENSOR = 11,
+    OND_ATTR_SPARSE_TENSORS = 12, OND_ATTR_TYPE_PROTO = 13, OND_ATTR_TYPE_PROTOS = 14,
+};
+
+struct ond_attr {
+    const char *name;
+    int type;
+    int64_t i;
+    float f;
+    const char *s;          /* STRING: bytes, NUL-terminated copy */
+    size_t s_len;
+    size_t n;               /* FLOATS, INTS, STRINGS, TENSORS: count */
+    const int64_t *ints;
+    const float *floats;
+    const char **strings;
+    struct ond_tensor *t;   /* TENSOR: a constant tensor owned by the graph, not in its list */
+};
+
+/* What a fusion pass attached to a node, applied in order after its main computation. */
+enum ond_postop_kind {
+    OND_POST_RELU = 1,
+    OND_POST_CLIP,        /* alpha = min, beta = max */
+    OND_POST_LEAKY_RELU,  /* alpha */
+    OND_POST_SIGMOID,
+    OND_POST_HARD_SWISH,
+    OND_POST_SUM,         /* add the tensor of node input `input` in place (residual) */
+    OND_POST_ADD,         /* add the tensor of node input `input`, read-only (binary) */
+};
+
+struct ond_postop {
+    enum ond_postop_kind kind;
+    float alpha, beta;
+    int input;            /* SUM/ADD: index into node->in of the added tensor */
+    const char *from;     /* name of the node fused in, for inspection */
+};
+
+struct ond_op;
+
+struct ond_node {
+    const char *name;
+    const char *op_type;
+    const char *domain;     /* "" for the default ONNX domain */
+    int64_t opset;          /* the model's opset for the domain */
+    const struct ond_op *op; /* NULL: unsupported */
+    int n_in, n_out;
+    struct ond_tensor **in;  /* an omitted optional input is NULL */
+    struct ond_tensor **out;
+    size_t n_attrs;
+    struct ond_attr *attrs;
+    void *params;            /* op->params_size bytes, filled by op->parse */
+    int n_post;
+    struct ond_postop post[OND_MAX_POSTOPS];
+    bool dead;
+    int id;
+};
+
+struct ond_opset {
+    const char *domain;
+    int64_t version;
+};
+
+struct ond_arena_block;
+struct ond_arena {
+    struct ond_arena_block *head;
+    size_t used_bytes;
+};
+
+struct ond_graph {
+    struct ond_arena arena;
+    struct ond_options opts;     /* limits and pass selection it was loaded with */
+    int64_t ir_version;
+    const char *producer_name, *producer_version, *name;
+    size_t n_opsets;
+    struct ond_opset *opsets;
+    int n_nodes, cap_nodes;
+    struct ond_node **nodes;
+    int n_tensors, cap_tensors;
+    struct ond_tensor **tensors;
+    int n_inputs, n_outputs;
+    struct ond_tensor **inputs;  /* run-time inputs only */
+    struct ond_tensor **outputs;
+    int n_syms;
+    const char **syms;           /* symbolic dim names: dim d <= -2 is syms[-2 - d] */
+    uint64_t const_bytes;        /* constant data held, checked against opts.max_total_bytes */
+    const char *unsupported;     /* "domain.op-opset, ..." when loaded partially, else NULL */
+};
+
+/* ---- errors (runtime/error.c) ---- */
+enum ond_status ond_fail(struct ond_error *err, enum ond_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prepend context ("loading 'x.onnx': ") to a message already set. */
+void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- arena (runtime/graph.c): 64-byte aligned, zeroed, freed with the graph ---- */
+void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
+char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err);
+
+/* ---- dtypes and dims (runtime/tensor.c) ---- */
+size_t ond_dtype_size(int32_t dtype);   /* 0 for unsupported types */
+bool ond_dtype_supported(int32_t dtype);
+/* Elements of a fully known shape; false on overflow, unknown dims or over limit. */
+bool ond_numel(const struct ond_info *info, uint64_t limit, uint64_t *n);
+bool ond_info_known(const struct ond_info *info);  /* rank and every dim known */
+/* Formats dtype[d0,d1,...] with symbols by name into buf. */
+const char *ond_info_str(const struct ond_graph *g, const struct ond_info *info, char *buf,
+                         size_t len);
+/* Product of two dims that keeps symbols meaningful: 1 * sym = sym, otherwise unknown. */
+int64_t ond_dim_mul(int64_t a, int64_t b);
+/* Sets t's constant value to a fresh copy-able buffer of nbytes (64-byte aligned, zeroed). */
+void *ond_tensor_alloc_data(struct ond_graph *g, struct ond_tensor *t, size_t nbytes,
+                            struct ond_error *err);
+void *ond_aligned_alloc(size_t nbytes);
+/* Reads element i of an integer tensor (int32 or int64) as int64. */
+int64_t ond_int_at(const struct ond_info *info, size_t i);
+
+/* ---- graph (runtime/graph.c) ---- */
+enum ond_status ond_graph_create(const struct ond_options *opts, struct ond_graph **g,
+                                 struct ond_error *err);
+void ond_graph_free(struct ond_graph *g);
+/* Adds a tensor with a unique name (fails on a duplicate). */
+struct ond_tensor *ond_graph_add_tensor(struct ond_graph *g, const char *name,
+                                        struct ond_error *err);
+struct ond_tensor *ond_graph_find_tensor(const struct ond_graph *g, const char *name);
+struct ond_node *ond_graph_add_node(struct ond_graph *g, int n_in, int n_out,
+                                    struct ond_error *err);
+int ond_graph_symbol(struct ond_graph *g, const char *name, struct ond_error *err);
+int64_t ond_graph_opset(const struct ond_graph *g, const char *domain); /* -1 if not imported */
+/* Orders nodes topologically (stable: keeps file order where legal); fails on a cycle. */
+enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err);
+/* Drops dead nodes and tensors nobody uses, recounts uses, sorts. */
+enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err);
+enum ond_status ond_graph_validate(const struct ond_graph *g, struct ond_error *err);
+/* Binds every node to its op and runs the op's parse, in node order. Unsupported ops are all
+ * listed in one error; with partial, they are recorded in g->unsupported and left unbound. */
+enum ond_status ond_graph_bind_ops(struct ond_graph *g, bool partial, struct ond_error *err);
+const struct ond_attr *ond_node_attr(const struct ond_node *n, const char *name);
+
+/* ---- shape inference (runtime/infer.c) ---- */
+/* Infers dtype and shape of every tensor; computes small values (shape arithmetic,
+ * Constant nodes) with ops' eval, within the graph's limits. */
+enum ond_status ond_graph_infer(struct ond_graph *g, struct ond_error *err);
+
+#endif

@@ -1,0 +1,126 @@
+/* model.c: the public model API: options, loading from a file or a buffer, and queries. */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/loader.h"
+#include "runtime/model.h"
+
+void ond_options_init(struct ond_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->opt_level = 2;
+    o->precision = OND_PRECISION_FP32;
+    o->max_file_bytes = 2ull << 30;          /* protobuf's own limit */
+    o->max_tensor_elements = 1ull << 32;
+    o->max_total_bytes = 16ull << 30;
+    o->max_nodes = 1 << 20;
+    o->max_depth = 64;
+}
+
+const char *ond_version(void)
+{
+    return "0.1.0";
+}
+
+static enum ond_status finish(struct ond_graph *g, struct ond_model **model,
+                              struct ond_error *err)
+{
+    struct ond_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        ond_graph_free(g);
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a model");
+    }
+    m->graph = g;
+    *model = m;
+    return OND_OK;
+}
+
+enum ond_status ond_model_load_file_ex(const char *path, const struct ond_options *opts,
+                                       bool partial, struct ond_model **model,
+                                       struct ond_error *err)
+{
+    struct ond_options defaults;
+    if (!opts) {
+        ond_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (!path || !model)
+        return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_model_load_file: NULL argument");
+    *model = NULL;
+    void *buf = NULL;
+    size_t len = 0;
+    enum ond_status st = ond_read_file(path, opts->max_file_bytes, &buf, &len, err);
+    if (st)
+        return st;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    struct ond_graph *g = NULL;
+    st = ond_load_graph(buf, len, dirname(dir), path, opts, partial, &g, err);
+    free(buf);
+    return st ? st : finish(g, model, err);
+}
+
+enum ond_status ond_model_load_file(const char *path, const struct ond_options *opts,
+                                    struct ond_model **model, struct ond_error *err)
+{
+    return ond_model_load_file_ex(path, opts, false, model, err);
+}
+
+enum ond_status ond_model_load_buffer(const void *data, size_t size, const struct ond_options *opts,
+                                      struct ond_model **model, struct ond_error *err)
+{
+    if (!data || !model)
+        return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_model_load_buffer: NULL argument");
+    *model = NULL;
+    struct ond_graph *g = NULL;
+    enum ond_status st = ond_load_graph(data, size, NULL, "<buffer>", opts, false, &g, err);
+    return st ? st : finish(g, model, err);
+}
+
+void ond_model_free(struct ond_model *m)
+{
+    if (!m)
+        return;
+    ond_graph_free(m->graph);
+    free(m);
+}
+
+size_t ond_model_input_count(const struct ond_model *m)
+{
+    return m ? (size_t)m->graph->n_inputs : 0;
+}
+
+size_t ond_model_output_count(const struct ond_model *m)
+{
+    return m ? (size_t)m->graph->n_outputs : 0;
+}
+
+static enum ond_status describe(const struct ond_tensor *t, struct ond_value *v)
+{
+    memset(v, 0, sizeof *v);
+    v->name = t->name;
+    v->dtype = t->info.dtype;
+    v->rank = t->info.rank;
+    for (int i = 0; i < t->info.rank; i++)
+        v->dims[i] = t->info.dims[i] < 0 ? -1 : t->info.dims[i];
+    return OND_OK;
+}
+
+enum ond_status ond_model_input(const struct ond_model *m, size_t i, struct ond_value *info,
+                                struct ond_error *err)
+{
+    if (!m || !info || i >= (size_t)m->graph->n_inputs)
+        return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_model_input: no input %zu", i);
+    return describe(m->graph->inputs[i], info);
+}
+
+enum ond_status ond_model_output(const struct ond_model *m, size_t i, struct ond_value *info,
+                                 struct ond_error *err)
+{
+    if (!m || !info || i >= (size_t)m->graph->n_outputs)
+        return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_model_output: no output %zu", i);
+    return describe(m->graph->outputs[i], info);
+}

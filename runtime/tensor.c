@@ -1,0 +1,128 @@
+/* tensor.c: dtype sizes, element counts with overflow checks, shape formatting, and
+ * constant data buffers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ir.h"
+
+size_t ond_dtype_size(int32_t dtype)
+{
+    switch (dtype) {
+    case OND_DTYPE_FLOAT: case OND_DTYPE_INT32: return 4;
+    case OND_DTYPE_UINT8: case OND_DTYPE_INT8: case OND_DTYPE_BOOL: return 1;
+    case OND_DTYPE_INT64: case OND_DTYPE_DOUBLE: return 8;
+    case OND_DTYPE_FLOAT16: case OND_DTYPE_BFLOAT16: return 2;
+    }
+    return 0;
+}
+
+bool ond_dtype_supported(int32_t dtype)
+{
+    return ond_dtype_size(dtype) != 0;
+}
+
+bool ond_info_known(const struct ond_info *info)
+{
+    if (info->rank < 0)
+        return false;
+    for (int i = 0; i < info->rank; i++)
+        if (info->dims[i] < 0)
+            return false;
+    return true;
+}
+
+bool ond_numel(const struct ond_info *info, uint64_t limit, uint64_t *n)
+{
+    uint64_t p = 1;
+    if (!ond_info_known(info))
+        return false;
+    for (int i = 0; i < info->rank; i++)
+        if (__builtin_mul_overflow(p, (uint64_t)info->dims[i], &p))
+            return false;
+    if (limit && p > limit)
+        return false;
+    *n = p;
+    return true;
+}
+
+int64_t ond_dim_mul(int64_t a, int64_t b)
+{
+    int64_t p;
+    if (a >= 0 && b >= 0)
+        return __builtin_mul_overflow(a, b, &p) ? OND_DIM_UNKNOWN : p;
+    if (a == 1)
+        return b;
+    if (b == 1)
+        return a;
+    if (a == 0 || b == 0)
+        return 0;
+    return OND_DIM_UNKNOWN;
+}
+
+const char *ond_info_str(const struct ond_graph *g, const struct ond_info *info, char *buf,
+                         size_t len)
+{
+    size_t at = (size_t)snprintf(buf, len, "%s", ond_dtype_name(info->dtype));
+    if (info->rank < 0) {
+        snprintf(buf + (at < len ? at : len), at < len ? len - at : 0, "[?]");
+        return buf;
+    }
+    for (int i = 0; i <= info->rank && at < len; i++) {
+        const char *sep = i == 0 ? "[" : ",";
+        if (i == info->rank) {
+            at += (size_t)snprintf(buf + at, len - at, "%s]", i == 0 ? "[" : "");
+            break;
+        }
+        int64_t d = info->dims[i];
+        if (d >= 0)
+            at += (size_t)snprintf(buf + at, len - at, "%s%lld", sep, (long long)d);
+        else if (d <= -2 && g && -2 - d < g->n_syms)
+            at += (size_t)snprintf(buf + at, len - at, "%s%s", sep, g->syms[-2 - d]);
+        else
+            at += (size_t)snprintf(buf + at, len - at, "%s?", sep);
+    }
+    return buf;
+}
+
+void *ond_aligned_alloc(size_t nbytes)
+{
+    size_t n = (nbytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, n ? n : 64);
+    if (p)
+        memset(p, 0, n ? n : 64);
+    return p;
+}
+
+void *ond_tensor_alloc_data(struct ond_graph *g, struct ond_tensor *t, size_t nbytes,
+                            struct ond_error *err)
+{
+    uint64_t total, kept = g->const_bytes - (t->own ? t->nbytes : 0);
+    if (__builtin_add_overflow(kept, (uint64_t)nbytes, &total) ||
+        (g->opts.max_total_bytes && total > g->opts.max_total_bytes)) {
+        ond_fail(err, OND_STATUS_LIMIT,
+                 "tensor '%s': constant data would reach %llu bytes, over the limit of %llu",
+                 t->name, (unsigned long long)kept + nbytes,
+                 (unsigned long long)g->opts.max_total_bytes);
+        return NULL;
+    }
+    void *p = ond_aligned_alloc(nbytes);
+    if (!p) {
+        ond_fail(err, OND_STATUS_NO_MEMORY, "tensor '%s': cannot allocate %zu bytes", t->name,
+                 nbytes);
+        return NULL;
+    }
+    free(t->own);
+    g->const_bytes = total;
+    t->own = p;
+    t->nbytes = nbytes;
+    t->info.data = p;
+    return p;
+}
+
+int64_t ond_int_at(const struct ond_info *info, size_t i)
+{
+    if (info->dtype == OND_DTYPE_INT32)
+        return ((const int32_t *)info->data)[i];
+    return ((const int64_t *)info->data)[i];
+}

@@ -1,0 +1,29 @@
+/* cli.h: shared pieces of the ondine command line: verbs, option parsing helpers, errors. */
+#ifndef OND_CLI_H
+#define OND_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ondine.h"
+
+/* Exit statuses (docs/cli.md). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cli_inspect(int argc, char **argv);
+
+/* Prints "ondine VERB: message" on stderr and returns CLI_FAIL. */
+int cli_error(const char *verb, const struct ond_error *err);
+/* Prints "ondine VERB: usage problem" on stderr, the hint, and returns CLI_USAGE. */
+int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses a whole non-negative integer; false on junk. */
+bool cli_int(const char *s, long long min, long long max, long long *v);
+/* Handles the flags every model verb shares: -O0/-O1/-O2, --disable-pass NAME, --threads N.
+ * Returns 1 when argv[*i] was consumed (advancing *i past a value), 0 if not a common flag,
+ * -1 on a bad value (message printed). disabled must have room for argc names. */
+int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_options *o,
+                    const char **disabled);
+/* JSON string output with escaping. */
+void cli_json_str(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+# Exports torchvision CNNs with seeded random weights to ONNX backend-test
+# folders (model.onnx + test_data_set_k/{input_0,output_0}.pb) for ondine.
+# Limits: random weights only (never downloads), float32, one input/output,
+# reference outputs are torch's own; run with /usr/bin/python3 (Debian torch).
+import argparse
+import collections
+import os
+import sys
+import warnings
+
+import onnx
+import torch
+import torchvision
+from onnx import numpy_helper
+
+MODELS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+          "resnext50_32x4d", "wide_resnet50_2", "vgg16", "vgg16_bn",
+          "googlenet", "mobilenet_v2"]
+OPSETS = [9, 11, 13, 17]
+BNS = ["keep", "fold"]
+
+
+def build(name, seed):
+    torch.manual_seed(seed)
+    kw = {}
+    if name == "googlenet":
+        # init_weights=True silences the "default init will change" warning;
+        # transform_input=False keeps the graph a plain CNN.
+        kw = dict(aux_logits=False, init_weights=True, transform_input=False)
+    model = getattr(torchvision.models, name)(weights=None, **kw)
+    # Fresh BNs are identity (mean 0, var 1, w 1, b 0): randomize them so a
+    # runtime that folds or mis-applies BN actually gets caught.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.normal_().mul_(0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_().mul_(0.1)
+    return model.eval()
+
+
+def op_summary(model):
+    c = collections.Counter(n.op_type for n in model.graph.node)
+    return " ".join(f"{k}={v}" for k, v in c.most_common())
+
+
+def save_tensor(path, arr, name):
+    t = numpy_helper.from_array(arr, name)
+    with open(path, "wb") as f:
+        f.write(t.SerializeToString())
+
+
+def export(name, opset, bn, args, batches):
+    d = os.path.join(args.out, f"{name}_bn{bn}_op{opset}")
+    model = build(name, args.seed)
+    dummy = torch.randn(batches[0], 3, args.size, args.size)
+    if bn == "keep":
+        mode, fold = torch.onnx.TrainingMode.PRESERVE, False
+    else:
+        mode, fold = torch.onnx.TrainingMode.EVAL, True
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "model.onnx")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, dummy, path, opset_version=opset,
+                              training=mode, do_constant_folding=fold,
+                              input_names=["input"], output_names=["output"],
+                              dynamic_axes={"input": {0: "N"},
+                                            "output": {0: "N"}})
+    except Exception as e:  # exporter refuses some (model, opset) pairs
+        print(f"skip {d}: {type(e).__name__}: {str(e).splitlines()[0]}")
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    m = onnx.load(path)
+    onnx.checker.check_model(m)
+    if not args.no_data:
+        for k, b in enumerate(batches):
+            g = torch.Generator().manual_seed(args.seed + k)
+            x = torch.randn(b, 3, args.size, args.size, generator=g)
+            with torch.no_grad():
+                y = model(x)
+            td = os.path.join(d, f"test_data_set_{k}")
+            os.makedirs(td, exist_ok=True)
+            save_tensor(os.path.join(td, "input_0.pb"), x.numpy(),
+                        m.graph.input[0].name)
+            save_tensor(os.path.join(td, "output_0.pb"), y.float().numpy(),
+                        m.graph.output[0].name)
+    print(f"{d}: {op_summary(m)}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", action="append",
+                   help="model name(s), repeatable or comma list; default all")
+    p.add_argument("--opset", type=int, action="append", choices=OPSETS)
+    p.add_argument("--bn", choices=BNS, action="append")
+    p.add_argument("--batches", default="1,4")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--out")
+    p.add_argument("--no-data", action="store_true")
+    p.add_argument("--list", action="store_true",
+                   help="print the sweep's (model, opset, bn) and exit")
+    args = p.parse_args()
+    models = [s for m in (args.model or MODELS) for s in m.split(",") if s]
+    for m in models:
+        if m not in MODELS:
+            p.error(f"unknown model {m}; known: {','.join(MODELS)}")
+    opsets = args.opset or OPSETS
+    bns = args.bn or BNS
+    combos = [(m, o, b) for m in models for o in opsets for b in bns]
+    if args.list:
+        for m, o, b in combos:
+            print(m, o, b)
+        return
+    if not args.out:
+        p.error("--out is required")
+    batches = [int(b) for b in args.batches.split(",")]
+    for m, o, b in combos:
+        export(m, o, b, args, batches)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

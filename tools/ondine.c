@@ -1,0 +1,30 @@
+/* ondine.c: the command line's entry point: dispatches git-style verbs (docs/cli.md). */
+#include <string.h>
+
+#include "oneapi/dnnl/dnnl.h"
+#include "tools/cli.h"
+
+static const char usage[] =
+    "usage: ondine VERB [options] MODEL\n"
+    "\n"
+    "verbs:\n"
+    "  inspect   describe a model: inputs, outputs, ops, parameters, MACs\n"
+    "\n"
+    "ondine VERB --help for a verb's options; ondine --version for versions.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        const dnnl_version_t *v = dnnl_version();
+        printf("ondine %s (oneDNN %d.%d.%d)\n", ond_version(), v->major, v->minor, v->patch);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "inspect") == 0)
+        return cli_inspect(argc - 1, argv + 1);
+    fprintf(stderr, "ondine: unknown verb '%s'\n%s", argv[1], usage);
+    return CLI_USAGE;
+}
