@@ -283,6 +283,16 @@ static enum ond_status read_external(struct ctx *c, const Onnx__TensorProto *tp,
     return st;
 }
 
+static enum ond_status load_tensor(struct ctx *c, const Onnx__TensorProto *tp,
+                                   struct ond_tensor *t, struct ond_error *err);
+
+enum ond_status ond_load_tensor_proto(struct ond_graph *g, const struct Onnx__TensorProto *tp,
+                                      struct ond_tensor *t, struct ond_error *err)
+{
+    struct ctx c = {g, NULL, NULL};
+    return load_tensor(&c, tp, t, err);
+}
+
 /* Fills t (dtype, dims, constant data) from a TensorProto. */
 static enum ond_status load_tensor(struct ctx *c, const Onnx__TensorProto *tp,
                                    struct ond_tensor *t, struct ond_error *err)
@@ -552,8 +562,8 @@ static enum ond_status load_nodes(struct ctx *c, const Onnx__GraphProto *gp, str
         n->opset = ond_graph_opset(g, dom);
         if (n->opset < 0)
             return ond_fail(err, OND_STATUS_INVALID_MODEL,
-                            "node '%s' (%s) uses domain '%s', which the model does not import",
-                            n->name, op, dom);
+                            "node '%s' (%s) uses domain '%s', which the model does not import "
+                            "(opset_import)", n->name, op, *dom ? dom : "ai.onnx");
         for (size_t k = 0; k < np->n_output; k++) {
             const char *on = np->output[k] ? np->output[k] : "";
             if (!*on)
@@ -632,10 +642,9 @@ static enum ond_status load_model(struct ctx *c, const Onnx__ModelProto *mp, str
         g->opsets[i].version = o->version;
         g->n_opsets = i + 1;
     }
+    /* A model without the default domain (training-only ops, say) may still load; its nodes
+     * in that domain are refused one by one. */
     int64_t onnx_opset = ond_graph_opset(g, "");
-    if (onnx_opset < 0)
-        return ond_fail(err, OND_STATUS_INVALID_MODEL,
-                        "the model does not import the default ONNX domain (opset_import)");
     if (onnx_opset > OND_MAX_OPSET)
         return ond_fail(err, OND_STATUS_UNSUPPORTED,
                         "opset %lld of the default domain is beyond the supported 1..%d",

@@ -21,6 +21,11 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
 enum ond_status ond_read_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,
                               struct ond_error *err);
 
+/* Fills t (dtype, dims, data) from a TensorProto message (no external data). */
+struct Onnx__TensorProto;
+enum ond_status ond_load_tensor_proto(struct ond_graph *g, const struct Onnx__TensorProto *tp,
+                                      struct ond_tensor *t, struct ond_error *err);
+
 /* A serialized TensorProto (backend test .pb files) to a value whose data is malloc'd (name
  * too, both freed with ond_values_free), and back. */
 enum ond_status ond_tensor_proto_read(const char *path, struct ond_value *v,
