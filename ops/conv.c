@@ -3,6 +3,7 @@
  * SAME_LOWER, VALID), group (including depthwise). Inputs X [N,C,D...], W [M,C/group,k...],
  * optional B [M]. float only. */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct conv {
     struct ond_window w;
@@ -67,6 +68,74 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return ond_window_resolve(n, &p->w, sp, x->dims + 2, k, s, d, pads, out[0].dims + 2, err);
 }
 
+/* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), weights
+ * reordered once into its layout, the node's post-ops fused. Weights must be constant. */
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct conv *c = n->params;
+    const struct ond_info *x = p->in[0], *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
+    if (!w->data || (b && !b->data))
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "weights and bias must be constant");
+    int sp = x->rank - 2;
+    int64_t k[OND_MAX_SPATIAL], s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL];
+    int64_t o[OND_MAX_SPATIAL];
+    for (int i = 0; i < sp; i++)
+        k[i] = w->dims[2 + i];
+    enum ond_status st = ond_window_resolve(n, &c->w, sp, x->dims + 2, k, s, d, pads, o, err);
+    if (st)
+        return st;
+    dnnl_memory_desc_t src, wei, bias, dst;
+    struct ond_info wi = *w;
+    /* Grouped weights are [G, M/G, C/G, k...] for oneDNN. */
+    if (c->group > 1) {
+        wi.rank = w->rank + 1;
+        wi.dims[0] = c->group;
+        wi.dims[1] = w->dims[0] / c->group;
+        for (int i = 1; i < w->rank; i++)
+            wi.dims[i + 1] = w->dims[i];
+    }
+    dnnl_dims_t strides, dil, pl, pr;
+    for (int i = 0; i < sp; i++) {
+        strides[i] = s[i];
+        dil[i] = d[i] - 1;
+        pl[i] = pads[i];
+        pr[i] = pads[i + sp];
+    }
+    if ((st = ond_md(x, false, &src, err)) || (st = ond_md(&wi, false, &wei, err)) ||
+        (st = ond_md(&p->out[0], false, &dst, err)) || (b && (st = ond_md(b, true, &bias, err))))
+        return st;
+    dnnl_convolution_desc_t desc;
+    OND_DNNL(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                                        dnnl_convolution_direct, &src, &wei,
+                                                        b ? &bias : NULL, &dst, strides, dil, pl,
+                                                        pr), n, err);
+    dnnl_primitive_attr_t attr;
+    if ((st = ond_prep_attr(p, &attr, err))) {
+        dnnl_primitive_attr_destroy(attr);
+        return st;
+    }
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t ds = dnnl_primitive_desc_create(&pd, &desc, attr, p->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    OND_DNNL(ds, n, err);
+    p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    int wm, bm = -1;
+    if ((st = ond_prep_const(p, 1, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                             &wm, err)) ||
+        (b && (st = ond_prep_const(p, 2, &bias, &bm, err)))) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);
+    if (b)
+        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, bm);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
 /* N * M * out_spatial * (C / group) * kernel */
 static uint64_t macs(const struct ond_node *n)
 {
@@ -83,5 +152,5 @@ const struct ond_op ond_op_conv = {
     .domain = "", .name = "Conv", .since = 1,
     .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct conv),
-    .parse = parse, .infer = infer, .macs = macs,
+    .parse = parse, .infer = infer, .prepare = prepare, .macs = macs,
 };

@@ -75,7 +75,6 @@ enum ond_status ond_require_float(const struct ond_node *n, const struct ond_inf
 enum ond_status ond_infer_same(const struct ond_node *n, const struct ond_info *const *in,
                                struct ond_info *out, struct ond_error *err);
 
-#endif
 
 /* ---- kernel windows of Conv and pooling (ops/window.c) ---- */
 #define OND_MAX_SPATIAL 3
@@ -100,3 +99,5 @@ enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_wi
                                    int rank, const int64_t *in, const int64_t *k,
                                    int64_t *strides, int64_t *dilations, int64_t *pads,
                                    int64_t *out, struct ond_error *err);
+
+#endif

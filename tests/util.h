@@ -4,6 +4,7 @@
 #define OND_TEST_UTIL_H
 
 #include <setjmp.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdarg.h>

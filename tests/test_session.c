@@ -1,0 +1,122 @@
+/* test_session.c: sessions on oneDNN: a hand-computed Conv + Relu, symbolic batch, plan
+ * reuse across batch sizes, and run-time input checks. */
+#include "runtime/model.h"
+#include "tests/util.h"
+
+/* x [N,1,3,3] = 1..9 per image, W [1,1,2,2] ones, B [-20] -> conv [12,16,24,28] - 20 -> relu. */
+static struct ond_model *conv_relu_model(void)
+{
+    struct tm *m = tm_new(8, 13);
+    int64_t xd[] = {-1, 1, 3, 3}, wd[] = {1, 1, 2, 2}, bd[] = {1};
+    float w[] = {1, 1, 1, 1}, b[] = {-20};
+    tm_input(m, "x", OND_DTYPE_FLOAT, 4, xd);
+    tm_init(m, "w", OND_DTYPE_FLOAT, 4, wd, w);
+    tm_init(m, "b", OND_DTYPE_FLOAT, 1, bd, b);
+    tm_node(m, "Conv", "conv", "x,w,b", "c");
+    tm_node(m, "Relu", "relu", "c", "y");
+    tm_output(m, "y");
+    size_t len;
+    uint8_t *buf = tm_pack(m, &len);
+    struct ond_model *model = NULL;
+    struct ond_error err = {0};
+    if (ond_model_load_buffer(buf, len, NULL, &model, &err))
+        fail_msg("%s", err.message);
+    free(buf);
+    tm_free(m);
+    return model;
+}
+
+static void test_conv_relu(void **state)
+{
+    (void)state;
+    struct ond_model *model = conv_relu_model();
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
+    for (int batch = 1; batch <= 3; batch += 2) {
+        float x[27], y[12];
+        for (int i = 0; i < 9 * batch; i++)
+            x[i] = (float)(i % 9 + 1) * (i >= 9 ? 2.f : 1.f);
+        struct ond_value in = {.name = "x", .dtype = OND_DTYPE_FLOAT, .rank = 4,
+                               .dims = {batch, 1, 3, 3}, .data = x, .size = sizeof x};
+        struct ond_value out = {.data = y, .size = sizeof y};
+        assert_int_equal(ond_session_run(s, &in, 1, &out, 1, &err), OND_OK);
+        assert_int_equal(out.rank, 4);
+        assert_int_equal(out.dims[0], batch);
+        assert_int_equal(out.dims[2], 2);
+        /* Image 0: max(0, [12,16,24,28] - 20); images 1, 2 are doubled: [24,32,48,56] - 20. */
+        const float want[12] = {0, 0, 4, 8, 4, 12, 28, 36, 4, 12, 28, 36};
+        assert_close(y, want, (size_t)4 * batch, 1e-6f, 1e-6f);
+    }
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    struct ond_model *model = conv_relu_model();
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
+    float x[32] = {0}, y[16];
+    struct ond_value out = {.data = y, .size = sizeof y};
+    struct ond_value in = {.name = "x", .dtype = OND_DTYPE_FLOAT, .rank = 4,
+                           .dims = {1, 1, 4, 4}, .data = x, .size = sizeof x};
+    assert_error(ond_session_run(s, &in, 1, &out, 1, &err), OND_STATUS_INVALID_INPUT, &err,
+                 "input 'x': expected float[N,1,3,3], got float[1,1,4,4]");
+    in.dims[2] = in.dims[3] = 3;
+    in.name = "z";
+    assert_error(ond_session_run(s, &in, 1, &out, 1, &err), OND_STATUS_INVALID_INPUT, &err,
+                 "'z' is not an input");
+    in.name = "x";
+    in.dtype = OND_DTYPE_INT64;
+    assert_error(ond_session_run(s, &in, 1, &out, 1, &err), OND_STATUS_INVALID_INPUT, &err,
+                 "expected float");
+    in.dtype = OND_DTYPE_FLOAT;
+    in.size = 8;
+    assert_error(ond_session_run(s, &in, 1, &out, 1, &err), OND_STATUS_INVALID_INPUT, &err,
+                 "buffer of 8 bytes");
+    in.data = NULL;
+    assert_error(ond_session_run(s, &in, 1, &out, 1, &err), OND_STATUS_INVALID_INPUT, &err,
+                 "buffer of 0 bytes");
+    in.data = x;
+    in.size = sizeof x;
+    out.size = 4;
+    assert_error(ond_session_run(s, &in, 1, &out, 1, &err), OND_STATUS_INVALID_ARGUMENT, &err,
+                 "needs 16 bytes");
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+static void test_run_alloc(void **state)
+{
+    (void)state;
+    struct ond_model *model = conv_relu_model();
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    struct ond_value in = {.name = "x", .dtype = OND_DTYPE_FLOAT, .rank = 4,
+                           .dims = {1, 1, 3, 3}, .data = x, .size = sizeof x};
+    struct ond_value *out = NULL;
+    size_t n = 0;
+    assert_int_equal(ond_session_run_alloc(s, &in, 1, &out, &n, &err), OND_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].name, "y");
+    const float want[4] = {0, 0, 4, 8};
+    assert_close(out[0].data, want, 4, 1e-6f, 1e-6f);
+    ond_values_free(out, n);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_relu),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_run_alloc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
