@@ -335,62 +335,61 @@ static enum ond_status load_tensor(struct ctx *c, const Onnx__TensorProto *tp,
     if (tp->segment)
         return ond_fail(err, OND_STATUS_UNSUPPORTED, "tensor '%s': segmented tensors are not supported",
                         name);
+    /* The payload must match before anything is allocated from the dims. */
+    size_t have = 0, wide = 0;
+    const char *field = "no data field";
+    if (tp->has_raw_data) {
+        field = "raw_data";
+        have = tp->raw_data.len;
+        if (have != nbytes)
+            return ond_fail(err, OND_STATUS_INVALID_MODEL,
+                            "tensor '%s': raw_data has %zu bytes, expected %llu elements x %zu = %zu",
+                            name, have, (unsigned long long)numel, esize, nbytes);
+    } else if (!external) {
+        switch (tp->data_type) {
+        case OND_DTYPE_FLOAT: field = "float_data"; have = tp->n_float_data; break;
+        case OND_DTYPE_INT64: field = "int64_data"; have = tp->n_int64_data; break;
+        case OND_DTYPE_DOUBLE: field = "double_data"; have = tp->n_double_data; break;
+        case OND_DTYPE_UINT32: case OND_DTYPE_UINT64:
+            field = "uint64_data"; have = tp->n_uint64_data; break;
+        default: /* int32 and the narrow types, stored widened in int32_data */
+            field = "int32_data"; have = tp->n_int32_data; wide = esize < 4; break;
+        }
+        if (have != numel)
+            return ond_fail(err, OND_STATUS_INVALID_MODEL,
+                            "tensor '%s': %s holds %zu values, expected %llu for %s", name,
+                            sources ? field : "no data field", have, (unsigned long long)numel,
+                            ond_dtype_name(tp->data_type));
+    }
     unsigned char *dst = ond_tensor_alloc_data(g, t, nbytes, err);
     if (!dst)
         return err ? err->status : OND_STATUS_NO_MEMORY;
-    if (numel == 0 && sources == 0)
-        return OND_OK;
-    size_t have = 0;
-    const char *field = "no data field";
     if (external)
         return read_external(c, tp, dst, nbytes, err);
-    if (tp->has_raw_data) {
-        field = "raw_data";
-        if (tp->raw_data.len != nbytes)
-            return ond_fail(err, OND_STATUS_INVALID_MODEL,
-                            "tensor '%s': raw_data has %zu bytes, expected %llu elements x %zu = %zu",
-                            name, tp->raw_data.len, (unsigned long long)numel, esize, nbytes);
-        if (nbytes)
-            memcpy(dst, tp->raw_data.data, nbytes);
+    if (!nbytes)
         return OND_OK;
-    }
-    switch (tp->data_type) {
-    case OND_DTYPE_FLOAT:
-        field = "float_data";
-        if ((have = tp->n_float_data) == numel && numel)
-            memcpy(dst, tp->float_data, nbytes);
-        break;
-    case OND_DTYPE_INT64:
-        field = "int64_data";
-        if ((have = tp->n_int64_data) == numel && numel)
-            memcpy(dst, tp->int64_data, nbytes);
-        break;
-    case OND_DTYPE_DOUBLE:
-        field = "double_data";
-        if ((have = tp->n_double_data) == numel && numel)
-            memcpy(dst, tp->double_data, nbytes);
-        break;
-    case OND_DTYPE_INT32:
-        field = "int32_data";
-        if ((have = tp->n_int32_data) == numel && numel)
-            memcpy(dst, tp->int32_data, nbytes);
-        break;
-    default: /* int8, uint8, bool, float16, bfloat16 are stored widened in int32_data */
-        field = "int32_data";
-        if ((have = tp->n_int32_data) == numel)
-            for (size_t i = 0; i < numel; i++) {
-                if (esize == 1)
-                    dst[i] = (unsigned char)tp->int32_data[i];
-                else
-                    ((uint16_t *)(void *)dst)[i] = (uint16_t)tp->int32_data[i];
-            }
-        break;
-    }
-    if (have != numel || (sources == 1 && have == 0 && numel))
-        return ond_fail(err, OND_STATUS_INVALID_MODEL,
-                        "tensor '%s': %s holds %zu values, expected %llu for %s", name,
-                        sources ? field : "no data field", have, (unsigned long long)numel,
-                        ond_dtype_name(tp->data_type));
+    if (tp->has_raw_data)
+        memcpy(dst, tp->raw_data.data, nbytes);
+    else if (tp->data_type == OND_DTYPE_FLOAT)
+        memcpy(dst, tp->float_data, nbytes);
+    else if (tp->data_type == OND_DTYPE_INT64)
+        memcpy(dst, tp->int64_data, nbytes);
+    else if (tp->data_type == OND_DTYPE_DOUBLE)
+        memcpy(dst, tp->double_data, nbytes);
+    else if (tp->data_type == OND_DTYPE_UINT64)
+        memcpy(dst, tp->uint64_data, nbytes);
+    else if (tp->data_type == OND_DTYPE_UINT32)
+        for (size_t i = 0; i < numel; i++)
+            ((uint32_t *)(void *)dst)[i] = (uint32_t)tp->uint64_data[i];
+    else if (!wide)
+        memcpy(dst, tp->int32_data, nbytes);
+    else
+        for (size_t i = 0; i < numel; i++) {
+            if (esize == 1)
+                dst[i] = (unsigned char)tp->int32_data[i];
+            else
+                ((uint16_t *)(void *)dst)[i] = (uint16_t)tp->int32_data[i];
+        }
     return OND_OK;
 }
 
@@ -619,14 +618,15 @@ static enum ond_status load_model(struct ctx *c, const Onnx__ModelProto *mp, str
 {
     struct ond_graph *g = c->g;
     enum ond_status st;
-    if (!mp->has_ir_version || mp->ir_version < OND_MIN_IR_VERSION ||
+    if (!mp->has_ir_version || !mp->graph)
+        return ond_fail(err, OND_STATUS_INVALID_MODEL,
+                        "not a valid ONNX model (no ir_version or no graph)");
+    if (mp->ir_version < OND_MIN_IR_VERSION ||
         mp->ir_version > OND_MAX_IR_VERSION)
         return ond_fail(err, OND_STATUS_UNSUPPORTED,
                         "IR version %lld is not supported (ondine reads %d to %d)",
                         (long long)mp->ir_version, OND_MIN_IR_VERSION, OND_MAX_IR_VERSION);
     g->ir_version = mp->ir_version;
-    if (!mp->graph)
-        return ond_fail(err, OND_STATUS_INVALID_MODEL, "the model has no graph");
     if (!(g->opsets = ond_alloc(g, sizeof *g->opsets * (mp->n_opset_import + 1), err)))
         return err->status;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
@@ -729,7 +729,7 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
         goto done;
     }
     int depth = g->opts.max_depth > 0 ? g->opts.max_depth : 64;
-    int r = scan(buf, (const uint8_t *)buf + len, M_MODEL, 0, depth);
+    int r = len ? scan(buf, (const uint8_t *)buf + len, M_MODEL, 0, depth) : -1;
     if (r != 0) {
         st = r < 0 ? ond_fail(err, OND_STATUS_INVALID_MODEL,
                               "not a valid ONNX model (protobuf parse failed)")

@@ -9,10 +9,11 @@
 size_t ond_dtype_size(int32_t dtype)
 {
     switch (dtype) {
-    case OND_DTYPE_FLOAT: case OND_DTYPE_INT32: return 4;
+    case OND_DTYPE_FLOAT: case OND_DTYPE_INT32: case OND_DTYPE_UINT32: return 4;
     case OND_DTYPE_UINT8: case OND_DTYPE_INT8: case OND_DTYPE_BOOL: return 1;
-    case OND_DTYPE_INT64: case OND_DTYPE_DOUBLE: return 8;
-    case OND_DTYPE_FLOAT16: case OND_DTYPE_BFLOAT16: return 2;
+    case OND_DTYPE_INT64: case OND_DTYPE_DOUBLE: case OND_DTYPE_UINT64: return 8;
+    case OND_DTYPE_FLOAT16: case OND_DTYPE_BFLOAT16: case OND_DTYPE_UINT16: case OND_DTYPE_INT16:
+        return 2;
     }
     return 0;
 }
