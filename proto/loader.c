@@ -398,13 +398,20 @@ static enum ond_status load_type(struct ctx *c, const Onnx__ValueInfoProto *vi,
                                  struct ond_tensor *t, struct ond_error *err)
 {
     const Onnx__TypeProto *tp = vi->type;
-    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
-        return ond_fail(err, OND_STATUS_UNSUPPORTED, "value '%s': only tensor types are supported",
-                        t->name);
+    /* A type ondine cannot hold is an error only once the ops are known: the op that
+     * uses it is then named (see check_types). */
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type) {
+        t->flags |= OND_TENSOR_BADTYPE;
+        return OND_OK;
+    }
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
-    enum ond_status st = tensor_type(err, "value", t->name, tt->elem_type);
-    if (st)
-        return st;
+    if (tt->elem_type <= 0 || tt->elem_type > 16)
+        return tensor_type(err, "value", t->name, tt->elem_type);
+    if (!ond_dtype_supported(tt->elem_type)) {
+        t->info.dtype = tt->elem_type;
+        t->flags |= OND_TENSOR_BADTYPE;
+        return OND_OK;
+    }
     t->info.dtype = tt->elem_type;
     t->info.rank = -1;
     if (!tt->shape)
@@ -711,6 +718,30 @@ static enum ond_status load_model(struct ctx *c, const Onnx__ModelProto *mp, str
     return OND_OK;
 }
 
+/* Graph inputs and outputs declared with types ondine cannot hold, named with a node that
+ * uses them (after unsupported ops have been reported, which explain most of them). */
+static enum ond_status check_types(const struct ond_graph *g, struct ond_error *err)
+{
+    for (int i = 0; i < g->n_tensors; i++) {
+        const struct ond_tensor *t = g->tensors[i];
+        if (!(t->flags & OND_TENSOR_BADTYPE))
+            continue;
+        const struct ond_node *user = t->producer;
+        for (int k = 0; !user && k < g->n_nodes; k++)
+            for (int j = 0; j < g->nodes[k]->n_in; j++)
+                if (g->nodes[k]->in[j] == t)
+                    user = g->nodes[k];
+        const char *type = t->info.dtype ? ond_dtype_name(t->info.dtype) : "a non-tensor type";
+        if (user)
+            return ond_fail(err, OND_STATUS_UNSUPPORTED,
+                            "node '%s' (%s): value '%s' has type %s, which ondine does not "
+                            "support", user->name, user->op_type, t->name, type);
+        return ond_fail(err, OND_STATUS_UNSUPPORTED,
+                        "value '%s' has type %s, which ondine does not support", t->name, type);
+    }
+    return OND_OK;
+}
+
 enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, const char *label,
                                const struct ond_options *opts, bool partial,
                                struct ond_graph **out, struct ond_error *err)
@@ -758,6 +789,7 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
     if (st)
         goto done;
     if ((st = ond_graph_sort(g, err)) || (st = ond_graph_bind_ops(g, partial, err)) ||
+        (st = check_types(g, err)) ||
         (st = ond_graph_infer(g, err)) || (st = ond_graph_validate(g, err)))
         goto done;
     *out = g;

@@ -31,6 +31,7 @@ enum {
     OND_TENSOR_INPUT = 1,  /* graph input fed at run time */
     OND_TENSOR_OUTPUT = 2, /* graph output */
     OND_TENSOR_CONST = 4,  /* initializer or folded constant: info.data holds its value */
+    OND_TENSOR_BADTYPE = 8, /* declared with a type ondine cannot hold (string, sequence...) */
 };
 
 struct ond_node;
