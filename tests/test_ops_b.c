@@ -146,7 +146,8 @@ static void test_leakyrelu(void **state)
 
     m = unary(16, "LeakyRelu", 1, D4, &n);
     tm_attr_int(m, n, "alpha", 1);
-    load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (LeakyRelu): attribute 'alpha' must be FLOAT");
+    load_fails(m, OND_STATUS_INVALID_MODEL,
+               "node 'n' (LeakyRelu): attribute 'alpha' must be FLOAT");
 }
 
 static void test_sigmoid(void **state)
@@ -576,7 +577,8 @@ static void test_dropout(void **state)
     tm_init(m, "t", OND_DTYPE_BOOL, 0, NULL, &train);
     tm_output(m, "y");
     tm_node(m, "Dropout", "d", "x,r,t", "y");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "node 'd' (Dropout): training_mode must be a constant false");
+    load_fails(m, OND_STATUS_UNSUPPORTED,
+               "node 'd' (Dropout): training_mode must be a constant false");
 }
 
 static void test_identity(void **state)
