@@ -75,6 +75,41 @@ enum ond_status ond_require_float(const struct ond_node *n, const struct ond_inf
 enum ond_status ond_infer_same(const struct ond_node *n, const struct ond_info *const *in,
                                struct ond_info *out, struct ond_error *err);
 
+/* ---- group B: elementwise kernels (ops/eltwise_util.c) ---- */
+enum ond_binop { OND_BIN_ADD, OND_BIN_SUB, OND_BIN_MUL, OND_BIN_DIV };
+/* Whether Add/Sub/Mul/Div/Sum run on dtype: float, double, int8, uint8, int32, int64. */
+bool ond_arith_dtype(int32_t dtype);
+/* Output dtype (a's, which b must share) and numpy-broadcast shape of a binary op. */
+enum ond_status ond_binary_infer(const struct ond_node *n, const struct ond_info *a,
+                                 const struct ond_info *b, struct ond_info *out,
+                                 struct ond_error *err);
+/* out = a op b, numpy-broadcast into out's shape; out_data may alias a's buffer when a has
+ * out's shape. Integer division by zero is an INVALID_INPUT error. */
+enum ond_status ond_binary_eval(const struct ond_node *n, enum ond_binop op,
+                                const struct ond_info *a, const struct ond_info *b,
+                                const struct ond_info *out, void *out_data,
+                                struct ond_error *err);
+/* Add, Sub, Mul, Div: opsets 1 and 6 broadcast only when the `broadcast` attribute is 1, B
+ * onto A's dims from `axis` (default: B's dims match A's trailing dims); 7+ are numpy. */
+struct ond_arith_legacy {
+    int64_t broadcast, axis;
+    bool has_axis;
+};
+enum ond_status ond_arith_legacy_parse(struct ond_node *n, void *params, struct ond_error *err);
+/* Legacy rules when n->params is set (the opset 1 and 6 entries), numpy otherwise. */
+enum ond_status ond_arith_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                struct ond_info *out, struct ond_error *err);
+enum ond_status ond_arith_eval(const struct ond_node *n, enum ond_binop op,
+                               const struct ond_info *const *in, const struct ond_info *out,
+                               void *const *out_data, struct ond_error *err);
+/* Output 0 = f(input 0, n->params) element by element, for float activations. */
+enum ond_status ond_unary_float_eval(const struct ond_node *n, const struct ond_info *const *in,
+                                     void *const *out_data, float (*f)(float, const void *));
+/* Copies input 0 into output 0 (pass-through ops). */
+enum ond_status ond_copy_eval(const struct ond_node *n, const struct ond_info *const *in,
+                              const struct ond_info *out, void *const *out_data,
+                              struct ond_error *err);
+
 
 /* ---- kernel windows of Conv and pooling (ops/window.c) ---- */
 #define OND_MAX_SPATIAL 3

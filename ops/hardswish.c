@@ -1,0 +1,24 @@
+/* hardswish.c: ONNX HardSwish, opset 14: x * max(0, min(1, x / 6 + 0.5)). float only. */
+#include "ops/op.h"
+
+static float hardswish(float x, const void *params)
+{
+    (void)params;
+    float s = x / 6.0f + 0.5f;
+    return x * (s < 0 ? 0 : s > 1 ? 1 : s);
+}
+
+static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
+                            const struct ond_info *out, void *const *out_data,
+                            struct ond_error *err)
+{
+    (void)out;
+    (void)err;
+    return ond_unary_float_eval(n, in, out_data, hardswish);
+}
+
+const struct ond_op ond_op_hardswish = {
+    .domain = "", .name = "HardSwish", .since = 14,
+    .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+    .infer = ond_infer_same, .eval = eval,
+};

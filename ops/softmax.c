@@ -1,0 +1,96 @@
+/* softmax.c: ONNX Softmax. Opsets 1 and 11: the input is coerced to 2-D at `axis` (default 1)
+ * and each row of the flattened dims axis.. is normalized; opset 13: normalized along `axis`
+ * alone (default -1). float only. */
+#include <math.h>
+
+#include "ops/op.h"
+
+struct softmax {
+    int64_t axis;
+};
+
+static enum ond_status parse_1(struct ond_node *n, void *params, struct ond_error *err)
+{
+    struct softmax *p = params;
+    return ond_attr_int(n, "axis", 1, &p->axis, err);
+}
+
+static enum ond_status parse_13(struct ond_node *n, void *params, struct ond_error *err)
+{
+    struct softmax *p = params;
+    return ond_attr_int(n, "axis", -1, &p->axis, err);
+}
+
+static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
+                             struct ond_info *out, struct ond_error *err)
+{
+    const struct softmax *p = n->params;
+    enum ond_status st = ond_infer_same(n, in, out, err);
+    int axis;
+    if (st || in[0]->rank < 0)
+        return st;
+    return ond_axis(n, p->axis, in[0]->rank, &axis, err);
+}
+
+static int64_t prod(const int64_t *d, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p *= d[i];
+    return p;
+}
+
+/* Normalizes `len` values `stride` apart, subtracting their max first so exp cannot
+ * overflow. */
+static void normalize(const float *x, float *y, int64_t len, int64_t stride)
+{
+    float max = x[0];
+    for (int64_t i = 1; i < len; i++)
+        max = x[i * stride] > max ? x[i * stride] : max;
+    double sum = 0;
+    for (int64_t i = 0; i < len; i++) {
+        y[i * stride] = expf(x[i * stride] - max);
+        sum += y[i * stride];
+    }
+    for (int64_t i = 0; i < len; i++)
+        y[i * stride] = (float)(y[i * stride] / sum);
+}
+
+static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
+                            const struct ond_info *out, void *const *out_data,
+                            struct ond_error *err)
+{
+    (void)out;
+    const struct softmax *p = n->params;
+    const struct ond_info *x = in[0];
+    int axis;
+    enum ond_status st = ond_axis(n, p->axis, x->rank, &axis, err);
+    if (st)
+        return st;
+    bool coerce = n->op->since < 13;
+    int64_t outer = prod(x->dims, 0, axis);
+    int64_t len = coerce ? prod(x->dims, axis, x->rank) : x->dims[axis];
+    int64_t inner = coerce ? 1 : prod(x->dims, axis + 1, x->rank);
+    if (len == 0)
+        return OND_OK;
+    const float *xs = x->data;
+    float *ys = out_data[0];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++)
+            normalize(xs + o * len * inner + i, ys + o * len * inner + i, len, inner);
+    return OND_OK;
+}
+
+const struct ond_op ond_op_softmax_1 = {
+    .domain = "", .name = "Softmax", .since = 1,
+    .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+    .params_size = sizeof(struct softmax),
+    .parse = parse_1, .infer = infer, .eval = eval,
+};
+
+const struct ond_op ond_op_softmax_13 = {
+    .domain = "", .name = "Softmax", .since = 13,
+    .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+    .params_size = sizeof(struct softmax),
+    .parse = parse_13, .infer = infer, .eval = eval,
+};
