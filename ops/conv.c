@@ -1,7 +1,8 @@
 /* conv.c: ONNX Conv, opsets 1 and 11 (same semantics), 1-D, 2-D and 3-D.
  * Attributes: kernel_shape, strides, dilations, pads, auto_pad (NOTSET, SAME_UPPER,
  * SAME_LOWER, VALID), group (including depthwise). Inputs X [N,C,D...], W [M,C/group,k...],
- * optional B [M]. float only. */
+ * optional B [M]. float only. eval is a direct (naive) convolution, for the reference
+ * interpreter and constant folding. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 
@@ -136,6 +137,59 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     return ond_prep_finish(p, pd, err);
 }
 
+static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
+                            const struct ond_info *out, void *const *out_data,
+                            struct ond_error *err)
+{
+    const struct conv *p = n->params;
+    const struct ond_info *x = in[0], *w = in[1], *b = n->n_in > 2 ? in[2] : NULL;
+    int sp = x->rank - 2;
+    struct ond_window3 g;
+    enum ond_status st = ond_window3_resolve(n, &p->w, sp, x->dims + 2, w->dims + 2, &g, err);
+    if (st)
+        return st;
+    const float *xd = x->data, *wd = w->data, *bd = b ? b->data : NULL;
+    float *y = out_data[0];
+    int64_t batch = x->dims[0], c = x->dims[1], m = w->dims[0];
+    int64_t cg = c / p->group, mg = m / p->group;
+    int64_t in_sp = g.in[0] * g.in[1] * g.in[2], out_sp = g.out[0] * g.out[1] * g.out[2];
+    int64_t k_sp = g.k[0] * g.k[1] * g.k[2];
+    (void)out;
+    for (int64_t b0 = 0; b0 < batch; b0++)
+        for (int64_t oc = 0; oc < m; oc++) {
+            const float *xg = xd + (b0 * c + oc / mg * cg) * in_sp;
+            const float *wm = wd + oc * cg * k_sp;
+            float *yo = y + (b0 * m + oc) * out_sp;
+            for (int64_t od = 0; od < g.out[0]; od++)
+                for (int64_t oh = 0; oh < g.out[1]; oh++)
+                    for (int64_t ow = 0; ow < g.out[2]; ow++) {
+                        double acc = bd ? bd[oc] : 0.0;
+                        for (int64_t ic = 0; ic < cg; ic++)
+                            for (int64_t kd = 0; kd < g.k[0]; kd++) {
+                                int64_t id = od * g.s[0] - g.pb[0] + kd * g.d[0];
+                                if (id < 0 || id >= g.in[0])
+                                    continue;
+                                for (int64_t kh = 0; kh < g.k[1]; kh++) {
+                                    int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+                                    if (ih < 0 || ih >= g.in[1])
+                                        continue;
+                                    const float *xr = xg + ((ic * g.in[0] + id) * g.in[1] + ih) *
+                                                               g.in[2];
+                                    const float *wr = wm + ((ic * g.k[0] + kd) * g.k[1] + kh) *
+                                                               g.k[2];
+                                    for (int64_t kw = 0; kw < g.k[2]; kw++) {
+                                        int64_t iw = ow * g.s[2] - g.pb[2] + kw * g.d[2];
+                                        if (iw >= 0 && iw < g.in[2])
+                                            acc += (double)xr[iw] * wr[kw];
+                                    }
+                                }
+                            }
+                        yo[(od * g.out[1] + oh) * g.out[2] + ow] = (float)acc;
+                    }
+        }
+    return OND_OK;
+}
+
 /* N * M * out_spatial * (C / group) * kernel */
 static uint64_t macs(const struct ond_node *n)
 {
@@ -152,5 +206,5 @@ const struct ond_op ond_op_conv = {
     .domain = "", .name = "Conv", .since = 1,
     .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct conv),
-    .parse = parse, .infer = infer, .prepare = prepare, .macs = macs,
+    .parse = parse, .infer = infer, .eval = eval, .prepare = prepare, .macs = macs,
 };

@@ -135,4 +135,16 @@ enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_wi
                                    int64_t *strides, int64_t *dilations, int64_t *pads,
                                    int64_t *out, struct ond_error *err);
 
+/* A window resolved for the plain-C kernels, over OND_MAX_SPATIAL (3) spatial dims: 1-D and
+ * 2-D inputs get leading unit dims (in, out, k 1; stride, dilation 1; no pads). */
+struct ond_window3 {
+    int64_t in[OND_MAX_SPATIAL], out[OND_MAX_SPATIAL], k[OND_MAX_SPATIAL];
+    int64_t s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL];      /* strides, dilations */
+    int64_t pb[OND_MAX_SPATIAL], pe[OND_MAX_SPATIAL];    /* pads at begin, at end */
+};
+/* ond_window_resolve on fully known input dims, then the 3-D form of the result. */
+enum ond_status ond_window3_resolve(const struct ond_node *n, const struct ond_window *w,
+                                    int rank, const int64_t *in, const int64_t *k,
+                                    struct ond_window3 *g, struct ond_error *err);
+
 #endif

@@ -117,3 +117,29 @@ enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_wi
     }
     return OND_OK;
 }
+
+enum ond_status ond_window3_resolve(const struct ond_node *n, const struct ond_window *w,
+                                    int rank, const int64_t *in, const int64_t *k,
+                                    struct ond_window3 *g, struct ond_error *err)
+{
+    int64_t s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], out[OND_MAX_SPATIAL];
+    int64_t pads[2 * OND_MAX_SPATIAL];
+    enum ond_status st = ond_window_resolve(n, w, rank, in, k, s, d, pads, out, err);
+    if (st)
+        return st;
+    int lead = OND_MAX_SPATIAL - rank;
+    for (int i = 0; i < OND_MAX_SPATIAL; i++) {
+        int j = i - lead;
+        g->in[i] = j >= 0 ? in[j] : 1;
+        g->out[i] = j >= 0 ? out[j] : 1;
+        g->k[i] = j >= 0 ? k[j] : 1;
+        g->s[i] = j >= 0 ? s[j] : 1;
+        g->d[i] = j >= 0 ? d[j] : 1;
+        g->pb[i] = j >= 0 ? pads[j] : 0;
+        g->pe[i] = j >= 0 ? pads[j + rank] : 0;
+        if (g->in[i] < 0 || g->out[i] < 0)
+            return ond_node_fail(err, n, OND_STATUS_INVALID_ARGUMENT,
+                                 "spatial dim %d is unknown when computing", j);
+    }
+    return OND_OK;
+}
