@@ -84,6 +84,7 @@ static Onnx__ValueInfoProto *value_info(struct tm *m, const char *name, int32_t 
     onnx__type_proto__tensor__init(tt);
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
     tp->tensor_type = tt;
+    vi->type = tp;
     tt->has_elem_type = 1;
     tt->elem_type = dtype;
     if (rank >= 0) {
