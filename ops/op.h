@@ -110,6 +110,26 @@ enum ond_status ond_copy_eval(const struct ond_node *n, const struct ond_info *c
                               const struct ond_info *out, void *const *out_data,
                               struct ond_error *err);
 
+/* ---- group C: shapes, layout and constants (ops/layout_util.c) ---- */
+/* Reads a 1-D (or scalar) int32/int64 input in[k] (`what` names it in errors): *count gets
+ * its length (-1 unknown) and, when its value is known, v its values and *known true. */
+enum ond_status ond_input_ints(const struct ond_node *n, const struct ond_info *in, int k,
+                               const char *what, int64_t *v, int max, int *count, bool *known,
+                               struct ond_error *err);
+/* Bytes of a fully known info (0 when unknown). */
+size_t ond_info_bytes(const struct ond_info *info);
+/* eval of ops that only relabel the shape: output 0 gets input 0's bytes. */
+enum ond_status ond_eval_copy(const struct ond_node *n, const struct ond_info *const *in,
+                              const struct ond_info *out, void *const *out_data,
+                              struct ond_error *err);
+/* The value of a 1-D shape tensor that load-time inference could not compute because it
+ * depends on dims, not data (PyTorch's Shape -> Gather -> Unsqueeze -> Concat chains):
+ * follows t's producers. v[i] is a literal when !dim[i], else a dim of some tensor (known,
+ * unknown -1 or symbolic). False when the value cannot be traced. */
+bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max, int *count);
+/* Converts n elements between dtypes (numeric conversion as ONNX Cast; float to integer
+ * truncates toward zero, NaN gives 0, out-of-range values saturate). */
+void ond_convert(const void *src, int32_t sdt, void *dst, int32_t ddt, size_t n);
 
 /* ---- kernel windows of Conv and pooling (ops/window.c) ---- */
 #define OND_MAX_SPATIAL 3
