@@ -63,6 +63,17 @@ int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_
     return 0;
 }
 
+int cli_precision(const char *s, enum ond_precision *p)
+{
+    static const char *const names[] = {"fp32", "bf16", "int8"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *p = (enum ond_precision)i;
+            return 0;
+        }
+    return -1;
+}
+
 void cli_json_str(FILE *f, const char *s)
 {
     fputc('"', f);

@@ -11,6 +11,7 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_inspect(int argc, char **argv);
+int cli_run(int argc, char **argv);
 
 /* Prints "ondine VERB: message" on stderr and returns CLI_FAIL. */
 int cli_error(const char *verb, const struct ond_error *err);
@@ -23,6 +24,8 @@ bool cli_int(const char *s, long long min, long long max, long long *v);
  * -1 on a bad value (message printed). disabled must have room for argc names. */
 int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_options *o,
                     const char **disabled);
+/* Parses fp32 | bf16 | int8; -1 on anything else. */
+int cli_precision(const char *s, enum ond_precision *p);
 /* JSON string output with escaping. */
 void cli_json_str(FILE *f, const char *s);
 

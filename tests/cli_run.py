@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""`ondine run` end to end: a small Conv -> Relu -> Flatten -> Gemm model built with onnx.helper,
+inputs from .pb and .npy files, outputs compared with numpy; random inputs; error exits.
+Usage: cli_run.py ONDINE_BINARY WORK_DIR"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+
+ondine, work = sys.argv[1:3]
+os.makedirs(work, exist_ok=True)
+rng = np.random.default_rng(0)
+w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+b = rng.standard_normal(4).astype(np.float32)
+g = rng.standard_normal((5, 4 * 4 * 4)).astype(np.float32)
+graph = helper.make_graph(
+    [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+     helper.make_node("Relu", ["c"], ["r"]),
+     helper.make_node("Flatten", ["r"], ["f"]),
+     helper.make_node("Gemm", ["f", "g"], ["y"], transB=1)],
+    "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
+    [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"),
+     numpy_helper.from_array(g, "g")])
+model = os.path.join(work, "small.onnx")
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
+
+x = rng.standard_normal((3, 2, 4, 4)).astype(np.float32)
+xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+conv = np.zeros((3, 4, 4, 4), np.float32)
+for i in range(4):
+    for j in range(4):
+        conv[:, :, i, j] = np.einsum("nchw,ochw->no", xp[:, :, i:i + 3, j:j + 3], w) + b
+want = np.maximum(conv, 0).reshape(3, -1) @ g.T
+
+def run(*args, expect=0):
+    p = subprocess.run([ondine, "run", model, *args], capture_output=True, text=True)
+    assert p.returncode == expect, (args, p.returncode, p.stdout, p.stderr)
+    return p
+
+def check(outdir):
+    got = numpy_helper.to_array(onnx.load_tensor(os.path.join(outdir, "output_0.pb")))
+    assert got.shape == (3, 5), got.shape
+    assert np.allclose(got, want, rtol=1e-4, atol=1e-4), np.abs(got - want).max()
+
+with open(os.path.join(work, "x.pb"), "wb") as f:
+    f.write(numpy_helper.from_array(x, "x").SerializeToString())
+np.save(os.path.join(work, "x.npy"), x)
+out = run("--input", f"x={work}/x.pb", "--output-dir", f"{work}/out_pb", "--threads", "1")
+assert "y: float[3,5]" in out.stdout and "row 2 top-5:" in out.stdout, out.stdout
+check(f"{work}/out_pb")
+run("--input", f"x={work}/x.npy", "--output-dir", f"{work}/out_npy", "-O0")
+check(f"{work}/out_npy")
+out = run("--batch", "2", "--seed", "7")
+assert "y: float[2,5]" in out.stdout, out.stdout
+assert run("--batch", "2", "--seed", "7").stdout == out.stdout, "seeded inputs differ"
+err = run("--input", "z=nothing.pb", expect=1).stderr
+assert err.count("\n") == 1 and "nothing.pb" in err, err
+err = run("--input", f"q={work}/x.pb", expect=1).stderr
+assert "names no input" in err, err
+assert "unknown option" in run("--frobnicate", expect=2).stderr
+bad = np.zeros((1, 3, 4, 4), np.float32)
+np.save(os.path.join(work, "bad.npy"), bad)
+err = run("--input", f"x={work}/bad.npy", expect=1).stderr
+assert "input 'x': expected float[N,2,4,4], got float[1,3,4,4]" in err, err
+print("ondine run: ok")

@@ -1,0 +1,322 @@
+/* run.c: `ondine run MODEL`: one inference. Inputs come from ONNX TensorProto (.pb) or NumPy
+ * (.npy, little-endian, C order) files, or are seeded random values of the declared shapes
+ * (normal(0,1) for floats, 0..9 for integers). Prints each output's shape and, for [N, K]
+ * outputs, the top-5 classes of each row; --output-dir writes output_<i>.pb per output. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "proto/loader.h"
+#include "tools/cli.h"
+
+static const char help[] =
+    "usage: ondine run MODEL [options]\n"
+    "  --input NAME=FILE   an input from FILE.pb (TensorProto) or FILE.npy (repeatable);\n"
+    "                      inputs not given get seeded random values\n"
+    "  --batch N           value of symbolic dims of random inputs (default 1)\n"
+    "  --seed S            seed of random inputs (default 0)\n"
+    "  --output-dir DIR    write output_<i>.pb per graph output\n"
+    "  --threads N         threads (default: all cores)\n"
+    "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
+    "  --disable-pass NAME skip an optimization pass (repeatable)\n"
+    "  --precision P       fp32 (default), bf16, int8\n";
+
+/* splitmix64: a small, well-mixed generator so that a seed gives the same inputs everywhere. */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double next_unit(uint64_t *s)
+{
+    return (double)(next_u64(s) >> 11) / 9007199254740992.0;
+}
+
+static int random_input(struct ond_value *v, const struct ond_value *decl, long long batch,
+                        uint64_t *seed)
+{
+    *v = *decl;
+    v->name = strdup(decl->name);
+    size_t n = 1, esize = decl->dtype == OND_DTYPE_FLOAT ? 4 : decl->dtype == OND_DTYPE_INT64 ? 8
+                                                          : decl->dtype == OND_DTYPE_INT32 ? 4 : 0;
+    if (!esize) {
+        fprintf(stderr, "ondine run: input '%s' is %s: give it with --input\n", decl->name,
+                ond_dtype_name(decl->dtype));
+        return -1;
+    }
+    for (int i = 0; i < v->rank; i++) {
+        if (v->dims[i] < 0)
+            v->dims[i] = batch;
+        if (__builtin_mul_overflow(n, (size_t)v->dims[i], &n) || n > (1u << 30)) {
+            fprintf(stderr, "ondine run: input '%s' is too large for random data\n", decl->name);
+            return -1;
+        }
+    }
+    v->size = n * esize;
+    if (!(v->data = malloc(v->size ? v->size : 1)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (decl->dtype == OND_DTYPE_FLOAT) {
+            double u1 = next_unit(seed), u2 = next_unit(seed);
+            ((float *)v->data)[i] = (float)(sqrt(-2 * log(u1 + 1e-300)) * cos(6.283185307179586 * u2));
+        } else if (decl->dtype == OND_DTYPE_INT64) {
+            ((int64_t *)v->data)[i] = (int64_t)(next_u64(seed) % 10);
+        } else {
+            ((int32_t *)v->data)[i] = (int32_t)(next_u64(seed) % 10);
+        }
+    }
+    return 0;
+}
+
+/* Reads a .npy file: version 1-3 header, '<f4', '<f8' (converted to float), '<i8', '<i4',
+ * '|u1', '|i1', '|b1'; C order only. */
+static int read_npy(const char *path, struct ond_value *v)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    struct ond_error err = {0};
+    if (ond_read_file(path, 1ull << 34, &buf, &len, &err))
+        return fprintf(stderr, "ondine run: %s\n", err.message), -1;
+    const unsigned char *p = buf;
+    int rc = -1;
+    if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0) {
+        fprintf(stderr, "ondine run: %s: not a .npy file\n", path);
+        goto done;
+    }
+    size_t hl = p[6] == 1 ? (size_t)(p[8] | p[9] << 8) : len >= 12 ? (size_t)(p[8] | p[9] << 8 | p[10] << 16 | (size_t)p[11] << 24) : SIZE_MAX;
+    size_t off = p[6] == 1 ? 10 : 12;
+    if (hl > len - off) {
+        fprintf(stderr, "ondine run: %s: truncated .npy header\n", path);
+        goto done;
+    }
+    char hdr[4096];
+    snprintf(hdr, sizeof hdr, "%.*s", (int)(hl < sizeof hdr - 1 ? hl : sizeof hdr - 1), (const char *)p + off);
+    const char *descr = strstr(hdr, "'descr':"), *shape = strstr(hdr, "'shape':");
+    if (!descr || !shape || strstr(hdr, "'fortran_order': True")) {
+        fprintf(stderr, "ondine run: %s: unsupported .npy header (C order and a shape needed)\n", path);
+        goto done;
+    }
+    static const struct { const char *code; int32_t dtype; size_t size; } types[] = {
+        {"'<f4'", OND_DTYPE_FLOAT, 4}, {"'<f8'", OND_DTYPE_FLOAT, 8}, {"'<i8'", OND_DTYPE_INT64, 8},
+        {"'<i4'", OND_DTYPE_INT32, 4}, {"'|u1'", OND_DTYPE_UINT8, 1}, {"'|i1'", OND_DTYPE_INT8, 1},
+        {"'|b1'", OND_DTYPE_BOOL, 1},
+    };
+    int t = -1;
+    for (int i = 0; i < 7 && t < 0; i++)
+        if (strncmp(descr + 8 + strspn(descr + 8, " "), types[i].code, 5) == 0)
+            t = i;
+    if (t < 0) {
+        fprintf(stderr, "ondine run: %s: unsupported .npy dtype\n", path);
+        goto done;
+    }
+    memset(v, 0, sizeof *v);
+    const char *s = strchr(shape, '(');
+    size_t n = 1;
+    for (s = s ? s + 1 : NULL; s && *s && *s != ')';) {
+        char *end;
+        errno = 0;
+        long long d = strtoll(s, &end, 10);
+        if (end == s)
+            break;
+        if (errno || d < 0 || v->rank >= OND_MAX_RANK || __builtin_mul_overflow(n, (size_t)d, &n)) {
+            fprintf(stderr, "ondine run: %s: bad shape in .npy header\n", path);
+            goto done;
+        }
+        v->dims[v->rank++] = d;
+        s = end + strspn(end, ", ");
+    }
+    if (!s || n > (len - off - hl) / types[t].size) {
+        fprintf(stderr, "ondine run: %s: data shorter than its shape\n", path);
+        goto done;
+    }
+    v->dtype = types[t].dtype;
+    v->size = n * (types[t].size == 8 && v->dtype == OND_DTYPE_FLOAT ? 4 : types[t].size);
+    if (!(v->data = malloc(v->size ? v->size : 1)))
+        goto done;
+    const unsigned char *data = p + off + hl;
+    if (types[t].size == 8 && v->dtype == OND_DTYPE_FLOAT)
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, data + 8 * i, 8);
+            ((float *)v->data)[i] = (float)d;
+        }
+    else
+        memcpy(v->data, data, v->size);
+    rc = 0;
+done:
+    free(buf);
+    return rc;
+}
+
+static int read_input(const char *spec, struct ond_value *v)
+{
+    const char *eq = strchr(spec, '=');
+    if (!eq || eq == spec || !eq[1]) {
+        fprintf(stderr, "ondine run: --input takes NAME=FILE, got '%s'\n", spec);
+        return -1;
+    }
+    const char *file = eq + 1;
+    size_t fl = strlen(file);
+    struct ond_error err = {0};
+    if (fl > 4 && strcmp(file + fl - 4, ".npy") == 0) {
+        if (read_npy(file, v))
+            return -1;
+    } else if (ond_tensor_proto_read(file, v, &err)) {
+        fprintf(stderr, "ondine run: %s\n", err.message);
+        return -1;
+    } else {
+        free((void *)v->name);
+    }
+    v->name = strndup(spec, (size_t)(eq - spec));
+    return v->name ? 0 : -1;
+}
+
+static void print_output(const struct ond_value *o)
+{
+    printf("%s: %s[", o->name, ond_dtype_name(o->dtype));
+    for (int i = 0; i < o->rank; i++)
+        printf("%s%lld", i ? "," : "", (long long)o->dims[i]);
+    printf("]\n");
+    if (o->rank != 2 || o->dtype != OND_DTYPE_FLOAT || o->dims[1] < 1)
+        return;
+    const float *x = o->data;
+    int64_t k = o->dims[1];
+    for (int64_t r = 0; r < o->dims[0]; r++) {
+        int top[5], nt = 0;
+        for (int t = 0; t < 5 && t < k; t++) {
+            int best = -1;
+            for (int64_t c = 0; c < k; c++) {
+                bool taken = false;
+                for (int j = 0; j < nt; j++)
+                    taken |= top[j] == c;
+                if (!taken && (best < 0 || x[r * k + c] > x[r * k + best]))
+                    best = (int)c;
+            }
+            top[nt++] = best;
+        }
+        printf("  row %lld top-%d:", (long long)r, nt);
+        for (int j = 0; j < nt; j++)
+            printf(" %d (%.4g)", top[j], x[r * k + top[j]]);
+        printf("\n");
+    }
+}
+
+int cli_run(int argc, char **argv)
+{
+    const char *path = NULL, *outdir = NULL;
+    long long batch = 1, seed = 0;
+    struct ond_options o;
+    ond_options_init(&o);
+    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
+    const char **specs = calloc((size_t)argc + 1, sizeof *specs);
+    int n_specs = 0, rc = CLI_OK;
+    for (int i = 1; i < argc && rc == CLI_OK; i++) {
+        const char *a = argv[i];
+        int c = cli_common_flag("run", argc, argv, &i, &o, disabled);
+        if (c < 0) {
+            rc = CLI_USAGE;
+        } else if (c > 0) {
+            continue;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            free(disabled);
+            free(specs);
+            return CLI_OK;
+        } else if (i + 1 >= argc && (strcmp(a, "--input") == 0 || strcmp(a, "--batch") == 0 ||
+                                     strcmp(a, "--seed") == 0 || strcmp(a, "--output-dir") == 0 ||
+                                     strcmp(a, "--precision") == 0)) {
+            rc = cli_usage("run", "%s needs a value", a);
+        } else if (strcmp(a, "--input") == 0) {
+            specs[n_specs++] = argv[++i];
+        } else if (strcmp(a, "--batch") == 0) {
+            if (!cli_int(argv[++i], 1, 1 << 20, &batch))
+                rc = cli_usage("run", "--batch takes a whole number from 1");
+        } else if (strcmp(a, "--seed") == 0) {
+            if (!cli_int(argv[++i], 0, INT64_MAX, &seed))
+                rc = cli_usage("run", "--seed takes a whole number");
+        } else if (strcmp(a, "--output-dir") == 0) {
+            outdir = argv[++i];
+        } else if (strcmp(a, "--precision") == 0) {
+            if (cli_precision(argv[++i], &o.precision))
+                rc = cli_usage("run", "--precision takes fp32, bf16 or int8");
+        } else if (a[0] == '-' && a[1]) {
+            rc = cli_usage("run", "unknown option '%s'", a);
+        } else if (path) {
+            rc = cli_usage("run", "one model at a time ('%s' and '%s')", path, a);
+        } else {
+            path = a;
+        }
+    }
+    if (rc == CLI_OK && !path)
+        rc = cli_usage("run", "no model given");
+    struct ond_model *m = NULL;
+    struct ond_session *s = NULL;
+    struct ond_value *in = NULL, *out = NULL;
+    size_t n_in = 0, n_out = 0;
+    struct ond_error err = {0};
+    if (rc != CLI_OK)
+        goto done;
+    if (ond_model_load_file(path, &o, &m, &err) || ond_session_create(m, &o, &s, &err)) {
+        rc = cli_error("run", &err);
+        goto done;
+    }
+    n_in = ond_model_input_count(m);
+    in = calloc(n_in + 1, sizeof *in);
+    uint64_t state = (uint64_t)seed;
+    for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
+        struct ond_value decl;
+        ond_model_input(m, i, &decl, NULL);
+        const char *spec = NULL;
+        for (int k = 0; k < n_specs; k++)
+            if (strncmp(specs[k], decl.name, strlen(decl.name)) == 0 &&
+                specs[k][strlen(decl.name)] == '=')
+                spec = specs[k];
+        if (spec ? read_input(spec, &in[i]) : random_input(&in[i], &decl, batch, &state))
+            rc = CLI_FAIL;
+    }
+    for (int k = 0; k < n_specs && rc == CLI_OK; k++) {
+        bool known = false;
+        for (size_t i = 0; i < n_in; i++)
+            known |= in[i].name && strncmp(specs[k], in[i].name, strlen(in[i].name)) == 0 &&
+                     specs[k][strlen(in[i].name)] == '=';
+        if (!known) {
+            fprintf(stderr, "ondine run: --input '%s' names no input of the model\n", specs[k]);
+            rc = CLI_FAIL;
+        }
+    }
+    if (rc != CLI_OK)
+        goto done;
+    if (ond_session_run_alloc(s, in, n_in, &out, &n_out, &err)) {
+        rc = cli_error("run", &err);
+        goto done;
+    }
+    if (outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ondine run: cannot create '%s': %s\n", outdir, strerror(errno));
+        rc = CLI_FAIL;
+        goto done;
+    }
+    for (size_t i = 0; i < n_out; i++) {
+        print_output(&out[i]);
+        if (!outdir)
+            continue;
+        char file[4096];
+        snprintf(file, sizeof file, "%s/output_%zu.pb", outdir, i);
+        if (ond_tensor_proto_write(file, &out[i], &err)) {
+            rc = cli_error("run", &err);
+            break;
+        }
+    }
+done:
+    ond_values_free(in, n_in);
+    ond_values_free(out, n_out);
+    ond_session_free(s);
+    ond_model_free(m);
+    free(disabled);
+    free(specs);
+    return rc;
+}
