@@ -133,12 +133,14 @@ OND_API enum ond_status ond_session_create(const struct ond_model *model, const 
 OND_API void ond_session_free(struct ond_session *session);
 
 /* Run once. inputs[i] name a graph input each (every input once). outputs: one per graph output
- * in graph order, caller-owned buffers (data, size); ondine fills dtype, rank, dims and name. */
+ * in graph order, caller-owned buffers (data, size); ondine fills dtype, rank and dims, and
+ * name when it is NULL (pointing into the model). */
 OND_API enum ond_status ond_session_run(struct ond_session *session, const struct ond_value *inputs,
                                 size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
                                 struct ond_error *err);
-/* The same, with outputs allocated by ondine: *outputs holds *n_outputs values; free them
- * with ond_values_free. */
+/* The same, with outputs allocated by ondine: *outputs holds *n_outputs values whose names
+ * and data are malloc'd; free them with ond_values_free (which frees name, data and the
+ * array). */
 OND_API enum ond_status ond_session_run_alloc(struct ond_session *session, const struct ond_value *inputs,
                                       size_t n_inputs, struct ond_value **outputs,
                                       size_t *n_outputs, struct ond_error *err);

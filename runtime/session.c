@@ -737,7 +737,8 @@ enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *i
         ond_numel(info, 0, &numel);
         size_t bytes = (size_t)numel * ond_dtype_size(info->dtype);
         struct ond_value *o = &outputs[i];
-        o->name = t->name;
+        if (!o->name)
+            o->name = t->name;
         o->dtype = info->dtype;
         o->rank = info->rank;
         memcpy(o->dims, info->dims, sizeof(int64_t) * (size_t)info->rank);
@@ -800,12 +801,10 @@ enum ond_status ond_session_run_alloc(struct ond_session *s, const struct ond_va
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate outputs");
     enum ond_status st = ond_session_output_shapes(s, inputs, n_inputs, o, err);
     for (size_t i = 0; i < n && !st; i++)
-        if (!(o[i].data = malloc(o[i].size ? o[i].size : 1)))
+        if (!(o[i].name = strdup(o[i].name)) || !(o[i].data = malloc(o[i].size ? o[i].size : 1)))
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate output %zu", i);
     if (!st)
         st = ond_session_run(s, inputs, n_inputs, o, n, err);
-    for (size_t i = 0; i < n; i++)
-        o[i].name = o[i].name ? strdup(o[i].name) : NULL;
     if (st) {
         ond_values_free(o, n);
         return st;

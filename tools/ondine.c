@@ -10,6 +10,7 @@ static const char usage[] =
     "verbs:\n"
     "  inspect   describe a model: inputs, outputs, ops, parameters, MACs\n"
     "  run       run one inference on given or random inputs\n"
+    "  bench     latency, throughput and memory on random inputs\n"
     "\n"
     "ondine VERB --help for a verb's options; ondine --version for versions.\n";
 
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
         return cli_inspect(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0)
         return cli_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bench") == 0)
+        return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "ondine: unknown verb '%s'\n%s", argv[1], usage);
     return CLI_USAGE;
 }

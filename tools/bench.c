@@ -1,0 +1,207 @@
+/* bench.c: `ondine bench MODEL`: load time, first-run time, latency percentiles, throughput
+ * and peak RSS on seeded random inputs of the model's declared shapes (symbolic dims take
+ * --batch), in the style of onnxruntime_perf_test. Uses the public API only. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/cli.h"
+
+static const char help[] =
+    "usage: ondine bench MODEL [options]\n"
+    "  --batch N           value of symbolic dims (default 1)\n"
+    "  --iters K           timed runs (default 20)\n"
+    "  --warmup W          untimed runs after the first (default 3)\n"
+    "  --threads N         threads (default: all cores)\n"
+    "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
+    "  --disable-pass NAME skip an optimization pass (repeatable)\n"
+    "  --precision P       fp32 (default), bf16, int8\n"
+    "  --no-ftz            keep denormals (slower kernels)\n"
+    "  --json              one JSON object on stdout\n";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v. */
+static double percentile(const double *v, int n, double p)
+{
+    int k = (int)ceil(p / 100 * n) - 1;
+    return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+static int make_inputs(const struct ond_model *m, long long batch, struct ond_value **out,
+                       size_t *n_out)
+{
+    size_t n = ond_model_input_count(m);
+    struct ond_value *in = calloc(n + 1, sizeof *in);
+    uint32_t state = 12345;
+    if (!in)
+        return -1;
+    *out = in;
+    *n_out = n;
+    for (size_t i = 0; i < n; i++) {
+        ond_model_input(m, i, &in[i], NULL);
+        in[i].name = strdup(in[i].name);
+        size_t count = 1, esize = in[i].dtype == OND_DTYPE_INT64 ? 8 : 4;
+        for (int d = 0; d < in[i].rank; d++) {
+            if (in[i].dims[d] < 0)
+                in[i].dims[d] = batch;
+            if (__builtin_mul_overflow(count, (size_t)in[i].dims[d], &count) || count > (1u << 30))
+                return -1;
+        }
+        in[i].size = count * esize;
+        if (!(in[i].data = calloc(count ? count : 1, esize)))
+            return -1;
+        if (in[i].dtype == OND_DTYPE_FLOAT)
+            for (size_t k = 0; k < count; k++) {
+                state = state * 1664525u + 1013904223u;
+                ((float *)in[i].data)[k] = (float)(state >> 8) / 16777216.0f * 2 - 1;
+            }
+    }
+    return 0;
+}
+
+int cli_bench(int argc, char **argv)
+{
+    const char *path = NULL;
+    long long batch = 1, iters = 20, warmup = 3;
+    bool json = false;
+    struct ond_options o;
+    ond_options_init(&o);
+    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
+    int rc = CLI_OK;
+    for (int i = 1; i < argc && rc == CLI_OK; i++) {
+        const char *a = argv[i];
+        int c = cli_common_flag("bench", argc, argv, &i, &o, disabled);
+        if (c < 0) {
+            rc = CLI_USAGE;
+        } else if (c > 0) {
+            continue;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            free(disabled);
+            return CLI_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--no-ftz") == 0) {
+            o.no_ftz = 1;
+        } else if (i + 1 >= argc && (strcmp(a, "--batch") == 0 || strcmp(a, "--iters") == 0 ||
+                                     strcmp(a, "--warmup") == 0 || strcmp(a, "--precision") == 0)) {
+            rc = cli_usage("bench", "%s needs a value", a);
+        } else if (strcmp(a, "--batch") == 0) {
+            if (!cli_int(argv[++i], 1, 1 << 20, &batch))
+                rc = cli_usage("bench", "--batch takes a whole number from 1");
+        } else if (strcmp(a, "--iters") == 0) {
+            if (!cli_int(argv[++i], 1, 1000000, &iters))
+                rc = cli_usage("bench", "--iters takes a whole number from 1");
+        } else if (strcmp(a, "--warmup") == 0) {
+            if (!cli_int(argv[++i], 0, 1000000, &warmup))
+                rc = cli_usage("bench", "--warmup takes a whole number");
+        } else if (strcmp(a, "--precision") == 0) {
+            if (cli_precision(argv[++i], &o.precision))
+                rc = cli_usage("bench", "--precision takes fp32, bf16 or int8");
+        } else if (a[0] == '-' && a[1]) {
+            rc = cli_usage("bench", "unknown option '%s'", a);
+        } else if (path) {
+            rc = cli_usage("bench", "one model at a time ('%s' and '%s')", path, a);
+        } else {
+            path = a;
+        }
+    }
+    if (rc == CLI_OK && !path)
+        rc = cli_usage("bench", "no model given");
+    struct ond_model *m = NULL;
+    struct ond_session *s = NULL;
+    struct ond_value *in = NULL, *out = NULL;
+    size_t n_in = 0, n_out = 0;
+    double *lat = NULL;
+    struct ond_error err = {0};
+    if (rc != CLI_OK)
+        goto done;
+    double t0 = now_ms();
+    if (ond_model_load_file(path, &o, &m, &err) || ond_session_create(m, &o, &s, &err)) {
+        rc = cli_error("bench", &err);
+        goto done;
+    }
+    double load_ms = now_ms() - t0;
+    if (make_inputs(m, batch, &in, &n_in)) {
+        fprintf(stderr, "ondine bench: cannot make inputs for '%s'\n", path);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    /* The first run plans for the input shapes: primitives, weight reorders, memory. */
+    t0 = now_ms();
+    if (ond_session_run_alloc(s, in, n_in, &out, &n_out, &err)) {
+        rc = cli_error("bench", &err);
+        goto done;
+    }
+    double first_ms = now_ms() - t0;
+    lat = calloc((size_t)iters, sizeof *lat);
+    for (long long i = 0; i < warmup + iters && lat; i++) {
+        t0 = now_ms();
+        if (ond_session_run(s, in, n_in, out, n_out, &err)) {
+            rc = cli_error("bench", &err);
+            goto done;
+        }
+        if (i >= warmup)
+            lat[i - warmup] = now_ms() - t0;
+    }
+    if (!lat) {
+        rc = CLI_FAIL;
+        goto done;
+    }
+    double sum = 0;
+    for (long long i = 0; i < iters; i++)
+        sum += lat[i];
+    qsort(lat, (size_t)iters, sizeof *lat, cmp_double);
+    double mean = sum / (double)iters;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = ru.ru_maxrss / 1024.0;
+    int n = (int)iters;
+    int threads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const char *prec[] = {"fp32", "bf16", "int8"};
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_str(stdout, path);
+        printf(", \"batch\": %lld, \"threads\": %d, \"precision\": \"%s\", \"opt_level\": %d, "
+               "\"iters\": %lld, \"load_ms\": %.3f, \"first_run_ms\": %.3f, \"min_ms\": %.3f, "
+               "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
+               "\"throughput_ips\": %.2f, \"peak_rss_mb\": %.1f}\n",
+               batch, threads, prec[o.precision], o.opt_level, iters, load_ms, first_ms,
+               lat[0], percentile(lat, n, 50), percentile(lat, n, 90), percentile(lat, n, 99),
+               mean, batch * 1000.0 / mean, rss_mb);
+    } else {
+        printf("model        %s\n", path);
+        printf("batch        %lld   threads %d   precision %s   -O%d\n", batch, threads,
+               prec[o.precision], o.opt_level);
+        printf("load         %.2f ms (parse, optimize, session)\n", load_ms);
+        printf("first run    %.2f ms (plans for the input shapes)\n", first_ms);
+        printf("latency      min %.2f  p50 %.2f  p90 %.2f  p99 %.2f  mean %.2f ms (%lld runs)\n",
+               lat[0], percentile(lat, n, 50), percentile(lat, n, 90), percentile(lat, n, 99),
+               mean, iters);
+        printf("throughput   %.1f inferences/s\n", batch * 1000.0 / mean);
+        printf("peak RSS     %.1f MB\n", rss_mb);
+    }
+done:
+    free(lat);
+    ond_values_free(in, n_in);
+    ond_values_free(out, n_out);
+    ond_session_free(s);
+    ond_model_free(m);
+    free(disabled);
+    return rc;
+}
