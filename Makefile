@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY := /usr/bin/python3
 
-.PHONY: all deps configure build check demo install conformance clean
+.PHONY: all deps configure build check demo install conformance bench clean
 
 all: build
 
@@ -29,6 +29,10 @@ demo: build
 
 conformance: build
 	cd $(BUILD) && ctest --output-on-failure -L conformance
+
+# ondine against ONNX Runtime (npm onnxruntime-node in $(BUILD)/node), same run, same threads.
+bench: build
+	$(PY) tools/bench/compare.py $(BUILD) --json $(BUILD)/bench.json --table $(BUILD)/bench_table.md
 
 install: build
 	cmake --install $(BUILD)
