@@ -125,13 +125,14 @@ enum ond_status ond_reference_run(const struct ond_graph *g, const struct ond_va
         if (!st && trace)
             trace(trace_ctx, n, out);
     }
+    for (int i = 0; i < g->n_outputs; i++)
+        memset(&outputs[i], 0, sizeof outputs[i]);
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_info *o = &info[g->outputs[i]->id];
         uint64_t numel = 0;
         ond_numel(o, 0, &numel);
         size_t bytes = (size_t)numel * ond_dtype_size(o->dtype);
         struct ond_value *v = &outputs[i];
-        memset(v, 0, sizeof *v);
         v->name = strdup(g->outputs[i]->name);
         v->dtype = o->dtype;
         v->rank = o->rank;
@@ -143,6 +144,13 @@ enum ond_status ond_reference_run(const struct ond_graph *g, const struct ond_va
         else if (bytes)
             memcpy(v->data, o->data, bytes);
     }
+    if (st)
+        for (int i = 0; i < g->n_outputs; i++) {
+            free((void *)outputs[i].name);
+            free(outputs[i].data);
+            outputs[i].name = NULL;
+            outputs[i].data = NULL;
+        }
 done:
     if (owned)
         for (int i = 0; i < nt; i++)

@@ -1,6 +1,6 @@
 /* bench.c: `ondine bench MODEL`: load time, first-run time, latency percentiles, throughput
  * and peak RSS on seeded random inputs of the model's declared shapes (symbolic dims take
- * --batch), in the style of onnxruntime_perf_test. Uses the public API only. */
+ * --batch), in the style of onnxruntime_perf_test. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,38 +40,6 @@ static double percentile(const double *v, int n, double p)
 {
     int k = (int)ceil(p / 100 * n) - 1;
     return v[k < 0 ? 0 : k >= n ? n - 1 : k];
-}
-
-static int make_inputs(const struct ond_model *m, long long batch, struct ond_value **out,
-                       size_t *n_out)
-{
-    size_t n = ond_model_input_count(m);
-    struct ond_value *in = calloc(n + 1, sizeof *in);
-    uint32_t state = 12345;
-    if (!in)
-        return -1;
-    *out = in;
-    *n_out = n;
-    for (size_t i = 0; i < n; i++) {
-        ond_model_input(m, i, &in[i], NULL);
-        in[i].name = strdup(in[i].name);
-        size_t count = 1, esize = in[i].dtype == OND_DTYPE_INT64 ? 8 : 4;
-        for (int d = 0; d < in[i].rank; d++) {
-            if (in[i].dims[d] < 0)
-                in[i].dims[d] = batch;
-            if (__builtin_mul_overflow(count, (size_t)in[i].dims[d], &count) || count > (1u << 30))
-                return -1;
-        }
-        in[i].size = count * esize;
-        if (!(in[i].data = calloc(count ? count : 1, esize)))
-            return -1;
-        if (in[i].dtype == OND_DTYPE_FLOAT)
-            for (size_t k = 0; k < count; k++) {
-                state = state * 1664525u + 1013904223u;
-                ((float *)in[i].data)[k] = (float)(state >> 8) / 16777216.0f * 2 - 1;
-            }
-    }
-    return 0;
 }
 
 int cli_bench(int argc, char **argv)
@@ -137,11 +105,17 @@ int cli_bench(int argc, char **argv)
         goto done;
     }
     double load_ms = now_ms() - t0;
-    if (make_inputs(m, batch, &in, &n_in)) {
-        fprintf(stderr, "ondine bench: cannot make inputs for '%s'\n", path);
-        rc = CLI_FAIL;
-        goto done;
+    n_in = ond_model_input_count(m);
+    in = calloc(n_in + 1, sizeof *in);
+    uint64_t seed = 0;
+    for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
+        struct ond_value decl;
+        ond_model_input(m, i, &decl, NULL);
+        if (cli_random_input(&in[i], &decl, batch, &seed))
+            rc = CLI_FAIL;
     }
+    if (rc != CLI_OK)
+        goto done;
     /* The first run plans for the input shapes: primitives, weight reorders, memory. */
     t0 = now_ms();
     if (ond_session_run_alloc(s, in, n_in, &out, &n_out, &err)) {

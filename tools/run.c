@@ -23,56 +23,6 @@ static const char help[] =
     "  --disable-pass NAME skip an optimization pass (repeatable)\n"
     "  --precision P       fp32 (default), bf16, int8\n";
 
-/* splitmix64: a small, well-mixed generator so that a seed gives the same inputs everywhere. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double next_unit(uint64_t *s)
-{
-    return (double)(next_u64(s) >> 11) / 9007199254740992.0;
-}
-
-static int random_input(struct ond_value *v, const struct ond_value *decl, long long batch,
-                        uint64_t *seed)
-{
-    *v = *decl;
-    v->name = strdup(decl->name);
-    size_t n = 1, esize = decl->dtype == OND_DTYPE_FLOAT ? 4 : decl->dtype == OND_DTYPE_INT64 ? 8
-                                                          : decl->dtype == OND_DTYPE_INT32 ? 4 : 0;
-    if (!esize) {
-        fprintf(stderr, "ondine run: input '%s' is %s: give it with --input\n", decl->name,
-                ond_dtype_name(decl->dtype));
-        return -1;
-    }
-    for (int i = 0; i < v->rank; i++) {
-        if (v->dims[i] < 0)
-            v->dims[i] = batch;
-        if (__builtin_mul_overflow(n, (size_t)v->dims[i], &n) || n > (1u << 30)) {
-            fprintf(stderr, "ondine run: input '%s' is too large for random data\n", decl->name);
-            return -1;
-        }
-    }
-    v->size = n * esize;
-    if (!(v->data = malloc(v->size ? v->size : 1)))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (decl->dtype == OND_DTYPE_FLOAT) {
-            double u1 = next_unit(seed), u2 = next_unit(seed);
-            ((float *)v->data)[i] = (float)(sqrt(-2 * log(u1 + 1e-300)) * cos(6.283185307179586 * u2));
-        } else if (decl->dtype == OND_DTYPE_INT64) {
-            ((int64_t *)v->data)[i] = (int64_t)(next_u64(seed) % 10);
-        } else {
-            ((int32_t *)v->data)[i] = (int32_t)(next_u64(seed) % 10);
-        }
-    }
-    return 0;
-}
-
 /* Reads a .npy file: version 1-3 header, '<f4', '<f8' (converted to float), '<i8', '<i4',
  * '|u1', '|i1', '|b1'; C order only. */
 static int read_npy(const char *path, struct ond_value *v)
@@ -276,7 +226,7 @@ int cli_run(int argc, char **argv)
             if (strncmp(specs[k], decl.name, strlen(decl.name)) == 0 &&
                 specs[k][strlen(decl.name)] == '=')
                 spec = specs[k];
-        if (spec ? read_input(spec, &in[i]) : random_input(&in[i], &decl, batch, &state))
+        if (spec ? read_input(spec, &in[i]) : cli_random_input(&in[i], &decl, batch, &state))
             rc = CLI_FAIL;
     }
     for (int k = 0; k < n_specs && rc == CLI_OK; k++) {
