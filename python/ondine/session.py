@@ -126,7 +126,8 @@ class InferenceSession:
             if params is not None and len(params) != v.rank:
                 params = None
             shape = None if v.rank < 0 else [
-                v.dims[d] if v.dims[d] >= 0 else params[d] if params else None for d in range(v.rank)]
+                v.dims[d] if v.dims[d] >= 0 else params[d] if params else None
+                for d in range(v.rank)]
             args.append(NodeArg(name, shape, _type_name(v.dtype)))
         return args
 

@@ -20,9 +20,9 @@ def resnet18():
     BatchNormalization kept, batch axis "N") with torch's outputs for batch 1 and 4."""
     d = os.path.join(BUILD, "models", "resnet18_bnkeep_op13")
     if not os.path.exists(os.path.join(d, "test_data_set_1", "output_0.pb")):
-        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools/models/export_torchvision.py"),
-                        "--model", "resnet18", "--opset", "13", "--bn", "keep",
-                        "--out", os.path.join(BUILD, "models")], check=True)
+        script = os.path.join(ROOT, "tools", "models", "export_torchvision.py")
+        subprocess.run(["/usr/bin/python3", script, "--model", "resnet18", "--opset", "13",
+                        "--bn", "keep", "--out", os.path.join(BUILD, "models")], check=True)
     return d
 
 

@@ -62,7 +62,8 @@ def test_resnet18_matches_torch(session, resnet18, k):
 
 def test_version_is_the_headers():
     h = open(os.path.join(os.path.dirname(__file__), "..", "..", "include", "ondine.h")).read()
-    parts = [h.split(f"#define OND_VERSION_{p} ")[1].split()[0] for p in ("MAJOR", "MINOR", "PATCH")]
+    parts = [h.split(f"#define OND_VERSION_{p} ")[1].split()[0]
+             for p in ("MAJOR", "MINOR", "PATCH")]
     assert ondine.__version__ == ".".join(parts)
 
 
@@ -256,7 +257,8 @@ def test_unknown_output_name(session, status, resnet18):
 @pytest.mark.parametrize("kwargs,words", [
     ({"threads": -1}, "threads"), ({"threads": 1.5}, "threads"),
     ({"optimization_level": 3}, "optimization_level"), ({"precision": "fp64"}, "precision"),
-    ({"disabled_passes": "fuse"}, "disabled_passes"), ({"disabled_passes": [1]}, "disabled_passes")])
+    ({"disabled_passes": "fuse"}, "disabled_passes"),
+    ({"disabled_passes": [1]}, "disabled_passes")])
 def test_bad_options(model, status, kwargs, words):
     msg = raised(lambda: ondine.InferenceSession(model, **kwargs), ondine.InvalidArgument,
                  "OND_STATUS_INVALID_ARGUMENT", status)
