@@ -134,9 +134,12 @@ def main():
     ap.add_argument("--data", default=DEFAULT_DATA,
                     help="Fashion-MNIST folder (default: %(default)s)")
     ap.add_argument("--workers", type=int, default=2,
-                    help="LocalCluster worker processes (default: %(default)s)")
+                    help="LocalCluster worker processes (default: %(default)s); with "
+                    "--scheduler, the workers to size the defaults below for")
     ap.add_argument("--threads", type=int,
-                    help="ondine threads per session (default: cores / workers, at least 1)")
+                    help="ondine threads per session (default: this machine's cores / "
+                    "workers, at least 1; with --scheduler, give the workers' machines' cores "
+                    "/ workers per machine)")
     ap.add_argument("--shards", type=int, help="default: 4 per worker")
     ap.add_argument("--batch", type=int, default=100, help="images per run (default: %(default)s)")
     ap.add_argument("--limit", type=int, help="only the first N test images")
@@ -150,7 +153,8 @@ def main():
     for flag in ("workers", "threads", "shards", "batch", "limit"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             ap.error(f"--{flag} takes a whole number >= 1")
-    threads = args.threads or max(1, cores // args.workers)
+    # One process alone (--local) has all the cores to itself.
+    threads = args.threads or max(1, cores // (1 if args.local else args.workers))
     images, labels = read_test_set(args.data)
     if not os.path.isfile(args.model):
         sys.exit(f"dask_batch: no model at {args.model} (make it with "
