@@ -1,0 +1,217 @@
+"""InferenceSession: ONNX Runtime's Python session API (get_inputs, get_outputs, run) over
+ondine's C library. One InferenceSession owns one C model and one C session over it."""
+import ctypes
+import os
+
+import numpy as np
+
+from . import errors
+from ._dimnames import dim_names
+from ._lib import MAX_RANK, Error, Options, Value, lib
+
+PRECISIONS = {"fp32": 0, "bf16": 1, "int8": 2}  # enum ond_precision
+
+# ONNX TensorProto.DataType of each numpy dtype (native byte order) that has one.
+_ONNX_OF_NUMPY = {np.dtype(t): code for t, code in [
+    (np.float32, 1), (np.uint8, 2), (np.int8, 3), (np.uint16, 4), (np.int16, 5),
+    (np.int32, 6), (np.int64, 7), (np.bool_, 9), (np.float16, 10), (np.float64, 11),
+    (np.uint32, 12), (np.uint64, 13)]}
+_NUMPY_OF_ONNX = {code: t for t, code in _ONNX_OF_NUMPY.items()}
+
+
+def _type_name(code):
+    """ONNX Runtime's spelling of a tensor type: "tensor(float)"."""
+    return f"tensor({lib.ond_dtype_name(code).decode()})"
+
+
+class NodeArg:
+    """A graph input or output as ONNX Runtime describes it. `shape` is a list with an int per
+    fixed dim and, per symbolic dim, its name from the model (dim_param, e.g. "N") or None when
+    it has none; `type` is e.g. "tensor(float)"."""
+
+    __slots__ = ("name", "shape", "type")
+
+    def __init__(self, name, shape, type):
+        self.name, self.shape, self.type = name, shape, type
+
+    def __repr__(self):
+        return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
+
+
+def _options(threads, optimization_level, precision, disabled_passes):
+    """struct ond_options from InferenceSession's keyword arguments."""
+    opts = Options()
+    lib.ond_options_init(ctypes.byref(opts))
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise errors.InvalidArgument(
+                f"threads takes None (all cores) or a whole number >= 0, got {threads!r}")
+        opts.threads = threads
+    if optimization_level not in (0, 1, 2) or isinstance(optimization_level, bool):
+        raise errors.InvalidArgument(
+            f"optimization_level takes 0, 1 or 2, got {optimization_level!r}")
+    opts.opt_level = optimization_level
+    if precision not in PRECISIONS:
+        raise errors.InvalidArgument(
+            f"precision takes one of {', '.join(PRECISIONS)}, got {precision!r}")
+    opts.precision = PRECISIONS[precision]
+    # A lone string would otherwise pass as a list of one-letter names.
+    try:
+        passes = None if isinstance(disabled_passes, (str, bytes)) else list(disabled_passes)
+    except TypeError:
+        passes = None
+    if passes is None or not all(isinstance(p, str) for p in passes):
+        raise errors.InvalidArgument(
+            f"disabled_passes takes a list of pass names, got {disabled_passes!r}")
+    # ctypes keeps the array (and its bytes) alive as long as opts refers to it.
+    opts.disabled_passes = (ctypes.c_char_p * (len(passes) + 1))(*[p.encode() for p in passes])
+    opts.n_disabled_passes = len(passes)
+    return opts
+
+
+class InferenceSession:
+    """A model loaded, optimized and ready to run, as onnxruntime.InferenceSession.
+
+    path_or_bytes: a file path (str or os.PathLike) or the model's bytes.
+    threads: threads per run (None: all cores). optimization_level: 0 none, 1 cleanup and
+    folding, 2 all fusions. precision: "fp32" (others as the C library supports them).
+    disabled_passes: names of optimization passes to skip.
+
+    run() may be called from several Python threads at once: the GIL is released while the
+    C library runs, and the library serializes runs on one session.
+    """
+
+    # Bound at class creation so __del__ still reaches them during interpreter shutdown.
+    _session_free = lib.ond_session_free
+    _model_free = lib.ond_model_free
+    _model = _session = None
+
+    def __init__(self, path_or_bytes, threads=None, optimization_level=2, precision="fp32",
+                 disabled_passes=()):
+        opts = _options(threads, optimization_level, precision, disabled_passes)
+        err = Error()
+        model = ctypes.c_void_p()
+        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            source = bytes(path_or_bytes)
+            st = lib.ond_model_load_buffer(source, len(source), ctypes.byref(opts),
+                                           ctypes.byref(model), ctypes.byref(err))
+        else:
+            try:
+                source = os.fsdecode(os.fspath(path_or_bytes))
+            except TypeError:
+                raise errors.InvalidArgument(
+                    "InferenceSession takes a model path or the model's bytes, got "
+                    f"{type(path_or_bytes).__name__}") from None
+            st = lib.ond_model_load_file(os.fsencode(source), ctypes.byref(opts),
+                                         ctypes.byref(model), ctypes.byref(err))
+        err.raise_for(st)
+        self._model = model.value
+        session = ctypes.c_void_p()
+        err.raise_for(lib.ond_session_create(self._model, ctypes.byref(opts),
+                                             ctypes.byref(session), ctypes.byref(err)))
+        self._session = session.value
+        names = dim_names(source)
+        self._inputs = self._describe(lib.ond_model_input_count, lib.ond_model_input, False,
+                                      names)
+        self._outputs = self._describe(lib.ond_model_output_count, lib.ond_model_output, True,
+                                       names)
+
+    def _describe(self, count, get, is_output, names):
+        args = []
+        for i in range(count(self._model)):
+            v, err = Value(), Error()
+            err.raise_for(get(self._model, i, ctypes.byref(v), ctypes.byref(err)))
+            name = v.name.decode()
+            params = names.get((is_output, name))
+            if params is not None and len(params) != v.rank:
+                params = None
+            shape = None if v.rank < 0 else [
+                v.dims[d] if v.dims[d] >= 0 else params[d] if params else None
+                for d in range(v.rank)]
+            args.append(NodeArg(name, shape, _type_name(v.dtype)))
+        return args
+
+    def __del__(self):
+        if self._session:
+            self._session_free(self._session)
+        if self._model:
+            self._model_free(self._model)
+
+    def get_inputs(self):
+        """The graph inputs (initializers excluded), in graph order."""
+        return list(self._inputs)
+
+    def get_outputs(self):
+        """The graph outputs, in graph order."""
+        return list(self._outputs)
+
+    def run(self, output_names, input_feed):
+        """Runs the model once. input_feed: {input name: numpy array} with every input once.
+        output_names: the outputs to return, in that order (None or empty: all, in graph
+        order). Returns a list of new numpy arrays."""
+        inputs = [a.name for a in self._inputs]
+        outputs = [a.name for a in self._outputs]
+        for name in input_feed:
+            if name not in inputs:
+                raise errors.InvalidInput(f"'{name}' is not an input of the model "
+                                          f"(inputs: {', '.join(inputs)})")
+        for name in inputs:
+            if name not in input_feed:
+                raise errors.InvalidInput(f"input '{name}' is missing "
+                                          f"(inputs: {', '.join(inputs)})")
+        for name in output_names or ():
+            if name not in outputs:
+                raise errors.InvalidArgument(f"'{name}' is not an output of the model "
+                                             f"(outputs: {', '.join(outputs)})")
+        values = (Value * len(inputs))()
+        # The arrays and encoded names handed to C, alive until the run returns.
+        keep = []
+        for v, arg in zip(values, self._inputs):
+            arr = self._as_input(arg, input_feed[arg.name])
+            keep += [arr, arg.name.encode()]
+            v.name = keep[-1]
+            v.dtype = _ONNX_OF_NUMPY[arr.dtype]
+            v.rank = arr.ndim
+            v.dims[:arr.ndim] = arr.shape
+            v.data = arr.ctypes.data
+            v.size = arr.nbytes
+        out, n, err = ctypes.POINTER(Value)(), ctypes.c_size_t(), Error()
+        err.raise_for(lib.ond_session_run_alloc(self._session, values, len(values),
+                                                ctypes.byref(out), ctypes.byref(n),
+                                                ctypes.byref(err)))
+        try:
+            results = [self._to_numpy(out[i]) for i in range(n.value)]
+        finally:
+            lib.ond_values_free(out, n.value)
+        if not output_names:
+            return results
+        return [results[outputs.index(name)] for name in output_names]
+
+    @staticmethod
+    def _as_input(arg, arr):
+        """arr as C needs it: native byte order and C-contiguous (copied if not). Dtype, rank
+        and dims are checked by the C library against the model."""
+        if not isinstance(arr, np.ndarray):
+            raise errors.InvalidInput(
+                f"input '{arg.name}': expected a numpy.ndarray, got {type(arr).__name__}")
+        native = arr.dtype.newbyteorder("=")
+        if native not in _ONNX_OF_NUMPY:
+            raise errors.InvalidInput(f"input '{arg.name}': numpy dtype {arr.dtype} has no "
+                                      f"ONNX tensor type (the model takes {arg.type})")
+        if arr.ndim > MAX_RANK:
+            raise errors.InvalidInput(
+                f"input '{arg.name}': rank {arr.ndim} is out of range (at most {MAX_RANK})")
+        if arr.dtype != native or not arr.flags.c_contiguous:
+            arr = np.array(arr, dtype=native, order="C")
+        return arr
+
+    @staticmethod
+    def _to_numpy(v):
+        name = v.name.decode()
+        dtype = _NUMPY_OF_ONNX.get(v.dtype)
+        if dtype is None:
+            raise errors.Unsupported(
+                f"output '{name}' is {_type_name(v.dtype)}, which numpy has no dtype for")
+        arr = np.empty(tuple(v.dims[:v.rank]), dtype)
+        ctypes.memmove(arr.ctypes.data, v.data, arr.nbytes)
+        return arr
