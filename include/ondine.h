@@ -6,9 +6,9 @@
  * a message naming what was wrong. Every _free accepts NULL.
  *
  * Thread safety: a model may back any number of sessions, created and used from any threads.
- * One session may be run from several threads at once: each run uses its own activation memory
- * and scratchpad (runs on one session are serialized only around that memory), so outputs are
- * the same as single-threaded runs. Options and tensors passed in are only read during the call.
+ * One session may be run from several threads at once: runs on one session are serialized
+ * (they share its activation memory and scratchpad), and each gives the outputs a
+ * single-threaded run gives. Create one session per thread to run in parallel. Options and tensors passed in are only read during the call.
  */
 #ifndef ONDINE_H
 #define ONDINE_H
