@@ -70,14 +70,17 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
 }
 
 /* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), weights
- * reordered once into its layout, the node's post-ops fused. Weights must be constant. */
+ * reordered once into its layout, the node's post-ops fused. Declines when the weights or
+ * bias are not constant. */
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
 {
     const struct ond_node *n = p->node;
     const struct conv *c = n->params;
     const struct ond_info *x = p->in[0], *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
+    if (!ond_prep_float_activation(p, 0, "X"))
+        return OND_OK;
     if (!w->data || (b && !b->data))
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "weights and bias must be constant");
+        return ond_prep_decline(p, "weights or bias are not constant");
     int sp = x->rank - 2;
     int64_t k[OND_MAX_SPATIAL], s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL];
     int64_t o[OND_MAX_SPATIAL];
@@ -111,15 +114,9 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
                                                         dnnl_convolution_direct, &src, &wei,
                                                         b ? &bias : NULL, &dst, strides, dil, pl,
                                                         pr), n, err);
-    dnnl_primitive_attr_t attr;
-    if ((st = ond_prep_attr(p, &attr, err))) {
-        dnnl_primitive_attr_destroy(attr);
-        return st;
-    }
     dnnl_primitive_desc_t pd;
-    dnnl_status_t ds = dnnl_primitive_desc_create(&pd, &desc, attr, p->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
-    OND_DNNL(ds, n, err);
+    if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
+        return st;
     p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     int wm, bm = -1;
