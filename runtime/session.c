@@ -9,8 +9,9 @@
  * layout than its producer made. View ops make no step: their output value shares the
  * input's storage. A sum post-op's output takes over its addend's buffer when no one else
  * reads it, else starts as a copy. Values that own storage live in one arena, placed by
- * liveness so buffers are reused. Graph inputs are read in place from the caller's buffers;
- * outputs are copied out in plain layout.
+ * liveness so buffers are reused. Graph inputs are read in place from the caller's buffers
+ * (small 1-D integer inputs, taken as shape operands, are known at planning instead: plans
+ * are cached by their values); outputs are copied out in plain layout.
  *
  * Runs on one session are serialized (the arena and scratchpad are the session's); use one
  * session per thread to run in parallel. Nothing is allocated or created while running.
@@ -580,6 +581,15 @@ static void free_plan(struct plan *pl)
     free(pl);
 }
 
+/* Small 1-D integer inputs are taken as shape operands (Reshape's shape, Unsqueeze's axes,
+ * Pad's pads...): the plan knows their values, so shapes that depend on them are concrete,
+ * and plans are cached by those values. */
+static bool shape_input(const struct ond_info *info)
+{
+    return (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32) &&
+           info->rank <= 1 && (info->rank == 0 || info->dims[0] <= 2 * OND_MAX_RANK);
+}
+
 static enum ond_status build_plan(struct ond_session *s, const struct ond_value *inputs,
                                   struct plan **out, struct ond_error *err)
 {
@@ -621,7 +631,15 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         pl->input_info[i] = *info;
         dnnl_memory_desc_t md;
         int v;
-        if (!(st = ond_md(info, true, &md, err))) {
+        if (shape_input(info)) {
+            size_t bytes = ond_info_bytes(info);
+            if (!(pl->known[t->id] = ond_aligned_alloc(bytes))) {
+                st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
+                break;
+            }
+            memcpy(pl->known[t->id], inputs[i].data, bytes);
+            info->data = pl->input_info[i].data = pl->known[t->id];
+        } else if (!(st = ond_md(info, true, &md, err))) {
             if (!new_value(pl, &md, &v)) {
                 st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
             } else {
@@ -788,10 +806,12 @@ static struct plan *find_plan(struct ond_session *s, const struct ond_value *inp
 {
     for (struct plan *p = s->plans; p; p = p->next) {
         bool same = true;
-        for (int i = 0; i < p->n_inputs && same; i++)
-            same = p->input_info[i].rank == inputs[i].rank &&
-                   memcmp(p->input_info[i].dims, inputs[i].dims,
-                          sizeof(int64_t) * (size_t)inputs[i].rank) == 0;
+        for (int i = 0; i < p->n_inputs && same; i++) {
+            const struct ond_info *pi = &p->input_info[i];
+            same = pi->rank == inputs[i].rank &&
+                   memcmp(pi->dims, inputs[i].dims, sizeof(int64_t) * (size_t)pi->rank) == 0 &&
+                   (!pi->data || memcmp(pi->data, inputs[i].data, ond_info_bytes(pi)) == 0);
+        }
         if (same)
             return p;
     }
