@@ -293,12 +293,22 @@ enum ond_status ond_prep_eltwise_then(struct ond_prep *p, dnnl_alg_kind_t alg, f
     const struct ond_node *n = p->node;
     if (!ond_prep_float_activation(p, 0, "input"))
         return OND_OK;
+    /* oneDNN 2.6's eltwise leaves a 1-D dst unwritten when it has post-ops: run those on a
+     * [1, n] view. */
+    const dnnl_memory_desc_t *src = p->in_md[0];
+    enum ond_status st;
+    if (src->ndims == 1 && (then || n->n_post)) {
+        int64_t dims[2] = {1, src->dims[0]};
+        if ((st = ond_md_float(2, dims, true, &p->want_md[0], err)))
+            return st;
+        src = &p->want_md[0];
+    }
     dnnl_eltwise_desc_t desc;
-    OND_DNNL(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, alg, p->in_md[0],
-                                            alpha, beta), n, err);
+    OND_DNNL(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, alg, src, alpha,
+                                            beta), n, err);
     dnnl_primitive_attr_t attr;
     dnnl_primitive_desc_t pd;
-    enum ond_status st = make_attr(p, then, &attr, err);
+    st = make_attr(p, then, &attr, err);
     if (st) {
         dnnl_primitive_attr_destroy(attr);
         return st;
