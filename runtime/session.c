@@ -43,6 +43,7 @@ struct value {
                               INT32_MAX for a graph output */
     bool input;            /* root: a graph input, the caller's buffer */
     int input_index;
+    int reorder_of;        /* the value it is a reorder of (reused by later consumers), -1 */
 };
 
 enum step_kind { STEP_PRIM, STEP_EVAL, STEP_COPY };
@@ -81,7 +82,8 @@ struct plan {
     int *last_read;                   /* per tensor: index of the last node reading it,
                                          INT32_MAX for graph outputs, -1 if none */
     int *output_value;                /* per graph output: plain value, or -1 if constant */
-    int n_views, n_in_place;
+    int node_at;                      /* index of the node being planned */
+    int n_views, n_in_place, n_output_reorders;
     void *arena;
     size_t arena_size;
     void *scratch;
@@ -116,6 +118,7 @@ static struct value *new_value(struct plan *pl, const dnnl_memory_desc_t *md, in
     v->last = pl->n_steps;
     v->root = pl->n_values;
     v->last_node = -1;
+    v->reorder_of = -1;
     *index = pl->n_values++;
     return v;
 }
@@ -184,7 +187,7 @@ static enum ond_status view_value(struct plan *pl, int from, const dnnl_memory_d
 }
 
 /* A value holding value `from` in layout md: `from` itself when the layouts agree, else a
- * new value written by a reorder step. */
+ * value written by a reorder step, made once for all the nodes that want it. */
 static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int from,
                                  const dnnl_memory_desc_t *md, int *out, struct ond_error *err)
 {
@@ -192,6 +195,12 @@ static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int fro
         *out = from;
         return OND_OK;
     }
+    for (int v = 0; v < pl->n_values; v++)
+        if (pl->values[v].reorder_of == from && dnnl_memory_desc_equal(&pl->values[v].md, md)) {
+            pl->values[v].last_node = pl->node_at;
+            *out = v;
+            return OND_OK;
+        }
     dnnl_primitive_desc_t pd = NULL;
     enum ond_status st = ond_dnnl(dnnl_reorder_primitive_desc_create(
                                       &pd, &pl->values[from].md, s->engine, md, s->engine, NULL),
@@ -212,6 +221,8 @@ static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int fro
     }
     use_value(pl, from);
     pl->values[to].first = pl->n_steps - 1;
+    pl->values[to].reorder_of = from;
+    pl->values[to].last_node = pl->node_at;
     step->prim = prim;
     snprintf(step->impl, sizeof step->impl, "reorder");
     step->n_args = 2;
@@ -365,7 +376,9 @@ static enum ond_status plan_prim(struct ond_session *s, struct plan *pl, const s
         if (!n->out[k])
             continue;
         if (k == 0 && addend >= 0 && !copy) {
+            /* Its content changes: no later consumer may take it as the reorder it was. */
             pl->n_in_place++;
+            pl->values[addend].reorder_of = -1;
             v = addend;
         } else if (!new_value(pl, &p->out_md[k], &v)) {
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
@@ -675,6 +688,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
                                    "output %d has no concrete shape", k);
         if (st)
             break;
+        pl->node_at = i;
         if (known)
             st = plan_eval(g, pl, n, in, oi, err);
         else
@@ -692,13 +706,16 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     free(in);
     free(oi);
     /* Outputs leave in plain layout. */
+    pl->node_at = INT32_MAX;
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_tensor *t = g->outputs[i];
         pl->output_value[i] = -1;
         if (pl->info[t->id].data)
             continue;
+        int steps = pl->n_steps;
         st = plain_value(s, pl, pl->tensor_value[t->id], &pl->info[t->id], &pl->output_value[i],
                          err);
+        pl->n_output_reorders += pl->n_steps - steps;
         if (!st)
             pl->values[pl->values[pl->output_value[i]].root].last = INT32_MAX;
     }
@@ -1030,6 +1047,7 @@ enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_v
     if (!st) {
         stats->views = pl->n_views;
         stats->in_place = pl->n_in_place;
+        stats->output_reorders = pl->n_output_reorders;
         stats->arena_bytes = pl->arena_size;
     }
     pthread_mutex_unlock(&s->lock);

@@ -14,6 +14,7 @@ enum ond_status ond_session_output_shapes(struct ond_session *s, const struct on
 struct ond_plan_stats {
     int primitives;      /* oneDNN primitive steps of nodes */
     int reorders;        /* reorder steps the planner inserted */
+    int output_reorders; /* of those, the ones that make graph outputs plain */
     int evals;           /* nodes run by their plain-C eval */
     int copies;          /* sum post-op addends copied into the output first */
     int views;           /* nodes whose output is a view of their input's buffer */
