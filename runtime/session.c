@@ -446,7 +446,6 @@ static enum ond_status plan_eval_step(struct ond_session *s, struct plan *pl,
         st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
     if (st)
         return st;
-    /* new_value may move the step array: keep the step's index, not the pointer. */
     snprintf(step->impl, sizeof step->impl, "eval: %s", why);
     for (int k = 0; k < n->n_in; k++) {
         step->in_value[k] = in_val[k];

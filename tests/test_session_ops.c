@@ -808,6 +808,38 @@ static void test_int64_eval(void **state)
     ond_model_free(model);
 }
 
+/* A node with fused post-ops cannot fall back to its eval, which would drop them. */
+static void test_post_ops_need_primitive(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    int64_t d[] = {2, 3};
+    tm_input(m, "x", OND_DTYPE_INT64, 2, d);
+    tm_input(m, "y", OND_DTYPE_INT64, 2, d);
+    tm_node(m, "Add", "add", "x,y", "z");
+    tm_output(m, "z");
+    struct ond_model *model = load(m);
+    tm_free(m);
+    struct ond_node *n = model->graph->nodes[0];
+    n->post[0] = (struct ond_postop){.kind = OND_POST_RELU};
+    n->n_post = 1;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
+    int64_t x[6] = {0}, z[6];
+    struct ond_value in[2] = {
+        {.name = "x", .dtype = OND_DTYPE_INT64, .rank = 2, .dims = {2, 3}, .data = x,
+         .size = sizeof x},
+        {.name = "y", .dtype = OND_DTYPE_INT64, .rank = 2, .dims = {2, 3}, .data = x,
+         .size = sizeof x},
+    };
+    struct ond_value out = {.data = z, .size = sizeof z};
+    assert_error(ond_session_run(s, in, 2, &out, 1, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "node 'add' (Add): has fused post-ops but cannot run as a primitive (int64");
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -825,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_inplace_sum),
         cmocka_unit_test(test_symbolic_batch),
         cmocka_unit_test(test_int64_eval),
+        cmocka_unit_test(test_post_ops_need_primitive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
