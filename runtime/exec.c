@@ -127,7 +127,6 @@ enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t r = NULL;
-    dnnl_stream_t stream = NULL;
     if (p->n_mem >= OND_PREP_MAX_MEM)
         return ond_node_fail(err, n, OND_STATUS_BACKEND, "too many constant buffers");
     if (dnnl_memory_desc_get_size(from) != ond_info_bytes(p->in[k]))
@@ -141,20 +140,16 @@ enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory
         (st = ond_dnnl(dnnl_reorder_primitive_desc_create(&pd, from, p->engine, want,
                                                           p->engine, NULL),
                        "reorder_primitive_desc_create", n, err)) ||
-        (st = ond_dnnl(dnnl_primitive_create(&r, pd), "primitive_create", n, err)) ||
-        (st = ond_dnnl(dnnl_stream_create(&stream, p->engine, dnnl_stream_default_flags),
-                       "stream_create", n, err)))
+        (st = ond_dnnl(dnnl_primitive_create(&r, pd), "primitive_create", n, err)))
         goto done;
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    if ((st = ond_dnnl(dnnl_primitive_execute(r, stream, 2, args), "reorder", n, err)) ||
-        (st = ond_dnnl(dnnl_stream_wait(stream), "stream_wait", n, err)))
+    if ((st = ond_dnnl(dnnl_primitive_execute(r, p->stream, 2, args), "reorder", n, err)) ||
+        (st = ond_dnnl(dnnl_stream_wait(p->stream), "stream_wait", n, err)))
         goto done;
     *mem_index = p->n_mem;
     p->mem[p->n_mem++] = dst;
     dst = NULL;
 done:
-    if (stream)
-        dnnl_stream_destroy(stream);
     if (r)
         dnnl_primitive_destroy(r);
     if (pd)

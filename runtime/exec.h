@@ -57,6 +57,7 @@ struct ond_prep {
     /* Given to prepare. */
     const struct ond_node *node;
     dnnl_engine_t engine;
+    dnnl_stream_t stream;               /* for reordering constants at planning */
     const struct ond_info *const *in;   /* concrete; data set for constant inputs */
     const struct ond_info *out;         /* concrete */
     const dnnl_memory_desc_t *in_md[OND_PREP_MAX_IN]; /* layout an activation input arrives

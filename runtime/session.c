@@ -496,6 +496,7 @@ static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const s
         memset(&p, 0, sizeof p);
         p.node = n;
         p.engine = s->engine;
+        p.stream = s->stream;
         p.in = in;
         p.out = out;
         p.sum_input = -1;
