@@ -10,11 +10,15 @@
  * opset 14: mean, var, saved_mean, saved_var; 2 more from 14: running_mean, running_var).
  * ondine gives output 1 and 3 the shape and value of input `mean`, output 2 and 4 those of
  * input `var` (what inference leaves them: no batch statistics are computed, and saved_var
- * is not inverted). float only. */
+ * is not inverted). float only.
+ * Sessions: oneDNN batch normalization in inference form (global statistics, separate scale
+ * and shift), on X in the layout it arrives in; constant parameters become oneDNN memory
+ * once, run-time ones are read plain. spatial=0 and used extra outputs run the eval. */
 #include <math.h>
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct batchnorm {
     float epsilon;
@@ -129,12 +133,55 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct batchnorm *q = n->params;
+    /* Parameter inputs and the oneDNN argument each one feeds. */
+    static const int args[] = {0, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN,
+                               DNNL_ARG_VARIANCE};
+    if (!ond_prep_float_activation(p, 0, "X"))
+        return OND_OK;
+    if (q->per_element)
+        return ond_prep_decline(p, "spatial=0");
+    for (int k = 1; k < n->n_out; k++)
+        if (n->out[k])
+            return ond_prep_decline(p, "output %d is used", k);
+    dnnl_batch_normalization_desc_t desc;
+    OND_DNNL(dnnl_batch_normalization_forward_desc_init(
+                 &desc, dnnl_forward_inference, p->in_md[0], q->epsilon,
+                 dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift), n, err);
+    dnnl_primitive_desc_t pd;
+    dnnl_memory_desc_t param;
+    enum ond_status st = ond_prep_pd(p, &desc, &pd, err);
+    if (st || !pd)
+        return st;
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    st = ond_md(p->in[1], true, &param, err);
+    for (int k = 1; k < 5 && !st; k++) {
+        int m;
+        if (p->in_md[k]) {
+            p->want_md[k] = param;
+            ond_prep_arg(p, args[k], OND_ARG_IN, k);
+        } else if (!(st = ond_prep_const(p, k, &param, &m, err))) {
+            ond_prep_arg(p, args[k], OND_ARG_MEM, m);
+        }
+    }
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    return ond_prep_finish(p, pd, err);
+}
+
 #define BATCHNORM(sym, ver, outs)                                                   \
     const struct ond_op sym = {                                                     \
         .domain = "", .name = "BatchNormalization", .since = ver,                   \
         .min_in = 5, .max_in = 5, .min_out = 1, .max_out = outs,                    \
         .params_size = sizeof(struct batchnorm),                                    \
-        .parse = parse, .infer = infer, .eval = eval,                               \
+        .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,           \
     };
 BATCHNORM(ond_op_batchnorm_1, 1, 5)
 BATCHNORM(ond_op_batchnorm_6, 6, 5)

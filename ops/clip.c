@@ -1,10 +1,13 @@
 /* clip.c: ONNX Clip. Opsets 1 and 6: float only, attributes min and max (defaults -FLT_MAX and
  * FLT_MAX; consumed_inputs of opset 1 ignored). Opsets 11, 12, 13: optional scalar inputs min
  * and max (absent: unbounded) of the input's type: float, double, int8, uint8, int32, int64.
- * min above max gives max everywhere (numpy's order: lower bound, then upper); NaN passes. */
+ * min above max gives max everywhere (numpy's order: lower bound, then upper); NaN passes.
+ * Sessions: float runs as oneDNN eltwise clip (same order of bounds) when min and max are
+ * constant; other dtypes and run-time bounds run the eval. */
 #include <float.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct clip_attrs {
     float min, max;
@@ -57,6 +60,12 @@ static enum ond_status eval_1(const struct ond_node *n, const struct ond_info *c
     return OND_OK;
 }
 
+static enum ond_status prepare_1(struct ond_prep *p, struct ond_error *err)
+{
+    const struct clip_attrs *q = p->node->params;
+    return ond_prep_eltwise(p, dnnl_eltwise_clip, q->min, q->max, err);
+}
+
 static const struct ond_info *bound(const struct ond_node *n, const struct ond_info *const *in,
                                     int k)
 {
@@ -103,15 +112,26 @@ static enum ond_status eval_11(const struct ond_node *n, const struct ond_info *
     return OND_OK;
 }
 
+static enum ond_status prepare_11(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_info *lo = bound(p->node, p->in, 1), *hi = bound(p->node, p->in, 2);
+    if ((lo && !lo->data) || (hi && !hi->data))
+        return ond_prep_decline(p, "min or max is not constant");
+    if (p->in[0]->dtype != OND_DTYPE_FLOAT)
+        return ond_prep_decline(p, "input is %s", ond_dtype_name(p->in[0]->dtype));
+    return ond_prep_eltwise(p, dnnl_eltwise_clip, lo ? *(const float *)lo->data : -FLT_MAX,
+                            hi ? *(const float *)hi->data : FLT_MAX, err);
+}
+
 const struct ond_op ond_op_clip_1 = {
     .domain = "", .name = "Clip", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct clip_attrs),
-    .parse = parse, .infer = ond_infer_same, .eval = eval_1,
+    .parse = parse, .infer = ond_infer_same, .eval = eval_1, .prepare = prepare_1,
 };
 
 const struct ond_op ond_op_clip_11 = {
     .domain = "", .name = "Clip", .since = 11,
     .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1,
-    .infer = infer_11, .eval = eval_11,
+    .infer = infer_11, .eval = eval_11, .prepare = prepare_11,
 };

@@ -1,8 +1,12 @@
 /* concat.c: ONNX Concat, opsets 1 (axis optional, default 1), 4 (axis required) and 11, 13
- * (negative axis). Any number of inputs of one dtype; all dtypes. */
+ * (negative axis). Any number of inputs of one dtype; all dtypes.
+ * Sessions: float runs as one oneDNN concat, first with the inputs in the layouts they
+ * arrive in and the output layout oneDNN picks, else all plain; constants are plain memory.
+ * Empty inputs and other dtypes run the eval. */
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct concat {
     int64_t axis;
@@ -92,9 +96,68 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+/* A concat primitive over the activations as they arrive (plain: all plain) and constants
+ * plain, or NULL when oneDNN has none. */
+static enum ond_status concat_pd(struct ond_prep *p, int axis, bool plain,
+                                 dnnl_primitive_desc_t *pd, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    dnnl_memory_desc_t src[OND_PREP_MAX_IN], dst;
+    dnnl_primitive_attr_t attr = NULL;
+    enum ond_status st = ond_md(&p->out[0], plain, &dst, err);
+    *pd = NULL;
+    for (int k = 0; k < n->n_in && !st; k++) {
+        if ((st = ond_md(p->in[k], true, &src[k], err)) || !p->in_md[k])
+            continue;
+        if (!plain)
+            src[k] = *p->in_md[k];
+        else if (!dnnl_memory_desc_equal(&src[k], p->in_md[k]))
+            p->want_md[k] = src[k];
+    }
+    if (!st && !(st = ond_prep_attr(p, &attr, err))) {
+        dnnl_status_t ds = dnnl_concat_primitive_desc_create(pd, &dst, n->n_in, axis, src, attr,
+                                                             p->engine);
+        if (ds == dnnl_unimplemented)
+            *pd = NULL;
+        else
+            st = ond_dnnl(ds, "concat_primitive_desc_create", n, err);
+    }
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct concat *q = n->params;
+    if (p->out[0].dtype != OND_DTYPE_FLOAT)
+        return ond_prep_decline(p, "%s inputs", ond_dtype_name(p->out[0].dtype));
+    int axis;
+    enum ond_status st = ond_axis(n, q->axis, p->out[0].rank, &axis, err);
+    for (int k = 0; k < n->n_in && !st; k++) {
+        dnnl_memory_desc_t plain;
+        int m;
+        if (!ond_info_bytes(p->in[k]))
+            return ond_prep_decline(p, "input %d is empty", k);
+        if (p->in_md[k])
+            ond_prep_arg(p, DNNL_ARG_MULTIPLE_SRC + k, OND_ARG_IN, k);
+        else if (!(st = ond_md(p->in[k], true, &plain, err)) &&
+                 !(st = ond_prep_const(p, k, &plain, &m, err)))
+            ond_prep_arg(p, DNNL_ARG_MULTIPLE_SRC + k, OND_ARG_MEM, m);
+    }
+    dnnl_primitive_desc_t pd;
+    if (st || (st = concat_pd(p, axis, false, &pd, err)))
+        return st;
+    if (!pd && ((st = concat_pd(p, axis, true, &pd, err)) || !pd))
+        return st ? st : ond_prep_decline(p, "oneDNN has no implementation");
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
 const struct ond_op ond_op_concat = {
     .domain = "", .name = "Concat", .since = 1,
     .min_in = 1, .max_in = 1 << 20, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct concat),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,
 };

@@ -69,15 +69,16 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return ond_window_resolve(n, &p->w, sp, x->dims + 2, k, s, d, pads, out[0].dims + 2, err);
 }
 
-/* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), weights
- * reordered once into its layout, the node's post-ops fused. Weights must be constant. */
+/* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), constant weights
+ * reordered once into its layout, the node's post-ops fused. Weights that are not constant
+ * (ONNX allows it) are read plain at each run. */
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
 {
     const struct ond_node *n = p->node;
     const struct conv *c = n->params;
     const struct ond_info *x = p->in[0], *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
-    if (!w->data || (b && !b->data))
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "weights and bias must be constant");
+    if (!ond_prep_float_activation(p, 0, "X"))
+        return OND_OK;
     int sp = x->rank - 2;
     int64_t k[OND_MAX_SPATIAL], s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL];
     int64_t o[OND_MAX_SPATIAL];
@@ -103,7 +104,9 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
         pl[i] = pads[i];
         pr[i] = pads[i + sp];
     }
-    if ((st = ond_md(x, false, &src, err)) || (st = ond_md(&wi, false, &wei, err)) ||
+    /* Run-time weights are read plain (grouped: a 5-D view of the same bytes). */
+    bool w_rt = p->in_md[1], b_rt = b && p->in_md[2];
+    if ((st = ond_md(x, false, &src, err)) || (st = ond_md(&wi, w_rt, &wei, err)) ||
         (st = ond_md(&p->out[0], false, &dst, err)) || (b && (st = ond_md(b, true, &bias, err))))
         return st;
     dnnl_convolution_desc_t desc;
@@ -111,28 +114,27 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
                                                         dnnl_convolution_direct, &src, &wei,
                                                         b ? &bias : NULL, &dst, strides, dil, pl,
                                                         pr), n, err);
-    dnnl_primitive_attr_t attr;
-    if ((st = ond_prep_attr(p, &attr, err))) {
-        dnnl_primitive_attr_destroy(attr);
-        return st;
-    }
     dnnl_primitive_desc_t pd;
-    dnnl_status_t ds = dnnl_primitive_desc_create(&pd, &desc, attr, p->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
-    OND_DNNL(ds, n, err);
+    if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
+        return st;
     p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    int wm, bm = -1;
-    if ((st = ond_prep_const(p, 1, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
-                             &wm, err)) ||
-        (b && (st = ond_prep_const(p, 2, &bias, &bm, err)))) {
+    int wm = -1, bm = -1;
+    if (w_rt)
+        p->want_md[1] = wei;
+    if (b_rt)
+        p->want_md[2] = bias;
+    if ((!w_rt && (st = ond_prep_const(p, 1, dnnl_primitive_desc_query_md(pd,
+                                                                          dnnl_query_weights_md,
+                                                                          0), &wm, err))) ||
+        (b && !b_rt && (st = ond_prep_const(p, 2, &bias, &bm, err)))) {
         dnnl_primitive_desc_destroy(pd);
         return st;
     }
     ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
-    ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);
+    ond_prep_arg(p, DNNL_ARG_WEIGHTS, w_rt ? OND_ARG_IN : OND_ARG_MEM, w_rt ? 1 : wm);
     if (b)
-        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, bm);
+        ond_prep_arg(p, DNNL_ARG_BIAS, b_rt ? OND_ARG_IN : OND_ARG_MEM, b_rt ? 2 : bm);
     ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
     return ond_prep_finish(p, pd, err);
 }

@@ -1,7 +1,9 @@
 /* div.c: ONNX Div. Opsets 1 and 6: `broadcast` (0: same shapes; 1: B onto A from `axis`,
  * default A's trailing dims), consumed_inputs ignored; opsets 7, 13, 14: numpy broadcasting.
  * float, double, int8, uint8, int32, int64. Integer division truncates toward zero; an integer
- * divisor of zero is an INVALID_INPUT error at evaluation. */
+ * divisor of zero is an INVALID_INPUT error at evaluation.
+ * Sessions: float runs as a oneDNN binary primitive (ond_arith_prepare), other dtypes
+ * run the eval. */
 #include "ops/op.h"
 
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
@@ -11,15 +13,21 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return ond_arith_eval(n, OND_BIN_DIV, in, out, out_data, err);
 }
 
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    return ond_arith_prepare(p, OND_BIN_DIV, err);
+}
+
 const struct ond_op ond_op_div_1 = {
     .domain = "", .name = "Div", .since = 1,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct ond_arith_legacy),
     .parse = ond_arith_legacy_parse, .infer = ond_arith_infer, .eval = eval,
+    .prepare = prepare,
 };
 
 const struct ond_op ond_op_div_7 = {
     .domain = "", .name = "Div", .since = 7,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
-    .infer = ond_arith_infer, .eval = eval,
+    .infer = ond_arith_infer, .eval = eval, .prepare = prepare,
 };

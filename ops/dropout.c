@@ -2,8 +2,10 @@
  * (attributes ratio, is_test; is_test 0 is still run as inference), 7 (ratio; mask of the
  * input's type), 10 (mask is bool), 12 and 13 (ratio and training_mode inputs, seed):
  * training_mode must be absent or a constant false, else UNSUPPORTED. The optional mask is
- * all true (ones). float and double. */
+ * all true (ones). float and double. In a session the output is a view of the input's
+ * buffer; a node whose mask is used runs its eval. */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 static enum ond_status parse_1(struct ond_node *n, void *params, struct ond_error *err)
 {
@@ -72,26 +74,34 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    if (n->n_out > 1 && n->out[1])
+        return ond_prep_decline(p, "the mask is used");
+    return ond_prep_view(p, err);
+}
+
 const struct ond_op ond_op_dropout_1 = {
     .domain = "", .name = "Dropout", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
-    .parse = parse_1, .infer = infer, .eval = eval,
+    .parse = parse_1, .infer = infer, .eval = eval, .prepare = prepare,
 };
 
 const struct ond_op ond_op_dropout_7 = {
     .domain = "", .name = "Dropout", .since = 7,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
-    .parse = parse_7, .infer = infer, .eval = eval,
+    .parse = parse_7, .infer = infer, .eval = eval, .prepare = prepare,
 };
 
 const struct ond_op ond_op_dropout_10 = {
     .domain = "", .name = "Dropout", .since = 10,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
-    .parse = parse_7, .infer = infer, .eval = eval,
+    .parse = parse_7, .infer = infer, .eval = eval, .prepare = prepare,
 };
 
 const struct ond_op ond_op_dropout_12 = {
     .domain = "", .name = "Dropout", .since = 12,
     .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 2,
-    .parse = parse_12, .infer = infer, .eval = eval,
+    .parse = parse_12, .infer = infer, .eval = eval, .prepare = prepare,
 };

@@ -1,10 +1,12 @@
 /* eltwise_util.c: the loops group B's elementwise ops share: one numpy-broadcasting binary
  * loop (Add, Sub, Mul, Div, Sum), one float unary loop (the activations), one copy
  * (Identity, Dropout). Integer arithmetic wraps like ONNX runtimes do, so it is computed in
- * the unsigned type of the same width (signed overflow is undefined in C). */
+ * the unsigned type of the same width (signed overflow is undefined in C). In sessions, float
+ * Add/Sub/Mul/Div run as one oneDNN binary primitive (ond_arith_prepare). */
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 typedef void (*row_fn)(void *o, const void *a, int64_t sa, const void *b, int64_t sb,
                        int64_t n);
@@ -244,4 +246,94 @@ enum ond_status ond_arith_eval(const struct ond_node *n, enum ond_binop op,
     struct ond_info pb = *in[1];
     enum ond_status st = n->params ? legacy_b(n, in[0], in[1], &pb, err) : OND_OK;
     return st ? st : ond_binary_eval(n, op, in[0], &pb, &out[0], out_data[0], err);
+}
+
+/* x's dims at rank r: leading 1s added (numpy's alignment). */
+static void pad_rank(struct ond_info *x, int r)
+{
+    int add = r - x->rank;
+    memmove(x->dims + add, x->dims, sizeof(int64_t) * (size_t)x->rank);
+    for (int i = 0; i < add; i++)
+        x->dims[i] = 1;
+    x->rank = r;
+}
+
+static bool same_shape(const struct ond_info *a, const struct ond_info *b)
+{
+    return a->rank == b->rank &&
+           memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
+}
+
+/* Operand k of a binary primitive (SRC_0 or SRC_1) seen with dims x: an activation as it
+ * arrives when its dims are x's and `as` (its layout, or NULL for plain) is given, plain
+ * otherwise (a view when its rank differs); a constant as plain memory. */
+static enum ond_status binary_operand(struct ond_prep *p, int k, const struct ond_info *x,
+                                      const dnnl_memory_desc_t *as, int dnnl_arg,
+                                      dnnl_memory_desc_t *md, struct ond_error *err)
+{
+    int r = x->rank ? x->rank : 1;
+    static const int64_t one = 1;
+    enum ond_status st = ond_md_float(r, x->rank ? x->dims : &one, true, md, err);
+    if (st)
+        return st;
+    if (!p->in_md[k]) {
+        int m;
+        if (!(st = ond_prep_const(p, k, md, &m, err)))
+            ond_prep_arg(p, dnnl_arg, OND_ARG_MEM, m);
+        return st;
+    }
+    if (as)
+        *md = *as;
+    if (!dnnl_memory_desc_equal(md, p->in_md[k]))
+        p->want_md[k] = *md;
+    ond_prep_arg(p, dnnl_arg, OND_ARG_IN, k);
+    return OND_OK;
+}
+
+enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct ond_error *err)
+{
+    static const dnnl_alg_kind_t algs[] = {dnnl_binary_add, dnnl_binary_sub, dnnl_binary_mul,
+                                           dnnl_binary_div};
+    const struct ond_node *n = p->node;
+    const struct ond_info *y = &p->out[0];
+    if (y->dtype != OND_DTYPE_FLOAT)
+        return ond_prep_decline(p, "%s operands", ond_dtype_name(y->dtype));
+    /* Both operands at the output's rank, B where the legacy rules or numpy place it. */
+    struct ond_info x[2] = {*p->in[0], *p->in[1]};
+    enum ond_status st = n->params ? legacy_b(n, p->in[0], p->in[1], &x[1], err) : OND_OK;
+    if (st)
+        return st;
+    pad_rank(&x[0], y->rank);
+    pad_rank(&x[1], y->rank);
+    /* oneDNN broadcasts SRC_1 only: the full-shaped operand goes first. */
+    int k0 = 0;
+    if (!same_shape(&x[0], y)) {
+        if (!same_shape(&x[1], y) || op == OND_BIN_SUB || op == OND_BIN_DIV)
+            return ond_prep_decline(p, "the first operand is broadcast");
+        k0 = 1;
+    }
+    int k1 = 1 - k0;
+    /* Two activations of the output's shape share a layout: a blocked one if either is. */
+    const dnnl_memory_desc_t *as0 = NULL, *as1 = NULL;
+    bool shaped0 = p->in_md[k0] && p->in[k0]->rank == y->rank;
+    bool shaped1 = p->in_md[k1] && p->in[k1]->rank == y->rank && same_shape(&x[k1], y);
+    if (shaped0)
+        as0 = p->in_md[k0];
+    if (shaped0 && shaped1 && ond_md_is_plain(as0) && !ond_md_is_plain(p->in_md[k1]))
+        as0 = p->in_md[k1];
+    if (shaped1)
+        as1 = as0 ? as0 : p->in_md[k1];
+    dnnl_memory_desc_t src0, src1, dst;
+    if ((st = binary_operand(p, k0, &x[k0], as0, DNNL_ARG_SRC_0, &src0, err)) ||
+        (st = binary_operand(p, k1, &x[k1], as1, DNNL_ARG_SRC_1, &src1, err)) ||
+        (st = ond_md(y, false, &dst, err)))
+        return st;
+    dnnl_binary_desc_t desc;
+    OND_DNNL(dnnl_binary_desc_init(&desc, algs[op], &src0, &src1, &dst), n, err);
+    dnnl_primitive_desc_t pd;
+    if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
+        return st;
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
 }

@@ -1,6 +1,8 @@
 /* flatten.c: ONNX Flatten, opsets 1, 9, 11 and 13 (same semantics; negative axis accepted in
- * every opset). Attribute axis (default 1) in [-rank, rank]. All dtypes. */
+ * every opset). Attribute axis (default 1) in [-rank, rank]. All dtypes. In a session the
+ * output is a view of the input buffer (plain row-major). */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct flatten {
     int64_t axis;
@@ -38,5 +40,5 @@ const struct ond_op ond_op_flatten = {
     .domain = "", .name = "Flatten", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct flatten),
-    .parse = parse, .infer = infer, .eval = ond_eval_copy,
+    .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
 };

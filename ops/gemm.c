@@ -3,8 +3,14 @@
  * Attributes: alpha, beta (1.0), transA, transB (0). C is required before opset 11 and
  * optional from 11 on. It is broadcast unidirectionally to [M,N] (a scalar, [N], [1,N], [M,1],
  * [M,N]...); before opset 7 only when the attribute broadcast=1, and with broadcast=0 (the
- * default) C must be exactly [M,N]. */
+ * default) C must be exactly [M,N].
+ * Sessions: an inner product when it is one (A an activation, transA=0, B constant, C absent
+ * or a constant [N] or [1,N]): B is laid out as its [N,K] weights (transposed when transB=0)
+ * and reordered once. Otherwise a oneDNN matmul on A and B as they are (transposes read as
+ * transposed views). alpha is folded into a constant B, else applied as an output scale;
+ * beta is folded into a constant C; a run-time C needs alpha = beta = 1, else the eval. */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct gemm {
     float alpha, beta;
@@ -110,6 +116,146 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+/* A 2-D f32 md of dims [d0, d1]; transposed: the row-major bytes of a [d1, d0] matrix. */
+static enum ond_status md2(int64_t d0, int64_t d1, bool transposed, dnnl_memory_desc_t *md,
+                           struct ond_error *err)
+{
+    dnnl_dims_t dims = {d0, d1};
+    return ond_dnnl(dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32,
+                                                 transposed ? dnnl_ba : dnnl_ab),
+                    "memory_desc_init_by_tag", NULL, err);
+}
+
+/* Constant input k into layout want (its bytes laid out as from), times factor. */
+static enum ond_status scaled_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
+                                    const dnnl_memory_desc_t *want, float factor, int *m,
+                                    struct ond_error *err)
+{
+    enum ond_status st = ond_prep_const_from(p, k, from, want, m, err);
+    return st || factor == 1.f ? st : ond_prep_scale_mem(p, *m, factor, err);
+}
+
+/* The primitive's weights (constant B) and bias (C) once the pd is known. */
+static enum ond_status finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
+                              const dnnl_memory_desc_t *b_from, float b_scale,
+                              const dnnl_memory_desc_t *bias, float c_scale,
+                              struct ond_error *err)
+{
+    const struct ond_info *c = input_c(p->node, p->in);
+    enum ond_status st = OND_OK;
+    int m;
+    if (!p->in_md[1] &&
+        !(st = scaled_const(p, 1, b_from, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md,
+                                                                       0), b_scale, &m, err)))
+        ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, m);
+    if (!st && c && !p->in_md[2] && !(st = scaled_const(p, 2, bias, bias, c_scale, &m, err)))
+        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, m);
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
+static enum ond_status prepare_inner_product(struct ond_prep *p, struct ond_error *err)
+{
+    const struct gemm *q = p->node->params;
+    const struct ond_info *c = input_c(p->node, p->in);
+    int64_t m = p->out[0].dims[0], nn = p->out[0].dims[1], k = p->in[0]->dims[1];
+    dnnl_memory_desc_t src, wei, wei_from, bias, dst;
+    enum ond_status st;
+    if ((st = ond_md_float(2, (int64_t[]){m, k}, false, &src, err)) ||
+        (st = ond_md_float(2, (int64_t[]){nn, k}, false, &wei, err)) ||
+        (st = md2(nn, k, !q->trans_b, &wei_from, err)) ||
+        (st = ond_md_float(1, &nn, true, &bias, err)) ||
+        (st = ond_md(&p->out[0], false, &dst, err)))
+        return st;
+    dnnl_inner_product_desc_t desc;
+    OND_DNNL(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src, &wei,
+                                                  c ? &bias : NULL, &dst), p->node, err);
+    dnnl_primitive_desc_t pd;
+    if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
+        return st;
+    p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    return finish(p, pd, &wei_from, q->alpha, &bias, q->beta, err);
+}
+
+static enum ond_status prepare_matmul(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct gemm *q = n->params;
+    const struct ond_info *c = input_c(n, p->in);
+    int64_t m = p->out[0].dims[0], nn = p->out[0].dims[1];
+    int64_t k = p->in[0]->dims[1 - q->trans_a];
+    /* alpha goes into a constant B, else into an output scale (applied after the bias). */
+    bool out_scale = p->in_md[1] && q->alpha != 1.f;
+    float c_scale = out_scale ? q->beta / q->alpha : q->beta;
+    if (c && p->in_md[2] && c_scale != 1.f)
+        return ond_prep_decline(p, "C is not constant and alpha or beta is not 1");
+    if (out_scale && q->alpha == 0.f)
+        return ond_prep_decline(p, "alpha is 0 and B is not constant");
+    dnnl_memory_desc_t src, wei, wei_from, bias, dst;
+    enum ond_status st;
+    if ((st = md2(m, k, q->trans_a, &src, err)) || (st = md2(k, nn, q->trans_b, &wei_from, err)) ||
+        (st = ond_md(&p->out[0], true, &dst, err)))
+        return st;
+    wei = wei_from;
+    if (!p->in_md[1] && (st = ond_md_float(2, (int64_t[]){k, nn}, false, &wei, err)))
+        return st;
+    if (c) {
+        /* C at rank 2, oneDNN broadcasting its dims of 1 like ONNX. */
+        int64_t cd[2] = {1, 1};
+        for (int i = 0; i < c->rank; i++)
+            cd[2 - c->rank + i] = c->dims[i];
+        if ((st = ond_md_float(2, cd, true, &bias, err)))
+            return st;
+    }
+    int am;
+    if (p->in_md[0])
+        p->want_md[0] = src;
+    else if ((st = ond_prep_const_from(p, 0, &src, &src, &am, err)))
+        return st;
+    if (p->in_md[1])
+        p->want_md[1] = wei;
+    if (c && p->in_md[2])
+        p->want_md[2] = bias;
+    dnnl_matmul_desc_t desc;
+    OND_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, c ? &bias : NULL, &dst), n, err);
+    dnnl_primitive_attr_t attr;
+    dnnl_primitive_desc_t pd = NULL;
+    if ((st = ond_prep_attr(p, &attr, err)) ||
+        (out_scale && (st = ond_dnnl(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q->alpha),
+                                     "set_output_scales", n, err)))) {
+        dnnl_primitive_attr_destroy(attr);
+        return st;
+    }
+    dnnl_status_t ds = dnnl_primitive_desc_create(&pd, &desc, attr, p->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (ds == dnnl_unimplemented)
+        return ond_prep_decline(p, "oneDNN has no implementation");
+    OND_DNNL(ds, n, err);
+    ond_prep_arg(p, DNNL_ARG_SRC, p->in_md[0] ? OND_ARG_IN : OND_ARG_MEM, p->in_md[0] ? 0 : am);
+    if (p->in_md[1])
+        ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_IN, 1);
+    if (c && p->in_md[2])
+        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_IN, 2);
+    return finish(p, pd, &wei_from, out_scale ? 1.f : q->alpha, &bias, c_scale, err);
+}
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct gemm *q = p->node->params;
+    const struct ond_info *c = input_c(p->node, p->in);
+    bool c_bias = !c || (!p->in_md[2] && (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1)) &&
+                         c->dims[c->rank - 1] == p->out[0].dims[1]);
+    if (p->in_md[0] && !q->trans_a && !p->in_md[1] && c_bias)
+        return prepare_inner_product(p, err);
+    return prepare_matmul(p, err);
+}
+
 /* M * N * K */
 static uint64_t macs(const struct ond_node *n)
 {
@@ -126,7 +272,8 @@ static uint64_t macs(const struct ond_node *n)
         .domain = "", .name = "Gemm", .since = ver,                                 \
         .min_in = min, .max_in = 3, .min_out = 1, .max_out = 1,                     \
         .params_size = sizeof(struct gemm),                                         \
-        .parse = parse, .infer = infer, .eval = eval, .macs = macs,                 \
+        .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,           \
+        .macs = macs,                                                               \
     };
 GEMM(ond_op_gemm_1, 1, 3)
 GEMM(ond_op_gemm_6, 6, 3)

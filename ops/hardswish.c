@@ -1,5 +1,12 @@
-/* hardswish.c: ONNX HardSwish, opset 14: x * max(0, min(1, x / 6 + 0.5)). float only. */
+/* hardswish.c: ONNX HardSwish, opset 14: x * max(0, min(1, x / 6 + 0.5)). float only. Sessions:
+ * oneDNN eltwise hardswish (the same formula). */
 #include "ops/op.h"
+#include "runtime/exec.h"
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    return ond_prep_eltwise(p, dnnl_eltwise_hardswish, 0.f, 0.f, err);
+}
 
 static float hardswish(float x, const void *params)
 {
@@ -20,5 +27,5 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
 const struct ond_op ond_op_hardswish = {
     .domain = "", .name = "HardSwish", .since = 14,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
-    .infer = ond_infer_same, .eval = eval,
+    .infer = ond_infer_same, .eval = eval, .prepare = prepare,
 };

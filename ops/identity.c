@@ -1,7 +1,9 @@
 /* identity.c: ONNX Identity, opsets 1, 13, 14, 16, tensors of any type ondine holds.
  * Sequence and optional inputs (opsets 14 and 16) are not supported: test_identity_sequence
- * and test_identity_opt are in tests/node_skip.txt. */
+ * and test_identity_opt are in tests/node_skip.txt. In a session the output is a view of the
+ * input's buffer. */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
                              struct ond_info *out, struct ond_error *err)
@@ -17,5 +19,5 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
 const struct ond_op ond_op_identity = {
     .domain = "", .name = "Identity", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
-    .infer = infer, .eval = ond_copy_eval,
+    .infer = infer, .eval = ond_copy_eval, .prepare = ond_prep_view,
 };

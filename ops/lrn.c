@@ -2,10 +2,15 @@
  * semantics), float, X [N,C,D...]:
  *   square_sum[n,c,d] = sum of x[n,i,d]^2 for i in [c - floor((size-1)/2), c + ceil((size-1)/2)]
  *   (clipped to the channels), y = x / (bias + alpha / size * square_sum)^beta.
- * Attributes: size (required, positive), alpha (1e-4), beta (0.75), bias (1.0). */
+ * Attributes: size (required, positive), alpha (1e-4), beta (0.75), bias (1.0).
+ * Sessions: oneDNN lrn_across_channels on X in the layout it arrives in. Its formula is the
+ * same (alpha is divided by size there too, so alpha passes unchanged), but its window is
+ * symmetric, c +- (size-1)/2, so an even size, whose ONNX window leans one channel up, runs
+ * the eval. */
 #include <math.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct lrn {
     int64_t size;
@@ -68,16 +73,38 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct lrn *q = n->params;
+    if (!ond_prep_float_activation(p, 0, "X"))
+        return OND_OK;
+    if (q->size % 2 == 0)
+        return ond_prep_decline(p, "even size %lld", (long long)q->size);
+    dnnl_lrn_desc_t desc;
+    OND_DNNL(dnnl_lrn_forward_desc_init(&desc, dnnl_forward_inference, dnnl_lrn_across_channels,
+                                        p->in_md[0], q->size, q->alpha, q->beta, q->bias),
+             n, err);
+    dnnl_primitive_desc_t pd;
+    enum ond_status st = ond_prep_pd(p, &desc, &pd, err);
+    if (st || !pd)
+        return st;
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
 const struct ond_op ond_op_lrn = {
     .domain = "", .name = "LRN", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct lrn),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,
 };
 
 const struct ond_op ond_op_lrn_13 = {
     .domain = "", .name = "LRN", .since = 13,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct lrn),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,
 };

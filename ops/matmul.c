@@ -1,9 +1,12 @@
 /* matmul.c: ONNX MatMul, opsets 1, 9 and 13 (same semantics), float, as numpy.matmul:
  * A [..., M, K] x B [..., K, N] -> [..., M, N] with the batch dims broadcast; a 1-D A is
- * promoted to [1, K] and a 1-D B to [K, 1], the added dim removed from the result. */
+ * promoted to [1, K] and a 1-D B to [K, 1], the added dim removed from the result.
+ * Sessions: one oneDNN matmul over the operands as plain matrices of the output's rank (views
+ * of the plain inputs); a constant B is reordered once into the layout oneDNN picks. */
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 /* The operands as matrices: batch dims of A and B padded to the output's batch rank. */
 struct mm_shape {
@@ -106,6 +109,67 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+/* x as an operand of rank r: a 1-D x promoted to a matrix ([1, K] for A, [K, 1] for B),
+ * then leading 1s. */
+static void as_matrix(const struct ond_info *x, bool is_a, int r, int64_t *d)
+{
+    int64_t m[OND_MAX_RANK + 1];
+    int rank = x->rank;
+    memcpy(m, x->dims, sizeof(int64_t) * (size_t)rank);
+    if (rank == 1) {
+        m[1] = is_a ? m[0] : 1;
+        m[0] = is_a ? 1 : m[0];
+        rank = 2;
+    }
+    for (int i = 0; i < r; i++)
+        d[i] = i < r - rank ? 1 : m[i - (r - rank)];
+}
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct ond_info *a = p->in[0], *b = p->in[1];
+    int r = a->rank > b->rank ? a->rank : b->rank;
+    r = r < 2 ? 2 : r;
+    int64_t ad[OND_MAX_RANK], bd[OND_MAX_RANK], yd[OND_MAX_RANK];
+    as_matrix(a, true, r, ad);
+    as_matrix(b, false, r, bd);
+    for (int i = 0; i < r - 2; i++)
+        yd[i] = ad[i] > bd[i] ? ad[i] : bd[i];
+    yd[r - 2] = ad[r - 2];
+    yd[r - 1] = bd[r - 1];
+    dnnl_memory_desc_t src, wei, dst;
+    enum ond_status st;
+    int am = -1, wm;
+    if ((st = ond_md_float(r, ad, true, &src, err)) ||
+        (st = ond_md_float(r, bd, !!p->in_md[1], &wei, err)) ||
+        (st = ond_md_float(r, yd, true, &dst, err)))
+        return st;
+    if (p->in_md[0])
+        p->want_md[0] = src;
+    else if ((st = ond_prep_const(p, 0, &src, &am, err)))
+        return st;
+    if (p->in_md[1])
+        p->want_md[1] = wei;
+    dnnl_matmul_desc_t desc;
+    OND_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, NULL, &dst), n, err);
+    dnnl_primitive_desc_t pd;
+    if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
+        return st;
+    if (!p->in_md[1] &&
+        (st = ond_prep_const(p, 1, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                             &wm, err))) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    p->out_md[0] = dst;
+    ond_prep_arg(p, DNNL_ARG_SRC, p->in_md[0] ? OND_ARG_IN : OND_ARG_MEM, p->in_md[0] ? 0 : am);
+    ond_prep_arg(p, DNNL_ARG_WEIGHTS, p->in_md[1] ? OND_ARG_IN : OND_ARG_MEM,
+                 p->in_md[1] ? 1 : wm);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
 /* Output elements * K */
 static uint64_t macs(const struct ond_node *n)
 {
@@ -120,7 +184,7 @@ static uint64_t macs(const struct ond_node *n)
     const struct ond_op sym = {                                                     \
         .domain = "", .name = "MatMul", .since = ver,                               \
         .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,                       \
-        .infer = infer, .eval = eval, .macs = macs,                                 \
+        .infer = infer, .eval = eval, .prepare = prepare, .macs = macs,             \
     };
 MATMUL(ond_op_matmul_1, 1)
 MATMUL(ond_op_matmul_9, 9)

@@ -102,6 +102,12 @@ enum ond_status ond_arith_infer(const struct ond_node *n, const struct ond_info 
 enum ond_status ond_arith_eval(const struct ond_node *n, enum ond_binop op,
                                const struct ond_info *const *in, const struct ond_info *out,
                                void *const *out_data, struct ond_error *err);
+/* Session prepare of Add/Sub/Mul/Div (float only; other dtypes decline to eval): one oneDNN
+ * binary primitive. Two activations of the output's shape share one layout (a blocked one
+ * if either arrives blocked); a broadcast or constant operand is plain, with its dims at the
+ * output's rank. A broadcast first operand of Sub or Div declines (oneDNN broadcasts only
+ * its second source). */
+enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct ond_error *err);
 /* Output 0 = f(input 0, n->params) element by element, for float activations. */
 enum ond_status ond_unary_float_eval(const struct ond_node *n, const struct ond_info *const *in,
                                      void *const *out_data, float (*f)(float, const void *));

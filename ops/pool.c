@@ -12,10 +12,14 @@
  * GlobalAveragePool, GlobalMaxPool, opset 1: one window over all spatial dims, output
  *   [N,C,1...].
  * The opset entries differ in which attributes they read (by the node's opset) and in
- * MaxPool's output count; the computation is the same. */
+ * MaxPool's output count; the computation is the same.
+ * Sessions: oneDNN pooling (v2, with dilations) on X in the layout it arrives in, for 1 to 3
+ * spatial dims. An AveragePool with count_include_pad whose ceil_mode windows run past the
+ * end padding runs the eval (oneDNN would divide those by the whole kernel). */
 #include <math.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct pool {
     struct ond_window w;
@@ -166,6 +170,88 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+/* One oneDNN pooling over sp spatial dims (kernel k, strides st, dilations d as ONNX gives
+ * them, pads at begin pb) producing p->out[0]. The end padding is whatever makes oneDNN's
+ * output size rule give ONNX's output (ceil_mode adds to it, a floor can take from it). */
+static enum ond_status prepare_pool(struct ond_prep *p, dnnl_alg_kind_t alg, int sp,
+                                    const int64_t *k, const int64_t *st, const int64_t *d,
+                                    const int64_t *pb, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct ond_info *x = p->in[0], *y = &p->out[0];
+    dnnl_dims_t kernel, strides, dil, pad_l, pad_r;
+    for (int i = 0; i < sp; i++) {
+        int64_t range = (k[i] - 1) * d[i] + 1;
+        kernel[i] = k[i];
+        strides[i] = st[i];
+        dil[i] = d[i] - 1;
+        pad_l[i] = pb[i];
+        pad_r[i] = (y->dims[2 + i] - 1) * st[i] + range - x->dims[2 + i] - pb[i];
+    }
+    dnnl_memory_desc_t dst;
+    enum ond_status rc = ond_md(y, false, &dst, err);
+    if (rc)
+        return rc;
+    dnnl_pooling_v2_desc_t desc;
+    OND_DNNL(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg, p->in_md[0],
+                                               &dst, strides, kernel, dil, pad_l, pad_r),
+             n, err);
+    dnnl_primitive_desc_t pd;
+    if ((rc = ond_prep_pd(p, &desc, &pd, err)) || !pd)
+        return rc;
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct pool *q = n->params;
+    const struct ond_info *x = p->in[0];
+    if (!ond_prep_float_activation(p, 0, "X"))
+        return OND_OK;
+    int sp = x->rank - 2;
+    int64_t s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL], o[OND_MAX_SPATIAL];
+    enum ond_status st = ond_window_resolve(n, &q->w, sp, x->dims + 2, q->w.kernel, s, d, pads,
+                                            o, err);
+    if (st)
+        return st;
+    if (q->avg && q->include_pad)
+        for (int i = 0; i < sp; i++)
+            if ((o[i] - 1) * s[i] + (q->w.kernel[i] - 1) * d[i] + 1 >
+                x->dims[2 + i] + pads[i] + pads[sp + i])
+                return ond_prep_decline(p, "count_include_pad with windows past the padding");
+    dnnl_alg_kind_t alg = !q->avg ? dnnl_pooling_max
+                          : q->include_pad ? dnnl_pooling_avg_include_padding
+                                           : dnnl_pooling_avg_exclude_padding;
+    return prepare_pool(p, alg, sp, q->w.kernel, s, d, pads, err);
+}
+
+/* A window over all spatial dims. */
+static enum ond_status prepare_global(struct ond_prep *p, dnnl_alg_kind_t alg,
+                                      struct ond_error *err)
+{
+    const struct ond_info *x = p->in[0];
+    static const int64_t ones[OND_MAX_SPATIAL] = {1, 1, 1}, zeros[OND_MAX_SPATIAL];
+    if (!ond_prep_float_activation(p, 0, "X"))
+        return OND_OK;
+    if (x->rank < 3 || x->rank > 2 + OND_MAX_SPATIAL)
+        return ond_prep_decline(p, "X has rank %d", x->rank);
+    return prepare_pool(p, alg, x->rank - 2, x->dims + 2, ones, ones, zeros, err);
+}
+
+static enum ond_status prepare_gavg(struct ond_prep *p, struct ond_error *err)
+{
+    return prepare_global(p, dnnl_pooling_avg_exclude_padding, err);
+}
+
+static enum ond_status prepare_gmax(struct ond_prep *p, struct ond_error *err)
+{
+    return prepare_global(p, dnnl_pooling_max, err);
+}
+
 static enum ond_status infer_global(const struct ond_node *n, const struct ond_info *const *in,
                                     struct ond_info *out, struct ond_error *err)
 {
@@ -226,7 +312,7 @@ static enum ond_status eval_gmax(const struct ond_node *n, const struct ond_info
         .domain = "", .name = "MaxPool", .since = ver,                              \
         .min_in = 1, .max_in = 1, .min_out = 1, .max_out = outs,                    \
         .params_size = sizeof(struct pool),                                         \
-        .parse = parse_max, .infer = infer, .eval = eval,                           \
+        .parse = parse_max, .infer = infer, .eval = eval, .prepare = prepare,       \
     };
 MAXPOOL(ond_op_maxpool_1, 1, 1)
 MAXPOOL(ond_op_maxpool_8, 8, 2)
@@ -239,7 +325,7 @@ MAXPOOL(ond_op_maxpool_12, 12, 2)
         .domain = "", .name = "AveragePool", .since = ver,                          \
         .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,                       \
         .params_size = sizeof(struct pool),                                         \
-        .parse = parse_avg, .infer = infer, .eval = eval,                           \
+        .parse = parse_avg, .infer = infer, .eval = eval, .prepare = prepare,       \
     };
 AVGPOOL(ond_op_averagepool_1, 1)
 AVGPOOL(ond_op_averagepool_7, 7)
@@ -249,11 +335,11 @@ AVGPOOL(ond_op_averagepool_11, 11)
 const struct ond_op ond_op_globalaveragepool = {
     .domain = "", .name = "GlobalAveragePool", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
-    .infer = infer_global, .eval = eval_gavg,
+    .infer = infer_global, .eval = eval_gavg, .prepare = prepare_gavg,
 };
 
 const struct ond_op ond_op_globalmaxpool = {
     .domain = "", .name = "GlobalMaxPool", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
-    .infer = infer_global, .eval = eval_gmax,
+    .infer = infer_global, .eval = eval_gmax, .prepare = prepare_gmax,
 };

@@ -1,5 +1,5 @@
 /* relu.c: ONNX Relu, opsets 1, 6, 13, 14 (14 only adds integer types; float semantics are
- * unchanged), consumed_inputs of opset 1 ignored. float only. */
+ * unchanged), consumed_inputs of opset 1 ignored. float only. Sessions: oneDNN eltwise relu. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

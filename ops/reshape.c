@@ -2,8 +2,10 @@
  * int64; allowzero from 14). A 0 copies the input dim at its index (an explicit zero with
  * allowzero=1); one -1 takes the remaining elements. When the shape input is not constant,
  * inference follows its producers (Shape -> Gather -> Concat chains) so that symbolic dims
- * such as the batch survive a dynamic flatten. All dtypes. */
+ * such as the batch survive a dynamic flatten. All dtypes. In a session the output is a view
+ * of the input's buffer (plain row-major; a blocked input is reordered first). */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct reshape {
     int n_shape;             /* opset 1 only */
@@ -160,12 +162,12 @@ const struct ond_op ond_op_reshape_v1 = {
     .domain = "", .name = "Reshape", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct reshape),
-    .parse = parse_v1, .infer = infer, .eval = ond_eval_copy,
+    .parse = parse_v1, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
 };
 
 const struct ond_op ond_op_reshape = {
     .domain = "", .name = "Reshape", .since = 5,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct reshape),
-    .parse = parse, .infer = infer, .eval = ond_eval_copy,
+    .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
 };

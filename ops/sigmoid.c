@@ -1,8 +1,14 @@
 /* sigmoid.c: ONNX Sigmoid, opsets 1, 6, 13 (same float semantics); consumed_inputs of
- * opset 1 ignored. float only. */
+ * opset 1 ignored. float only. Sessions: oneDNN eltwise logistic. */
 #include <math.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    return ond_prep_eltwise(p, dnnl_eltwise_logistic, 0.f, 0.f, err);
+}
 
 /* exp of a non-positive argument only, so large |x| neither overflows nor loses 1 - y. */
 static float sigmoid(float x, const void *params)
@@ -26,5 +32,5 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
 const struct ond_op ond_op_sigmoid = {
     .domain = "", .name = "Sigmoid", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
-    .infer = ond_infer_same, .eval = eval,
+    .infer = ond_infer_same, .eval = eval, .prepare = prepare,
 };

@@ -1,9 +1,13 @@
 /* softmax.c: ONNX Softmax. Opsets 1 and 11: the input is coerced to 2-D at `axis` (default 1)
  * and each row of the flattened dims axis.. is normalized; opset 13: normalized along `axis`
- * alone (default -1). float only. */
+ * alone (default -1). float only.
+ * Sessions: oneDNN softmax. Opset 13 runs on the input in the layout it arrives in (plain
+ * if oneDNN has no kernel for that layout); the coerced 2-D form of opsets 1 and 11 runs on
+ * a [rows, len] view of the plain input. */
 #include <math.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct softmax {
     int64_t axis;
@@ -81,16 +85,56 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+static enum ond_status softmax_pd(struct ond_prep *p, const dnnl_memory_desc_t *src, int axis,
+                                  dnnl_primitive_desc_t *pd, struct ond_error *err)
+{
+    dnnl_softmax_desc_t desc;
+    OND_DNNL(dnnl_softmax_forward_desc_init(&desc, dnnl_forward_inference, src, axis), p->node,
+             err);
+    return ond_prep_pd(p, &desc, pd, err);
+}
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct softmax *q = n->params;
+    const struct ond_info *x = p->in[0];
+    if (!ond_prep_float_activation(p, 0, "input"))
+        return OND_OK;
+    int axis;
+    enum ond_status st = ond_axis(n, q->axis, x->rank, &axis, err);
+    if (st)
+        return st;
+    dnnl_primitive_desc_t pd = NULL;
+    if (n->op->since < 13) {
+        int64_t dims[2] = {prod(x->dims, 0, axis), prod(x->dims, axis, x->rank)};
+        if (!(st = ond_md_float(2, dims, true, &p->want_md[0], err)))
+            st = softmax_pd(p, &p->want_md[0], 1, &pd, err);
+    } else if (!(st = softmax_pd(p, p->in_md[0], axis, &pd, err)) && !pd &&
+               !ond_md_is_plain(p->in_md[0])) {
+        /* No kernel for the layout it arrives in: plain then. */
+        p->declined = false;
+        if (!(st = ond_md(x, true, &p->want_md[0], err)))
+            st = softmax_pd(p, &p->want_md[0], axis, &pd, err);
+    }
+    if (st || !pd)
+        return st;
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
 const struct ond_op ond_op_softmax_1 = {
     .domain = "", .name = "Softmax", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct softmax),
-    .parse = parse_1, .infer = infer, .eval = eval,
+    .parse = parse_1, .infer = infer, .eval = eval, .prepare = prepare,
 };
 
 const struct ond_op ond_op_softmax_13 = {
     .domain = "", .name = "Softmax", .since = 13,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct softmax),
-    .parse = parse_13, .infer = infer, .eval = eval,
+    .parse = parse_13, .infer = infer, .eval = eval, .prepare = prepare,
 };

@@ -1,7 +1,8 @@
 /* squeeze.c: ONNX Squeeze, opsets 1 and 11 (`axes` attribute; negative axes from 11) and 13
  * (`axes` input, int64). Without axes every dim of size 1 goes, which needs the input shape
- * known. All dtypes. */
+ * known. All dtypes. In a session the output is a view of the input's buffer. */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct squeeze {
     int n_axes;              /* opsets before 13; -1: absent */
@@ -77,11 +78,11 @@ const struct ond_op ond_op_squeeze_v1 = {
     .domain = "", .name = "Squeeze", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct squeeze),
-    .parse = parse, .infer = infer, .eval = ond_eval_copy,
+    .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
 };
 
 const struct ond_op ond_op_squeeze = {
     .domain = "", .name = "Squeeze", .since = 13,
     .min_in = 1, .max_in = 2, .min_out = 1, .max_out = 1,
-    .infer = infer, .eval = ond_eval_copy,
+    .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
 };

@@ -1,6 +1,8 @@
 /* unsqueeze.c: ONNX Unsqueeze, opsets 1 and 11 (`axes` attribute, required; negative axes
- * from 11) and 13 (`axes` input, int64). Axes index the output, in any order. All dtypes. */
+ * from 11) and 13 (`axes` input, int64). Axes index the output, in any order. All dtypes.
+ * In a session the output is a view of the input's buffer. */
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct unsqueeze {
     int n_axes;              /* opsets before 13 */
@@ -66,11 +68,11 @@ const struct ond_op ond_op_unsqueeze_v1 = {
     .domain = "", .name = "Unsqueeze", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct unsqueeze),
-    .parse = parse, .infer = infer, .eval = ond_eval_copy,
+    .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
 };
 
 const struct ond_op ond_op_unsqueeze = {
     .domain = "", .name = "Unsqueeze", .since = 13,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
-    .infer = infer, .eval = ond_eval_copy,
+    .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
 };

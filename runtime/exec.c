@@ -1,4 +1,5 @@
 /* exec.c: helpers ops' prepare functions share to build oneDNN primitives (see exec.h). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,30 +17,86 @@ enum ond_status ond_dnnl(dnnl_status_t s, const char *call, const struct ond_nod
     return ond_fail(err, OND_STATUS_BACKEND, "oneDNN %s failed: %s", call, dnnl_status2str(s));
 }
 
+static const dnnl_format_tag_t plain_tags[] = {
+    dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef,
+    dnnl_abcdefg, dnnl_abcdefgh, dnnl_abcdefghi, dnnl_abcdefghij, dnnl_abcdefghijk,
+    dnnl_abcdefghijkl,
+};
+
+static enum ond_status md_dims(int rank, const int64_t *dims, dnnl_data_type_t dt, bool plain,
+                               dnnl_memory_desc_t *md, struct ond_error *err)
+{
+    dnnl_dims_t d;
+    if (rank < 1 || rank > 12)
+        return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for rank %d", rank);
+    for (int i = 0; i < rank; i++)
+        d[i] = dims[i];
+    return ond_dnnl(dnnl_memory_desc_init_by_tag(md, rank, d, dt,
+                                                 plain ? plain_tags[rank] : dnnl_format_tag_any),
+                    "memory_desc_init_by_tag", NULL, err);
+}
+
 enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc_t *md,
                        struct ond_error *err)
 {
-    static const dnnl_format_tag_t tags[] = {
-        dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef,
-        dnnl_abcdefg, dnnl_abcdefgh, dnnl_abcdefghi, dnnl_abcdefghij, dnnl_abcdefghijk,
-        dnnl_abcdefghijkl,
-    };
-    dnnl_dims_t dims;
     dnnl_data_type_t dt = info->dtype == OND_DTYPE_FLOAT ? dnnl_f32
                           : info->dtype == OND_DTYPE_INT32 ? dnnl_s32
                           : info->dtype == OND_DTYPE_INT8 ? dnnl_s8
                           : info->dtype == OND_DTYPE_UINT8 ? dnnl_u8
                           : info->dtype == OND_DTYPE_BFLOAT16 ? dnnl_bf16
                           : info->dtype == OND_DTYPE_FLOAT16 ? dnnl_f16 : dnnl_data_type_undef;
-    int rank = info->rank == 0 ? 1 : info->rank;
-    if (dt == dnnl_data_type_undef || rank < 0 || rank > 12)
-        return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for %s rank %d",
-                        ond_dtype_name(info->dtype), info->rank);
-    for (int i = 0; i < rank; i++)
-        dims[i] = info->rank == 0 ? 1 : info->dims[i];
-    return ond_dnnl(dnnl_memory_desc_init_by_tag(md, rank, dims, dt,
-                                                 plain ? tags[rank] : dnnl_format_tag_any),
-                    "memory_desc_init_by_tag", NULL, err);
+    if (info->rank < 0 || info->rank > 12)
+        return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for rank %d", info->rank);
+    if (dt == dnnl_data_type_undef) {
+        uint64_t numel;
+        size_t es = ond_dtype_size(info->dtype);
+        if (!plain || !es || !ond_numel(info, 0, &numel))
+            return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for %s",
+                            ond_dtype_name(info->dtype));
+        int64_t bytes = (int64_t)(numel * es);
+        return md_dims(1, &bytes, dnnl_u8, true, md, err);
+    }
+    static const int64_t one = 1;
+    return info->rank == 0 ? md_dims(1, &one, dt, plain, md, err)
+                           : md_dims(info->rank, info->dims, dt, plain, md, err);
+}
+
+enum ond_status ond_md_float(int rank, const int64_t *dims, bool plain, dnnl_memory_desc_t *md,
+                             struct ond_error *err)
+{
+    return md_dims(rank, dims, dnnl_f32, plain, md, err);
+}
+
+bool ond_md_is_plain(const dnnl_memory_desc_t *md)
+{
+    dnnl_memory_desc_t plain;
+    return md->ndims >= 1 && md->ndims <= 12 &&
+           dnnl_memory_desc_init_by_tag(&plain, md->ndims, md->dims, md->data_type,
+                                        plain_tags[md->ndims]) == dnnl_success &&
+           dnnl_memory_desc_equal(&plain, md);
+}
+
+enum ond_status ond_prep_decline(struct ond_prep *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->impl, sizeof p->impl, fmt, ap);
+    va_end(ap);
+    p->declined = true;
+    return OND_OK;
+}
+
+bool ond_prep_float_activation(struct ond_prep *p, int k, const char *what)
+{
+    if (!p->in_md[k]) {
+        ond_prep_decline(p, "%s is not an activation", what);
+        return false;
+    }
+    if (p->in[k]->dtype != OND_DTYPE_FLOAT) {
+        ond_prep_decline(p, "%s is %s", what, ond_dtype_name(p->in[k]->dtype));
+        return false;
+    }
+    return true;
 }
 
 void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int index)
@@ -50,46 +107,49 @@ void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int 
 enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
                                int *mem_index, struct ond_error *err)
 {
+    dnnl_memory_desc_t plain;
+    if (want->ndims < 1 || want->ndims > 12)
+        return ond_node_fail(err, p->node, OND_STATUS_UNSUPPORTED, "constant of rank %d",
+                             want->ndims);
+    enum ond_status st = ond_dnnl(dnnl_memory_desc_init_by_tag(&plain, want->ndims, want->dims,
+                                                               want->data_type,
+                                                               plain_tags[want->ndims]),
+                                  "memory_desc_init_by_tag", p->node, err);
+    return st ? st : ond_prep_const_from(p, k, &plain, want, mem_index, err);
+}
+
+enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
+                                    const dnnl_memory_desc_t *want, int *mem_index,
+                                    struct ond_error *err)
+{
     const struct ond_node *n = p->node;
     enum ond_status st = OND_OK;
-    dnnl_memory_desc_t plain;
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t r = NULL;
-    dnnl_stream_t stream = NULL;
     if (p->n_mem >= OND_PREP_MAX_MEM)
         return ond_node_fail(err, n, OND_STATUS_BACKEND, "too many constant buffers");
-    /* The constant viewed with want's dims, row-major. */
-    const int rank = want->ndims;
-    static const dnnl_format_tag_t tags[] = {
-        dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef,
-    };
-    if (rank < 1 || rank > 6)
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "constant of rank %d", rank);
-    if ((st = ond_dnnl(dnnl_memory_desc_init_by_tag(&plain, rank, want->dims, want->data_type,
-                                                    tags[rank]), "memory_desc_init_by_tag", n, err)))
-        return st;
-    if ((st = ond_dnnl(dnnl_memory_create(&src, &plain, p->engine, (void *)p->in[k]->data),
+    if (dnnl_memory_desc_get_size(from) != ond_info_bytes(p->in[k]))
+        return ond_node_fail(err, n, OND_STATUS_BACKEND,
+                             "input %d: a %zu-byte layout for %zu bytes of constant data", k,
+                             dnnl_memory_desc_get_size(from), ond_info_bytes(p->in[k]));
+    if ((st = ond_dnnl(dnnl_memory_create(&src, from, p->engine, (void *)p->in[k]->data),
                        "memory_create", n, err)) ||
         (st = ond_dnnl(dnnl_memory_create(&dst, want, p->engine, DNNL_MEMORY_ALLOCATE),
                        "memory_create", n, err)) ||
-        (st = ond_dnnl(dnnl_reorder_primitive_desc_create(&pd, &plain, p->engine, want,
+        (st = ond_dnnl(dnnl_reorder_primitive_desc_create(&pd, from, p->engine, want,
                                                           p->engine, NULL),
                        "reorder_primitive_desc_create", n, err)) ||
-        (st = ond_dnnl(dnnl_primitive_create(&r, pd), "primitive_create", n, err)) ||
-        (st = ond_dnnl(dnnl_stream_create(&stream, p->engine, dnnl_stream_default_flags),
-                       "stream_create", n, err)))
+        (st = ond_dnnl(dnnl_primitive_create(&r, pd), "primitive_create", n, err)))
         goto done;
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    if ((st = ond_dnnl(dnnl_primitive_execute(r, stream, 2, args), "reorder", n, err)) ||
-        (st = ond_dnnl(dnnl_stream_wait(stream), "stream_wait", n, err)))
+    if ((st = ond_dnnl(dnnl_primitive_execute(r, p->stream, 2, args), "reorder", n, err)) ||
+        (st = ond_dnnl(dnnl_stream_wait(p->stream), "stream_wait", n, err)))
         goto done;
     *mem_index = p->n_mem;
     p->mem[p->n_mem++] = dst;
     dst = NULL;
 done:
-    if (stream)
-        dnnl_stream_destroy(stream);
     if (r)
         dnnl_primitive_destroy(r);
     if (pd)
@@ -101,8 +161,56 @@ done:
     return st;
 }
 
-enum ond_status ond_prep_attr(struct ond_prep *p, dnnl_primitive_attr_t *attr,
-                              struct ond_error *err)
+enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float factor,
+                                   struct ond_error *err)
+{
+    void *h = NULL;
+    enum ond_status st = ond_dnnl(dnnl_memory_get_data_handle(p->mem[mem_index], &h),
+                                  "memory_get_data_handle", p->node, err);
+    const dnnl_memory_desc_t *md = NULL;
+    if (!st)
+        st = ond_dnnl(dnnl_memory_get_memory_desc(p->mem[mem_index], &md),
+                      "memory_get_memory_desc", p->node, err);
+    if (st)
+        return st;
+    float *f = h;
+    for (size_t i = 0, n = dnnl_memory_desc_get_size(md) / sizeof(float); i < n; i++)
+        f[i] *= factor;
+    return OND_OK;
+}
+
+static enum ond_status append_post(const struct ond_node *n, dnnl_post_ops_t po,
+                                   const struct ond_postop *q, int *sum_input,
+                                   struct ond_error *err)
+{
+    switch (q->kind) {
+    case OND_POST_RELU:
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f),
+                        "append_eltwise", n, err);
+    case OND_POST_LEAKY_RELU:
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, q->alpha, 0.f),
+                        "append_eltwise", n, err);
+    case OND_POST_CLIP:
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip, q->alpha,
+                                                     q->beta), "append_eltwise", n, err);
+    case OND_POST_SIGMOID:
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_logistic, 0.f, 0.f),
+                        "append_eltwise", n, err);
+    case OND_POST_HARD_SWISH:
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_hardswish, 0.f, 0.f),
+                        "append_eltwise", n, err);
+    case OND_POST_SUM:
+        *sum_input = q->input;
+        return ond_dnnl(dnnl_post_ops_append_sum(po, 1.f), "append_sum", n, err);
+    case OND_POST_ADD:
+        break;
+    }
+    return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "binary post-op not supported");
+}
+
+/* User scratchpad; the op's own leading post-op (or NULL), then the node's. */
+static enum ond_status make_attr(struct ond_prep *p, const struct ond_postop *lead,
+                                 dnnl_primitive_attr_t *attr, struct ond_error *err)
 {
     const struct ond_node *n = p->node;
     dnnl_post_ops_t po = NULL;
@@ -113,46 +221,50 @@ enum ond_status ond_prep_attr(struct ond_prep *p, dnnl_primitive_attr_t *attr,
         (st = ond_dnnl(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user),
                        "set_scratchpad_mode", n, err)))
         return st;
-    if (!n->n_post)
+    if (!n->n_post && !lead)
         return OND_OK;
     if ((st = ond_dnnl(dnnl_post_ops_create(&po), "post_ops_create", n, err)))
         return st;
-    for (int i = 0; i < n->n_post && !st; i++) {
-        const struct ond_postop *q = &n->post[i];
-        switch (q->kind) {
-        case OND_POST_RELU:
-            st = ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f),
-                          "append_eltwise", n, err);
-            break;
-        case OND_POST_LEAKY_RELU:
-            st = ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, q->alpha, 0.f),
-                          "append_eltwise", n, err);
-            break;
-        case OND_POST_CLIP:
-            st = ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip, q->alpha,
-                                                       q->beta), "append_eltwise", n, err);
-            break;
-        case OND_POST_SIGMOID:
-            st = ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_logistic, 0.f, 0.f),
-                          "append_eltwise", n, err);
-            break;
-        case OND_POST_HARD_SWISH:
-            st = ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_hardswish, 0.f, 0.f),
-                          "append_eltwise", n, err);
-            break;
-        case OND_POST_SUM:
-            p->sum_input = q->input;
-            st = ond_dnnl(dnnl_post_ops_append_sum(po, 1.f), "append_sum", n, err);
-            break;
-        case OND_POST_ADD:
-            st = ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "binary post-op not supported");
-            break;
-        }
-    }
+    if (lead)
+        st = append_post(n, po, lead, &p->sum_input, err);
+    for (int i = 0; i < n->n_post && !st; i++)
+        st = append_post(n, po, &n->post[i], &p->sum_input, err);
     if (!st)
         st = ond_dnnl(dnnl_primitive_attr_set_post_ops(*attr, po), "set_post_ops", n, err);
     dnnl_post_ops_destroy(po);
     return st;
+}
+
+enum ond_status ond_prep_attr(struct ond_prep *p, dnnl_primitive_attr_t *attr,
+                              struct ond_error *err)
+{
+    return make_attr(p, NULL, attr, err);
+}
+
+static enum ond_status create_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                                 dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd,
+                                 struct ond_error *err)
+{
+    dnnl_status_t s = dnnl_primitive_desc_create(pd, op_desc, attr, p->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (s == dnnl_unimplemented) {
+        *pd = NULL;
+        return ond_prep_decline(p, "oneDNN has no implementation");
+    }
+    return ond_dnnl(s, "primitive_desc_create", p->node, err);
+}
+
+enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                            dnnl_primitive_desc_t *pd, struct ond_error *err)
+{
+    dnnl_primitive_attr_t attr;
+    enum ond_status st = make_attr(p, NULL, &attr, err);
+    *pd = NULL;
+    if (st) {
+        dnnl_primitive_attr_destroy(attr);
+        return st;
+    }
+    return create_pd(p, op_desc, attr, pd, err);
 }
 
 enum ond_status ond_prep_finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
@@ -169,26 +281,56 @@ enum ond_status ond_prep_finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
     return st;
 }
 
-enum ond_status ond_prep_eltwise(struct ond_prep *p, dnnl_alg_kind_t alg, float alpha,
-                                 float beta, struct ond_error *err)
+enum ond_status ond_prep_eltwise_then(struct ond_prep *p, dnnl_alg_kind_t alg, float alpha,
+                                      float beta, const struct ond_postop *then,
+                                      struct ond_error *err)
 {
     const struct ond_node *n = p->node;
-    if (!p->in_md[0] || p->in[0]->dtype != OND_DTYPE_FLOAT)
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "needs a float activation input");
+    if (!ond_prep_float_activation(p, 0, "input"))
+        return OND_OK;
+    /* oneDNN 2.6's eltwise leaves a 1-D dst unwritten when it has post-ops: run those on a
+     * [1, n] view. */
+    const dnnl_memory_desc_t *src = p->in_md[0];
+    enum ond_status st;
+    if (src->ndims == 1 && (then || n->n_post)) {
+        int64_t dims[2] = {1, src->dims[0]};
+        if ((st = ond_md_float(2, dims, true, &p->want_md[0], err)))
+            return st;
+        src = &p->want_md[0];
+    }
     dnnl_eltwise_desc_t desc;
-    OND_DNNL(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, alg, p->in_md[0],
-                                            alpha, beta), n, err);
+    OND_DNNL(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, alg, src, alpha,
+                                            beta), n, err);
     dnnl_primitive_attr_t attr;
-    enum ond_status st = ond_prep_attr(p, &attr, err);
-    dnnl_primitive_desc_t pd = NULL;
-    if (!st)
-        st = ond_dnnl(dnnl_primitive_desc_create(&pd, &desc, attr, p->engine, NULL),
-                      "primitive_desc_create", n, err);
-    dnnl_primitive_attr_destroy(attr);
-    if (st)
+    dnnl_primitive_desc_t pd;
+    st = make_attr(p, then, &attr, err);
+    if (st) {
+        dnnl_primitive_attr_destroy(attr);
+        return st;
+    }
+    if ((st = create_pd(p, &desc, attr, &pd, err)) || !pd)
         return st;
     p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
     ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
     return ond_prep_finish(p, pd, err);
+}
+
+enum ond_status ond_prep_eltwise(struct ond_prep *p, dnnl_alg_kind_t alg, float alpha,
+                                 float beta, struct ond_error *err)
+{
+    return ond_prep_eltwise_then(p, alg, alpha, beta, NULL, err);
+}
+
+enum ond_status ond_prep_view(struct ond_prep *p, struct ond_error *err)
+{
+    enum ond_status st;
+    if (!p->in_md[0])
+        return ond_prep_decline(p, "a view of a constant");
+    if ((st = ond_md(p->in[0], true, &p->want_md[0], err)) ||
+        (st = ond_md(&p->out[0], true, &p->out_md[0], err)))
+        return st;
+    p->view = true;
+    snprintf(p->impl, sizeof p->impl, "view");
+    return OND_OK;
 }

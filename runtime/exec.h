@@ -4,9 +4,35 @@
  * is computed then (eval). Any other node becomes a step: its op's prepare (when it has one)
  * builds one oneDNN primitive for the node, choosing the layouts it wants for its activation
  * inputs and giving the layouts of its outputs; the planner inserts reorders where a
- * producer's layout differs from what a consumer wants. Ops without prepare run their eval
- * on plain row-major buffers. Constant inputs (weights) are turned into oneDNN memory in the
- * primitive's layout once, here, and owned by the step.
+ * producer's layout differs from what a consumer wants. Constant inputs (weights) are turned
+ * into oneDNN memory in the primitive's layout once, here, and owned by the step.
+ *
+ * Eval fallback. Ops without prepare, and nodes whose prepare declines (ond_prep_decline:
+ * a dtype, attribute or shape the primitive does not cover), run their eval on plain
+ * row-major buffers. A decline is not an error: prepare returns OND_OK with p->declined
+ * set, and the planner frees whatever prepare made. The planner also skips prepare (eval
+ * straight away) for nodes with more than OND_PREP_MAX_IN inputs and nodes with an empty
+ * (zero-element) output. Errors from prepare stay errors. A node with fused post-ops
+ * (n->post) must run as a primitive: declining one is an UNSUPPORTED error, since eval
+ * computes the node without them.
+ *
+ * Layouts. Values of dtypes oneDNN lacks (int64, double, bool...) are held as bytes:
+ * ond_md(plain) describes them as u8[bytes]; only eval steps and views touch them, so a
+ * prepare that builds a primitive must check its dtypes (it sees them in p->in, p->out).
+ * want_md[k] and out_md[k] normally have the dims of the tensor. One with other dims is a
+ * view: the planner makes the tensor plain row-major and hands its buffer to the primitive
+ * with that md (same byte size required: a reshaped or transposed reading of the same
+ * bytes), so an op can run on a coerced 2-D shape or a transposed matrix without copies.
+ *
+ * Views. A prepare that sets p->view builds no primitive: output 0 is input 0's buffer,
+ * read as want_md[0] and seen as out_md[0] (ond_prep_view: both plain, so a blocked input
+ * is reordered to plain first). The planner gives the output a value that shares the
+ * input's storage; a buffer lives as long as any value sharing it.
+ *
+ * In-place sum. For a SUM post-op (p->sum_input) the output starts as the addend in the
+ * output's layout. When no later node reads the addend's buffer (through any tensor sharing
+ * it), it is not a graph input or output, and the node reads it through no other input, the
+ * output takes over that buffer; otherwise a copy step fills the output first.
  */
 #ifndef OND_EXEC_H
 #define OND_EXEC_H
@@ -16,8 +42,8 @@
 
 #define OND_PREP_MAX_IN 8
 #define OND_PREP_MAX_OUT 4
-#define OND_PREP_MAX_ARGS 12
-#define OND_PREP_MAX_MEM 4
+#define OND_PREP_MAX_ARGS 16
+#define OND_PREP_MAX_MEM 8
 
 enum ond_arg_kind { OND_ARG_IN, OND_ARG_OUT, OND_ARG_MEM };
 
@@ -31,15 +57,18 @@ struct ond_prep {
     /* Given to prepare. */
     const struct ond_node *node;
     dnnl_engine_t engine;
+    dnnl_stream_t stream;               /* for reordering constants at planning */
     const struct ond_info *const *in;   /* concrete; data set for constant inputs */
     const struct ond_info *out;         /* concrete */
     const dnnl_memory_desc_t *in_md[OND_PREP_MAX_IN]; /* layout an activation input arrives
-                                                         in; NULL for constants */
+                                                         in; NULL for constants and
+                                                         omitted inputs */
     /* Filled by prepare. */
     dnnl_memory_desc_t want_md[OND_PREP_MAX_IN];   /* zeroed: takes the input as it arrives */
     dnnl_memory_desc_t out_md[OND_PREP_MAX_OUT];
     dnnl_primitive_t prim;
-    char impl[64];                                  /* oneDNN implementation name */
+    char impl[64];                                  /* oneDNN implementation name, or why
+                                                       prepare declined */
     size_t scratch_bytes;
     struct ond_arg args[OND_PREP_MAX_ARGS];
     int n_args;
@@ -47,6 +76,8 @@ struct ond_prep {
     int n_mem;
     /* Post-op SUM: the output must start as a copy of this input (index), or -1. */
     int sum_input;
+    bool declined;                                  /* run the node's eval instead */
+    bool view;                                      /* output 0 is a view of input 0 */
 };
 
 /* Turns a failed oneDNN call into OND_STATUS_BACKEND naming the call and the node. */
@@ -60,23 +91,55 @@ enum ond_status ond_dnnl(dnnl_status_t s, const char *call, const struct ond_nod
     } while (0)
 
 /* A memory descriptor for info's shape: dnnl_format_tag_any, or plain row-major when
- * plain is set (abcd... tag). */
+ * plain is set (abcd... tag). Plain for a dtype oneDNN lacks gives the bytes as u8[size];
+ * `any` for one is UNSUPPORTED. */
 enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc_t *md,
                        struct ond_error *err);
+/* The same for f32 dims given directly (rank 1 to 12). */
+enum ond_status ond_md_float(int rank, const int64_t *dims, bool plain, dnnl_memory_desc_t *md,
+                             struct ond_error *err);
+/* Whether md is plain row-major for its dims. */
+bool ond_md_is_plain(const dnnl_memory_desc_t *md);
+
+/* Declines the node (p->declined, the reason in p->impl) and returns OND_OK. */
+enum ond_status ond_prep_decline(struct ond_prep *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Whether input k is a float activation (declines otherwise, naming `what`). */
+bool ond_prep_float_activation(struct ond_prep *p, int k, const char *what);
+
 /* Memory in layout `want` holding the constant data of p->in[k] (row-major, viewed with
  * the dims of `want`); returns its index in p->mem. */
 enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
                                int *mem_index, struct ond_error *err);
+/* The same with the constant's bytes laid out as `from` (dims of want, say transposed). */
+enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
+                                    const dnnl_memory_desc_t *want, int *mem_index,
+                                    struct ond_error *err);
+/* Multiplies every element of the f32 memory p->mem[mem_index] by factor (folds a Gemm's
+ * alpha or beta into its constants). */
+enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float factor,
+                                   struct ond_error *err);
 void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int index);
 /* Attributes every primitive gets (user scratchpad) plus the node's post-ops. */
 enum ond_status ond_prep_attr(struct ond_prep *p, dnnl_primitive_attr_t *attr,
                               struct ond_error *err);
+/* A primitive descriptor for op_desc with ond_prep_attr's attributes. When oneDNN has no
+ * implementation for it, declines instead (*pd NULL, OND_OK). */
+enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                            dnnl_primitive_desc_t *pd, struct ond_error *err);
 /* Creates p->prim from pd (and frees pd), records scratchpad size and implementation. */
 enum ond_status ond_prep_finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
                                 struct ond_error *err);
 
-/* One oneDNN eltwise primitive over input 0, in the layout it arrives in. */
+/* One oneDNN eltwise primitive over input 0, in the layout it arrives in (declines unless
+ * it is a float activation); `then` (NULL: none) is fused after it, before the node's own
+ * post-ops. */
+enum ond_status ond_prep_eltwise_then(struct ond_prep *p, dnnl_alg_kind_t alg, float alpha,
+                                      float beta, const struct ond_postop *then,
+                                      struct ond_error *err);
 enum ond_status ond_prep_eltwise(struct ond_prep *p, dnnl_alg_kind_t alg, float alpha,
                                  float beta, struct ond_error *err);
+/* Output 0 as a view of input 0 (see Views above); any dtype. */
+enum ond_status ond_prep_view(struct ond_prep *p, struct ond_error *err);
 
 #endif

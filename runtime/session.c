@@ -2,11 +2,16 @@
  *
  * A plan (one per set of input shapes, cached) is a list of steps over "values": buffers as
  * kernels see them, each with a oneDNN memory descriptor (a blocked layout chosen by a conv,
- * or plain row-major). Nodes whose inputs are all known at planning are computed then. Ops
- * with a prepare run as one oneDNN primitive; others run their eval on plain buffers.
- * Reorders are inserted where a consumer wants another layout than its producer made. All
- * values live in one arena, placed by liveness so buffers are reused. Graph inputs are read
- * in place from the caller's buffers; outputs are copied out in plain layout.
+ * or plain row-major; dtypes oneDNN lacks are plain bytes). Nodes whose inputs are all known
+ * at planning are computed then. Ops whose prepare builds a primitive run as one oneDNN
+ * primitive; the others, and nodes whose prepare declines, run their eval on plain buffers
+ * (the contract is in runtime/exec.h). Reorders are inserted where a consumer wants another
+ * layout than its producer made. View ops make no step: their output value shares the
+ * input's storage. A sum post-op's output takes over its addend's buffer when no one else
+ * reads it, else starts as a copy. Values that own storage live in one arena, placed by
+ * liveness so buffers are reused. Graph inputs are read in place from the caller's buffers
+ * (small 1-D integer inputs, taken as shape operands, are known at planning instead: plans
+ * are cached by their values); outputs are copied out in plain layout.
  *
  * Runs on one session are serialized (the arena and scratchpad are the session's); use one
  * session per thread to run in parallel. Nothing is allocated or created while running.
@@ -24,22 +29,30 @@
 #include "runtime/reference.h"
 #include "runtime/session.h"
 
+/* A buffer as kernels see it. A value either owns storage (root == its own index: a place
+ * in the arena, or the caller's buffer for a graph input) or views the storage of its root
+ * with another md (view ops, coerced shapes, a conv output that took over its addend). The
+ * root's lifetime covers every value viewing it. */
 struct value {
     dnnl_memory_desc_t md;
     dnnl_memory_t mem;
     size_t size, offset;
     int first, last;       /* steps that write it first and read it last */
-    bool input;            /* a graph input: the caller's buffer */
+    int root;
+    int last_node;         /* root: the last node reading a tensor held in this storage;
+                              INT32_MAX for a graph output */
+    bool input;            /* root: a graph input, the caller's buffer */
     int input_index;
+    int reorder_of;        /* the value it is a reorder of (reused by later consumers), -1 */
 };
 
 enum step_kind { STEP_PRIM, STEP_EVAL, STEP_COPY };
 
 struct step {
     enum step_kind kind;
-    const struct ond_node *node;
+    const struct ond_node *node;          /* NULL for a reorder */
     dnnl_primitive_t prim;
-    char impl[64];
+    char impl[64];                        /* implementation, or why the node runs eval */
     int n_args;
     int arg_id[OND_PREP_MAX_ARGS];
     int arg_value[OND_PREP_MAX_ARGS];     /* value index, or -1 for mem */
@@ -66,7 +79,11 @@ struct plan {
     struct ond_info *info;            /* per tensor: concrete info, data if known */
     void **known;                     /* per tensor: buffers computed at planning */
     int *tensor_value;                /* per tensor: value index, -1 */
+    int *last_read;                   /* per tensor: index of the last node reading it,
+                                         INT32_MAX for graph outputs, -1 if none */
     int *output_value;                /* per graph output: plain value, or -1 if constant */
+    int node_at;                      /* index of the node being planned */
+    int n_views, n_in_place, n_output_reorders;
     void *arena;
     size_t arena_size;
     void *scratch;
@@ -99,6 +116,9 @@ static struct value *new_value(struct plan *pl, const dnnl_memory_desc_t *md, in
     v->size = dnnl_memory_desc_get_size(md);
     v->first = pl->n_steps;
     v->last = pl->n_steps;
+    v->root = pl->n_values;
+    v->last_node = -1;
+    v->reorder_of = -1;
     *index = pl->n_values++;
     return v;
 }
@@ -120,14 +140,54 @@ static struct step *new_step(struct plan *pl, enum step_kind kind, const struct 
     return s;
 }
 
+/* Value v is read or written by the latest step: its storage must live until then. */
 static void use_value(struct plan *pl, int v)
 {
-    if (pl->values[v].last < pl->n_steps)
-        pl->values[v].last = pl->n_steps;
+    int at = pl->n_steps - 1 > pl->values[v].first ? pl->n_steps - 1 : pl->values[v].first;
+    int r = pl->values[v].root;
+    if (pl->values[v].last < at)
+        pl->values[v].last = at;
+    if (pl->values[r].last < at)
+        pl->values[r].last = at;
+}
+
+/* Tensor t is held by value v. */
+static void bind_tensor(struct plan *pl, const struct ond_tensor *t, int v)
+{
+    struct value *root = &pl->values[pl->values[v].root];
+    pl->tensor_value[t->id] = v;
+    if (pl->last_read[t->id] > root->last_node)
+        root->last_node = pl->last_read[t->id];
+}
+
+static bool same_dims(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
+{
+    return a->ndims == b->ndims &&
+           memcmp(a->dims, b->dims, sizeof(dnnl_dim_t) * (size_t)a->ndims) == 0;
+}
+
+/* Value `from`'s storage seen as md: `from` itself when the mds agree, else a new value
+ * viewing the same root. md must describe no more bytes than `from`. */
+static enum ond_status view_value(struct plan *pl, int from, const dnnl_memory_desc_t *md,
+                                  int *out, struct ond_error *err)
+{
+    if (dnnl_memory_desc_equal(&pl->values[from].md, md)) {
+        *out = from;
+        return OND_OK;
+    }
+    if (dnnl_memory_desc_get_size(md) > pl->values[from].size)
+        return ond_fail(err, OND_STATUS_BACKEND, "a view of %zu bytes over %zu",
+                        dnnl_memory_desc_get_size(md), pl->values[from].size);
+    int root = pl->values[from].root;
+    if (!new_value(pl, md, out))
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
+    pl->values[*out].root = root;
+    pl->values[*out].first = pl->values[root].first;
+    return OND_OK;
 }
 
 /* A value holding value `from` in layout md: `from` itself when the layouts agree, else a
- * new value written by a reorder step. */
+ * value written by a reorder step, made once for all the nodes that want it. */
 static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int from,
                                  const dnnl_memory_desc_t *md, int *out, struct ond_error *err)
 {
@@ -135,6 +195,12 @@ static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int fro
         *out = from;
         return OND_OK;
     }
+    for (int v = 0; v < pl->n_values; v++)
+        if (pl->values[v].reorder_of == from && dnnl_memory_desc_equal(&pl->values[v].md, md)) {
+            pl->values[v].last_node = pl->node_at;
+            *out = v;
+            return OND_OK;
+        }
     dnnl_primitive_desc_t pd = NULL;
     enum ond_status st = ond_dnnl(dnnl_reorder_primitive_desc_create(
                                       &pd, &pl->values[from].md, s->engine, md, s->engine, NULL),
@@ -149,12 +215,14 @@ static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int fro
         return st;
     }
     dnnl_primitive_desc_destroy(pd);
-    use_value(pl, from);
     if (!new_value(pl, md, &to) || !(step = new_step(pl, STEP_PRIM, NULL))) {
         dnnl_primitive_destroy(prim);
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
     }
+    use_value(pl, from);
     pl->values[to].first = pl->n_steps - 1;
+    pl->values[to].reorder_of = from;
+    pl->values[to].last_node = pl->node_at;
     step->prim = prim;
     snprintf(step->impl, sizeof step->impl, "reorder");
     step->n_args = 2;
@@ -172,6 +240,26 @@ static enum ond_status plain_value(struct ond_session *s, struct plan *pl, int f
     dnnl_memory_desc_t md;
     enum ond_status st = ond_md(info, true, &md, err);
     return st ? st : as_layout(s, pl, from, &md, out, err);
+}
+
+/* Value `from` (tensor info) as a prepare wants it (exec.h): as it is, reordered, or, for
+ * want with other dims, made plain and viewed with want. */
+static enum ond_status input_as(struct ond_session *s, struct plan *pl, int from,
+                                const struct ond_info *info, const dnnl_memory_desc_t *want,
+                                int *out, struct ond_error *err)
+{
+    if (!want->ndims) {
+        *out = from;
+        return OND_OK;
+    }
+    if (same_dims(&pl->values[from].md, want))
+        return as_layout(s, pl, from, want, out, err);
+    int plain;
+    enum ond_status st = plain_value(s, pl, from, info, &plain, err);
+    if (!st && dnnl_memory_desc_get_size(want) != pl->values[plain].size)
+        return ond_fail(err, OND_STATUS_BACKEND, "a %zu-byte view of a %zu-byte input",
+                        dnnl_memory_desc_get_size(want), pl->values[plain].size);
+    return st ? st : view_value(pl, plain, want, out, err);
 }
 
 /* Computes a node whose inputs are all known, into buffers the plan keeps. */
@@ -218,95 +306,135 @@ static bool alloc_eval(struct step *st, int n_in, int n_out)
            st->out_data;
 }
 
-static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const struct ond_node *n,
-                                 const struct ond_info *const *in, const struct ond_info *out,
-                                 struct ond_error *err)
+static void free_prep(struct ond_prep *p)
+{
+    if (p->prim)
+        dnnl_primitive_destroy(p->prim);
+    for (int i = 0; i < p->n_mem; i++)
+        dnnl_memory_destroy(p->mem[i]);
+}
+
+/* Whether the output of node `at` may take over value a's buffer for its sum post-op:
+ * no later node reads that storage, it is not the caller's, and the node reads it through
+ * no other input (a primitive must not write where it reads). */
+static bool can_take_over(const struct plan *pl, int a, int at, int sum_input,
+                          const int *in_val, int n_in)
+{
+    const struct value *root = &pl->values[pl->values[a].root];
+    if (root->input || root->last_node > at)
+        return false;
+    for (int k = 0; k < n_in; k++)
+        if (k != sum_input && in_val[k] >= 0 && pl->values[in_val[k]].root == pl->values[a].root)
+            return false;
+    return true;
+}
+
+/* Plans node n as the primitive (or view) that p describes. */
+static enum ond_status plan_prim(struct ond_session *s, struct plan *pl, const struct ond_node *n,
+                                 int at, struct ond_prep *p, struct ond_error *err)
 {
     enum ond_status st = OND_OK;
-    if (n->n_in > OND_PREP_MAX_IN && n->op->prepare)
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "too many inputs");
-    if (n->op->prepare && n->n_in <= OND_PREP_MAX_IN) {
-        struct ond_prep p;
-        memset(&p, 0, sizeof p);
-        p.node = n;
-        p.engine = s->engine;
-        p.in = in;
-        p.out = out;
-        p.sum_input = -1;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] && !in[k]->data)
-                p.in_md[k] = &pl->values[pl->tensor_value[n->in[k]->id]].md;
-        if ((st = n->op->prepare(&p, err))) {
-            if (p.prim)
-                dnnl_primitive_destroy(p.prim);
-            for (int i = 0; i < p.n_mem; i++)
-                dnnl_memory_destroy(p.mem[i]);
-            return st;
-        }
-        int in_val[OND_PREP_MAX_IN], out_val[OND_PREP_MAX_OUT];
-        for (int k = 0; k < n->n_in && !st; k++) {
-            in_val[k] = -1;
-            if (!p.in_md[k])
-                continue;
-            int v = pl->tensor_value[n->in[k]->id];
-            if (p.want_md[k].ndims)
-                st = as_layout(s, pl, v, &p.want_md[k], &v, err);
-            in_val[k] = v;
-        }
-        /* A sum post-op accumulates into the output: it starts as a copy of the addend. */
-        struct step *copy = NULL;
-        if (!st && p.sum_input >= 0) {
-            int v = in_val[p.sum_input];
-            if (v < 0 || (st = as_layout(s, pl, v, &p.out_md[0], &in_val[p.sum_input], err)))
-                st = st ? st : ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
-                                             "sum post-op on a constant");
-            else if (!(copy = new_step(pl, STEP_COPY, n)) || !alloc_eval(copy, 1, 1))
-                st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
-        }
-        struct step *step = NULL;
-        for (int k = 0; k < n->n_out && !st; k++) {
-            if (!new_value(pl, &p.out_md[k], &out_val[k]))
-                st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
-            else if (n->out[k])
-                pl->tensor_value[n->out[k]->id] = out_val[k];
-        }
-        if (!st && copy) {
-            copy->in_value[0] = in_val[p.sum_input];
-            copy->out_value[0] = out_val[0];
-            pl->values[out_val[0]].first = (int)(copy - pl->steps);
-            use_value(pl, in_val[p.sum_input]);
-        }
-        if (!st && !(step = new_step(pl, STEP_PRIM, n)))
-            st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
-        if (st) {
-            dnnl_primitive_destroy(p.prim);
-            for (int i = 0; i < p.n_mem; i++)
-                dnnl_memory_destroy(p.mem[i]);
-            return st;
-        }
-        step->prim = p.prim;
-        memcpy(step->impl, p.impl, sizeof step->impl);
-        memcpy(step->mem, p.mem, sizeof p.mem);
-        step->n_mem = p.n_mem;
-        step->n_args = p.n_args;
-        for (int a = 0; a < p.n_args; a++) {
-            const struct ond_arg *arg = &p.args[a];
-            step->arg_id[a] = arg->dnnl_arg;
-            step->arg_value[a] = -1;
-            if (arg->kind == OND_ARG_IN) {
-                step->arg_value[a] = in_val[arg->index];
-                use_value(pl, in_val[arg->index]);
-            } else if (arg->kind == OND_ARG_OUT) {
-                step->arg_value[a] = out_val[arg->index];
-            } else {
-                step->arg_mem[a] = p.mem[arg->index];
-            }
-        }
-        if (p.scratch_bytes > pl->scratch_size)
-            pl->scratch_size = p.scratch_bytes;
-        return OND_OK;
+    int in_val[OND_PREP_MAX_IN], out_val[OND_PREP_MAX_OUT];
+    for (int k = 0; k < n->n_in && !st; k++) {
+        in_val[k] = -1;
+        if (p->in_md[k])
+            st = input_as(s, pl, pl->tensor_value[n->in[k]->id], p->in[k], &p->want_md[k],
+                          &in_val[k], err);
     }
-    /* Plain-C fallback: plain inputs, plain outputs. */
+    if (!st && p->view) {
+        pl->n_views++;
+        if (!(st = view_value(pl, in_val[0], &p->out_md[0], &out_val[0], err)))
+            bind_tensor(pl, n->out[0], out_val[0]);
+        return st;
+    }
+    /* A sum post-op accumulates into the output: it starts as the addend, whose buffer it
+     * takes over when nothing else needs it, else a copy of it. */
+    struct step *copy = NULL;
+    int addend = -1;
+    if (!st && p->sum_input >= 0) {
+        int k = p->sum_input;
+        dnnl_memory_desc_t want;
+        if (in_val[k] < 0)
+            st = ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "sum post-op on a constant");
+        else if (!(st = ond_md(&p->out[0], true, &want, err)) && !same_dims(&want, &p->out_md[0]))
+            st = ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "sum post-op on a view");
+        else if (!st && (p->in[k]->rank != p->out[0].rank ||
+                         memcmp(p->in[k]->dims, p->out[0].dims,
+                                sizeof(int64_t) * (size_t)p->out[0].rank) != 0))
+            st = ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
+                               "sum post-op: input %d and the output differ in shape", k);
+        if (!st)
+            st = as_layout(s, pl, in_val[k], &p->out_md[0], &addend, err);
+        if (!st && !can_take_over(pl, addend, at, k, in_val, n->n_in) &&
+            (!(copy = new_step(pl, STEP_COPY, n)) || !alloc_eval(copy, 1, 1)))
+            st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
+    }
+    for (int k = 0; k < n->n_out && !st; k++) {
+        int v;
+        dnnl_memory_desc_t plain;
+        out_val[k] = -1;
+        if (!n->out[k])
+            continue;
+        if (k == 0 && addend >= 0 && !copy) {
+            /* Its content changes: no later consumer may take it as the reorder it was. */
+            pl->n_in_place++;
+            pl->values[addend].reorder_of = -1;
+            v = addend;
+        } else if (!new_value(pl, &p->out_md[k], &v)) {
+            st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
+            break;
+        }
+        out_val[k] = v;
+        /* An output written with other dims is seen by its tensor as a plain view. */
+        if (!(st = ond_md(&p->out[k], true, &plain, err)) && !same_dims(&plain, &p->out_md[k]))
+            st = view_value(pl, v, &plain, &v, err);
+        if (!st)
+            bind_tensor(pl, n->out[k], v);
+    }
+    if (!st && copy) {
+        copy->in_value[0] = addend;
+        copy->out_value[0] = out_val[0];
+        pl->values[out_val[0]].first = (int)(copy - pl->steps);
+        use_value(pl, addend);
+    }
+    struct step *step = NULL;
+    if (!st && !(step = new_step(pl, STEP_PRIM, n)))
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
+    if (st)
+        return st;
+    step->prim = p->prim;
+    p->prim = NULL;
+    memcpy(step->impl, p->impl, sizeof step->impl);
+    memcpy(step->mem, p->mem, sizeof p->mem);
+    step->n_mem = p->n_mem;
+    p->n_mem = 0;
+    step->n_args = p->n_args;
+    for (int a = 0; a < p->n_args; a++) {
+        const struct ond_arg *arg = &p->args[a];
+        step->arg_id[a] = arg->dnnl_arg;
+        step->arg_value[a] = -1;
+        if (arg->kind == OND_ARG_IN)
+            step->arg_value[a] = in_val[arg->index];
+        else if (arg->kind == OND_ARG_OUT)
+            step->arg_value[a] = out_val[arg->index];
+        else
+            step->arg_mem[a] = step->mem[arg->index];
+        if (step->arg_value[a] >= 0)
+            use_value(pl, step->arg_value[a]);
+    }
+    if (p->scratch_bytes > pl->scratch_size)
+        pl->scratch_size = p->scratch_bytes;
+    return OND_OK;
+}
+
+/* Plans node n (index `at` in the graph) as a eval step over plain buffers; why says why
+ * it runs its eval. */
+static enum ond_status plan_eval_step(struct ond_session *s, struct plan *pl,
+                                      const struct ond_node *n, const struct ond_info *const *in,
+                                      const struct ond_info *out, const char *why,
+                                      struct ond_error *err)
+{
+    enum ond_status st = OND_OK;
     int in_val[n->n_in > 0 ? n->n_in : 1];
     for (int k = 0; k < n->n_in && !st; k++) {
         in_val[k] = -1;
@@ -316,7 +444,10 @@ static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const s
     struct step *step = NULL;
     if (!st && (!(step = new_step(pl, STEP_EVAL, n)) || !alloc_eval(step, n->n_in, n->n_out)))
         st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
-    for (int k = 0; k < n->n_in && !st; k++) {
+    if (st)
+        return st;
+    snprintf(step->impl, sizeof step->impl, "eval: %s", why);
+    for (int k = 0; k < n->n_in; k++) {
         step->in_value[k] = in_val[k];
         if (in[k])
             step->in_info[k] = *in[k];
@@ -328,29 +459,82 @@ static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const s
         step->out_info[k] = out[k];
         if ((st = ond_md(&out[k], true, &md, err)))
             break;
-        if (!new_value(pl, &md, &step->out_value[k]))
+        if (!new_value(pl, &md, &step->out_value[k])) {
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
-        else if (n->out[k])
-            pl->tensor_value[n->out[k]->id] = step->out_value[k];
+            break;
+        }
+        pl->values[step->out_value[k]].first = pl->n_steps - 1;
+        if (n->out[k])
+            bind_tensor(pl, n->out[k], step->out_value[k]);
     }
     return st;
 }
 
-/* Places values in the arena by liveness: each takes the lowest offset free over its
- * lifetime (values are few hundred, so the quadratic scan is cheap). */
+static bool has_empty_output(const struct ond_node *n, const struct ond_info *out)
+{
+    for (int k = 0; k < n->n_out; k++) {
+        uint64_t numel;
+        if (ond_numel(&out[k], 0, &numel) && numel == 0)
+            return true;
+    }
+    return false;
+}
+
+static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const struct ond_node *n,
+                                 int at, const struct ond_info *const *in,
+                                 const struct ond_info *out, struct ond_error *err)
+{
+    const char *why = "no oneDNN primitive";
+    if (n->n_out > OND_PREP_MAX_OUT)
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "too many outputs");
+    if (n->op->prepare && n->n_in > OND_PREP_MAX_IN)
+        why = "too many inputs";
+    else if (n->op->prepare && has_empty_output(n, out))
+        why = "empty output";
+    else if (n->op->prepare) {
+        struct ond_prep p;
+        memset(&p, 0, sizeof p);
+        p.node = n;
+        p.engine = s->engine;
+        p.stream = s->stream;
+        p.in = in;
+        p.out = out;
+        p.sum_input = -1;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] && !in[k]->data)
+                p.in_md[k] = &pl->values[pl->tensor_value[n->in[k]->id]].md;
+        enum ond_status st = n->op->prepare(&p, err);
+        if (!st && !p.declined)
+            st = plan_prim(s, pl, n, at, &p, err);
+        free_prep(&p);
+        if (st || !p.declined)
+            return st;
+        if (n->n_post)
+            return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
+                                 "has fused post-ops but cannot run as a primitive (%s)", p.impl);
+        return plan_eval_step(s, pl, n, in, out, p.impl, err);
+    }
+    if (n->n_post)
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
+                             "has fused post-ops but cannot run as a primitive (%s)", why);
+    return plan_eval_step(s, pl, n, in, out, why, err);
+}
+
+/* Places the values that own arena storage by liveness: each takes the lowest offset free
+ * over its lifetime (values are few hundred, so the quadratic scan is cheap). */
 static void place(struct plan *pl)
 {
     size_t top = 0;
     for (int i = 0; i < pl->n_values; i++) {
         struct value *v = &pl->values[i];
-        if (v->input)
+        if (v->input || v->root != i)
             continue;
         size_t size = (v->size + 63) / 64 * 64, off = 0;
         for (bool moved = true; moved;) {
             moved = false;
             for (int j = 0; j < i; j++) {
                 const struct value *u = &pl->values[j];
-                if (u->input || u->last < v->first || v->last < u->first)
+                if (u->input || u->root != j || u->last < v->first || v->last < u->first)
                     continue;
                 size_t usize = (u->size + 63) / 64 * 64;
                 if (off < u->offset + usize && u->offset < off + size) {
@@ -364,6 +548,13 @@ static void place(struct plan *pl)
             top = off + size;
     }
     pl->arena_size = top;
+}
+
+/* Where value v's bytes are: the caller's input buffer or the arena. */
+static void *value_data(const struct plan *pl, int v, const struct ond_value *inputs)
+{
+    const struct value *root = &pl->values[pl->values[v].root];
+    return root->input ? inputs[root->input_index].data : (char *)pl->arena + root->offset;
 }
 
 static void free_plan(struct plan *pl)
@@ -390,6 +581,7 @@ static void free_plan(struct plan *pl)
     free(pl->steps);
     free(pl->info);
     free(pl->tensor_value);
+    free(pl->last_read);
     free(pl->output_value);
     free(pl->input_info);
     free(pl->arena);
@@ -400,6 +592,15 @@ static void free_plan(struct plan *pl)
         free(pl->known[i]);
     free(pl->known);
     free(pl);
+}
+
+/* Small 1-D integer inputs are taken as shape operands (Reshape's shape, Unsqueeze's axes,
+ * Pad's pads...): the plan knows their values, so shapes that depend on them are concrete,
+ * and plans are cached by those values. */
+static bool shape_input(const struct ond_info *info)
+{
+    return (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32) &&
+           info->rank <= 1 && (info->rank == 0 || info->dims[0] <= 2 * OND_MAX_RANK);
 }
 
 static enum ond_status build_plan(struct ond_session *s, const struct ond_value *inputs,
@@ -414,6 +615,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     if (!pl || !(pl->info = calloc((size_t)nt + 1, sizeof *pl->info)) ||
         !(pl->known = calloc((size_t)nt + 2, sizeof *pl->known)) ||
         !(pl->tensor_value = calloc((size_t)nt + 1, sizeof *pl->tensor_value)) ||
+        !(pl->last_read = calloc((size_t)nt + 1, sizeof *pl->last_read)) ||
         !(pl->output_value = calloc((size_t)g->n_outputs + 1, sizeof *pl->output_value)) ||
         !(pl->input_info = calloc((size_t)g->n_inputs + 1, sizeof *pl->input_info))) {
         free_plan(pl);
@@ -426,7 +628,14 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         if (!(g->tensors[i]->flags & OND_TENSOR_CONST))
             pl->info[i].data = NULL;
         pl->tensor_value[i] = -1;
+        pl->last_read[i] = -1;
     }
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_in; k++)
+            if (g->nodes[i]->in[k])
+                pl->last_read[g->nodes[i]->in[k]->id] = i;
+    for (int i = 0; i < g->n_outputs; i++)
+        pl->last_read[g->outputs[i]->id] = INT32_MAX;
     for (int i = 0; i < g->n_inputs && !st; i++) {
         struct ond_tensor *t = g->inputs[i];
         struct ond_info *info = &pl->info[t->id];
@@ -435,13 +644,21 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         pl->input_info[i] = *info;
         dnnl_memory_desc_t md;
         int v;
-        if (!(st = ond_md(info, true, &md, err))) {
+        if (shape_input(info)) {
+            size_t bytes = ond_info_bytes(info);
+            if (!(pl->known[t->id] = ond_aligned_alloc(bytes))) {
+                st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
+                break;
+            }
+            memcpy(pl->known[t->id], inputs[i].data, bytes);
+            info->data = pl->input_info[i].data = pl->known[t->id];
+        } else if (!(st = ond_md(info, true, &md, err))) {
             if (!new_value(pl, &md, &v)) {
                 st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
             } else {
                 pl->values[v].input = true;
                 pl->values[v].input_index = i;
-                pl->tensor_value[t->id] = v;
+                bind_tensor(pl, t, v);
             }
         }
     }
@@ -471,10 +688,11 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
                                    "output %d has no concrete shape", k);
         if (st)
             break;
+        pl->node_at = i;
         if (known)
             st = plan_eval(g, pl, n, in, oi, err);
         else
-            st = plan_node(s, pl, n, in, oi, err);
+            st = plan_node(s, pl, n, i, in, oi, err);
         for (int k = 0; k < n->n_out && !st; k++)
             if (n->out[k]) {
                 const void *d = pl->info[n->out[k]->id].data;
@@ -488,15 +706,18 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     free(in);
     free(oi);
     /* Outputs leave in plain layout. */
+    pl->node_at = INT32_MAX;
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_tensor *t = g->outputs[i];
         pl->output_value[i] = -1;
         if (pl->info[t->id].data)
             continue;
+        int steps = pl->n_steps;
         st = plain_value(s, pl, pl->tensor_value[t->id], &pl->info[t->id], &pl->output_value[i],
                          err);
+        pl->n_output_reorders += pl->n_steps - steps;
         if (!st)
-            pl->values[pl->output_value[i]].last = INT32_MAX;
+            pl->values[pl->values[pl->output_value[i]].root].last = INT32_MAX;
     }
     if (!st) {
         place(pl);
@@ -506,11 +727,12 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate %zu bytes of activations",
                           pl->arena_size);
     }
+    /* Graph inputs, and views of them, get the caller's buffer at each run. */
     for (int i = 0; i < pl->n_values && !st; i++) {
         struct value *v = &pl->values[i];
-        void *h = v->input ? NULL : (char *)pl->arena + v->offset;
-        st = ond_dnnl(dnnl_memory_create(&v->mem, &v->md, s->engine, h ? h : DNNL_MEMORY_NONE),
-                      "memory_create", NULL, err);
+        void *h = pl->values[v->root].input ? DNNL_MEMORY_NONE : value_data(pl, i, NULL);
+        st = ond_dnnl(dnnl_memory_create(&v->mem, &v->md, s->engine, h), "memory_create", NULL,
+                      err);
     }
     if (!st && pl->scratch_size) {
         dnnl_memory_desc_t md;
@@ -527,15 +749,16 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         if (sp->kind == STEP_PRIM)
             continue;
         for (int k = 0; k < sp->n_in; k++) {
-            if (sp->in_value[k] >= 0 && !pl->values[sp->in_value[k]].input)
-                sp->in_info[k].data = (char *)pl->arena + pl->values[sp->in_value[k]].offset;
+            int v = sp->in_value[k];
+            if (v >= 0 && !pl->values[pl->values[v].root].input)
+                sp->in_info[k].data = value_data(pl, v, NULL);
             else if (sp->node && sp->node->in[k] && sp->in_value[k] < 0)
                 sp->in_info[k].data = pl->info[sp->node->in[k]->id].data;
             sp->in_ptr[k] = sp->node && sp->kind == STEP_EVAL && !sp->node->in[k] ? NULL
                                                                                   : &sp->in_info[k];
         }
         for (int k = 0; k < sp->n_out; k++)
-            sp->out_data[k] = (char *)pl->arena + pl->values[sp->out_value[k]].offset;
+            sp->out_data[k] = value_data(pl, sp->out_value[k], NULL);
     }
     if (st) {
         free_plan(pl);
@@ -600,14 +823,30 @@ static struct plan *find_plan(struct ond_session *s, const struct ond_value *inp
 {
     for (struct plan *p = s->plans; p; p = p->next) {
         bool same = true;
-        for (int i = 0; i < p->n_inputs && same; i++)
-            same = p->input_info[i].rank == inputs[i].rank &&
-                   memcmp(p->input_info[i].dims, inputs[i].dims,
-                          sizeof(int64_t) * (size_t)inputs[i].rank) == 0;
+        for (int i = 0; i < p->n_inputs && same; i++) {
+            const struct ond_info *pi = &p->input_info[i];
+            same = pi->rank == inputs[i].rank &&
+                   memcmp(pi->dims, inputs[i].dims, sizeof(int64_t) * (size_t)pi->rank) == 0 &&
+                   (!pi->data || memcmp(pi->data, inputs[i].data, ond_info_bytes(pi)) == 0);
+        }
         if (same)
             return p;
     }
     return NULL;
+}
+
+/* The plan for inputs, built if it is not cached; the caller holds s->lock. */
+static enum ond_status get_plan(struct ond_session *s, const struct ond_value *bound,
+                                struct plan **out, struct ond_error *err)
+{
+    struct plan *pl = find_plan(s, bound);
+    enum ond_status st = OND_OK;
+    if (!pl && !(st = build_plan(s, bound, &pl, err))) {
+        pl->next = s->plans;
+        s->plans = pl;
+    }
+    *out = pl;
+    return st;
 }
 
 static void set_ftz(bool on)
@@ -621,9 +860,8 @@ static enum ond_status execute(struct ond_session *s, struct plan *pl,
                                const struct ond_value *inputs, struct ond_error *err)
 {
     for (int i = 0; i < pl->n_values; i++)
-        if (pl->values[i].input)
-            dnnl_memory_set_data_handle(pl->values[i].mem,
-                                        inputs[pl->values[i].input_index].data);
+        if (pl->values[pl->values[i].root].input)
+            dnnl_memory_set_data_handle(pl->values[i].mem, value_data(pl, i, inputs));
     for (int i = 0; i < pl->n_steps; i++) {
         struct step *sp = &pl->steps[i];
         if (sp->kind == STEP_PRIM) {
@@ -646,13 +884,10 @@ static enum ond_status execute(struct ond_session *s, struct plan *pl,
         }
         /* Eval and copy steps read inputs that may be the caller's. */
         for (int k = 0; k < sp->n_in; k++)
-            if (sp->in_value[k] >= 0 && pl->values[sp->in_value[k]].input)
-                sp->in_info[k].data = inputs[pl->values[sp->in_value[k]].input_index].data;
+            if (sp->in_value[k] >= 0 && pl->values[pl->values[sp->in_value[k]].root].input)
+                sp->in_info[k].data = value_data(pl, sp->in_value[k], inputs);
         if (sp->kind == STEP_COPY) {
-            const void *src = sp->in_info[0].data;
-            if (!src)
-                src = (char *)pl->arena + pl->values[sp->in_value[0]].offset;
-            memcpy(sp->out_data[0], src, pl->values[sp->out_value[0]].size);
+            memcpy(sp->out_data[0], sp->in_info[0].data, pl->values[sp->out_value[0]].size);
             continue;
         }
         for (int k = 0; k < sp->n_out; k++)
@@ -717,11 +952,9 @@ enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *i
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
     enum ond_status st = bind_inputs(g, inputs, n_inputs, bound, err);
     pthread_mutex_lock(&s->lock);
-    struct plan *pl = st ? NULL : find_plan(s, bound);
-    if (!st && !pl && !(st = build_plan(s, bound, &pl, err))) {
-        pl->next = s->plans;
-        s->plans = pl;
-    }
+    struct plan *pl = NULL;
+    if (!st)
+        st = get_plan(s, bound, &pl, err);
     if (!st) {
         int threads = s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
         omp_set_num_threads(threads);
@@ -748,9 +981,8 @@ enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *i
                           o->data ? o->size : 0);
             break;
         }
-        const void *src = pl->output_value[i] < 0
-                              ? info->data
-                              : (char *)pl->arena + pl->values[pl->output_value[i]].offset;
+        const void *src = pl->output_value[i] < 0 ? info->data
+                                                  : value_data(pl, pl->output_value[i], bound);
         memcpy(o->data, src, bytes);
     }
     pthread_mutex_unlock(&s->lock);
@@ -768,11 +1000,9 @@ enum ond_status ond_session_output_shapes(struct ond_session *s, const struct on
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
     enum ond_status st = bind_inputs(g, inputs, n_inputs, bound, err);
     pthread_mutex_lock(&s->lock);
-    struct plan *pl = st ? NULL : find_plan(s, bound);
-    if (!st && !pl && !(st = build_plan(s, bound, &pl, err))) {
-        pl->next = s->plans;
-        s->plans = pl;
-    }
+    struct plan *pl = NULL;
+    if (!st)
+        st = get_plan(s, bound, &pl, err);
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_info *info = &pl->info[g->outputs[i]->id];
         uint64_t numel = 0;
@@ -783,6 +1013,43 @@ enum ond_status ond_session_output_shapes(struct ond_session *s, const struct on
         outputs[i].rank = info->rank;
         memcpy(outputs[i].dims, info->dims, sizeof(int64_t) * (size_t)info->rank);
         outputs[i].size = (size_t)numel * ond_dtype_size(info->dtype);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(bound);
+    return st;
+}
+
+enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_value *inputs,
+                                       size_t n_inputs, struct ond_plan_stats *stats,
+                                       struct ond_error *err)
+{
+    const struct ond_graph *g = s->model->graph;
+    struct ond_value *bound = calloc((size_t)g->n_inputs + 1, sizeof *bound);
+    if (!bound)
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
+    memset(stats, 0, sizeof *stats);
+    enum ond_status st = bind_inputs(g, inputs, n_inputs, bound, err);
+    pthread_mutex_lock(&s->lock);
+    struct plan *pl = NULL;
+    if (!st)
+        st = get_plan(s, bound, &pl, err);
+    for (int i = 0; !st && i < pl->n_steps; i++) {
+        const struct step *sp = &pl->steps[i];
+        if (sp->kind == STEP_COPY) {
+            stats->copies++;
+        } else if (sp->kind == STEP_PRIM) {
+            stats->primitives += sp->node != NULL;
+            stats->reorders += sp->node == NULL;
+        } else if (!stats->evals++) {
+            snprintf(stats->first_eval, sizeof stats->first_eval, "%s: %s", sp->node->name,
+                     sp->impl);
+        }
+    }
+    if (!st) {
+        stats->views = pl->n_views;
+        stats->in_place = pl->n_in_place;
+        stats->output_reorders = pl->n_output_reorders;
+        stats->arena_bytes = pl->arena_size;
     }
     pthread_mutex_unlock(&s->lock);
     free(bound);

@@ -10,4 +10,22 @@ enum ond_status ond_session_output_shapes(struct ond_session *s, const struct on
                                           size_t n_inputs, struct ond_value *outputs,
                                           struct ond_error *err);
 
+/* What the plan for some input shapes holds, for tests and inspection. */
+struct ond_plan_stats {
+    int primitives;      /* oneDNN primitive steps of nodes */
+    int reorders;        /* reorder steps the planner inserted */
+    int output_reorders; /* of those, the ones that make graph outputs plain */
+    int evals;           /* nodes run by their plain-C eval */
+    int copies;          /* sum post-op addends copied into the output first */
+    int views;           /* nodes whose output is a view of their input's buffer */
+    int in_place;        /* sum post-ops whose output took over the addend's buffer */
+    size_t arena_bytes;  /* activation memory */
+    char first_eval[128]; /* "node: why" of the first eval step, "" if none */
+};
+
+/* Plans for inputs if needed (like ond_session_output_shapes) and describes the plan. */
+enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_value *inputs,
+                                       size_t n_inputs, struct ond_plan_stats *stats,
+                                       struct ond_error *err);
+
 #endif

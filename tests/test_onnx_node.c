@@ -1,9 +1,12 @@
 /* test_onnx_node.c: the ONNX 1.12 backend node tests from Debian's libonnx-testdata, run
- * through the reference interpreter (every op's eval). A test whose model fails to load with
+ * through the reference interpreter (every op's eval) and through a session (oneDNN
+ * primitives, eval where an op has none or declines). A test whose model fails to load with
  * "unsupported" (an op, opset or type ondine does not claim) is skipped; tests listed in
  * tests/node_skip.txt are skipped with the reason given there; every other test must match
- * its reference outputs (rtol 1e-3, atol 1e-5, as `ondine test`). ONDINE_NODE_FILTER=substr
- * selects tests; ONDINE_NODE_VERBOSE=1 prints every result. */
+ * its reference outputs (rtol 1e-3, atol 1e-5, as `ondine test`) both ways. A session may
+ * skip a test only with an UNSUPPORTED status (none do today). ONDINE_NODE_FILTER=substr
+ * selects tests; ONDINE_NODE_VERBOSE=1 prints every result and which tests ran some node
+ * on eval in the session. */
 #include <dirent.h>
 #include <math.h>
 #include <unistd.h>
@@ -11,7 +14,9 @@
 #include <string.h>
 
 #include "proto/loader.h"
+#include "runtime/model.h"
 #include "runtime/reference.h"
+#include "runtime/session.h"
 #include "tests/util.h"
 
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
@@ -66,30 +71,92 @@ static int compare(const char *test, const struct ond_value *got, const struct o
     return 0;
 }
 
-/* Runs one test folder; returns 0 pass, 1 fail, 2 skip. */
-static int run_case(const char *dir, const char *name, bool verbose)
+enum { PASS, FAIL, SKIP };
+
+/* Per test: outcome through the reference and through a session, and whether the session
+ * ran every node as a primitive or view. */
+struct outcome {
+    int ref, sess;
+    bool all_prim;
+};
+
+static void free_values(struct ond_value *v, int n, bool with_names)
+{
+    for (int i = 0; i < n; i++) {
+        if (with_names)
+            free((void *)v[i].name);
+        free(v[i].data);
+    }
+}
+
+/* Runs the outputs of one data set through the session; PASS, FAIL or SKIP. */
+static int run_session(struct ond_session *s, const char *name, const struct ond_value *in,
+                       int n_in, const struct ond_value *want, int n_out, bool verbose,
+                       bool *all_prim)
+{
+    struct ond_error err = {0};
+    struct ond_value *got = NULL;
+    struct ond_plan_stats stats;
+    size_t n_got = 0;
+    enum ond_status st = ond_session_run_alloc(s, in, (size_t)n_in, &got, &n_got, &err);
+    if (!st)
+        st = ond_session_plan_stats(s, in, (size_t)n_in, &stats, &err);
+    if (st == OND_STATUS_UNSUPPORTED) {
+        if (verbose)
+            print_message("SKIP %s (session): %s\n", name, err.message);
+        return SKIP;
+    }
+    if (st) {
+        print_message("FAIL %s (session): %s\n", name, err.message);
+        return FAIL;
+    }
+    if (stats.evals) {
+        *all_prim = false;
+        if (verbose)
+            print_message("EVAL %s: %d node(s) on eval, first %s\n", name, stats.evals,
+                          stats.first_eval);
+    }
+    int failed = PASS;
+    for (int i = 0; i < n_out && !failed; i++)
+        if (compare(name, &got[i], &want[i]))
+            failed = FAIL;
+    if (failed)
+        print_message("  (through a session)\n");
+    ond_values_free(got, n_got);
+    return failed;
+}
+
+/* Runs one test folder. */
+static struct outcome run_case(const char *dir, const char *name, bool verbose)
 {
     char path[1024];
     struct ond_error err = {0};
-    struct ond_model_ref { struct ond_graph *g; } m = {NULL};
+    struct ond_model model = {NULL};
+    struct ond_session *sess = NULL;
+    struct outcome r = {PASS, PASS, true};
     void *buf = NULL;
     size_t len;
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     enum ond_status st = ond_read_file(path, 0, &buf, &len, &err);
     if (!st)
-        st = ond_load_graph(buf, len, dir, name, NULL, false, &m.g, &err);
+        st = ond_load_graph(buf, len, dir, name, NULL, false, &model.graph, &err);
     free(buf);
     if (st == OND_STATUS_UNSUPPORTED) {
         if (verbose)
             print_message("SKIP %s: %s\n", name, err.message);
-        return 2;
+        return (struct outcome){SKIP, SKIP, false};
     }
     if (st) {
         print_message("FAIL %s: %s\n", name, err.message);
-        return 1;
+        return (struct outcome){FAIL, FAIL, false};
     }
-    int failed = 0;
-    for (int set = 0; !failed; set++) {
+    st = ond_session_create(&model, NULL, &sess, &err);
+    if (st) {
+        print_message("%s %s (session): %s\n", st == OND_STATUS_UNSUPPORTED ? "SKIP" : "FAIL",
+                      name, err.message);
+        r.sess = st == OND_STATUS_UNSUPPORTED ? SKIP : FAIL;
+    }
+    for (int set = 0; r.ref == PASS; set++) {
         snprintf(path, sizeof path, "%s/test_data_set_%d", dir, set);
         DIR *d = opendir(path);
         if (!d)
@@ -109,43 +176,40 @@ static int run_case(const char *dir, const char *name, bool verbose)
                 break;
         }
         /* Test files may name inputs differently from the graph: bind by position. */
-        for (int i = 0; i < n_in && i < m.g->n_inputs; i++) {
+        for (int i = 0; i < n_in && i < model.graph->n_inputs; i++) {
             free((void *)in[i].name);
-            in[i].name = strdup(m.g->inputs[i]->name);
+            in[i].name = strdup(model.graph->inputs[i]->name);
         }
-        st = ond_reference_run(m.g, in, (size_t)n_in, got, NULL, NULL, &err);
+        st = ond_reference_run(model.graph, in, (size_t)n_in, got, NULL, NULL, &err);
         if (st == OND_STATUS_UNSUPPORTED) {
             if (verbose)
                 print_message("SKIP %s: %s\n", name, err.message);
-            failed = 2;
+            r.ref = SKIP;
         } else if (st) {
             print_message("FAIL %s: %s\n", name, err.message);
-            failed = 1;
-        } else if (n_out != m.g->n_outputs) {
+            r.ref = FAIL;
+        } else if (n_out != model.graph->n_outputs) {
             print_message("FAIL %s: %d reference outputs, the graph has %d\n", name, n_out,
-                          m.g->n_outputs);
-            failed = 1;
+                          model.graph->n_outputs);
+            r.ref = FAIL;
         } else {
-            for (int i = 0; i < n_out && !failed; i++)
-                failed = compare(name, &got[i], &want[i]);
+            for (int i = 0; i < n_out && r.ref == PASS; i++)
+                r.ref = compare(name, &got[i], &want[i]) ? FAIL : PASS;
         }
-        for (int i = 0; i < n_in; i++) {
-            free((void *)in[i].name);
-            free(in[i].data);
-        }
-        for (int i = 0; i < n_out; i++) {
-            free((void *)want[i].name);
-            free(want[i].data);
-            if (!st) {
-                free((void *)got[i].name);
-                free(got[i].data);
-            }
-        }
+        if (sess && r.sess == PASS && r.ref == PASS)
+            r.sess = run_session(sess, name, in, n_in, want, n_out, verbose, &r.all_prim);
+        free_values(in, n_in, true);
+        free_values(want, n_out, true);
+        if (!st)
+            free_values(got, n_out, true);
     }
-    ond_graph_free(m.g);
-    if (!failed && verbose)
+    if (r.ref != PASS)
+        r.sess = r.ref;
+    ond_session_free(sess);
+    ond_graph_free(model.graph);
+    if (r.ref == PASS && r.sess == PASS && verbose)
         print_message("PASS %s\n", name);
-    return failed;
+    return r;
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -164,7 +228,7 @@ static void test_node_suite(void **state)
         print_message("%s is missing (install libonnx-testdata)\n", NODE_DIR);
         fail();
     }
-    int counts[3] = {0, 0, 0}, listed = 0;
+    int counts[3] = {0, 0, 0}, sess[3] = {0, 0, 0}, listed = 0, all_prim = 0;
     for (int i = 0; i < n; i++) {
         const char *name = list[i]->d_name;
         if (name[0] != '.' && (!filter || strstr(name, filter))) {
@@ -173,15 +237,21 @@ static void test_node_suite(void **state)
             } else {
                 char dir[1024];
                 snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, name);
-                counts[run_case(dir, name, verbose)]++;
+                struct outcome r = run_case(dir, name, verbose);
+                counts[r.ref]++;
+                sess[r.sess]++;
+                all_prim += r.sess == PASS && r.all_prim;
             }
         }
         free(list[i]);
     }
     free(list);
     print_message("node tests: %d passed, %d failed, %d skipped (unsupported), %d skipped "
-                  "(tests/node_skip.txt)\n", counts[0], counts[1], counts[2], listed);
-    assert_int_equal(counts[1], 0);
+                  "(tests/node_skip.txt)\n", counts[PASS], counts[FAIL], counts[SKIP], listed);
+    print_message("through sessions: %d passed (%d with every node a primitive or view), "
+                  "%d failed, %d skipped\n", sess[PASS], all_prim, sess[FAIL], sess[SKIP]);
+    assert_int_equal(counts[FAIL], 0);
+    assert_int_equal(sess[FAIL], 0);
 }
 
 int main(void)
