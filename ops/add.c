@@ -1,13 +1,19 @@
 /* add.c: ONNX Add. Opsets 1 and 6: `broadcast` (0: same shapes; 1: B onto A from `axis`,
  * default A's trailing dims), consumed_inputs ignored; opsets 7, 13, 14: numpy broadcasting.
- * float, double, int8, uint8, int32, int64. */
+ * float, double, int8, uint8, int32, int64. eval applies the node's post-ops (fused into float
+ * Adds only). */
 #include "ops/op.h"
 
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
                             const struct ond_info *out, void *const *out_data,
                             struct ond_error *err)
 {
-    return ond_arith_eval(n, OND_BIN_ADD, in, out, out_data, err);
+    uint64_t numel = 0;
+    enum ond_status st = ond_arith_eval(n, OND_BIN_ADD, in, out, out_data, err);
+    if (st || !n->n_post)
+        return st;
+    ond_numel(&out[0], 0, &numel);
+    return ond_apply_post(n, in, out_data[0], numel, err);
 }
 
 const struct ond_op ond_op_add_1 = {

@@ -3,7 +3,7 @@
  * Attributes: alpha, beta (1.0), transA, transB (0). C is required before opset 11 and
  * optional from 11 on. It is broadcast unidirectionally to [M,N] (a scalar, [N], [1,N], [M,1],
  * [M,N]...); before opset 7 only when the attribute broadcast=1, and with broadcast=0 (the
- * default) C must be exactly [M,N]. */
+ * default) C must be exactly [M,N]. eval applies the node's post-ops. */
 #include "ops/op.h"
 
 struct gemm {
@@ -90,7 +90,6 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     int64_t as_m = p->trans_a ? 1 : k, as_k = p->trans_a ? m : 1;
     int64_t bs_k = p->trans_b ? 1 : nn, bs_n = p->trans_b ? k : 1;
     int64_t cs_m = 0, cs_n = 0;
-    (void)err;
     if (c && c->rank == 2) {
         cs_m = c->dims[0] == 1 ? 0 : c->dims[1];
         cs_n = c->dims[1] == 1 ? 0 : 1;
@@ -107,7 +106,7 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                 r += (double)p->beta * cd[i * cs_m + j * cs_n];
             y[i * nn + j] = (float)r;
         }
-    return OND_OK;
+    return ond_apply_post(n, in, y, (uint64_t)(m * nn), err);
 }
 
 /* M * N * K */
