@@ -54,7 +54,8 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
     return base->parse ? base->parse(n, params, err) : OND_OK;
 }
 
-/* Reached only through the registry: parse has rebound every loaded node to its base op. */
+/* The base op's infer. Loaded nodes never get here (parse rebinds them to the base op); the
+ * entry is complete like every registry entry. */
 static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
                              struct ond_info *out, struct ond_error *err)
 {
