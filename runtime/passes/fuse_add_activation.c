@@ -19,7 +19,7 @@
 #include "runtime/passes/passes.h"
 
 /* An add whose semantics are the numpy Add's; rebinds an old Add or a Sum to it. */
-static bool as_numpy_add(struct ond_node *n)
+static bool as_numpy_add(struct ond_pass_ctx *c, struct ond_node *n)
 {
     bool add = ond_pass_is(n, "", "Add"), sum = ond_pass_is(n, "", "Sum") && n->n_in == 2;
     if ((!add && !sum) || !n->in[0] || !n->in[1] || n->in[0]->info.dtype != OND_DTYPE_FLOAT)
@@ -32,8 +32,7 @@ static bool as_numpy_add(struct ond_node *n)
     n->op_type = n->op->name;
     n->opset = 14;
     n->params = NULL;
-    n->attrs = NULL;
-    n->n_attrs = 0;
+    ond_node_drop_attrs(c->g, n);
     return true;
 }
 
@@ -48,7 +47,7 @@ enum ond_status ond_pass_fuse_add_activation(struct ond_pass_ctx *c, struct ond_
             continue;
         /* One activation after another joins in order. */
         while (add->n_post < OND_MAX_POSTOPS && (r = ond_pass_sole_user(c, add->out[0])) &&
-               ond_pass_activation(r, &q) && as_numpy_add(add)) {
+               ond_pass_activation(r, &q) && as_numpy_add(c, add)) {
             char post[128];
             ond_pass_add_post(add, q.kind, q.alpha, q.beta, -1, r->name);
             ond_pass_take_output(add, r);

@@ -101,7 +101,7 @@ struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
                                       void **data, struct ond_error *err);
 /* Rebinds n to the ai.ondine op op_type (ScaleShift, InnerProduct), dropping the old op's
  * parameters and attributes. */
-enum ond_status ond_pass_rebind(struct ond_node *n, const char *op_type,
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
                                 struct ond_error *err);
 /* Appends a post-op to n (kind, alpha, beta, input index or -1, node fused in); false when n
  * already holds OND_MAX_POSTOPS. */

@@ -108,7 +108,8 @@ struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
     return t;
 }
 
-enum ond_status ond_pass_rebind(struct ond_node *n, const char *op_type, struct ond_error *err)
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
+                                struct ond_error *err)
 {
     const struct ond_op *op = ond_op_find("ai.ondine", op_type, 1);
     if (!op)
@@ -118,8 +119,7 @@ enum ond_status ond_pass_rebind(struct ond_node *n, const char *op_type, struct 
     n->domain = op->domain;
     n->opset = op->since;
     n->params = NULL;
-    n->attrs = NULL;
-    n->n_attrs = 0;
+    ond_node_drop_attrs(c->g, n);
     return OND_OK;
 }
 
