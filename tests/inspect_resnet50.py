@@ -5,13 +5,16 @@ for ResNet-50 is 4.09 GMACs). Then the optimization passes on it and on the Caff
 ResNet-50 (opset 9, Sum residual adds, Reshape flatten): `inspect --passes` reports the 53
 BatchNormalizations folded and the 16 residual adds fused with their Relu, and the optimized
 graph is 53 Conv, 1 MaxPool, 1 GlobalAveragePool and 1 InnerProduct; the text, dot and svg
-forms, and the errors of the pass options.
+forms, the errors of the pass options, and `ondine optimize -O1` of the Caffe2-style model
+passing onnx.checker's full check (tests/passes_models.py compares outputs on a smaller one).
 Usage: inspect_resnet50.py ONDINE_BINARY SOURCE_DIR WORK_DIR"""
 import json
 import os
 import re
 import subprocess
 import sys
+
+import onnx
 
 ondine, src, work = sys.argv[1:4]
 subprocess.run(["/usr/bin/python3", f"{src}/tools/models/export_torchvision.py", "--model",
@@ -100,3 +103,11 @@ bad = subprocess.run([ondine, "inspect", "--dot", dot, "--after", "fold_everythi
                      capture_output=True, text=True)
 assert bad.returncode == 2 and "unknown pass" in bad.stderr, bad.stderr
 print("inspect --passes, --dot/--svg --after, pass options: ok")
+
+# -O1 output is standard ONNX: onnx.checker's full check (with shape inference) passes.
+o1 = f"{work}/caffe2_resnet50_op9/optimized_O1.onnx"
+subprocess.run([ondine, "optimize", "-O1", caffe2, "-o", o1], check=True, stdout=subprocess.DEVNULL)
+onnx.checker.check_model(o1, full_check=True)
+ops = {n.op_type for n in onnx.load(o1).graph.node}
+assert ops == {"Conv", "Relu", "Sum", "MaxPool", "GlobalAveragePool", "Reshape", "Gemm"}, ops
+print("caffe2 resnet50 at -O1: onnx.checker ok")
