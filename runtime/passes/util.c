@@ -149,7 +149,7 @@ static bool clip_bound(const struct ond_node *n, int k, float unbounded, float *
 
 bool ond_pass_activation(const struct ond_node *n, struct ond_postop *q)
 {
-    if (!n || n->dead || !n->op || *n->op->domain || !n->in[0] ||
+    if (!n || n->dead || !n->op || *n->op->domain || n->n_in < 1 || !n->in[0] ||
         n->in[0]->info.dtype != OND_DTYPE_FLOAT)
         return false;
     const char *op = n->op->name;
