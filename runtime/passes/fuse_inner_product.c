@@ -31,21 +31,20 @@ static struct ond_node *flattening(const struct ond_pass_ctx *c, const struct on
 {
     const struct ond_tensor *f = gemm->in[0];
     struct ond_node *p = f->producer;
-    if (ond_pass_sole_user(c, f) != gemm || !p || !p->in[0])
+    bool flatten = ond_pass_is(p, "", "Flatten");
+    if (ond_pass_sole_user(c, f) != gemm || (!flatten && !ond_pass_is(p, "", "Reshape")))
         return NULL;
     const struct ond_info *x = &p->in[0]->info, *y = &f->info;
     if (x->dtype != OND_DTYPE_FLOAT || x->rank < 2 || x->rank > 5)
         return NULL;
-    if (ond_pass_is(p, "", "Flatten")) {
+    if (flatten) {
         int64_t axis;
-        if (ond_attr_int(p, "axis", 1, &axis, NULL) || (axis != 1 && axis != 1 - x->rank))
-            return NULL;
-        return p;
+        bool at_1 = !ond_attr_int(p, "axis", 1, &axis, NULL) && (axis == 1 || axis == 1 - x->rank);
+        return at_1 ? p : NULL;
     }
-    if (ond_pass_is(p, "", "Reshape") && y->rank == 2 && x->dims[0] != OND_DIM_UNKNOWN &&
-        y->dims[0] == x->dims[0] && x->dims[0] != 0)
-        return p;
-    return NULL;
+    bool keeps_dim0 = y->rank == 2 && x->dims[0] != OND_DIM_UNKNOWN && x->dims[0] != 0 &&
+                      y->dims[0] == x->dims[0];
+    return keeps_dim0 ? p : NULL;
 }
 
 struct gemm_attrs {
