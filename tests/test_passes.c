@@ -767,6 +767,16 @@ static void test_pipeline_options(void **state)
     assert_error(ond_passes_run(g, &o, &r, &err), OND_STATUS_INVALID_ARGUMENT, &err,
                  "level 3");
     ond_graph_free(g);
+    /* Through the public API: the load fails and says so. */
+    size_t len;
+    uint8_t *buf = tm_pack(m, &len);
+    struct ond_model *model = NULL;
+    o.opt_level = 2;
+    o.n_disabled_passes = 2;
+    assert_error(ond_model_load_buffer(buf, len, &o, &model, &err), OND_STATUS_INVALID_ARGUMENT,
+                 &err, "<buffer>: unknown pass 'no_such_pass'");
+    assert_null(model);
+    free(buf);
     /* Disabled by name: the residual add stays; the relu still fuses... into nothing else. */
     g = optimized(m, 2, "fuse_residual_add", &r);
     assert_int_equal(count_op(g, "Add"), 1);
