@@ -77,9 +77,11 @@ enum ond_precision {
 /* Options for loading a model and creating sessions. Start from ond_options_init(). */
 struct ond_options {
     int threads;                        /* 0: all cores */
-    int opt_level;                      /* 0 none, 1 cleanup and folding, 2 all fusions (default) */
+    int opt_level;                      /* 0 none, 1 cleanup and folding, 2 all fusions (default);
+                                           the passes are in docs/passes.md */
     enum ond_precision precision;       /* default fp32 */
-    const char *const *disabled_passes; /* pass names to skip */
+    const char *const *disabled_passes; /* pass names to skip; an unknown name fails the load
+                                           (INVALID_ARGUMENT, listing the passes) */
     size_t n_disabled_passes;
     int no_ftz;                         /* 1: keep denormals (slower); default flushes to zero */
     /* Resource limits, applied at load, during constant folding and at run. */

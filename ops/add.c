@@ -2,14 +2,19 @@
  * default A's trailing dims), consumed_inputs ignored; opsets 7, 13, 14: numpy broadcasting.
  * float, double, int8, uint8, int32, int64.
  * Sessions: float runs as a oneDNN binary primitive (ond_arith_prepare), other dtypes
- * run the eval. */
+ * run the eval. eval applies the node's post-ops (fused into float Adds only). */
 #include "ops/op.h"
 
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
                             const struct ond_info *out, void *const *out_data,
                             struct ond_error *err)
 {
-    return ond_arith_eval(n, OND_BIN_ADD, in, out, out_data, err);
+    uint64_t numel = 0;
+    enum ond_status st = ond_arith_eval(n, OND_BIN_ADD, in, out, out_data, err);
+    if (st || !n->n_post)
+        return st;
+    ond_numel(&out[0], 0, &numel);
+    return ond_apply_post(n, in, out_data[0], numel, err);
 }
 
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)

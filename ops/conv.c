@@ -2,7 +2,8 @@
  * Attributes: kernel_shape, strides, dilations, pads, auto_pad (NOTSET, SAME_UPPER,
  * SAME_LOWER, VALID), group (including depthwise). Inputs X [N,C,D...], W [M,C/group,k...],
  * optional B [M]. float only. eval is a direct (naive) convolution, for the reference
- * interpreter and constant folding. */
+ * interpreter and constant folding; it and prepare apply the node's post-ops (a fused sum
+ * reads input 3, after an omitted B when there is none). */
 #include "ops/op.h"
 #include "runtime/exec.h"
 
@@ -156,7 +157,6 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     int64_t cg = c / p->group, mg = m / p->group;
     int64_t in_sp = g.in[0] * g.in[1] * g.in[2], out_sp = g.out[0] * g.out[1] * g.out[2];
     int64_t k_sp = g.k[0] * g.k[1] * g.k[2];
-    (void)out;
     for (int64_t b0 = 0; b0 < batch; b0++)
         for (int64_t oc = 0; oc < m; oc++) {
             const float *xg = xd + (b0 * c + oc / mg * cg) * in_sp;
@@ -189,7 +189,9 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                         yo[(od * g.out[1] + oh) * g.out[2] + ow] = (float)acc;
                     }
         }
-    return OND_OK;
+    uint64_t numel = 0;
+    ond_numel(&out[0], 0, &numel);
+    return ond_apply_post(n, in, y, numel, err);
 }
 
 /* N * M * out_spatial * (C / group) * kernel */

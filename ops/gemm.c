@@ -8,7 +8,7 @@
  * or a constant [N] or [1,N]): B is laid out as its [N,K] weights (transposed when transB=0)
  * and reordered once. Otherwise a oneDNN matmul on A and B as they are (transposes read as
  * transposed views). alpha is folded into a constant B, else applied as an output scale;
- * beta is folded into a constant C; a run-time C needs alpha = beta = 1, else the eval. */
+ * beta is folded into a constant C; a run-time C needs alpha = beta = 1, else the eval. eval applies the node's post-ops. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 
@@ -96,7 +96,6 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     int64_t as_m = p->trans_a ? 1 : k, as_k = p->trans_a ? m : 1;
     int64_t bs_k = p->trans_b ? 1 : nn, bs_n = p->trans_b ? k : 1;
     int64_t cs_m = 0, cs_n = 0;
-    (void)err;
     if (c && c->rank == 2) {
         cs_m = c->dims[0] == 1 ? 0 : c->dims[1];
         cs_n = c->dims[1] == 1 ? 0 : 1;
@@ -113,7 +112,7 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                 r += (double)p->beta * cd[i * cs_m + j * cs_n];
             y[i * nn + j] = (float)r;
         }
-    return OND_OK;
+    return ond_apply_post(n, in, y, (uint64_t)(m * nn), err);
 }
 
 /* A 2-D f32 md of dims [d0, d1]; transposed: the row-major bytes of a [d1, d0] matrix. */

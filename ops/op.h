@@ -137,6 +137,25 @@ bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max,
  * truncates toward zero, NaN gives 0, out-of-range values saturate). */
 void ond_convert(const void *src, int32_t sdt, void *dst, int32_t ddt, size_t n);
 
+/* ---- post-ops (ops/postops.c): what fusion passes attach to a node (n->post) ---- */
+/* Applies n->post in order to out, the node's output 0 of numel floats: the eltwise
+ * functions, and SUM/ADD adding the node's input `input` element by element (it must have
+ * out's element count: fusion is legal only without broadcasting). The evals of the ops
+ * passes fuse into (Conv, Gemm, Add, ai.ondine ScaleShift and InnerProduct) call it last, so
+ * the reference interpreter runs optimized graphs too. */
+enum ond_status ond_apply_post(const struct ond_node *n, const struct ond_info *const *in,
+                               float *out, uint64_t numel, struct ond_error *err);
+/* Name of a post-op kind as ai.ondine attributes and inspect spell it: "relu", "clip",
+ * "leaky_relu", "sigmoid", "hard_swish", "sum", "add"; NULL for an unknown kind. */
+const char *ond_postop_name(enum ond_postop_kind kind);
+/* "sum, relu": the node's post-ops, comma-separated, into buf. */
+const char *ond_post_str(const struct ond_node *n, char *buf, size_t len);
+/* Reads the attributes post_ops (STRINGS: kinds in order) and post_params (FLOATS: alpha
+ * and beta per post-op, optional when no kind takes parameters) of an ai.ondine node into
+ * n->post. The tensor a sum or add post-op reads is the node's next input after its first
+ * base_inputs, in post-op order; the node must have exactly those inputs. */
+enum ond_status ond_post_parse(struct ond_node *n, int base_inputs, struct ond_error *err);
+
 /* ---- kernel windows of Conv and pooling (ops/window.c) ---- */
 #define OND_MAX_SPATIAL 3
 enum ond_auto_pad { OND_PAD_NOTSET, OND_PAD_SAME_UPPER, OND_PAD_SAME_LOWER, OND_PAD_VALID };

@@ -95,6 +95,19 @@ static struct name_table *table_of(const struct ond_graph *g)
     return (struct name_table *)(void *)(g + 1);
 }
 
+void ond_node_drop_attrs(struct ond_graph *g, struct ond_node *n)
+{
+    for (size_t k = 0; k < n->n_attrs; k++) {
+        struct ond_tensor *t = n->attrs[k].t;
+        if (t && t->own) {
+            free(t->own);
+            g->const_bytes -= t->nbytes;
+        }
+    }
+    n->attrs = NULL;
+    n->n_attrs = 0;
+}
+
 void ond_graph_free(struct ond_graph *g)
 {
     if (!g)
@@ -102,9 +115,7 @@ void ond_graph_free(struct ond_graph *g)
     for (int i = 0; i < g->n_tensors; i++)
         free(g->tensors[i]->own);
     for (int i = 0; i < g->n_nodes; i++)
-        for (size_t k = 0; k < g->nodes[i]->n_attrs; k++)
-            if (g->nodes[i]->attrs[k].t)
-                free(g->nodes[i]->attrs[k].t->own);
+        ond_node_drop_attrs(g, g->nodes[i]);
     free(g->tensors);
     free(g->nodes);
     free(table_of(g)->slots);
@@ -388,9 +399,12 @@ done:
 enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err)
 {
     int w = 0;
-    for (int i = 0; i < g->n_nodes; i++)
+    for (int i = 0; i < g->n_nodes; i++) {
         if (!g->nodes[i]->dead)
             g->nodes[w++] = g->nodes[i];
+        else
+            ond_node_drop_attrs(g, g->nodes[i]);
+    }
     g->n_nodes = w;
     recount(g);
     return ond_graph_sort(g, err);

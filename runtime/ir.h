@@ -181,8 +181,10 @@ int ond_graph_symbol(struct ond_graph *g, const char *name, struct ond_error *er
 int64_t ond_graph_opset(const struct ond_graph *g, const char *domain); /* -1 if not imported */
 /* Orders nodes topologically (stable: keeps file order where legal); fails on a cycle. */
 enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err);
-/* Drops dead nodes and tensors nobody uses, recounts uses, sorts. */
+/* Drops dead nodes (and their attributes), recounts uses, sorts. */
 enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err);
+/* Forgets n's attributes, freeing the data of tensor attributes (only n holds them). */
+void ond_node_drop_attrs(struct ond_graph *g, struct ond_node *n);
 enum ond_status ond_graph_validate(const struct ond_graph *g, struct ond_error *err);
 /* Binds every node to its op and runs the op's parse, in node order. Unsupported ops are all
  * listed in one error; with partial, they are recorded in g->unsupported and left unbound. */

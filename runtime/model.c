@@ -1,4 +1,5 @@
-/* model.c: the public model API: options, loading from a file or a buffer, and queries. */
+/* model.c: the public model API: options, loading from a file or a buffer (then the
+ * optimization passes, runtime/passes/), and queries. */
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,13 +26,19 @@ const char *ond_version(void)
     return "0.1.0";
 }
 
-static enum ond_status finish(struct ond_graph *g, struct ond_model **model,
-                              struct ond_error *err)
+/* Runs the optimization passes on a loaded graph and wraps it in a model; frees g on
+ * failure. label names the source in messages. */
+static enum ond_status finish(struct ond_graph *g, const struct ond_options *opts,
+                              const char *label, struct ond_model **model, struct ond_error *err)
 {
     struct ond_model *m = calloc(1, sizeof *m);
-    if (!m) {
+    enum ond_status st = m ? ond_passes_run(g, opts, &m->passes, err)
+                           : ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a model");
+    if (st) {
+        ond_error_prefix(err, "%s: ", label);
+        free(m);
         ond_graph_free(g);
-        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a model");
+        return st;
     }
     m->graph = g;
     *model = m;
@@ -60,7 +67,7 @@ enum ond_status ond_model_load_file_ex(const char *path, const struct ond_option
     struct ond_graph *g = NULL;
     st = ond_load_graph(buf, len, dirname(dir), path, opts, partial, &g, err);
     free(buf);
-    return st ? st : finish(g, model, err);
+    return st ? st : finish(g, opts, path, model, err);
 }
 
 enum ond_status ond_model_load_file(const char *path, const struct ond_options *opts,
@@ -77,7 +84,7 @@ enum ond_status ond_model_load_buffer(const void *data, size_t size, const struc
     *model = NULL;
     struct ond_graph *g = NULL;
     enum ond_status st = ond_load_graph(data, size, NULL, "<buffer>", opts, false, &g, err);
-    return st ? st : finish(g, model, err);
+    return st ? st : finish(g, opts, "<buffer>", model, err);
 }
 
 void ond_model_free(struct ond_model *m)
@@ -85,6 +92,7 @@ void ond_model_free(struct ond_model *m)
     if (!m)
         return;
     ond_graph_free(m->graph);
+    ond_pass_report_free(m->passes);
     free(m);
 }
 

@@ -509,14 +509,9 @@ static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const s
         free_prep(&p);
         if (st || !p.declined)
             return st;
-        if (n->n_post)
-            return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
-                                 "has fused post-ops but cannot run as a primitive (%s)", p.impl);
         return plan_eval_step(s, pl, n, in, out, p.impl, err);
     }
-    if (n->n_post)
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
-                             "has fused post-ops but cannot run as a primitive (%s)", why);
+    /* Ops that take post-ops apply them in their eval too (ond_apply_post). */
     return plan_eval_step(s, pl, n, in, out, why, err);
 }
 

@@ -1,19 +1,34 @@
 /* inspect.c: `ondine inspect MODEL`: what a model holds (inputs, outputs, op counts,
- * parameters, MACs and FLOPs at a batch size) as text, JSON (--json) or Graphviz (--dot).
- * Loads with unsupported ops allowed so they can be listed. MACs count multiply-accumulates
- * of Conv, Gemm and MatMul; FLOPs are 2 x MACs plus one per output element of other ops. */
+ * parameters, MACs and FLOPs at a batch size) as text, JSON (--json) or Graphviz (--dot,
+ * --svg), and what the optimization passes did to it (--passes).
+ * Loads with unsupported ops allowed so they can be listed. Node counts are the loaded graph's
+ * (the pass report keeps them); parameters, MACs and FLOPs are the optimized graph's, which is
+ * what runs. MACs count multiply-accumulates of Conv, Gemm, MatMul and InnerProduct; FLOPs are
+ * 2 x MACs plus one per output element of other ops. */
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ops/op.h"
 #include "runtime/model.h"
 #include "tools/cli.h"
 
+#define DOT_PROGRAM "/usr/bin/dot"
+
 static const char help[] =
-    "usage: ondine inspect MODEL [--json] [--batch N] [--dot FILE]\n"
-    "  --json       one JSON object on stdout (keys in docs/cli.md)\n"
-    "  --batch N    value of symbolic dims for shapes, MACs and FLOPs (default 1)\n"
-    "  --dot FILE   write the graph for Graphviz\n";
+    "usage: ondine inspect MODEL [--json] [--batch N] [--passes] [-O0|-O1|-O2]\n"
+    "                            [--disable-pass NAME]... [--dot FILE] [--svg FILE]\n"
+    "                            [--after PASS|all]\n"
+    "  --json               one JSON object on stdout (keys in docs/cli.md)\n"
+    "  --batch N            value of symbolic dims for shapes, MACs and FLOPs (default 1)\n"
+    "  --passes             what each optimization pass did, and every fusion\n"
+    "  -O0, -O1, -O2        optimization level (default -O2)\n"
+    "  --disable-pass NAME  skip one pass (repeatable)\n"
+    "  --dot FILE           write the graph for Graphviz (fused nodes list their post-ops)\n"
+    "  --svg FILE           render the graph with Graphviz's dot (" DOT_PROGRAM ")\n"
+    "  --after PASS|all     draw the graph as it is after that pass (default: all)\n";
 
 struct op_count {
     const char *op;
@@ -131,8 +146,40 @@ static void json_values(FILE *f, const struct ond_graph *g, const char *key,
     fprintf(f, "],\n");
 }
 
+static void json_counts(FILE *f, const struct ond_op_counts *c)
+{
+    fprintf(f, "{");
+    for (int i = 0; i < c->n; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        cli_json_str(f, c->items[i].op);
+        fprintf(f, ": %d", c->items[i].count);
+    }
+    fprintf(f, "}");
+}
+
+static void json_passes(FILE *f, const struct ond_pass_report *r)
+{
+    fprintf(f, "  \"opt_level\": %d,\n  \"passes\": [", r->opt_level);
+    for (int i = 0; i < r->n_passes; i++) {
+        const struct ond_pass_stat *p = &r->passes[i];
+        fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+        cli_json_str(f, p->name);
+        fprintf(f, ", \"ran\": %s, \"rewrites\": %d, \"nodes_before\": %d, "
+                   "\"nodes_after\": %d}", p->ran ? "true" : "false", p->rewrites,
+                p->nodes_before, p->nodes_after);
+    }
+    fprintf(f, "\n  ],\n  \"fusions\": [");
+    for (int i = 0; i < r->n_fusions; i++) {
+        fprintf(f, "%s\n    ", i ? "," : "");
+        cli_json_str(f, r->fusions[i]);
+    }
+    fprintf(f, "%s],\n  \"optimized\": {\"nodes\": ", r->n_fusions ? "\n  " : "");
+    json_counts(f, &r->optimized);
+    fprintf(f, ", \"nodes_total\": %d},\n", r->optimized.total);
+}
+
 static void print_json(const char *path, const struct ond_graph *g, const struct summary *s,
-                       long long batch)
+                       long long batch, const struct ond_pass_report *r, bool passes)
 {
     FILE *f = stdout;
     fprintf(f, "{\n  \"model\": ");
@@ -150,13 +197,11 @@ static void print_json(const char *path, const struct ond_graph *g, const struct
     fprintf(f, "},\n");
     json_values(f, g, "inputs", g->inputs, g->n_inputs);
     json_values(f, g, "outputs", g->outputs, g->n_outputs);
-    fprintf(f, "  \"nodes\": {");
-    for (int i = 0; i < s->n_ops; i++) {
-        fprintf(f, "%s", i ? ", " : "");
-        cli_json_str(f, s->ops[i].op);
-        fprintf(f, ": %d", s->ops[i].count);
-    }
-    fprintf(f, "},\n  \"nodes_total\": %d,\n", g->n_nodes);
+    fprintf(f, "  \"nodes\": ");
+    json_counts(f, &r->loaded);
+    fprintf(f, ",\n  \"nodes_total\": %d,\n", r->loaded.total);
+    if (passes)
+        json_passes(f, r);
     fprintf(f, "  \"params\": %llu,\n  \"param_bytes\": %llu,\n", (unsigned long long)s->params,
             (unsigned long long)s->param_bytes);
     fprintf(f, "  \"batch\": %lld,\n  \"macs\": %llu,\n  \"flops\": %llu,\n  \"macs_by_op\": {",
@@ -186,8 +231,25 @@ static void print_json(const char *path, const struct ond_graph *g, const struct
     fprintf(f, "]\n}\n");
 }
 
+static void print_passes(const struct ond_pass_report *r)
+{
+    printf("passes at -O%d                 rewrites   nodes\n", r->opt_level);
+    for (int i = 0; i < r->n_passes; i++) {
+        const struct ond_pass_stat *p = &r->passes[i];
+        if (p->ran)
+            printf("  %-26s %8d   %d -> %d\n", p->name, p->rewrites, p->nodes_before,
+                   p->nodes_after);
+        else
+            printf("  %-26s        -   %s\n", p->name,
+                   p->disabled ? "disabled" : p->level == 2 ? "-O2 only" : "-O1 and -O2");
+    }
+    printf("fusions     %d\n", r->n_fusions);
+    for (int i = 0; i < r->n_fusions; i++)
+        printf("  %s\n", r->fusions[i]);
+}
+
 static void print_text(const char *path, const struct ond_graph *g, const struct summary *s,
-                       long long batch)
+                       long long batch, const struct ond_pass_report *r)
 {
     char buf[256], h[32];
     printf("model       %s\n", path);
@@ -204,7 +266,14 @@ static void print_text(const char *path, const struct ond_graph *g, const struct
     for (int i = 0; i < g->n_outputs; i++)
         printf("%-11s %s %s\n", i ? "" : "outputs", g->outputs[i]->name,
                ond_info_str(g, &g->outputs[i]->info, buf, sizeof buf));
-    printf("nodes       %d\n", g->n_nodes);
+    if (r->opt_level > 0) {
+        printf("nodes       %d loaded\n", r->loaded.total);
+        for (int i = 0; i < r->loaded.n; i++)
+            printf("  %-24s %5d\n", r->loaded.items[i].op, r->loaded.items[i].count);
+        printf("optimized   %d nodes at -O%d\n", g->n_nodes, r->opt_level);
+    } else {
+        printf("nodes       %d\n", g->n_nodes);
+    }
     for (int i = 0; i < s->n_ops; i++) {
         printf("  %-24s %5d", s->ops[i].op, s->ops[i].count);
         if (s->ops[i].macs)
@@ -219,8 +288,9 @@ static void print_text(const char *path, const struct ond_graph *g, const struct
         printf("unsupported %s\n", g->unsupported);
 }
 
-/* Graphviz: one box per node labelled with its op and output shape; constant inputs are
- * listed in their consumer's label rather than drawn. */
+/* Graphviz: one box per node labelled with its op, its post-ops in brackets ("Conv [sum,
+ * relu]") and its output shape; constant inputs are listed in their consumer's label rather
+ * than drawn. */
 static int write_dot(const char *file, const struct ond_graph *g)
 {
     FILE *f = fopen(file, "w");
@@ -234,9 +304,8 @@ static int write_dot(const char *file, const struct ond_graph *g)
     for (int i = 0; i < g->n_nodes; i++) {
         const struct ond_node *n = g->nodes[i];
         fprintf(f, "  n%d [label=\"%s", i, n->op_type);
-        for (int k = 0; k < n->n_post; k++)
-            fprintf(f, "%s%s", k ? ", " : " [", n->post[k].kind == OND_POST_SUM ? "sum" : "post");
-        fprintf(f, "%s", n->n_post ? "]" : "");
+        if (n->n_post)
+            fprintf(f, " [%s]", ond_post_str(n, buf, sizeof buf));
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] && (n->in[k]->flags & OND_TENSOR_CONST))
                 fprintf(f, "\\n%s", ond_info_str(g, &n->in[k]->info, buf, sizeof buf));
@@ -264,15 +333,98 @@ static int write_dot(const char *file, const struct ond_graph *g)
     return fclose(f) == 0 ? 0 : -1;
 }
 
+extern char **environ;
+
+/* Renders dot_file to svg with Graphviz. */
+static int render_svg(const char *dot_file, const char *svg)
+{
+    char *argv[] = {"dot", "-Tsvg", "-o", (char *)(uintptr_t)svg,
+                    (char *)(uintptr_t)dot_file, NULL};
+    pid_t pid;
+    int status;
+    if (access(DOT_PROGRAM, X_OK) != 0) {
+        fprintf(stderr, "ondine inspect: Graphviz's dot (%s) is not installed; --dot FILE writes "
+                        "the graph for it\n", DOT_PROGRAM);
+        return CLI_FAIL;
+    }
+    if (posix_spawn(&pid, DOT_PROGRAM, NULL, NULL, argv, environ) != 0 ||
+        waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "ondine inspect: %s could not render '%s'\n", DOT_PROGRAM, svg);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* Index of the pass named `after` in the pipeline, -1 for "all", -2 for an unknown name. */
+static int pass_index(const char *after)
+{
+    if (strcmp(after, "all") == 0)
+        return -1;
+    for (size_t i = 0; i < ond_pass_count(); i++)
+        if (strcmp(ond_pass_name(i), after) == 0)
+            return (int)i;
+    return -2;
+}
+
+/* Writes the graph as it is after pass `after` (-1: all passes) to dot and/or svg. An earlier
+ * pass's graph is a second load with every later pass disabled; it is inferred at `batch` like
+ * the model's own. */
+static int draw(const char *path, const struct ond_options *o, struct ond_model *m, int after,
+                long long batch, const char *dot, const char *svg)
+{
+    struct ond_options o2 = *o;
+    struct ond_model *m2 = NULL;
+    struct ond_error err = {0};
+    struct summary s;
+    const char **names = calloc(o->n_disabled_passes + ond_pass_count() + 1, sizeof *names);
+    char tmp[] = "/tmp/ondine-inspect-XXXXXX";
+    const char *file = dot;
+    int rc = names ? CLI_OK : CLI_FAIL;
+    if (rc == CLI_OK && after >= 0) {
+        memcpy(names, o->disabled_passes, sizeof *names * o->n_disabled_passes);
+        o2.disabled_passes = names;
+        for (size_t i = (size_t)after + 1; i < ond_pass_count(); i++)
+            names[o2.n_disabled_passes++] = ond_pass_name(i);
+        enum ond_status st = ond_model_load_file_ex(path, &o2, true, &m2, &err);
+        if (!st)
+            st = count_at(&s, m2->graph, batch, &err);
+        if (st)
+            rc = cli_error("inspect", &err);
+        else
+            m = m2;
+    }
+    if (rc == CLI_OK && !file) {
+        int fd = mkstemp(tmp);
+        if (fd < 0) {
+            fprintf(stderr, "ondine inspect: cannot make a temporary file\n");
+            rc = CLI_FAIL;
+        } else {
+            close(fd);
+            file = tmp;
+        }
+    }
+    if (rc == CLI_OK && write_dot(file, m->graph) != 0) {
+        fprintf(stderr, "ondine inspect: cannot write '%s'\n", file);
+        rc = CLI_FAIL;
+    }
+    if (rc == CLI_OK && svg)
+        rc = render_svg(file, svg);
+    if (file == tmp)
+        unlink(tmp);
+    ond_model_free(m2);
+    free(names);
+    return rc;
+}
+
 int cli_inspect(int argc, char **argv)
 {
-    const char *path = NULL, *dot = NULL;
-    bool json = false;
+    const char *path = NULL, *dot = NULL, *svg = NULL, *after = NULL;
+    bool json = false, passes = false;
     long long batch = 1;
     struct ond_options o;
     ond_options_init(&o);
     const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    int rc = CLI_OK;
+    int rc = disabled ? CLI_OK : CLI_FAIL;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         const char *a = argv[i];
         int c = cli_common_flag("inspect", argc, argv, &i, &o, disabled);
@@ -286,14 +438,17 @@ int cli_inspect(int argc, char **argv)
             return CLI_OK;
         } else if (strcmp(a, "--json") == 0)
             json = true;
+        else if (strcmp(a, "--passes") == 0)
+            passes = true;
         else if (strcmp(a, "--batch") == 0) {
             if (i + 1 >= argc || !cli_int(argv[++i], 1, 1 << 20, &batch))
                 rc = cli_usage("inspect", "--batch takes a whole number from 1");
-        } else if (strcmp(a, "--dot") == 0) {
+        } else if (strcmp(a, "--dot") == 0 || strcmp(a, "--svg") == 0 ||
+                   strcmp(a, "--after") == 0) {
             if (i + 1 >= argc)
-                rc = cli_usage("inspect", "--dot needs a file name");
+                rc = cli_usage("inspect", "%s needs a value", a);
             else
-                dot = argv[++i];
+                *(a[2] == 'd' ? &dot : a[2] == 's' ? &svg : &after) = argv[++i];
         } else if (a[0] == '-' && a[1])
             rc = cli_usage("inspect", "unknown option '%s'", a);
         else if (path)
@@ -303,6 +458,11 @@ int cli_inspect(int argc, char **argv)
     }
     if (rc == CLI_OK && !path)
         rc = cli_usage("inspect", "no model given");
+    if (rc == CLI_OK && after && !dot && !svg)
+        rc = cli_usage("inspect", "--after draws a graph: give --dot FILE or --svg FILE");
+    if (rc == CLI_OK && after && pass_index(after) == -2)
+        rc = cli_usage("inspect", "--after: unknown pass '%s' ('ondine inspect --passes MODEL' "
+                                  "lists them)", after);
     if (rc != CLI_OK) {
         free(disabled);
         return rc;
@@ -317,13 +477,13 @@ int cli_inspect(int argc, char **argv)
         rc = cli_error("inspect", &err);
     } else {
         if (json)
-            print_json(path, m->graph, &s, batch);
+            print_json(path, m->graph, &s, batch, m->passes, passes);
         else
-            print_text(path, m->graph, &s, batch);
-        if (dot && write_dot(dot, m->graph) != 0) {
-            fprintf(stderr, "ondine inspect: cannot write '%s'\n", dot);
-            rc = CLI_FAIL;
-        }
+            print_text(path, m->graph, &s, batch, m->passes);
+        if (!json && passes)
+            print_passes(m->passes);
+        if (dot || svg)
+            rc = draw(path, &o, m, after ? pass_index(after) : -1, batch, dot, svg);
     }
     ond_model_free(m);
     free(disabled);

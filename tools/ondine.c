@@ -8,7 +8,8 @@ static const char usage[] =
     "usage: ondine VERB [options] MODEL\n"
     "\n"
     "verbs:\n"
-    "  inspect   describe a model: inputs, outputs, ops, parameters, MACs\n"
+    "  inspect   describe a model: inputs, outputs, ops, parameters, MACs, passes\n"
+    "  optimize  write the optimized graph as ONNX\n"
     "  run       run one inference on given or random inputs\n"
     "  bench     latency, throughput and memory on random inputs\n"
     "\n"
@@ -31,6 +32,8 @@ int main(int argc, char **argv)
         return cli_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0)
         return cli_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "optimize") == 0)
+        return cli_optimize(argc - 1, argv + 1);
     fprintf(stderr, "ondine: unknown verb '%s'\n%s", argv[1], usage);
     return CLI_USAGE;
 }

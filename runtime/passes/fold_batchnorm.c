@@ -1,0 +1,162 @@
+/* fold_batchnorm.c: folds a BatchNormalization into the Conv before it.
+ *
+ *   before:  x -> Conv(W, B) -> y -> BatchNormalization(scale, beta, mean, var) -> z
+ *   after:   x -> Conv(W', B') -> z
+ *
+ * Math, per output channel c, in double:
+ *   s[c]   = scale[c] / sqrt(var[c] + epsilon)
+ *   W'[c]  = W[c] * s[c]                        (every weight of output channel c)
+ *   B'[c]  = (B[c] - mean[c]) * s[c] + beta[c]  (B = 0 when the Conv has none)
+ * since BN(conv(x)) = s * (W*x + B - mean) + beta = (s W)*x + (B - mean) s + beta.
+ *
+ * Legality:
+ * - y has one reader, the BatchNormalization, and is not a graph output: the unnormalized
+ *   conv output disappears.
+ * - W, B (when present) and the four BN parameters are constants: W' and B' are computed now.
+ * - the BN is per channel (spatial = 1, the default; opset 9 on): spatial = 0 normalizes each
+ *   element with its own parameters, which a per-output-channel weight scale cannot express.
+ * - the BN's training outputs (running mean and var, saved statistics) have no reader and are
+ *   not graph outputs: the node that makes them goes.
+ * - the Conv has no post-ops yet: BN must apply to the convolution itself, before them.
+ * - float throughout; BN's parameters have one value per output channel of W.
+ * W and B are written in place when this Conv is their only reader; a weight shared with
+ * another node (or a graph output) is cloned first, so the other reader keeps its values.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/op.h"
+#include "runtime/passes/passes.h"
+
+/* A constant float tensor of exactly m elements. */
+static bool per_channel(const struct ond_tensor *t, int64_t m)
+{
+    uint64_t numel;
+    return ond_pass_is_const(t) && t->info.dtype == OND_DTYPE_FLOAT &&
+           ond_numel(&t->info, 0, &numel) && numel == (uint64_t)m;
+}
+
+static bool training_outputs_unused(const struct ond_node *bn)
+{
+    for (int k = 1; k < bn->n_out; k++)
+        if (bn->out[k] && (bn->out[k]->uses || (bn->out[k]->flags & OND_TENSOR_OUTPUT)))
+            return false;
+    return true;
+}
+
+/* Whether a BatchNormalization can be computed as one scale and shift per channel: constant
+ * parameters of C values each, per channel, training outputs unused. */
+bool ond_pass_bn_per_channel(const struct ond_node *bn, int64_t channels)
+{
+    int64_t spatial = 1;
+    if (bn->n_out > 1 && !training_outputs_unused(bn))
+        return false;
+    if (bn->opset < 9 && ond_attr_int(bn, "spatial", 1, &spatial, NULL))
+        return false;
+    if (spatial != 1 || channels < 0)
+        return false;
+    for (int k = 1; k < 5; k++)
+        if (!per_channel(bn->in[k], channels))
+            return false;
+    return true;
+}
+
+enum ond_status ond_pass_bn_scale(const struct ond_node *bn, int64_t channels, double *s,
+                                  struct ond_error *err)
+{
+    float eps;
+    enum ond_status st = ond_attr_float(bn, "epsilon", 1e-5f, &eps, err);
+    const float *scale = bn->in[1]->info.data, *var = bn->in[4]->info.data;
+    for (int64_t i = 0; i < channels && !st; i++)
+        s[i] = scale[i] / sqrt((double)var[i] + eps);
+    return st;
+}
+
+/* A writable copy of constant input k of n: the tensor itself when n is its only reader,
+ * else a clone that n reads instead. */
+static float *writable(struct ond_pass_ctx *c, struct ond_node *n, int k, const char *suffix,
+                       struct ond_error *err)
+{
+    struct ond_tensor *t = n->in[k];
+    if (t->uses == 1 && !(t->flags & OND_TENSOR_OUTPUT) && t->own)
+        return t->own;
+    void *data;
+    struct ond_tensor *copy = ond_pass_new_const(c, t->name, suffix, &t->info, &data, err);
+    if (!copy)
+        return NULL;
+    memcpy(data, t->info.data, ond_info_bytes(&t->info));
+    ond_pass_set_input(c, n, k, copy);
+    return data;
+}
+
+/* B' of a conv without B: a new zero bias it reads as input 2. */
+static float *new_bias(struct ond_pass_ctx *c, struct ond_node *conv, int64_t m,
+                       struct ond_error *err)
+{
+    struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 1, .dims = {m}};
+    void *data;
+    struct ond_tensor *t = ond_pass_new_const(c, conv->name, "bias", &info, &data, err);
+    if (!t || ond_pass_grow_inputs(c, conv, 3, err))
+        return NULL;
+    ond_pass_set_input(c, conv, 2, t);
+    return data;
+}
+
+static enum ond_status fold(struct ond_pass_ctx *c, struct ond_node *conv, struct ond_node *bn,
+                            int64_t m, struct ond_error *err)
+{
+    const float *beta = bn->in[2]->info.data, *mean = bn->in[3]->info.data;
+    double *s = calloc((size_t)m + 1, sizeof *s);
+    float *w, *b;
+    uint64_t numel = 0;
+    enum ond_status st = OND_OK;
+    if (!s)
+        return ond_node_fail(err, bn, OND_STATUS_NO_MEMORY, "cannot fold");
+    if ((st = ond_pass_bn_scale(bn, m, s, err)))
+        goto done;
+    w = writable(c, conv, 1, "bn", err);
+    b = !w ? NULL : conv->n_in > 2 && conv->in[2] ? writable(c, conv, 2, "bn", err)
+                                                  : new_bias(c, conv, m, err);
+    if (!w || !b) {
+        st = err ? err->status : OND_STATUS_NO_MEMORY;
+        goto done;
+    }
+    ond_numel(&conv->in[1]->info, 0, &numel);
+    uint64_t per = numel / (uint64_t)m;
+    for (int64_t o = 0; o < m; o++) {
+        for (uint64_t j = 0; j < per; j++)
+            w[(uint64_t)o * per + j] = (float)(w[(uint64_t)o * per + j] * s[o]);
+        b[o] = (float)(((double)b[o] - mean[o]) * s[o] + beta[o]);
+    }
+done:
+    free(s);
+    return st;
+}
+
+enum ond_status ond_pass_fold_batchnorm(struct ond_pass_ctx *c, struct ond_error *err)
+{
+    struct ond_graph *g = c->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct ond_node *bn = g->nodes[i];
+        if (!ond_pass_is(bn, "", "BatchNormalization"))
+            continue;
+        struct ond_tensor *y = bn->in[0];
+        struct ond_node *conv = y->producer;
+        if (!ond_pass_is(conv, "", "Conv") || ond_pass_sole_user(c, y) != bn || conv->n_post ||
+            y->info.dtype != OND_DTYPE_FLOAT || !ond_pass_is_const(conv->in[1]) ||
+            conv->in[1]->info.dtype != OND_DTYPE_FLOAT ||
+            (conv->n_in > 2 && conv->in[2] && !per_channel(conv->in[2], conv->in[1]->info.dims[0])) ||
+            !ond_pass_bn_per_channel(bn, conv->in[1]->info.dims[0]))
+            continue;
+        enum ond_status st = fold(c, conv, bn, conv->in[1]->info.dims[0], err);
+        if (st)
+            return st;
+        ond_pass_take_output(conv, bn);
+        c->rewrites++;
+        if ((st = ond_pass_fusion(c, err, "Conv '%s' + BatchNormalization '%s' -> Conv '%s'",
+                                  conv->name, bn->name, conv->name)))
+            return st;
+    }
+    return OND_OK;
+}

@@ -1,0 +1,163 @@
+/* fuse_inner_product.c: Flatten (or a Reshape that flattens) followed by Gemm becomes one
+ * ai.ondine InnerProduct that reads the unflattened tensor.
+ *
+ *   before:  x[N,C,H,W] -> Flatten(axis 1) -> f[N,K] -> Gemm(f, B, C) -> y[N,M]
+ *   after:   x[N,C,H,W] -> InnerProduct(x, W, b) -> y[N,M]       (K = C*H*W)
+ *
+ * Math: Gemm gives y = alpha * f B' + beta * C with B' = transB ? B^T : B; an inner product
+ * gives y = x' W^T + b with x' = x read as [N,K]. So W = alpha * (transB ? B : B^T), [M,K],
+ * and b = beta * C broadcast to [M]. B and C are reused when they already are W and b
+ * (transB = 1, alpha = 1; C of shape [M], beta = 1), else new constants are made.
+ *
+ * Legality:
+ * - Flatten's axis is 1, or the Reshape's output is [x's dim 0, rest] (the same dim 0, known
+ *   or the same symbol, rank 2): either is x seen as [N,K] without moving data.
+ * - f has one reader, the Gemm's A input, and is not a graph output: it disappears.
+ * - transA = 0: A' = f is the flattened x, row per sample.
+ * - B is a constant float [K,M] or [M,K] (transB) with K = the product of x's dims after dim
+ *   0: the weights are computed now.
+ * - C is absent, or a constant float of one value or one per output ([1], [M], [1,M]): an
+ *   inner product's bias is per output; a C that varies along the rows ([N,M], [N,1]) is not.
+ * - x is float, of rank 2 to 5 (the sources oneDNN's inner product takes).
+ * - the Gemm carries no sum or add post-op (whose extra input would not carry over).
+ */
+#include <string.h>
+
+#include "ops/op.h"
+#include "runtime/passes/passes.h"
+
+/* The producer of f when it flattens x = its input at axis 1, else NULL. */
+static struct ond_node *flattening(const struct ond_pass_ctx *c, const struct ond_node *gemm)
+{
+    const struct ond_tensor *f = gemm->in[0];
+    struct ond_node *p = f->producer;
+    bool flatten = ond_pass_is(p, "", "Flatten");
+    if (ond_pass_sole_user(c, f) != gemm || (!flatten && !ond_pass_is(p, "", "Reshape")))
+        return NULL;
+    const struct ond_info *x = &p->in[0]->info, *y = &f->info;
+    if (x->dtype != OND_DTYPE_FLOAT || x->rank < 2 || x->rank > 5)
+        return NULL;
+    if (flatten) {
+        int64_t axis;
+        bool at_1 = !ond_attr_int(p, "axis", 1, &axis, NULL) && (axis == 1 || axis == 1 - x->rank);
+        return at_1 ? p : NULL;
+    }
+    bool keeps_dim0 = y->rank == 2 && x->dims[0] != OND_DIM_UNKNOWN && x->dims[0] != 0 &&
+                      y->dims[0] == x->dims[0];
+    return keeps_dim0 ? p : NULL;
+}
+
+struct gemm_attrs {
+    float alpha, beta;
+    int64_t trans_a, trans_b;
+};
+
+static bool gemm_attrs(const struct ond_node *n, struct gemm_attrs *a)
+{
+    return !ond_attr_float(n, "alpha", 1.f, &a->alpha, NULL) &&
+           !ond_attr_float(n, "beta", 1.f, &a->beta, NULL) &&
+           !ond_attr_int(n, "transA", 0, &a->trans_a, NULL) &&
+           !ond_attr_int(n, "transB", 0, &a->trans_b, NULL);
+}
+
+/* Elements of x after dim 0, or -1 when unknown. */
+static int64_t row_size(const struct ond_info *x)
+{
+    int64_t k = 1;
+    for (int i = 1; i < x->rank; i++)
+        k = ond_dim_mul(k, x->dims[i]);
+    return k;
+}
+
+/* W [M,K] from B: B itself when it already is W, else a new constant. */
+static struct ond_tensor *weights(struct ond_pass_ctx *c, struct ond_node *gemm,
+                                  const struct gemm_attrs *a, int64_t m, int64_t k,
+                                  struct ond_error *err)
+{
+    struct ond_tensor *b = gemm->in[1];
+    if (a->trans_b && a->alpha == 1.f)
+        return b;
+    struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 2, .dims = {m, k}};
+    void *data;
+    struct ond_tensor *w = ond_pass_new_const(c, gemm->name, "weights", &info, &data, err);
+    if (!w)
+        return NULL;
+    const float *bd = b->info.data;
+    float *wd = data;
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t l = 0; l < k; l++)
+            wd[j * k + l] = a->alpha * (a->trans_b ? bd[j * k + l] : bd[l * m + j]);
+    return w;
+}
+
+/* b [M] from C (NULL when absent): C itself when it already is b, else a new constant. */
+static bool bias(struct ond_pass_ctx *c, struct ond_node *gemm, const struct gemm_attrs *a,
+                 int64_t m, struct ond_tensor **out, struct ond_error *err)
+{
+    struct ond_tensor *t = gemm->n_in > 2 ? gemm->in[2] : NULL;
+    *out = t;
+    if (!t || (a->beta == 1.f && t->info.rank == 1 && t->info.dims[0] == m))
+        return true;
+    struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 1, .dims = {m}};
+    void *data;
+    uint64_t numel;
+    if (!(*out = ond_pass_new_const(c, gemm->name, "bias", &info, &data, err)))
+        return false;
+    ond_numel(&t->info, 0, &numel);
+    const float *cd = t->info.data;
+    for (int64_t j = 0; j < m; j++)
+        ((float *)data)[j] = a->beta * cd[numel == 1 ? 0 : j];
+    return true;
+}
+
+/* C's shape is one value or one per output. */
+static bool bias_shape(const struct ond_tensor *t, int64_t m)
+{
+    uint64_t numel;
+    if (!t)
+        return true;
+    if (!ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_FLOAT || t->info.rank > 2 ||
+        !ond_numel(&t->info, 0, &numel))
+        return false;
+    if (numel == 1)
+        return true;
+    return numel == (uint64_t)m && t->info.dims[t->info.rank - 1] == m;
+}
+
+enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_error *err)
+{
+    struct ond_graph *g = c->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct ond_node *gemm = g->nodes[i];
+        struct gemm_attrs a;
+        if (!ond_pass_is(gemm, "", "Gemm") || gemm->n_in > 3 || !gemm_attrs(gemm, &a) ||
+            a.trans_a || !ond_pass_is_const(gemm->in[1]) ||
+            gemm->in[1]->info.dtype != OND_DTYPE_FLOAT || gemm->in[1]->info.rank != 2)
+            continue;
+        struct ond_node *flat = flattening(c, gemm);
+        if (!flat)
+            continue;
+        const struct ond_info *x = &flat->in[0]->info, *b = &gemm->in[1]->info;
+        int64_t k = row_size(x), m = b->dims[a.trans_b ? 0 : 1];
+        struct ond_tensor *c_in = gemm->n_in > 2 ? gemm->in[2] : NULL, *w, *bt;
+        if (k < 0 || b->dims[a.trans_b ? 1 : 0] != k || !bias_shape(c_in, m))
+            continue;
+        if (!(w = weights(c, gemm, &a, m, k, err)) || !bias(c, gemm, &a, m, &bt, err))
+            return err ? err->status : OND_STATUS_NO_MEMORY;
+        enum ond_status st = ond_pass_grow_inputs(c, gemm, 3, err);
+        if (st)
+            return st;
+        ond_pass_set_input(c, gemm, 0, flat->in[0]);
+        ond_pass_set_input(c, gemm, 1, w);
+        ond_pass_set_input(c, gemm, 2, bt);
+        if (!bt)
+            gemm->n_in = 2;
+        if ((st = ond_pass_rebind(c, gemm, "InnerProduct", err)) ||
+            (st = ond_pass_fusion(c, err, "%s '%s' + Gemm '%s' -> InnerProduct '%s'",
+                                  flat->op_type, flat->name, gemm->name, gemm->name)))
+            return st;
+        ond_pass_kill(flat);
+        c->rewrites++;
+    }
+    return OND_OK;
+}

@@ -1,0 +1,119 @@
+/* fuse_residual_add.c: the residual add of ResNet blocks becomes a sum post-op of the Conv that
+ * makes one of its inputs, with the activation after the add as a further post-op.
+ *
+ *   before:  x -> Conv -> y;  Add(y, s) -> z  [-> Relu -> r]
+ *   after:   Conv(x, W, B, s) [sum, relu] -> r      (s is appended as the Conv's input 3)
+ *
+ * Math: r = relu(conv(x) + s): oneDNN's sum post-op accumulates the convolution into a buffer
+ * that holds s, then applies the eltwise post-op; the reference eval adds s, then applies it.
+ * Old-opset Sum with two inputs is the same add.
+ *
+ * Which Conv: when both inputs of the add come from Convs (projection shortcut: conv3 of the
+ * main branch and the downsampling conv), the one later in node order takes the sum. The other
+ * conv's output is then complete before the fused conv runs, with no reordering; and the sum's
+ * buffer is an activation the fused conv reads last.
+ *
+ * Legality:
+ * - the add has exactly two inputs of the same dtype and shape, every dim known or the same
+ *   symbol (no broadcasting): a sum post-op adds element by element.
+ * - y has one reader, the add, and is not a graph output: it disappears into the sum.
+ * - the Conv has no sum post-op yet (oneDNN takes one per primitive).
+ * - s is not a constant and not a graph input: the session accumulates into s's buffer in
+ *   place, which must be an activation it owns, not weights or the caller's input.
+ * - s is made before the Conv in node order and no node after the Conv reads s: the fused
+ *   Conv is then the last reader of s, so accumulating into its buffer destroys nothing a later
+ *   node needs, and the existing order stays topological.
+ * - the activation (Relu, Clip with constant bounds, LeakyRelu, Sigmoid, HardSwish) joins only
+ *   when it is the add output's one reader and that output is not a graph output.
+ */
+#include "ops/op.h"
+#include "runtime/passes/passes.h"
+
+static bool is_add(const struct ond_node *n)
+{
+    return ond_pass_is(n, "", "Add") || (ond_pass_is(n, "", "Sum") && n->n_in == 2);
+}
+
+static bool has_sum(const struct ond_node *n)
+{
+    for (int i = 0; i < n->n_post; i++)
+        if (n->post[i].kind == OND_POST_SUM)
+            return true;
+    return false;
+}
+
+/* Whether conv (making y, read only by add) can take the sum of shortcut s. */
+static bool can_take(const struct ond_pass_ctx *c, const struct ond_node *add,
+                     const struct ond_tensor *y, const struct ond_tensor *s)
+{
+    const struct ond_node *conv = y->producer;
+    if (!ond_pass_is(conv, "", "Conv") || conv->out[0] != y || ond_pass_sole_user(c, y) != add ||
+        has_sum(conv) || conv->n_post >= OND_MAX_POSTOPS - 1 ||
+        (s->flags & (OND_TENSOR_CONST | OND_TENSOR_INPUT)) || !s->producer ||
+        s->producer->id >= conv->id)
+        return false;
+    const struct ond_graph *g = c->g;
+    for (int i = conv->id + 1; i < g->n_nodes; i++) {
+        const struct ond_node *n = g->nodes[i];
+        for (int k = 0; !n->dead && n != add && k < n->n_in; k++)
+            if (n->in[k] == s)
+                return false;
+    }
+    return true;
+}
+
+static enum ond_status fuse(struct ond_pass_ctx *c, struct ond_node *add, struct ond_node *conv,
+                            struct ond_tensor *s, struct ond_error *err)
+{
+    int at = conv->n_in > conv->op->max_in ? conv->n_in : conv->op->max_in;
+    enum ond_status st = ond_pass_grow_inputs(c, conv, at + 1, err);
+    struct ond_postop act;
+    char post[128];
+    if (st)
+        return st;
+    ond_pass_set_input(c, conv, at, s);
+    ond_pass_add_post(conv, OND_POST_SUM, 1.f, 0.f, at, add->name);
+    struct ond_node *r = ond_pass_sole_user(c, add->out[0]);
+    if (ond_pass_activation(r, &act) && r->in[0] == add->out[0]) {
+        ond_pass_add_post(conv, act.kind, act.alpha, act.beta, -1, r->name);
+        ond_pass_take_output(conv, r);
+        ond_pass_kill(add);
+        return ond_pass_fusion(c, err, "Conv '%s' + %s '%s' + %s '%s' -> Conv '%s' [%s]",
+                               conv->name, add->op_type, add->name, r->op_type, r->name,
+                               conv->name, ond_post_str(conv, post, sizeof post));
+    }
+    ond_pass_take_output(conv, add);
+    return ond_pass_fusion(c, err, "Conv '%s' + %s '%s' -> Conv '%s' [%s]", conv->name,
+                           add->op_type, add->name, conv->name,
+                           ond_post_str(conv, post, sizeof post));
+}
+
+enum ond_status ond_pass_fuse_residual_add(struct ond_pass_ctx *c, struct ond_error *err)
+{
+    struct ond_graph *g = c->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct ond_node *add = g->nodes[i];
+        if (!is_add(add) || !add->in[0] || !add->in[1] || !add->out[0] ||
+            !ond_pass_same_shape(&add->in[0]->info, &add->in[1]->info) ||
+            add->in[0]->info.dtype != OND_DTYPE_FLOAT)
+            continue;
+        /* The later conv first; the other input is the shortcut. */
+        int first = 0;
+        const struct ond_node *p0 = add->in[0]->producer, *p1 = add->in[1]->producer;
+        if (p1 && (!p0 || p1->id > p0->id))
+            first = 1;
+        int pick = -1;
+        for (int t = 0; t < 2 && pick < 0; t++) {
+            int k = t ? 1 - first : first;
+            if (can_take(c, add, add->in[k], add->in[1 - k]))
+                pick = k;
+        }
+        if (pick < 0)
+            continue;
+        enum ond_status st = fuse(c, add, add->in[pick]->producer, add->in[1 - pick], err);
+        if (st)
+            return st;
+        c->rewrites++;
+    }
+    return OND_OK;
+}

@@ -1,0 +1,125 @@
+/* passes.h: the graph optimization pipeline (pipeline.c), its report, and what the passes
+ * (one per file in runtime/passes/) share.
+ *
+ * A pass rewrites the graph in place: it marks nodes dead, rewires tensors and attaches
+ * post-ops, and counts each rewrite. A pattern that does not match is not an error. After
+ * every pass the pipeline drops dead nodes, recounts uses, re-sorts, re-infers shapes and
+ * validates the graph, so a pass may leave uses counts stale for nodes it killed.
+ */
+#ifndef OND_PASSES_H
+#define OND_PASSES_H
+
+#include "runtime/ir.h"
+
+/* ---- what the pipeline records (ond_model keeps it for `ondine inspect --passes`) ---- */
+struct ond_op_count {
+    const char *op;        /* op type; the string lives as long as the graph */
+    int count;
+};
+
+struct ond_op_counts {
+    int n, total;          /* op types, nodes */
+    struct ond_op_count *items;
+};
+
+struct ond_pass_stat {
+    const char *name;
+    int level;             /* lowest -O level that runs it */
+    bool ran;              /* false: above the level, or disabled by name */
+    bool disabled;         /* named in the options' disabled_passes */
+    int rewrites;
+    int nodes_before, nodes_after;
+};
+
+struct ond_pass_report {
+    int opt_level;
+    int n_passes;
+    struct ond_pass_stat *passes;          /* in pipeline order */
+    struct ond_op_counts loaded, optimized; /* node counts by op type before and after */
+    int n_fusions, cap_fusions;
+    char **fusions;                        /* "Conv 'a' + Relu 'b' -> Conv 'a' [relu]" */
+};
+
+/* Runs the passes of opts (level, disabled names) on a loaded, inferred graph in order.
+ * An unknown disabled name or level is INVALID_ARGUMENT listing the valid ones. *report
+ * (may be NULL) receives the record, freed with ond_pass_report_free, even at -O0. */
+enum ond_status ond_passes_run(struct ond_graph *g, const struct ond_options *opts,
+                               struct ond_pass_report **report, struct ond_error *err);
+void ond_pass_report_free(struct ond_pass_report *r);
+
+/* The pipeline's table, for the CLI (`--after PASS`) and tests. */
+size_t ond_pass_count(void);
+const char *ond_pass_name(size_t i);
+int ond_pass_level(size_t i);       /* lowest -O level that runs pass i */
+
+/* ---- for the passes ---- */
+struct ond_pass_ctx {
+    struct ond_graph *g;
+    int rewrites;
+    struct ond_pass_report *report;
+    int n_users;
+    struct ond_node **user;  /* per tensor id: a node that reads it (the one, when uses is 1) */
+};
+
+/* Each pass, in its own file. */
+enum ond_status ond_pass_eliminate_identity(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fold_constants(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fold_shape_chains(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fold_batchnorm(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_batchnorm_scale_shift(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fuse_residual_add(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fuse_activation(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fuse_add_activation(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_eliminate_dead_code(struct ond_pass_ctx *c, struct ond_error *err);
+
+/* ---- helpers (util.c) ---- */
+/* A constant: an initializer or a folded value, with its data. */
+bool ond_pass_is_const(const struct ond_tensor *t);
+/* The node that is t's only reader, when t has exactly one reader and is not a graph output;
+ * else NULL. A fusion that swallows t's producer needs this: nobody else sees t. */
+struct ond_node *ond_pass_sole_user(const struct ond_pass_ctx *c, const struct ond_tensor *t);
+/* A live node bound to the op domain.name ("" for ONNX's own ops). */
+bool ond_pass_is(const struct ond_node *n, const char *domain, const char *name);
+/* Same dtype, rank and dims, every dim known or the same symbol: no broadcasting between them. */
+bool ond_pass_same_shape(const struct ond_info *a, const struct ond_info *b);
+/* Sets input k of n to t, keeping uses and the reader table right. */
+void ond_pass_set_input(struct ond_pass_ctx *c, struct ond_node *n, int k, struct ond_tensor *t);
+/* Grows n's input array to count inputs (the new ones omitted, NULL). */
+enum ond_status ond_pass_grow_inputs(struct ond_pass_ctx *c, struct ond_node *n, int count,
+                                     struct ond_error *err);
+/* Makes `keep` produce the output of `gone` (the last node of a fused chain), so the fused
+ * node writes the tensor the chain's consumers and graph outputs read; `keep`'s old output
+ * tensor is left without producer or readers. Kills `gone`. */
+void ond_pass_take_output(struct ond_node *keep, struct ond_node *gone);
+/* Marks n dead, releasing its reads. */
+void ond_pass_kill(struct ond_node *n);
+/* A new constant of info's dtype and shape (data ignored), named base_suffix (made unique);
+ * *data receives its zeroed buffer, counted against the graph's limits. */
+struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
+                                      const char *suffix, const struct ond_info *info,
+                                      void **data, struct ond_error *err);
+/* Rebinds n to the ai.ondine op op_type (ScaleShift, InnerProduct), dropping the old op's
+ * parameters and attributes. */
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
+                                struct ond_error *err);
+/* Appends a post-op to n (kind, alpha, beta, input index or -1, node fused in); false when n
+ * already holds OND_MAX_POSTOPS. */
+bool ond_pass_add_post(struct ond_node *n, enum ond_postop_kind kind, float alpha, float beta,
+                       int input, const char *from);
+/* When n is an activation node a post-op can stand for (Relu, Clip with constant bounds,
+ * LeakyRelu, Sigmoid, HardSwish) on float data, fills *q (input -1) and returns true. */
+bool ond_pass_activation(const struct ond_node *n, struct ond_postop *q);
+/* BatchNormalization helpers (fold_batchnorm.c), shared with batchnorm_scale_shift.c. Whether
+ * bn is one scale and shift per channel of `channels`: per channel (spatial = 1), its four
+ * parameters constant floats of that many values, its training outputs unused. */
+bool ond_pass_bn_per_channel(const struct ond_node *bn, int64_t channels);
+/* s[c] = scale[c] / sqrt(var[c] + epsilon), in double, for such a node. */
+enum ond_status ond_pass_bn_scale(const struct ond_node *bn, int64_t channels, double *s,
+                                  struct ond_error *err);
+/* Records one fusion line in the report: "Conv 'a' + Relu 'b' -> Conv 'a' [relu]" (err
+ * before the format, which takes the arguments after it). */
+enum ond_status ond_pass_fusion(struct ond_pass_ctx *c, struct ond_error *err, const char *fmt,
+                                ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,201 @@
+/* util.c: what the passes share: matching nodes, rewiring tensors, new constants, post-ops,
+ * and recording fusions (see passes.h). */
+#include <float.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/op.h"
+#include "runtime/passes/passes.h"
+
+bool ond_pass_is_const(const struct ond_tensor *t)
+{
+    return t && (t->flags & OND_TENSOR_CONST) && t->info.data;
+}
+
+struct ond_node *ond_pass_sole_user(const struct ond_pass_ctx *c, const struct ond_tensor *t)
+{
+    if (!t || t->uses != 1 || (t->flags & OND_TENSOR_OUTPUT) || t->id < 0 || t->id >= c->n_users)
+        return NULL;
+    struct ond_node *u = c->user[t->id];
+    return u && !u->dead ? u : NULL;
+}
+
+bool ond_pass_is(const struct ond_node *n, const char *domain, const char *name)
+{
+    return n && !n->dead && n->op && strcmp(n->op->domain, domain) == 0 &&
+           strcmp(n->op->name, name) == 0;
+}
+
+bool ond_pass_same_shape(const struct ond_info *a, const struct ond_info *b)
+{
+    if (a->dtype != b->dtype || a->rank < 0 || a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] == OND_DIM_UNKNOWN || a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+void ond_pass_set_input(struct ond_pass_ctx *c, struct ond_node *n, int k, struct ond_tensor *t)
+{
+    if (n->in[k])
+        n->in[k]->uses--;
+    n->in[k] = t;
+    if (!t)
+        return;
+    t->uses++;
+    if (t->id >= 0 && t->id < c->n_users)
+        c->user[t->id] = n;
+}
+
+enum ond_status ond_pass_grow_inputs(struct ond_pass_ctx *c, struct ond_node *n, int count,
+                                     struct ond_error *err)
+{
+    if (count <= n->n_in)
+        return OND_OK;
+    struct ond_tensor **in = ond_alloc(c->g, sizeof *in * (size_t)count, err);
+    if (!in)
+        return err ? err->status : OND_STATUS_NO_MEMORY;
+    if (n->n_in)
+        memcpy(in, n->in, sizeof *in * (size_t)n->n_in);
+    n->in = in;
+    n->n_in = count;
+    return OND_OK;
+}
+
+void ond_pass_kill(struct ond_node *n)
+{
+    n->dead = true;
+    for (int k = 0; k < n->n_in; k++)
+        if (n->in[k])
+            n->in[k]->uses--;
+}
+
+void ond_pass_take_output(struct ond_node *keep, struct ond_node *gone)
+{
+    struct ond_tensor *old = keep->out[0], *t = gone->out[0];
+    old->producer = NULL;
+    keep->out[0] = t;
+    t->producer = keep;
+    ond_pass_kill(gone);
+}
+
+struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
+                                      const char *suffix, const struct ond_info *info,
+                                      void **data, struct ond_error *err)
+{
+    char name[512];
+    uint64_t numel;
+    snprintf(name, sizeof name, "%s_%s", base, suffix);
+    for (int i = 2; ond_graph_find_tensor(c->g, name); i++)
+        snprintf(name, sizeof name, "%s_%s_%d", base, suffix, i);
+    if (!ond_numel(info, c->g->opts.max_tensor_elements, &numel) || !ond_dtype_size(info->dtype)) {
+        ond_fail(err, OND_STATUS_LIMIT, "tensor '%s': shape unknown or over the element limit",
+                 name);
+        return NULL;
+    }
+    struct ond_tensor *t = ond_graph_add_tensor(c->g, name, err);
+    if (!t)
+        return NULL;
+    t->flags = OND_TENSOR_CONST;
+    t->info = *info;
+    t->info.data = NULL;
+    if (!(*data = ond_tensor_alloc_data(c->g, t, (size_t)numel * ond_dtype_size(info->dtype),
+                                        err)))
+        return NULL;
+    return t;
+}
+
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
+                                struct ond_error *err)
+{
+    const struct ond_op *op = ond_op_find("ai.ondine", op_type, 1);
+    if (!op)
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "no op ai.ondine.%s", op_type);
+    n->op = op;
+    n->op_type = op->name;
+    n->domain = op->domain;
+    n->opset = op->since;
+    n->params = NULL;
+    ond_node_drop_attrs(c->g, n);
+    return OND_OK;
+}
+
+bool ond_pass_add_post(struct ond_node *n, enum ond_postop_kind kind, float alpha, float beta,
+                       int input, const char *from)
+{
+    if (n->n_post >= OND_MAX_POSTOPS)
+        return false;
+    n->post[n->n_post++] = (struct ond_postop){kind, alpha, beta, input, from};
+    return true;
+}
+
+/* Clip's bound k (1 min, 2 max) from opset 11: absent, or a constant float scalar. */
+static bool clip_bound(const struct ond_node *n, int k, float unbounded, float *v)
+{
+    const struct ond_tensor *t = k < n->n_in ? n->in[k] : NULL;
+    uint64_t numel;
+    *v = unbounded;
+    if (!t)
+        return true;
+    if (!ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_FLOAT ||
+        !ond_numel(&t->info, 0, &numel) || numel != 1)
+        return false;
+    *v = *(const float *)t->info.data;
+    return true;
+}
+
+bool ond_pass_activation(const struct ond_node *n, struct ond_postop *q)
+{
+    if (!n || n->dead || !n->op || *n->op->domain || n->n_in < 1 || !n->in[0] ||
+        n->in[0]->info.dtype != OND_DTYPE_FLOAT)
+        return false;
+    const char *op = n->op->name;
+    memset(q, 0, sizeof *q);
+    q->input = -1;
+    q->from = n->name;
+    if (strcmp(op, "Relu") == 0) {
+        q->kind = OND_POST_RELU;
+    } else if (strcmp(op, "Sigmoid") == 0) {
+        q->kind = OND_POST_SIGMOID;
+    } else if (strcmp(op, "HardSwish") == 0) {
+        q->kind = OND_POST_HARD_SWISH;
+    } else if (strcmp(op, "LeakyRelu") == 0) {
+        q->kind = OND_POST_LEAKY_RELU;
+        return ond_attr_float(n, "alpha", 0.01f, &q->alpha, NULL) == OND_OK;
+    } else if (strcmp(op, "Clip") == 0) {
+        q->kind = OND_POST_CLIP;
+        if (n->op->since < 11)
+            return ond_attr_float(n, "min", -FLT_MAX, &q->alpha, NULL) == OND_OK &&
+                   ond_attr_float(n, "max", FLT_MAX, &q->beta, NULL) == OND_OK;
+        return clip_bound(n, 1, -FLT_MAX, &q->alpha) && clip_bound(n, 2, FLT_MAX, &q->beta);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+enum ond_status ond_pass_fusion(struct ond_pass_ctx *c, struct ond_error *err, const char *fmt,
+                                ...)
+{
+    struct ond_pass_report *r = c->report;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (r->n_fusions == r->cap_fusions) {
+        int cap = r->cap_fusions ? 2 * r->cap_fusions : 64;
+        char **f = realloc(r->fusions, sizeof *f * (size_t)cap);
+        if (!f)
+            return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot record a fusion");
+        r->fusions = f;
+        r->cap_fusions = cap;
+    }
+    if (!(r->fusions[r->n_fusions] = strdup(line)))
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot record a fusion");
+    r->n_fusions++;
+    return OND_OK;
+}

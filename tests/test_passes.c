@@ -1,0 +1,952 @@
+/* test_passes.c: the optimization passes on small hand-built graphs. For each pass: the pattern
+ * fires when legal and not for each illegal condition, and the graph optimized at -O2 (or -O1)
+ * gives the outputs of the same graph at -O0 through the reference interpreter (within 1e-4
+ * relative): the unoptimized graph runs each op's own eval, an independent computation of
+ * what the fused nodes must give. The pipeline validates the graph after every pass. Also: the
+ * pipeline's options and report, the ONNX writer's round trip, and sessions (oneDNN) on fused
+ * graphs. */
+#include <float.h>
+#include <math.h>
+
+#include "ops/op.h"
+#include "proto/loader.h"
+#include "proto/writer.h"
+#include "runtime/model.h"
+#include "runtime/reference.h"
+#include "tests/util.h"
+
+#define F OND_DTYPE_FLOAT
+#define I64 OND_DTYPE_INT64
+#define BATCH 2   /* the value of the symbolic dim N in runs */
+
+/* ---- building ---- */
+
+/* Deterministic values in [lo, hi): a 32-bit LCG per seed. */
+static float *values(struct tm *m, size_t n, uint32_t seed, float lo, float hi)
+{
+    float *v = tm_alloc(m, sizeof *v * n);
+    uint32_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = lo + (hi - lo) * (float)(s >> 8) / (float)(1u << 24);
+    }
+    return v;
+}
+
+static uint32_t seed_of(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h;
+}
+
+static size_t count(int rank, const int64_t *dims)
+{
+    size_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= (size_t)dims[i];
+    return n;
+}
+
+/* A random float initializer named name. */
+static void init(struct tm *m, const char *name, int rank, const int64_t *dims, float lo, float hi)
+{
+    tm_init(m, name, F, rank, dims, values(m, count(rank, dims), seed_of(name), lo, hi));
+}
+
+/* Conv name: in [., cin, H, W] -> out [., cout, H, W], k x k, stride 1, same padding; weights
+ * name_w, bias name_b when bias. */
+static Onnx__NodeProto *conv(struct tm *m, const char *name, const char *in, const char *out,
+                             int64_t cin, int64_t cout, int64_t k, bool bias)
+{
+    char w[64], b[64], inputs[200];
+    snprintf(w, sizeof w, "%s_w", name);
+    snprintf(b, sizeof b, "%s_b", name);
+    init(m, w, 4, (int64_t[]){cout, cin, k, k}, -0.5f, 0.5f);
+    if (bias)
+        init(m, b, 1, (int64_t[]){cout}, -0.5f, 0.5f);
+    snprintf(inputs, sizeof inputs, "%s,%s%s%s", in, w, bias ? "," : "", bias ? b : "");
+    Onnx__NodeProto *n = tm_node(m, "Conv", name, inputs, out);
+    int64_t p = k / 2;
+    tm_attr_ints(m, n, "pads", 4, (int64_t[]){p, p, p, p});
+    return n;
+}
+
+/* BatchNormalization name over c channels with random constant parameters. */
+static void bn(struct tm *m, const char *name, const char *in, const char *out, int64_t c)
+{
+    const char *suffix[] = {"scale", "beta", "mean", "var"};
+    char inputs[300];
+    int at = snprintf(inputs, sizeof inputs, "%s", in);
+    for (int i = 0; i < 4; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "%s_%s", name, suffix[i]);
+        init(m, p, 1, (int64_t[]){c}, i == 3 ? 0.5f : -1.f, 1.5f);
+        at += snprintf(inputs + at, sizeof inputs - (size_t)at, ",%s", p);
+    }
+    tm_node(m, "BatchNormalization", name, inputs, out);
+}
+
+static struct ond_graph *load_at(struct tm *m, int level, const char *disable,
+                                 struct ond_pass_report **report)
+{
+    struct ond_graph *g = NULL;
+    struct ond_error err = {0};
+    struct ond_options o;
+    const char *names[] = {disable};
+    if (tm_load(m, &g, &err))
+        fail_msg("load: %s", err.message);
+    ond_options_init(&o);
+    o.opt_level = level;
+    o.disabled_passes = names;
+    o.n_disabled_passes = disable ? 1 : 0;
+    if (ond_passes_run(g, &o, report, &err))
+        fail_msg("passes: %s", err.message);
+    return g;
+}
+
+static int count_op(const struct ond_graph *g, const char *op)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        n += strcmp(g->nodes[i]->op_type, op) == 0;
+    return n;
+}
+
+static struct ond_node *find(const struct ond_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i]->name, name) == 0)
+            return g->nodes[i];
+    return NULL;
+}
+
+/* ---- running ---- */
+
+/* Reference outputs of g on the random inputs of seed (symbolic dims = BATCH); malloc'd. */
+static void run(const struct ond_graph *g, uint32_t seed, struct ond_value *out)
+{
+    struct ond_value in[8];
+    float *data[8];
+    struct ond_error err = {0};
+    assert_true(g->n_inputs <= 8 && g->n_outputs <= 8);
+    for (int i = 0; i < g->n_inputs; i++) {
+        const struct ond_info *info = &g->inputs[i]->info;
+        in[i] = (struct ond_value){.name = g->inputs[i]->name, .dtype = F, .rank = info->rank};
+        for (int d = 0; d < info->rank; d++)
+            in[i].dims[d] = info->dims[d] < 0 ? BATCH : info->dims[d];
+        size_t n = count(info->rank, in[i].dims);
+        data[i] = malloc(sizeof(float) * n);
+        uint32_t s = seed + 977u * (uint32_t)i;
+        for (size_t k = 0; k < n; k++) {
+            s = s * 1664525u + 1013904223u;
+            data[i][k] = -2.f + 4.f * (float)(s >> 8) / (float)(1u << 24);
+        }
+        in[i].data = data[i];
+        in[i].size = n * sizeof(float);
+    }
+    enum ond_status st = ond_reference_run(g, in, (size_t)g->n_inputs, out, NULL, NULL, &err);
+    for (int i = 0; i < g->n_inputs; i++)
+        free(data[i]);
+    if (st)
+        fail_msg("run: %s", err.message);
+}
+
+static void free_outputs(const struct ond_graph *g, struct ond_value *v)
+{
+    for (int i = 0; i < g->n_outputs; i++) {
+        free((void *)v[i].name);
+        free(v[i].data);
+    }
+}
+
+/* a's and b's outputs agree within 1e-4 relative (and 1e-5 absolute near zero). */
+static void assert_same_outputs(const struct ond_graph *a, const struct ond_graph *b)
+{
+    struct ond_value va[8], vb[8];
+    assert_int_equal(a->n_outputs, b->n_outputs);
+    run(a, 7, va);
+    run(b, 7, vb);
+    for (int i = 0; i < a->n_outputs; i++) {
+        assert_int_equal(va[i].size, vb[i].size);
+        assert_int_equal(va[i].rank, vb[i].rank);
+        assert_close(vb[i].data, va[i].data, va[i].size / sizeof(float), 1e-4f, 1e-5f);
+    }
+    free_outputs(a, va);
+    free_outputs(b, vb);
+}
+
+/* Loads m at -O0 and at level (one pass disabled, or none), checks the outputs agree, and
+ * returns the optimized graph; tm_free(m) stays the caller's. */
+static struct ond_graph *optimized(struct tm *m, int level, const char *disable,
+                                   struct ond_pass_report **report)
+{
+    struct ond_graph *g0 = load_at(m, 0, NULL, NULL);
+    struct ond_graph *g = load_at(m, level, disable, report);
+    assert_same_outputs(g0, g);
+    ond_graph_free(g0);
+    return g;
+}
+
+static bool has_fusion(const struct ond_pass_report *r, const char *line)
+{
+    for (int i = 0; i < r->n_fusions; i++)
+        if (strcmp(r->fusions[i], line) == 0)
+            return true;
+    return false;
+}
+
+static int rewrites(const struct ond_pass_report *r, const char *pass)
+{
+    for (int i = 0; i < r->n_passes; i++)
+        if (strcmp(r->passes[i].name, pass) == 0)
+            return r->passes[i].rewrites;
+    fail_msg("no pass %s", pass);
+    return -1;
+}
+
+static const int64_t x4[] = {-1, 3, 5, 5};  /* [N,3,5,5] */
+
+/* ---- fold_batchnorm ---- */
+
+/* Hand-computed: x [1,1,1,2] = (1, 2), W = 2, B = 1 -> (3, 5); BN scale 3, beta 0.5, mean 1,
+ * var 3, epsilon 1: s = 3 / sqrt(4) = 1.5, so W' = 3, B' = (1 - 1) * 1.5 + 0.5 = 0.5 and the
+ * output is (3.5, 6.5). */
+static void test_fold_bn_hand_computed(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, (int64_t[]){1, 1, 1, 2});
+    const int64_t one[] = {1}, w4[] = {1, 1, 1, 1};
+    tm_init(m, "w", F, 4, w4, (float[]){2});
+    tm_init(m, "b", F, 1, one, (float[]){1});
+    tm_init(m, "scale", F, 1, one, (float[]){3});
+    tm_init(m, "beta", F, 1, one, (float[]){0.5f});
+    tm_init(m, "mean", F, 1, one, (float[]){1});
+    tm_init(m, "var", F, 1, one, (float[]){3});
+    tm_node(m, "Conv", "conv", "x,w,b", "y");
+    tm_attr_float(m, tm_node(m, "BatchNormalization", "bn", "y,scale,beta,mean,var", "z"),
+                  "epsilon", 1.f);
+    tm_output(m, "z");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = load_at(m, 1, NULL, &r);
+    assert_int_equal(g->n_nodes, 1);
+    const struct ond_node *c = g->nodes[0];
+    assert_float_equal(*(const float *)c->in[1]->info.data, 3.f, 1e-6);
+    assert_float_equal(*(const float *)c->in[2]->info.data, 0.5f, 1e-6);
+    struct ond_value out[1];
+    float x[] = {1, 2};
+    struct ond_value in = {.name = "x", .dtype = F, .rank = 4, .dims = {1, 1, 1, 2}, .data = x,
+                           .size = sizeof x};
+    struct ond_error err = {0};
+    assert_int_equal(ond_reference_run(g, &in, 1, out, NULL, NULL, &err), OND_OK);
+    assert_close(out[0].data, ((float[]){3.5f, 6.5f}), 2, 1e-6f, 0);
+    assert_true(has_fusion(r, "Conv 'conv' + BatchNormalization 'bn' -> Conv 'conv'"));
+    free_outputs(g, out);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Conv without bias (one is made), grouped conv, random parameters: folds, same outputs. */
+static void test_fold_bn(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    conv(m, "c1", "x", "y1", 3, 4, 3, false);
+    bn(m, "bn1", "y1", "z1", 4);
+    tm_attr_int(m, conv(m, "c2", "z1", "y2", 2, 4, 1, true), "group", 2);
+    bn(m, "bn2", "y2", "z", 4);
+    tm_output(m, "z");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(count_op(g, "BatchNormalization"), 0);
+    assert_int_equal(count_op(g, "Conv"), 2);
+    assert_int_equal(rewrites(r, "fold_batchnorm"), 2);
+    assert_int_equal(find(g, "c1")->n_in, 3);
+    assert_true(ond_graph_find_tensor(g, "bn1_scale")->info.data == NULL); /* freed */
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Illegal: the conv output has a second reader; BN parameters are not constant. */
+static void test_fold_bn_illegal(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_input(m, "live_scale", F, 1, (int64_t[]){3});
+    conv(m, "c1", "x", "y1", 3, 3, 3, true);
+    bn(m, "bn1", "y1", "z1", 3);
+    tm_node(m, "Relu", "second_reader", "y1", "r1");
+    conv(m, "c2", "z1", "y2", 3, 3, 1, true);
+    init(m, "b2", 1, (int64_t[]){3}, 0, 1);
+    init(m, "m2", 1, (int64_t[]){3}, 0, 1);
+    init(m, "v2", 1, (int64_t[]){3}, 0.5f, 1);
+    tm_node(m, "BatchNormalization", "bn2", "y2,live_scale,b2,m2,v2", "z");
+    tm_output(m, "z");
+    tm_output(m, "r1");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_batchnorm"), 0);
+    assert_int_equal(count_op(g, "BatchNormalization"), 2);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    /* At -O2 the first becomes a ScaleShift; the second (live scale) stays. */
+    g = optimized(m, 2, NULL, &r);
+    assert_int_equal(rewrites(r, "batchnorm_scale_shift"), 1);
+    assert_int_equal(count_op(g, "ScaleShift"), 1);
+    assert_int_equal(count_op(g, "BatchNormalization"), 1);
+    assert_true(has_fusion(r, "BatchNormalization 'bn1' -> ScaleShift 'bn1'"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Two convs share W and B, each followed by its own BN: both fold, into separate clones. */
+static void test_fold_bn_shared_weights(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    init(m, "w", 4, (int64_t[]){3, 3, 3, 3}, -0.5f, 0.5f);
+    init(m, "b", 1, (int64_t[]){3}, -0.5f, 0.5f);
+    const int64_t pads[] = {1, 1, 1, 1};
+    tm_attr_ints(m, tm_node(m, "Conv", "c1", "x,w,b", "y1"), "pads", 4, pads);
+    tm_attr_ints(m, tm_node(m, "Conv", "c2", "x,w,b", "y2"), "pads", 4, pads);
+    bn(m, "bn1", "y1", "z1", 3);
+    bn(m, "bn2", "y2", "z2", 3);
+    tm_output(m, "z1");
+    tm_output(m, "z2");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_batchnorm"), 2);
+    const struct ond_node *c1 = find(g, "c1"), *c2 = find(g, "c2");
+    assert_ptr_not_equal(c1->in[1], c2->in[1]);
+    assert_ptr_not_equal(c1->in[2], c2->in[2]);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Pre-activation block: BN -> Relu -> Conv becomes ScaleShift [relu] -> Conv. */
+static void test_scale_shift_preact(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    bn(m, "bn", "x", "n", 3);
+    tm_node(m, "Relu", "relu", "n", "a");
+    conv(m, "c", "a", "y", 3, 2, 3, true);
+    tm_output(m, "y");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 2);
+    const struct ond_node *s = find(g, "bn");
+    assert_string_equal(s->op_type, "ScaleShift");
+    assert_int_equal(s->n_post, 1);
+    assert_int_equal(s->post[0].kind, OND_POST_RELU);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* ---- fuse_residual_add ---- */
+
+/* x -> Relu -> s; conv(s) -> c; Add(c, s) -> Relu: conv [sum, relu], s appended as input 3. */
+static struct tm *residual(const char *add_op, int64_t opset, bool second_reader)
+{
+    struct tm *m = tm_new(8, opset);
+    tm_input(m, "x", F, 4, x4);
+    tm_node(m, "Relu", "pre", "x", "s");
+    conv(m, "c", "s", "y", 3, 3, 3, false);
+    tm_node(m, add_op, "add", "y,s", "z");
+    tm_node(m, "Relu", "relu", "z", "out");
+    tm_output(m, "out");
+    if (second_reader)
+        tm_output(m, "y");
+    return m;
+}
+
+static void test_residual(void **state)
+{
+    (void)state;
+    struct tm *m = residual("Add", 13, false);
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    const struct ond_node *c = find(g, "c");
+    assert_int_equal(g->n_nodes, 2);
+    assert_int_equal(c->n_in, 4);
+    assert_null(c->in[2]);
+    assert_string_equal(c->in[3]->name, "s");
+    assert_int_equal(c->n_post, 2);
+    assert_int_equal(c->post[0].kind, OND_POST_SUM);
+    assert_int_equal(c->post[0].input, 3);
+    assert_int_equal(c->post[1].kind, OND_POST_RELU);
+    assert_string_equal(c->out[0]->name, "out");
+    assert_true(has_fusion(r, "Conv 'c' + Add 'add' + Relu 'relu' -> Conv 'c' [sum, relu]"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+    /* Old-opset Sum of two inputs counts as Add. */
+    m = residual("Sum", 6, false);
+    g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 2);
+    assert_true(has_fusion(r, "Conv 'c' + Sum 'add' + Relu 'relu' -> Conv 'c' [sum, relu]"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Illegal: the conv output is read elsewhere (a graph output); the add broadcasts; the
+ * shortcut is a graph input (the session accumulates in place). */
+static void test_residual_illegal(void **state)
+{
+    (void)state;
+    struct tm *m = residual("Add", 13, true);
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(rewrites(r, "fuse_residual_add"), 0);
+    assert_int_equal(count_op(g, "Add"), 1);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+
+    m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_input(m, "v", F, 4, (int64_t[]){1, 3, 1, 1});
+    tm_node(m, "Relu", "pre", "v", "s");
+    conv(m, "c", "x", "y", 3, 3, 3, true);
+    tm_node(m, "Add", "add", "y,s", "z");
+    tm_output(m, "z");
+    g = optimized(m, 2, NULL, &r);
+    assert_int_equal(rewrites(r, "fuse_residual_add"), 0);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+
+    m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    conv(m, "c", "x", "y", 3, 3, 3, true);
+    tm_node(m, "Add", "add", "y,x", "z");
+    tm_output(m, "z");
+    g = optimized(m, 2, NULL, &r);
+    assert_int_equal(rewrites(r, "fuse_residual_add"), 0);
+    assert_int_equal(count_op(g, "Add"), 1);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Projection shortcut: both add inputs are convs; the later one in node order takes the sum. */
+static void test_residual_projection(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_node(m, "Relu", "pre", "x", "a");
+    conv(m, "main", "a", "y1", 3, 4, 3, true);
+    conv(m, "proj", "a", "y2", 3, 4, 1, true);
+    tm_node(m, "Add", "add", "y1,y2", "z");
+    tm_node(m, "Relu", "relu", "z", "out");
+    tm_output(m, "out");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_true(has_fusion(r, "Conv 'proj' + Add 'add' + Relu 'relu' -> Conv 'proj' [sum, relu]"));
+    assert_int_equal(find(g, "main")->n_post, 0);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* ---- activations ---- */
+
+static void test_activations(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 14);
+    tm_input(m, "x", F, 4, x4);
+    tm_init(m, "lo", F, 0, NULL, (float[]){-0.25f});
+    tm_init(m, "hi", F, 0, NULL, (float[]){0.5f});
+    conv(m, "c1", "x", "y1", 3, 3, 3, true);
+    tm_node(m, "Clip", "clip", "y1,lo,hi", "a1");
+    tm_node(m, "HardSwish", "hs", "a1", "a2");
+    conv(m, "c2", "a2", "y2", 3, 3, 3, true);
+    tm_attr_float(m, tm_node(m, "LeakyRelu", "leaky", "y2", "a3"), "alpha", 0.2f);
+    tm_node(m, "Flatten", "flat", "a3", "f");
+    init(m, "gw", 2, (int64_t[]){75, 6}, -0.2f, 0.2f);
+    tm_node(m, "Gemm", "gemm", "f,gw", "g");
+    tm_node(m, "Sigmoid", "sig", "g", "out");
+    tm_output(m, "out");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 3);
+    assert_true(has_fusion(r, "Conv 'c1' + Clip 'clip' -> Conv 'c1' [clip]"));
+    assert_true(has_fusion(r, "Conv 'c1' + HardSwish 'hs' -> Conv 'c1' [clip, hard_swish]"));
+    assert_true(has_fusion(r, "Conv 'c2' + LeakyRelu 'leaky' -> Conv 'c2' [leaky_relu]"));
+    assert_true(has_fusion(r, "Flatten 'flat' + Gemm 'gemm' -> InnerProduct 'gemm'"));
+    assert_true(has_fusion(r, "InnerProduct 'gemm' + Sigmoid 'sig' -> InnerProduct 'gemm' "
+                              "[sigmoid]"));
+    const struct ond_node *c1 = find(g, "c1");
+    assert_float_equal(c1->post[0].alpha, -0.25f, 0);
+    assert_float_equal(c1->post[0].beta, 0.5f, 0);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Illegal: a Clip bound that is not constant; a conv output read twice. */
+static void test_activation_illegal(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_input(m, "lo", F, 0, NULL);
+    conv(m, "c1", "x", "y1", 3, 3, 3, true);
+    tm_node(m, "Clip", "clip", "y1,lo", "a1");
+    conv(m, "c2", "a1", "y2", 3, 3, 3, true);
+    tm_node(m, "Relu", "relu", "y2", "a2");
+    tm_node(m, "Add", "add", "a2,y2", "out");
+    tm_output(m, "out");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(rewrites(r, "fuse_activation"), 0);
+    assert_int_equal(count_op(g, "Clip"), 1);
+    assert_int_equal(count_op(g, "Relu"), 1);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Add + Relu where no conv can take it; Sum + Relu becomes Add [relu]. */
+static void test_add_activation(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 8);
+    tm_input(m, "a", F, 4, x4);
+    tm_input(m, "b", F, 4, (int64_t[]){1, 3, 1, 5});
+    tm_input(m, "c", F, 4, x4);
+    tm_node(m, "Add", "add", "a,b", "s1");
+    tm_node(m, "Relu", "r1", "s1", "o1");
+    tm_node(m, "Sum", "sum", "o1,c", "s2");
+    tm_node(m, "Relu", "r2", "s2", "o2");
+    tm_output(m, "o2");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 2);
+    assert_int_equal(count_op(g, "Add"), 2);
+    assert_true(has_fusion(r, "Add 'add' + Relu 'r1' -> Add 'add' [relu]"));
+    assert_true(has_fusion(r, "Sum 'sum' + Relu 'r2' -> Add 'sum' [relu]"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* ---- fuse_inner_product ---- */
+
+/* Gemm with transB = 0, alpha, beta and C [1,M] after Flatten: new W and b are made. */
+static void test_inner_product(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_node(m, "Flatten", "flat", "x", "f");
+    init(m, "w", 2, (int64_t[]){75, 4}, -0.3f, 0.3f);
+    init(m, "c", 2, (int64_t[]){1, 4}, -1, 1);
+    Onnx__NodeProto *n = tm_node(m, "Gemm", "gemm", "f,w,c", "y");
+    tm_attr_float(m, n, "alpha", 2.f);
+    tm_attr_float(m, n, "beta", 0.5f);
+    tm_output(m, "y");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 1);
+    assert_string_equal(g->nodes[0]->op_type, "InnerProduct");
+    assert_string_equal(g->nodes[0]->in[0]->name, "x");
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Illegal: Flatten at axis 2; C varying along the rows ([N,M] per sample). */
+static void test_inner_product_illegal(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, (int64_t[]){2, 3, 2, 2});
+    tm_attr_int(m, tm_node(m, "Flatten", "flat", "x", "f"), "axis", 2);
+    init(m, "w", 2, (int64_t[]){4, 3}, -0.3f, 0.3f);
+    tm_node(m, "Gemm", "gemm", "f,w", "y");
+    tm_node(m, "Flatten", "flat2", "x", "f2");
+    init(m, "w2", 2, (int64_t[]){12, 3}, -0.3f, 0.3f);
+    init(m, "c2", 2, (int64_t[]){2, 3}, -1, 1);
+    tm_node(m, "Gemm", "gemm2", "f2,w2,c2", "y2");
+    tm_output(m, "y");
+    tm_output(m, "y2");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(rewrites(r, "fuse_inner_product"), 0);
+    assert_int_equal(count_op(g, "Gemm"), 2);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* ---- constants and shape chains ---- */
+
+/* x.view(x.size(0), -1) with a dynamic batch: the Reshape gets [0, 75], the chain goes, and
+ * Reshape + Gemm becomes an InnerProduct. */
+static struct tm *view_chain(bool static_batch)
+{
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, static_batch ? (int64_t[]){BATCH, 3, 5, 5} : x4);
+    tm_init(m, "zero", I64, 0, NULL, (int64_t[]){0});
+    tm_init(m, "axes", I64, 1, (int64_t[]){1}, (int64_t[]){0});
+    tm_init(m, "minus1", I64, 1, (int64_t[]){1}, (int64_t[]){-1});
+    tm_node(m, "Shape", "shape", "x", "sh");
+    tm_node(m, "Gather", "gather", "sh,zero", "n");
+    tm_node(m, "Unsqueeze", "unsq", "n,axes", "n1");
+    tm_attr_int(m, tm_node(m, "Concat", "cat", "n1,minus1", "target"), "axis", 0);
+    tm_node(m, "Reshape", "view", "x,target", "f");
+    init(m, "w", 2, (int64_t[]){4, 75}, -0.3f, 0.3f);
+    tm_attr_int(m, tm_node(m, "Gemm", "fc", "f,w", "y"), "transB", 1);
+    tm_output(m, "y");
+    return m;
+}
+
+static void test_shape_chains(void **state)
+{
+    (void)state;
+    struct tm *m = view_chain(false);
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_shape_chains"), 1);
+    assert_int_equal(g->n_nodes, 2);
+    const struct ond_tensor *shape = find(g, "view")->in[1];
+    assert_true(shape->flags & OND_TENSOR_CONST);
+    assert_int_equal(((const int64_t *)shape->info.data)[0], 0);
+    assert_int_equal(((const int64_t *)shape->info.data)[1], 75);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 1);
+    assert_string_equal(g->nodes[0]->op_type, "InnerProduct");
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+    /* With a static batch, fold_constants computes the whole chain. */
+    m = view_chain(true);
+    g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_constants"), 4);
+    assert_int_equal(rewrites(r, "fold_shape_chains"), 0);
+    assert_int_equal(g->n_nodes, 2);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* Constant and ConstantOfShape fold; over the byte budget, or as a graph output, they stay. */
+static void test_fold_constants(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 2, (int64_t[]){-1, 64});
+    Onnx__NodeProto *n = tm_node(m, "Constant", "k", NULL, "kv");
+    tm_attr_tensor(m, n, "value", tm_tensor(m, F, 1, (int64_t[]){64}, values(m, 64, 3, -1, 1)));
+    tm_init(m, "shape", I64, 1, (int64_t[]){2}, (int64_t[]){1, 64});
+    n = tm_node(m, "ConstantOfShape", "fill", "shape", "ones");
+    tm_attr_tensor(m, n, "value", tm_tensor(m, F, 1, (int64_t[]){1}, (float[]){1.5f}));
+    tm_node(m, "Add", "a1", "kv,ones", "kk");
+    tm_node(m, "Mul", "m1", "x,kk", "y");
+    tm_node(m, "Constant", "out_const", NULL, "c_out");
+    tm_attr_tensor(m, tm_graph(m)->node[tm_graph(m)->n_node - 1], "value",
+                   tm_tensor(m, F, 1, (int64_t[]){2}, (float[]){1, 2}));
+    tm_output(m, "y");
+    tm_output(m, "c_out");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_constants"), 3);
+    assert_int_equal(g->n_nodes, 2);
+    assert_non_null(find(g, "out_const"));
+    assert_true(ond_graph_find_tensor(g, "kk")->flags & OND_TENSOR_CONST);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    /* At -O2 the fusion passes meet the input-less Constant node that stays. */
+    g = optimized(m, 2, NULL, &r);
+    assert_non_null(find(g, "out_const"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* A ConstantOfShape over the byte budget stays and runs at run time; it is not an error. */
+static void test_fold_budget(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 2, (int64_t[]){-1, 70000});
+    tm_init(m, "shape", I64, 1, (int64_t[]){1}, (int64_t[]){70000});
+    Onnx__NodeProto *n = tm_node(m, "ConstantOfShape", "fill", "shape", "big");
+    tm_attr_tensor(m, n, "value", tm_tensor(m, F, 1, (int64_t[]){1}, (float[]){0.5f}));
+    tm_node(m, "Mul", "mul", "x,big", "y");
+    tm_output(m, "y");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_constants"), 1);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    struct ond_graph *g0 = load_at(m, 0, NULL, NULL);
+    struct ond_error err = {0};
+    struct ond_options o;
+    assert_int_equal(tm_load(m, &g, &err), OND_OK);
+    ond_options_init(&o);
+    o.max_total_bytes = g->const_bytes + 1000;
+    g->opts.max_total_bytes = o.max_total_bytes;
+    assert_int_equal(ond_passes_run(g, &o, &r, &err), OND_OK);
+    assert_int_equal(rewrites(r, "fold_constants"), 0);
+    assert_int_equal(g->n_nodes, 2);
+    assert_same_outputs(g0, g);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    ond_graph_free(g0);
+    tm_free(m);
+}
+
+/* ---- identity, dropout, dead code ---- */
+
+static void test_identity_dropout_dead_code(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 2, (int64_t[]){-1, 4});
+    tm_node(m, "Relu", "r", "x", "a");
+    tm_node(m, "Identity", "id1", "a", "b");
+    tm_node(m, "Dropout", "drop", "b", "c");
+    tm_node(m, "Dropout", "drop_mask", "c", "d,mask");
+    tm_node(m, "Sigmoid", "s", "d", "e");
+    tm_node(m, "Identity", "id_out", "e", "out");
+    tm_node(m, "Sigmoid", "unused", "x", "dead");
+    tm_output(m, "out");
+    tm_output(m, "mask");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    /* id1, drop and id_out go (s writes "out"); drop_mask's mask is an output: it stays. */
+    assert_int_equal(rewrites(r, "eliminate_identity"), 3);
+    assert_int_equal(rewrites(r, "eliminate_dead_code"), 1);
+    assert_int_equal(g->n_nodes, 3);
+    assert_string_equal(find(g, "s")->out[0]->name, "out");
+    assert_non_null(find(g, "drop_mask"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* ---- the pipeline ---- */
+
+static void test_pipeline_options(void **state)
+{
+    (void)state;
+    struct tm *m = residual("Add", 13, false);
+    struct ond_graph *g = NULL;
+    struct ond_error err = {0};
+    struct ond_options o;
+    struct ond_pass_report *r = NULL;
+    const char *bad[] = {"fold_batchnorm", "no_such_pass"};
+    assert_int_equal(tm_load(m, &g, &err), OND_OK);
+    ond_options_init(&o);
+    o.disabled_passes = bad;
+    o.n_disabled_passes = 2;
+    assert_error(ond_passes_run(g, &o, &r, &err), OND_STATUS_INVALID_ARGUMENT, &err,
+                 "unknown pass 'no_such_pass' to disable; passes are: eliminate_identity, ");
+    assert_non_null(strstr(err.message, "fuse_residual_add"));
+    assert_null(r);
+    o.n_disabled_passes = 0;
+    o.opt_level = 3;
+    assert_error(ond_passes_run(g, &o, &r, &err), OND_STATUS_INVALID_ARGUMENT, &err,
+                 "level 3");
+    ond_graph_free(g);
+    /* Through the public API: the load fails and says so. */
+    size_t len;
+    uint8_t *buf = tm_pack(m, &len);
+    struct ond_model *model = NULL;
+    o.opt_level = 2;
+    o.n_disabled_passes = 2;
+    assert_error(ond_model_load_buffer(buf, len, &o, &model, &err), OND_STATUS_INVALID_ARGUMENT,
+                 &err, "<buffer>: unknown pass 'no_such_pass'");
+    assert_null(model);
+    free(buf);
+    /* Disabled by name: the residual add stays; the relu still fuses... into nothing else. */
+    g = optimized(m, 2, "fuse_residual_add", &r);
+    assert_int_equal(count_op(g, "Add"), 1);
+    assert_false(r->passes[5].ran);
+    assert_true(r->passes[5].disabled);
+    assert_int_equal(r->loaded.total, 4);
+    assert_int_equal(r->optimized.total, g->n_nodes);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    /* -O1 fuses nothing: no post-ops, only standard ops. */
+    g = optimized(m, 1, NULL, &r);
+    for (int i = 0; i < g->n_nodes; i++) {
+        assert_int_equal(g->nodes[i]->n_post, 0);
+        assert_string_equal(g->nodes[i]->domain, "");
+    }
+    assert_false(r->passes[5].ran);
+    assert_false(r->passes[5].disabled);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* ---- the writer: -O2 graphs round-trip through ONNX, -O1 ones are standard ---- */
+
+static struct tm *small_resnet(void)
+{
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    conv(m, "c0", "x", "y0", 3, 4, 3, false);
+    bn(m, "bn0", "y0", "z0", 4);
+    tm_node(m, "Relu", "r0", "z0", "a0");
+    conv(m, "c1", "a0", "y1", 4, 4, 3, false);
+    bn(m, "bn1", "y1", "z1", 4);
+    tm_node(m, "Relu", "r1", "z1", "a1");
+    conv(m, "c2", "a1", "y2", 4, 4, 1, true);
+    tm_node(m, "Add", "add", "y2,a0", "s");
+    tm_node(m, "Relu", "r2", "s", "a2");
+    tm_node(m, "GlobalAveragePool", "gap", "a2", "p");
+    tm_node(m, "Flatten", "flat", "p", "f");
+    init(m, "fc_w", 2, (int64_t[]){5, 4}, -0.5f, 0.5f);
+    init(m, "fc_b", 1, (int64_t[]){5}, -0.5f, 0.5f);
+    tm_attr_int(m, tm_node(m, "Gemm", "fc", "f,fc_w,fc_b", "y"), "transB", 1);
+    tm_output(m, "y");
+    return m;
+}
+
+static void test_writer_round_trip(void **state)
+{
+    (void)state;
+    struct tm *m = small_resnet();
+    struct ond_graph *g0 = load_at(m, 0, NULL, NULL);
+    for (int level = 1; level <= 2; level++) {
+        struct ond_graph *g = load_at(m, level, NULL, NULL), *back = NULL;
+        struct ond_error err = {0};
+        uint8_t *buf;
+        size_t len;
+        assert_int_equal(ond_write_model_buffer(g, &buf, &len, &err), OND_OK);
+        if (ond_load_graph(buf, len, NULL, "written", NULL, false, &back, &err))
+            fail_msg("reload at -O%d: %s", level, err.message);
+        free(buf);
+        assert_int_equal(back->n_nodes, g->n_nodes);
+        for (int i = 0; i < back->n_nodes; i++) {
+            assert_string_equal(back->nodes[i]->op_type, g->nodes[i]->op_type);
+            assert_int_equal(back->nodes[i]->n_post, g->nodes[i]->n_post);
+            if (level == 1)
+                assert_string_equal(back->nodes[i]->domain, "");
+        }
+        assert_int_equal(ond_graph_opset(back, "ai.ondine"), level == 2 ? 1 : -1);
+        assert_same_outputs(g0, back);
+        ond_graph_free(back);
+        ond_graph_free(g);
+    }
+    ond_graph_free(g0);
+    tm_free(m);
+}
+
+/* A FusedConv without the input its sum post-op reads. */
+static void test_fused_op_errors(void **state)
+{
+    (void)state;
+    struct tm *m = residual("Add", 13, false);
+    struct ond_graph *g = load_at(m, 2, NULL, NULL), *back = NULL;
+    struct ond_error err = {0};
+    uint8_t *buf;
+    size_t len;
+    struct ond_node *c = find(g, "c");
+    c->n_in = 3;   /* the sum's input dropped */
+    assert_int_equal(ond_write_model_buffer(g, &buf, &len, &err), OND_OK);
+    assert_error(ond_load_graph(buf, len, NULL, "written", NULL, false, &back, &err),
+                 OND_STATUS_INVALID_MODEL, &err, "post-op 'sum' reads input 3, which is missing");
+    free(buf);
+    ond_graph_free(back);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
+/* ---- sessions run fused graphs (oneDNN post-ops, the inner product) ---- */
+
+/* m at -O2 in a session (oneDNN) against m at -O0 in the reference interpreter. */
+static void session_matches_reference(struct tm *m, int nodes)
+{
+    struct ond_graph *g0 = load_at(m, 0, NULL, NULL);
+    size_t len;
+    uint8_t *buf = tm_pack(m, &len);
+    struct ond_model *model = NULL;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    if (ond_model_load_buffer(buf, len, NULL, &model, &err) ||
+        ond_session_create(model, NULL, &s, &err))
+        fail_msg("%s", err.message);
+    free(buf);
+    assert_int_equal(model->graph->n_nodes, nodes);
+    struct ond_value want[1], in[1], *got = NULL;
+    size_t n_got = 0;
+    run(g0, 7, want);
+    /* The input run() made for seed 7. */
+    float *x = malloc(sizeof(float) * BATCH * 75);
+    uint32_t seed = 7;
+    for (int k = 0; k < BATCH * 75; k++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[k] = -2.f + 4.f * (float)(seed >> 8) / (float)(1u << 24);
+    }
+    in[0] = (struct ond_value){.name = "x", .dtype = F, .rank = 4, .dims = {BATCH, 3, 5, 5},
+                               .data = x, .size = sizeof(float) * BATCH * 75};
+    if (ond_session_run_alloc(s, in, 1, &got, &n_got, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(got[0].size, want[0].size);
+    assert_close(got[0].data, want[0].data, want[0].size / sizeof(float), 1e-4f, 1e-4f);
+    ond_values_free(got, n_got);
+    free_outputs(g0, want);
+    free(x);
+    ond_session_free(s);
+    ond_model_free(model);
+    ond_graph_free(g0);
+    tm_free(m);
+}
+
+/* Folded BN, relu post-ops, a sum post-op on a conv with a bias, an InnerProduct; and a sum
+ * post-op on a conv without bias (input 2 omitted, the shortcut input 3). */
+static void test_session_fused(void **state)
+{
+    (void)state;
+    session_matches_reference(small_resnet(), 5);
+    session_matches_reference(residual("Add", 13, false), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_bn_hand_computed),
+        cmocka_unit_test(test_fold_bn),
+        cmocka_unit_test(test_fold_bn_illegal),
+        cmocka_unit_test(test_fold_bn_shared_weights),
+        cmocka_unit_test(test_scale_shift_preact),
+        cmocka_unit_test(test_residual),
+        cmocka_unit_test(test_residual_illegal),
+        cmocka_unit_test(test_residual_projection),
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_activation_illegal),
+        cmocka_unit_test(test_add_activation),
+        cmocka_unit_test(test_inner_product),
+        cmocka_unit_test(test_inner_product_illegal),
+        cmocka_unit_test(test_shape_chains),
+        cmocka_unit_test(test_fold_constants),
+        cmocka_unit_test(test_fold_budget),
+        cmocka_unit_test(test_identity_dropout_dead_code),
+        cmocka_unit_test(test_pipeline_options),
+        cmocka_unit_test(test_writer_round_trip),
+        cmocka_unit_test(test_fused_op_errors),
+        cmocka_unit_test(test_session_fused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
