@@ -13,6 +13,9 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     enum ond_status st = ond_arith_eval(n, OND_BIN_ADD, in, out, out_data, err);
     if (st || !n->n_post)
         return st;
+    if (out[0].dtype != OND_DTYPE_FLOAT)
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "post-ops on a %s Add",
+                             ond_dtype_name(out[0].dtype));
     ond_numel(&out[0], 0, &numel);
     return ond_apply_post(n, in, out_data[0], numel, err);
 }
