@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xmmintrin.h>
 #include <pmmintrin.h>
 
+#include "oneapi/dnnl/dnnl_debug.h"
 #include "runtime/exec.h"
 #include "runtime/model.h"
 #include "runtime/reference.h"
@@ -851,9 +853,19 @@ static void set_ftz(bool on)
     _mm_setcsr(csr);
 }
 
-static enum ond_status execute(struct ond_session *s, struct plan *pl,
-                               const struct ond_value *inputs, struct ond_error *err)
+static double now_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Runs the steps; with step_ms, waits after each step and records its time (profiling). */
+static enum ond_status execute(struct ond_session *s, struct plan *pl,
+                               const struct ond_value *inputs, double *step_ms,
+                               struct ond_error *err)
+{
+    double t = step_ms ? now_ms() : 0;
     for (int i = 0; i < pl->n_values; i++)
         if (pl->values[pl->values[i].root].input)
             dnnl_memory_set_data_handle(pl->values[i].mem, value_data(pl, i, inputs));
@@ -873,24 +885,36 @@ static enum ond_status execute(struct ond_session *s, struct plan *pl,
             }
             enum ond_status st = ond_dnnl(dnnl_primitive_execute(sp->prim, s->stream, na, args),
                                           "primitive_execute", sp->node, err);
+            if (!st && step_ms)
+                st = ond_dnnl(dnnl_stream_wait(s->stream), "stream_wait", sp->node, err);
             if (st)
                 return st;
+            if (step_ms) {
+                double now = now_ms();
+                step_ms[i] = now - t;
+                t = now;
+            }
             continue;
         }
         /* Eval and copy steps read inputs that may be the caller's. */
         for (int k = 0; k < sp->n_in; k++)
             if (sp->in_value[k] >= 0 && pl->values[pl->values[sp->in_value[k]].root].input)
                 sp->in_info[k].data = value_data(pl, sp->in_value[k], inputs);
+        enum ond_status st = OND_OK;
         if (sp->kind == STEP_COPY) {
             memcpy(sp->out_data[0], sp->in_info[0].data, pl->values[sp->out_value[0]].size);
-            continue;
+        } else {
+            for (int k = 0; k < sp->n_out; k++)
+                memset(sp->out_data[k], 0, pl->values[sp->out_value[k]].size);
+            st = sp->node->op->eval(sp->node, sp->in_ptr, sp->out_info, sp->out_data, err);
         }
-        for (int k = 0; k < sp->n_out; k++)
-            memset(sp->out_data[k], 0, pl->values[sp->out_value[k]].size);
-        enum ond_status st = sp->node->op->eval(sp->node, sp->in_ptr, sp->out_info, sp->out_data,
-                                                err);
         if (st)
             return st;
+        if (step_ms) {
+            double now = now_ms();
+            step_ms[i] = now - t;
+            t = now;
+        }
     }
     return ond_dnnl(dnnl_stream_wait(s->stream), "stream_wait", NULL, err);
 }
@@ -932,9 +956,11 @@ static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_v
     return OND_OK;
 }
 
-enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *inputs,
-                                size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
-                                struct ond_error *err)
+/* ond_session_run, with per-step times (step_ms non-NULL) for profiling; *plan_out gets the
+ * plan that ran. */
+static enum ond_status run(struct ond_session *s, const struct ond_value *inputs,
+                           size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
+                           double **step_ms, struct plan **plan_out, struct ond_error *err)
 {
     if (!s || (n_inputs && !inputs) || (n_outputs && !outputs))
         return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_session_run: NULL argument");
@@ -956,8 +982,13 @@ enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *i
         bool ftz = !s->opts.no_ftz;
 #pragma omp parallel num_threads(threads)
         set_ftz(ftz);
-        st = execute(s, pl, bound, err);
+        if (step_ms && !(*step_ms = calloc((size_t)pl->n_steps + 1, sizeof **step_ms)))
+            st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate the profile");
+        if (!st)
+            st = execute(s, pl, bound, step_ms ? *step_ms : NULL, err);
     }
+    if (plan_out)
+        *plan_out = pl;
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_tensor *t = g->outputs[i];
         const struct ond_info *info = &pl->info[t->id];
@@ -983,6 +1014,93 @@ enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *i
     pthread_mutex_unlock(&s->lock);
     free(bound);
     return st;
+}
+
+enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *inputs,
+                                size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
+                                struct ond_error *err)
+{
+    return run(s, inputs, n_inputs, outputs, n_outputs, NULL, NULL, err);
+}
+
+/* The layout of value v in oneDNN's tag notation ("f32 aBcd16b": dims by decreasing stride,
+ * a blocked dim in capitals, then its inner blocks), which oneDNN 2.6 cannot print itself. */
+static void layout_str(const struct plan *pl, int v, char *buf, size_t len)
+{
+    const dnnl_memory_desc_t *md = v >= 0 ? &pl->values[v].md : NULL;
+    if (!md || md->format_kind != dnnl_blocked || md->ndims > 12) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int order[12], nd = md->ndims;
+    bool blocked[12] = {false};
+    for (int i = 0; i < b->inner_nblks; i++)
+        blocked[b->inner_idxs[i]] = true;
+    for (int i = 0; i < nd; i++)
+        order[i] = i;
+    for (int i = 1; i < nd; i++) /* insertion sort by stride, stable */
+        for (int j = i; j > 0 && b->strides[order[j]] > b->strides[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    size_t at = (size_t)snprintf(buf, len, "%s ", dnnl_dt2str(md->data_type));
+    for (int i = 0; i < nd && at + 1 < len; i++)
+        buf[at++] = (char)((blocked[order[i]] ? 'A' : 'a') + order[i]);
+    for (int i = 0; i < b->inner_nblks && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%lld%c", (long long)b->inner_blks[i],
+                               (int)('a' + b->inner_idxs[i]));
+    buf[at < len ? at : len - 1] = 0;
+}
+
+enum ond_status ond_session_profile(struct ond_session *s, const struct ond_value *inputs,
+                                    size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
+                                    struct ond_profile *prof, struct ond_error *err)
+{
+    double *ms = NULL;
+    struct plan *pl = NULL;
+    memset(prof, 0, sizeof *prof);
+    enum ond_status st = run(s, inputs, n_inputs, outputs, n_outputs, &ms, &pl, err);
+    if (!st && !(prof->steps = calloc((size_t)pl->n_steps + 1, sizeof *prof->steps)))
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate the profile");
+    for (int i = 0; !st && i < pl->n_steps; i++) {
+        const struct step *sp = &pl->steps[i];
+        struct ond_profile_step *ps = &prof->steps[prof->n_steps++];
+        ps->node = sp->node ? sp->node->name : "";
+        ps->op = !sp->node ? "Reorder" : sp->kind == STEP_COPY ? "Copy" : sp->node->op_type;
+        ps->n_post = sp->node ? sp->node->n_post : 0;
+        ps->ms = ms[i];
+        int src = -1, dst = -1;
+        if (sp->kind == STEP_PRIM) {
+            for (int a = 0; a < sp->n_args; a++) {
+                if (src < 0 && (sp->arg_id[a] == DNNL_ARG_SRC || sp->arg_id[a] == DNNL_ARG_FROM ||
+                                sp->arg_id[a] == DNNL_ARG_MULTIPLE_SRC))
+                    src = sp->arg_value[a];
+                if (sp->arg_id[a] == DNNL_ARG_DST || sp->arg_id[a] == DNNL_ARG_TO)
+                    dst = sp->arg_value[a];
+            }
+            snprintf(ps->impl, sizeof ps->impl, "%s", sp->impl);
+        } else {
+            src = sp->n_in ? sp->in_value[0] : -1;
+            dst = sp->n_out ? sp->out_value[0] : -1;
+            snprintf(ps->impl, sizeof ps->impl, "%s%s", sp->kind == STEP_COPY ? "copy" : "eval: ",
+                     sp->kind == STEP_COPY ? "" : sp->impl);
+        }
+        layout_str(pl, src, ps->src, sizeof ps->src);
+        layout_str(pl, dst, ps->dst, sizeof ps->dst);
+    }
+    free(ms);
+    if (st)
+        ond_profile_free(prof);
+    return st;
+}
+
+void ond_profile_free(struct ond_profile *prof)
+{
+    free(prof->steps);
+    prof->steps = NULL;
+    prof->n_steps = 0;
 }
 
 enum ond_status ond_session_output_shapes(struct ond_session *s, const struct ond_value *inputs,

@@ -28,4 +28,26 @@ enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_v
                                        size_t n_inputs, struct ond_plan_stats *stats,
                                        struct ond_error *err);
 
+/* One step of a profiled run: a node's primitive or eval, a reorder or a copy. */
+struct ond_profile_step {
+    const char *node;    /* node name ("" for a reorder the planner inserted) */
+    const char *op;      /* op type, "Reorder" or "Copy" */
+    int n_post;          /* fused post-ops */
+    char impl[64];       /* oneDNN implementation ("brgconv:avx512_core"), or "eval: why" */
+    char src[96], dst[96]; /* layouts read and written, as oneDNN prints them */
+    double ms;
+};
+
+struct ond_profile {
+    int n_steps;
+    struct ond_profile_step *steps;
+};
+
+/* ond_session_run that also times every step (waiting for each, so a little slower than a
+ * plain run). Free prof with ond_profile_free. */
+enum ond_status ond_session_profile(struct ond_session *s, const struct ond_value *inputs,
+                                    size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
+                                    struct ond_profile *prof, struct ond_error *err);
+void ond_profile_free(struct ond_profile *prof);
+
 #endif

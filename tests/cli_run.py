@@ -66,4 +66,11 @@ bad = np.zeros((1, 3, 4, 4), np.float32)
 np.save(os.path.join(work, "bad.npy"), bad)
 err = run("--input", f"x={work}/bad.npy", expect=1).stderr
 assert "input 'x': expected float[N,2,4,4], got float[1,3,4,4]" in err, err
+out = run("--input", f"x={work}/x.pb", "--profile", f"{work}/trace.json", "-O0")
+trace = __import__("json").load(open(f"{work}/trace.json"))["traceEvents"]
+ops = [e["cat"] for e in trace]
+assert ops.count("Conv") == 1 and ops.count("Gemm") == 1 and ops.count("Relu") == 1, ops
+conv = next(e for e in trace if e["cat"] == "Conv")
+assert ":" in conv["args"]["impl"] and conv["args"]["dst"].startswith("f32 "), conv
+assert all(e["dur"] >= 0 for e in trace) and "profile:" in out.stdout, out.stdout
 print("ondine run: ok")

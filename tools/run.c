@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "proto/loader.h"
+#include "runtime/session.h"
 #include "tools/cli.h"
 
 static const char help[] =
@@ -21,7 +22,9 @@ static const char help[] =
     "  --threads N         threads (default: all cores)\n"
     "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
     "  --disable-pass NAME skip an optimization pass (repeatable)\n"
-    "  --precision P       fp32 (default), bf16, int8\n";
+    "  --precision P       fp32 (default), bf16, int8\n"
+    "  --profile FILE      time every step of a second run: a Chrome trace in FILE and a\n"
+    "                      table sorted by time on stdout\n";
 
 /* Reads a .npy file: version 1-3 header, '<f4', '<f8' (converted to float), '<i8', '<i4',
  * '|u1', '|i1', '|b1'; C order only. */
@@ -126,6 +129,56 @@ static int read_input(const char *spec, struct ond_value *v)
     return v->name ? 0 : -1;
 }
 
+static int by_time(const void *a, const void *b)
+{
+    double x = ((const struct ond_profile_step *)a)->ms, y = ((const struct ond_profile_step *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+/* The profile as a Chrome trace (chrome://tracing, Perfetto: one complete event per step, in
+ * run order) and as a table sorted by time on stdout. */
+static int write_profile(const char *file, struct ond_profile *prof)
+{
+    FILE *f = fopen(file, "w");
+    if (!f) {
+        fprintf(stderr, "ondine run: cannot write '%s': %s\n", file, strerror(errno));
+        return -1;
+    }
+    double ts = 0, total = 0;
+    fprintf(f, "{\"traceEvents\": [\n");
+    for (int i = 0; i < prof->n_steps; i++) {
+        const struct ond_profile_step *p = &prof->steps[i];
+        fprintf(f, "%s{\"name\": ", i ? ",\n" : "");
+        cli_json_str(f, *p->node ? p->node : p->op);
+        fprintf(f, ", \"cat\": ");
+        cli_json_str(f, p->op);
+        fprintf(f, ", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, \"ts\": %.3f, \"dur\": %.3f, "
+                   "\"args\": {\"impl\": ", ts * 1e3, p->ms * 1e3);
+        cli_json_str(f, p->impl);
+        fprintf(f, ", \"src\": ");
+        cli_json_str(f, p->src);
+        fprintf(f, ", \"dst\": ");
+        cli_json_str(f, p->dst);
+        fprintf(f, ", \"post_ops\": %d}}", p->n_post);
+        ts += p->ms;
+    }
+    fprintf(f, "\n], \"displayTimeUnit\": \"ms\"}\n");
+    if (fclose(f) != 0) {
+        fprintf(stderr, "ondine run: cannot write '%s'\n", file);
+        return -1;
+    }
+    total = ts;
+    qsort(prof->steps, (size_t)prof->n_steps, sizeof *prof->steps, by_time);
+    printf("profile: %d steps, %.3f ms (trace in %s)\n", prof->n_steps, total, file);
+    printf("%9s %6s  %-18s %-34s %-24s %-20s %s\n", "ms", "%", "op", "node", "impl", "src", "dst");
+    for (int i = 0; i < prof->n_steps; i++) {
+        const struct ond_profile_step *p = &prof->steps[i];
+        printf("%9.3f %5.1f%%  %-18s %-34s %-24s %-20s %s\n", p->ms,
+               total > 0 ? 100 * p->ms / total : 0, p->op, p->node, p->impl, p->src, p->dst);
+    }
+    return 0;
+}
+
 static void print_output(const struct ond_value *o)
 {
     printf("%s: %s[", o->name, ond_dtype_name(o->dtype));
@@ -158,7 +211,7 @@ static void print_output(const struct ond_value *o)
 
 int cli_run(int argc, char **argv)
 {
-    const char *path = NULL, *outdir = NULL;
+    const char *path = NULL, *outdir = NULL, *profile = NULL;
     long long batch = 1, seed = 0;
     struct ond_options o;
     ond_options_init(&o);
@@ -179,8 +232,11 @@ int cli_run(int argc, char **argv)
             return CLI_OK;
         } else if (i + 1 >= argc && (strcmp(a, "--input") == 0 || strcmp(a, "--batch") == 0 ||
                                      strcmp(a, "--seed") == 0 || strcmp(a, "--output-dir") == 0 ||
-                                     strcmp(a, "--precision") == 0)) {
+                                     strcmp(a, "--precision") == 0 ||
+                                     strcmp(a, "--profile") == 0)) {
             rc = cli_usage("run", "%s needs a value", a);
+        } else if (strcmp(a, "--profile") == 0) {
+            profile = argv[++i];
         } else if (strcmp(a, "--input") == 0) {
             specs[n_specs++] = argv[++i];
         } else if (strcmp(a, "--batch") == 0) {
@@ -244,6 +300,18 @@ int cli_run(int argc, char **argv)
     if (ond_session_run_alloc(s, in, n_in, &out, &n_out, &err)) {
         rc = cli_error("run", &err);
         goto done;
+    }
+    if (profile) {
+        /* The first run planned for these shapes; the profiled one is a steady-state run. */
+        struct ond_profile prof;
+        if (ond_session_profile(s, in, n_in, out, n_out, &prof, &err)) {
+            rc = cli_error("run", &err);
+            goto done;
+        }
+        rc = write_profile(profile, &prof) ? CLI_FAIL : CLI_OK;
+        ond_profile_free(&prof);
+        if (rc != CLI_OK)
+            goto done;
     }
     if (outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "ondine run: cannot create '%s': %s\n", outdir, strerror(errno));
