@@ -32,11 +32,18 @@ enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc
                           : info->dtype == OND_DTYPE_BFLOAT16 ? dnnl_bf16
                           : info->dtype == OND_DTYPE_FLOAT16 ? dnnl_f16 : dnnl_data_type_undef;
     int rank = info->rank == 0 ? 1 : info->rank;
+    /* Types oneDNN lacks (int64, double, bool...) only pass between plain-C kernels, which
+     * need a buffer of the right size: plain bytes stand in for them. */
+    size_t bytes = dt == dnnl_data_type_undef && plain ? ond_dtype_size(info->dtype) : 0;
+    if (bytes)
+        dt = dnnl_u8;
     if (dt == dnnl_data_type_undef || rank < 0 || rank > 12)
         return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for %s rank %d",
                         ond_dtype_name(info->dtype), info->rank);
     for (int i = 0; i < rank; i++)
         dims[i] = info->rank == 0 ? 1 : info->dims[i];
+    if (bytes)
+        dims[rank - 1] *= (dnnl_dim_t)bytes;
     return ond_dnnl(dnnl_memory_desc_init_by_tag(md, rank, dims, dt,
                                                  plain ? tags[rank] : dnnl_format_tag_any),
                     "memory_desc_init_by_tag", NULL, err);
