@@ -11,6 +11,7 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_inspect(int argc, char **argv);
+int cli_test(int argc, char **argv);
 
 /* Prints "ondine VERB: message" on stderr and returns CLI_FAIL. */
 int cli_error(const char *verb, const struct ond_error *err);

@@ -9,6 +9,7 @@ static const char usage[] =
     "\n"
     "verbs:\n"
     "  inspect   describe a model: inputs, outputs, ops, parameters, MACs\n"
+    "  test      run ONNX backend test folders against their reference outputs\n"
     "\n"
     "ondine VERB --help for a verb's options; ondine --version for versions.\n";
 
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "inspect") == 0)
         return cli_inspect(argc - 1, argv + 1);
+    if (strcmp(argv[1], "test") == 0)
+        return cli_test(argc - 1, argv + 1);
     fprintf(stderr, "ondine: unknown verb '%s'\n%s", argv[1], usage);
     return CLI_USAGE;
 }
