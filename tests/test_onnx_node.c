@@ -1,9 +1,11 @@
 /* test_onnx_node.c: the ONNX 1.12 backend node tests from Debian's libonnx-testdata, run
- * through the reference interpreter (every op's eval). A test whose model fails to load with
- * "unsupported" (an op, opset or type ondine does not claim) is skipped; tests listed in
- * tests/node_skip.txt are skipped with the reason given there; every other test must match
- * its reference outputs (rtol 1e-3, atol 1e-5, as `ondine test`). ONDINE_NODE_FILTER=substr
- * selects tests; ONDINE_NODE_VERBOSE=1 prints every result. */
+ * through the reference interpreter (every op's eval). ctest suite_node runs the same tests
+ * through sessions (`ondine test`); this one keeps every op's eval checked on its own, the
+ * tests sessions cannot take (tests/node_session_skip.txt) included. A test whose model fails
+ * to load with "unsupported" (an op, opset or type ondine does not claim) is skipped; tests
+ * listed in tests/node_skip.txt are skipped with the reason given there; every other test must
+ * match its reference outputs (rtol 1e-3, atol 1e-5, as `ondine test`).
+ * ONDINE_NODE_FILTER=substr selects tests; ONDINE_NODE_VERBOSE=1 prints every result. */
 #include <dirent.h>
 #include <math.h>
 #include <unistd.h>
