@@ -62,6 +62,7 @@ struct cmp {
     double max_abs, max_rel;
     bool has_worst, worst_bad;
     double worst_ratio;  /* |got - ref| / (atol + rtol |ref|) of the worst element */
+    double worst_diff;   /* its |got - ref| */
     int worst_set;
     size_t worst_index;
     double worst_got, worst_want;
@@ -177,11 +178,13 @@ static void compare(const struct cfg *cfg, int set, const struct ond_value *got,
             c->max_rel = d / fabs(w);
         if (!ok)
             c->bad = true;
-        if (!c->has_worst || (!ok && !c->worst_bad) ||
-            (!ok == c->worst_bad && ratio > c->worst_ratio)) {
+        /* Ties (a zero tolerance makes every ratio infinite) go to the larger difference. */
+        bool worse = ratio > c->worst_ratio || (ratio == c->worst_ratio && d > c->worst_diff);
+        if (!c->has_worst || (!ok && !c->worst_bad) || (!ok == c->worst_bad && worse)) {
             c->has_worst = true;
             c->worst_bad = !ok;
             c->worst_ratio = ratio;
+            c->worst_diff = d;
             c->worst_set = set;
             c->worst_index = i;
             c->worst_got = g;
