@@ -140,7 +140,8 @@ assert by["tanh_unsupported"]["skip_ops"] == ["Tanh"], by["tanh_unsupported"]
 assert by["chain_fail"]["ops"] == ["Relu", "Add", "Mul"], by["chain_fail"]
 
 # Tolerances: 5e-4 relative passes the default rtol 1e-3, not 1e-4.
-run(os.path.join(root, "a", "relu_tol"), want_rc=0)
+p = run(os.path.join(root, "a", "relu_tol") + "/", want_rc=0)
+assert p.stdout.startswith("PASS relu_tol\n"), p.stdout
 p = run(os.path.join(root, "a", "relu_tol"), "--rtol", "1e-4", want_rc=1)
 assert p.stdout.splitlines()[-1] == "0 passed, 1 failed", p.stdout
 

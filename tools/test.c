@@ -240,7 +240,11 @@ static bool add_case(struct cases *l, const char *dir)
         l->dirs = nd;
         l->cap = nc;
     }
-    return (l->dirs[l->n++] = strdup(dir)) != NULL;
+    char *d = strdup(dir);
+    /* "suite/case/" names the case "case". */
+    for (size_t len = d ? strlen(d) : 0; len > 1 && d[len - 1] == '/'; len--)
+        d[len - 1] = 0;
+    return (l->dirs[l->n++] = d) != NULL;
 }
 
 /* Adds path if it is a test folder, else the test folders below it (by name, a few levels). */
