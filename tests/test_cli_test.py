@@ -2,7 +2,8 @@
 """Checks `ondine test` on backend test folders built here with onnx.helper, whose reference
 outputs numpy computes: PASS, FAIL naming the worst element, NaN and integer rules, shape and
 dtype checks, tolerances, unsupported models skipped by op, skip lists, --filter, --json,
---compare-levels, --bisect against per-tensor files, --precision errors and exit statuses.
+--compare-levels, --bisect against per-tensor files (hand-made and from
+tools/models/dump_intermediates.py), --precision errors and exit statuses.
 Usage: test_cli_test.py ONDINE_BINARY WORK_DIR"""
 import json
 import os
@@ -172,6 +173,18 @@ assert any("the session's outputs match the -O0 reference interpreter's" in l fo
     p.stdout
 case_report = json.load(open(report))["cases"][0]
 assert case_report["bisect"]["dir_first_node"] == "n_add", case_report
+
+# tools/models/dump_intermediates.py writes torch's per-node outputs: they equal numpy's,
+# so -O0 matches them at every tensor.
+dumped = os.path.join(root, "dumped")
+subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "tools", "models",
+                "dump_intermediates.py"), chain_dir, "--out", dumped], check=True,
+               stdout=subprocess.DEVNULL)
+for name, want in (("a", a), ("b", b), ("y", yc)):
+    got = numpy_helper.to_array(onnx.load_tensor(os.path.join(dumped, name + ".pb")))
+    assert np.array_equal(got, want), (name, got, want)
+p = run(chain_dir, "--bisect=" + dumped, want_rc=1)
+assert f"-O0 matches {dumped} at all 3 tensors it holds (0 without a file)" in p.stdout, p.stdout
 
 # Other precisions are the library's errors, one ERROR line per case.
 p = run(os.path.join(root, "a", "relu_pass"), "--precision", "bf16", want_rc=1)
