@@ -104,8 +104,11 @@ def ondine_test(args, paths, json_path, extra=()):
     # The case lines; the totals come once at the end.
     sys.stdout.write("".join(l for l in p.stdout.splitlines(True) if " passed, " not in l))
     sys.stdout.flush()
-    if p.returncode not in (0, 1) or not os.path.exists(json_path):
-        sys.exit(f"conformance: {' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
+    if p.returncode not in (0, 1):
+        # A crash leaves no report: say so, as the case line would have.
+        why = (p.stderr.strip().splitlines() or [""])[-1]
+        print(f"ERROR {' '.join(paths)}: ondine test exited {p.returncode} {why}".rstrip(), flush=True)
+        return None
     return json.load(open(json_path))
 
 
@@ -116,6 +119,9 @@ def run_suites(args):
         extra = [a for s in skips for a in ("--skip-list", os.path.join(SRC, s))]
         r = ondine_test(args, [os.path.join(TESTDATA, suite)],
                         os.path.join(args.out, f"{suite}.json"), extra)
+        if not r:
+            failed = True
+            continue
         t = r["totals"]
         print(f"{suite}: {t['passed']} passed, {t['failed']} failed, {t['errors']} errors, "
               f"{t['skipped']} skipped", flush=True)
@@ -142,8 +148,14 @@ def run_models(args):
             continue
         exported = time.monotonic() - t0
         atol = scaled_atol(folder)
+        t1 = time.monotonic()
         r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
                         ["--atol", "%.3g" % atol])
+        if not r:
+            r = {"cases": [{"name": label, "path": folder, "status": "error",
+                            "reason": "ondine test crashed", "ops": [], "skip_ops": [],
+                            "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
+                            "levels": []}]}
         for c in r["cases"]:
             c["atol"] = float("%.3g" % atol)
             c["export_seconds"] = round(exported, 1)
