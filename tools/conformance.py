@@ -107,7 +107,8 @@ def ondine_test(args, paths, json_path, extra=()):
     if p.returncode not in (0, 1):
         # A crash leaves no report: say so, as the case line would have.
         why = (p.stderr.strip().splitlines() or [""])[-1]
-        print(f"ERROR {' '.join(paths)}: ondine test exited {p.returncode} {why}".rstrip(), flush=True)
+        print(f"ERROR {' '.join(paths)}: ondine test exited {p.returncode} {why}".rstrip(),
+              flush=True)
         return None
     return json.load(open(json_path))
 
@@ -204,7 +205,8 @@ def main():
     p.add_argument("--bn", help="keep, fold or keep,fold")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--fresh", action="store_true", help="re-export folders already there")
-    p.add_argument("--clean", action="store_true", help="delete model folders once tested, but the subset's")
+    p.add_argument("--clean", action="store_true",
+                   help="delete model folders once tested, but the subset's")
     p.add_argument("--table", help="write the markdown of tools/conformance_table.py here")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)

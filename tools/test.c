@@ -135,8 +135,8 @@ static void compare(const struct cfg *cfg, int set, const struct ond_value *got,
                  ond_dtype_name(got->dtype), ond_dtype_name(want->dtype));
         return;
     }
-    if (got->rank != want->rank ||
-        memcmp(got->dims, want->dims, sizeof(int64_t) * (size_t)(want->rank > 0 ? want->rank : 0))) {
+    size_t rank = (size_t)(want->rank > 0 ? want->rank : 0);
+    if (got->rank != want->rank || memcmp(got->dims, want->dims, sizeof(int64_t) * rank)) {
         c->bad = true;
         snprintf(c->problem, sizeof c->problem, "shape %s, expected %s",
                  shape_str(got->rank, got->dims, a, sizeof a),
@@ -159,7 +159,8 @@ static void compare(const struct cfg *cfg, int set, const struct ond_value *got,
         double d, tol = cfg->atol + cfg->rtol * fabs(w);
         bool ok;
         if (!is_float) {
-            ok = memcmp((const char *)got->data + i * es, (const char *)want->data + i * es, es) == 0;
+            const char *gb = got->data, *wb = want->data;
+            ok = memcmp(gb + i * es, wb + i * es, es) == 0;
             d = fabs(g - w);
         } else if (isnan(g) || isnan(w)) {
             ok = isnan(g) && isnan(w);
@@ -1030,9 +1031,10 @@ int cli_test(int argc, char **argv)
         rc = counts[FAIL] + counts[ERROR] ? CLI_FAIL : CLI_OK;
     }
     if (json) {
+        int total = counts[PASS] + counts[FAIL] + counts[ERROR] + counts[SKIP];
         fprintf(json, "\n  ],\n  \"totals\": {\"passed\": %d, \"failed\": %d, \"errors\": %d, "
                 "\"skipped\": %d, \"total\": %d}\n}\n", counts[PASS], counts[FAIL],
-                counts[ERROR], counts[SKIP], counts[PASS] + counts[FAIL] + counts[ERROR] + counts[SKIP]);
+                counts[ERROR], counts[SKIP], total);
         if (fclose(json) != 0) {
             fprintf(stderr, "ondine test: cannot write '%s'\n", cfg.json_path);
             rc = CLI_FAIL;
