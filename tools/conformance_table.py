@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 SUITES = ["node", "pytorch-converted", "pytorch-operator", "simple"]
+ATOL_SCALE = 1e-5  # tools/conformance.py's model atol per unit of the largest |reference|
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -105,10 +106,12 @@ def models_section(title, r, out, full):
             f"{t['errors']} errors")
     if full:
         line += f" (the sweep has {sweep_size()} torchvision folders plus caffe2_resnet50_op9)"
-    out.append(line + f"; batches {r['options']['batches']}, each a data set.\n")
+    out.append(line + f"; batches {r['options']['batches']}, each a data set; "
+               f"{r['options']['threads']} thread(s) per session; wall times, not "
+               "benchmarks.\n")
     out.append("| model | BN | opset | status | max abs error | max rel error | atol | "
-               "-O2 vs -O0 max abs | test s |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+               "largest \\|ref\\| | -O2 vs -O0 max abs | test s |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for c in sorted(r["cases"], key=lambda c: (c["model"], c["bn"], c["opset"])):
         outs = c["outputs"]
         lv = c.get("levels") or []
@@ -118,8 +121,11 @@ def models_section(title, r, out, full):
         status = c["status"].upper()
         if c["status"] in ("fail", "error"):
             status += f": {c['reason']}"
+        # atol is ATOL_SCALE x the largest |reference| unless that falls under 1e-5.
+        scale = num(c["atol"] / ATOL_SCALE) if c["atol"] > 1e-5 else "<= 1"
         out.append(f"| {c['model']} | {c['bn']} | {c['opset']} | {status} | {num(abs_)} | "
-                   f"{num(rel)} | {num(c['atol'])} | {num(lvl)} | {c['seconds']:.1f} |")
+                   f"{num(rel)} | {num(c['atol'])} | {scale} | {num(lvl)} | "
+                   f"{c['seconds']:.1f} |")
     out.append("")
     if r.get("not_exported"):
         out.append("Not exported (the exporter refused):\n")
