@@ -27,8 +27,11 @@ check: build
 demo: build
 	tools/demo.sh $(BUILD)
 
+# The whole conformance sweep (hours on 2 cores): the ONNX backend suites and every exported
+# model, then docs/conformance.md from the reports (tools/conformance.py).
 conformance: build
-	cd $(BUILD) && ctest --output-on-failure -L conformance
+	$(PY) tools/conformance.py --ondine $(BUILD)/bin/ondine --out $(BUILD)/conformance --clean \
+		--table docs/conformance.md
 
 # ondine against ONNX Runtime (npm onnxruntime-node in $(BUILD)/node), same run, same threads.
 bench: build

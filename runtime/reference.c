@@ -114,13 +114,14 @@ enum ond_status ond_reference_run(const struct ond_graph *g, const struct ond_va
         for (int k = 0; k < n->n_out; k++) {
             if (st || !n->out[k]) {
                 free(out_data[k]);
+                out[k].data = NULL;
                 continue;
             }
             int id = n->out[k]->id;
             free(owned[id]);
             owned[id] = out_data[k];
+            out[k].data = out_data[k];
             info[id] = out[k];
-            info[id].data = out_data[k];
         }
         if (!st && trace)
             trace(trace_ctx, n, out);

@@ -8,7 +8,8 @@
 
 /* Runs g on inputs (matched by name; every graph input once). outputs: g->n_outputs values
  * whose name and data are malloc'd (freed one by one); on failure none are left allocated.
- * If trace is not NULL it is called after each node with its outputs' infos. */
+ * If trace is not NULL it is called after each node with its outputs' infos, data included
+ * (valid until the run returns; NULL for an omitted optional output). */
 typedef void (*ond_trace_fn)(void *ctx, const struct ond_node *n, const struct ond_info *out);
 enum ond_status ond_reference_run(const struct ond_graph *g, const struct ond_value *inputs,
                                   size_t n_inputs, struct ond_value *outputs, ond_trace_fn trace,

@@ -608,6 +608,49 @@ static void test_identity(void **state)
     load_fails(m, OND_STATUS_INVALID_MODEL, "node 'j' (Identity): takes 1 to 1 inputs");
 }
 
+/* ---- the reference interpreter's per-node trace ---- */
+
+struct trace_log {
+    int calls;
+    char nodes[2][8];
+    float values[2][3];
+};
+
+static void trace_node(void *ctx, const struct ond_node *n, const struct ond_info *out)
+{
+    struct trace_log *log = ctx;
+    assert_true(log->calls < 2);
+    assert_non_null(out[0].data);
+    snprintf(log->nodes[log->calls], sizeof log->nodes[0], "%s", n->name);
+    memcpy(log->values[log->calls], out[0].data, sizeof log->values[0]);
+    log->calls++;
+}
+
+static void test_reference_trace(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 14);
+    tm_input(m, "x", F, 1, D3);
+    tm_output(m, "y");
+    tm_node(m, "Relu", "r", "x", "a");
+    tm_node(m, "Add", "s", "a,x", "y");
+    struct ond_graph *g = load(m);
+    static const float x[] = {-2, 0.5f, 3};
+    static const float relu[] = {0, 0.5f, 3}, sum[] = {-2, 1, 6};
+    struct ond_value in = val("x", F, 1, D3, x), out;
+    struct trace_log log = {0};
+    struct ond_error err = {0};
+    assert_int_equal(ond_reference_run(g, &in, 1, &out, trace_node, &log, &err), OND_OK);
+    assert_int_equal(log.calls, 2);
+    assert_string_equal(log.nodes[0], "r");
+    assert_string_equal(log.nodes[1], "s");
+    assert_memory_equal(log.values[0], relu, sizeof relu);
+    assert_memory_equal(log.values[1], sum, sizeof sum);
+    free((void *)out.name);
+    free(out.data);
+    ond_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_identity),
+        cmocka_unit_test(test_reference_trace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

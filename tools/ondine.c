@@ -34,6 +34,8 @@ int main(int argc, char **argv)
         return cli_bench(argc - 1, argv + 1);
     if (strcmp(argv[1], "optimize") == 0)
         return cli_optimize(argc - 1, argv + 1);
+    if (strcmp(argv[1], "test") == 0)
+        return cli_test(argc - 1, argv + 1);
     fprintf(stderr, "ondine: unknown verb '%s'\n%s", argv[1], usage);
     return CLI_USAGE;
 }

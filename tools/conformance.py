@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""conformance.py: the conformance sweep behind docs/conformance.md.
+
+Runs `ondine test --json` on the ONNX backend suites of libonnx-testdata (node, with its skip
+lists, pytorch-converted, pytorch-operator, simple) and on CNN models exported as backend-test
+folders: the torchvision models of tools/models/export_torchvision.py (11 models, BN kept and
+folded, opsets 9/11/13/17, batches 1 and 4) and tools/models/make_caffe2_resnet50.py. Every
+case also runs at -O0 (--compare-levels). Reports land in OUT/<suite>.json, the models merged
+into OUT/models.json (OUT/models-subset.json for --subset), in the format of `ondine test
+--json`; tools/conformance_table.py turns them into docs/conformance.md.
+
+Model outputs are compared with rtol 1e-3 and atol = 1e-5 x the largest |reference| of the
+case (at least 1e-5): random-weight ResNets reach ~1e3, where float32 accumulation in another
+order moves results by ~1e-6 of that scale, which a per-element rtol alone cannot absorb for
+the outputs near zero.
+
+--subset is what `make check` runs: ResNet-18 and ResNet-50, BN kept and folded, opset 13.
+Exported folders that already hold their data are reused (--fresh re-exports); --clean deletes
+each folder once tested, but the subset's (the full sweep's VGGs take ~530 MB a folder).
+Run with /usr/bin/python3 (Debian's torch, onnx, numpy)."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXPORT = os.path.join(HERE, "models", "export_torchvision.py")
+CAFFE2 = os.path.join(HERE, "models", "make_caffe2_resnet50.py")
+SRC = os.path.dirname(HERE)
+TESTDATA = "/usr/share/libonnx-testdata/data"
+SUITES = {
+    "node": ["tests/node_skip.txt", "tests/node_session_skip.txt"],
+    "pytorch-converted": [],
+    "pytorch-operator": [],
+    "simple": [],
+}
+SUBSET = [("resnet18", 13, "keep"), ("resnet18", 13, "fold"),
+          ("resnet50", 13, "keep"), ("resnet50", 13, "fold")]
+BATCHES = "1,4"
+ATOL_SCALE = 1e-5
+
+
+def sweep(args):
+    """(model, opset, bn) of the exporter's full sweep, narrowed by --models/--opsets/--bn."""
+    out = subprocess.run([sys.executable, EXPORT, "--list"], check=True, capture_output=True,
+                         text=True).stdout
+    combos = [(m, int(o), b) for m, o, b in (line.split() for line in out.splitlines())]
+
+    def chosen(v, sel):
+        return not sel or str(v) in sel.split(",")
+    return [c for c in combos
+            if chosen(c[0], args.models) and chosen(c[1], args.opsets) and chosen(c[2], args.bn)]
+
+
+def complete(folder, n_sets):
+    return all(os.path.exists(os.path.join(folder, p)) for p in
+               ["model.onnx"] + [f"test_data_set_{k}/output_0.pb" for k in range(n_sets)])
+
+
+def export(combo, models_dir, fresh):
+    """Exports one folder unless it is there; returns (folder, None) or (None, why not)."""
+    if combo == "caffe2":
+        folder = os.path.join(models_dir, "caffe2_resnet50_op9")
+        cmd = [sys.executable, CAFFE2, "--out", models_dir, "--batches", BATCHES]
+    else:
+        m, o, b = combo
+        folder = os.path.join(models_dir, f"{m}_bn{b}_op{o}")
+        cmd = [sys.executable, EXPORT, "--model", m, "--opset", str(o), "--bn", b,
+               "--batches", BATCHES, "--out", models_dir]
+    n_sets = len(BATCHES.split(","))
+    if complete(folder, n_sets) and not fresh:
+        return folder, None
+    shutil.rmtree(folder, ignore_errors=True)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if complete(folder, n_sets):
+        return folder, None
+    why = (p.stdout + p.stderr).strip().splitlines()
+    shutil.rmtree(folder, ignore_errors=True)
+    return None, why[-1] if why else f"exit status {p.returncode}"
+
+
+def scaled_atol(folder):
+    top = 0.0
+    for k in range(len(BATCHES.split(","))):
+        d = os.path.join(folder, f"test_data_set_{k}")
+        for f in sorted(os.listdir(d)):
+            if f.startswith("output_"):
+                t = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, f)))
+                top = max(top, float(np.abs(t.astype(np.float64)).max(initial=0)))
+    return max(1e-5, ATOL_SCALE * top)
+
+
+def ondine_test(args, paths, json_path, extra=()):
+    cmd = [args.ondine, "test", *paths, "--compare-levels", "--threads", str(args.threads),
+           "--json", json_path, *extra]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    # The case lines; the totals come once at the end.
+    sys.stdout.write("".join(l for l in p.stdout.splitlines(True) if " passed, " not in l))
+    sys.stdout.flush()
+    if p.returncode not in (0, 1):
+        # A crash leaves no report: say so, as the case line would have.
+        why = (p.stderr.strip().splitlines() or [""])[-1]
+        print(f"ERROR {' '.join(paths)}: ondine test exited {p.returncode} {why}".rstrip(),
+              flush=True)
+        return None
+    return json.load(open(json_path))
+
+
+def run_suites(args):
+    failed = False
+    for suite, skips in SUITES.items():
+        print(f"== {suite}", flush=True)
+        extra = [a for s in skips for a in ("--skip-list", os.path.join(SRC, s))]
+        r = ondine_test(args, [os.path.join(TESTDATA, suite)],
+                        os.path.join(args.out, f"{suite}.json"), extra)
+        if not r:
+            failed = True
+            continue
+        t = r["totals"]
+        print(f"{suite}: {t['passed']} passed, {t['failed']} failed, {t['errors']} errors, "
+              f"{t['skipped']} skipped", flush=True)
+        failed |= t["failed"] + t["errors"] > 0
+    return failed
+
+
+def run_models(args):
+    models_dir = os.path.join(args.out, "models")
+    reports = os.path.join(args.out, "reports")
+    os.makedirs(reports, exist_ok=True)
+    combos = SUBSET if args.subset else sweep(args)
+    if not args.subset and not args.no_caffe2:
+        combos = combos + ["caffe2"]
+    cases, not_exported = [], []
+    for combo in combos:
+        t0 = time.monotonic()
+        folder, why = export(combo, models_dir, args.fresh)
+        label = "caffe2_resnet50_op9" if combo == "caffe2" else "%s_bn%s_op%d" % (
+            combo[0], combo[2], combo[1])
+        if not folder:
+            print(f"NOT EXPORTED {label}: {why}", flush=True)
+            not_exported.append({"name": label, "reason": why})
+            continue
+        exported = time.monotonic() - t0
+        atol = scaled_atol(folder)
+        t1 = time.monotonic()
+        r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
+                        ["--atol", "%.3g" % atol])
+        if not r:
+            r = {"cases": [{"name": label, "path": folder, "status": "error",
+                            "reason": "ondine test crashed", "ops": [], "skip_ops": [],
+                            "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
+                            "levels": []}]}
+        for c in r["cases"]:
+            c["atol"] = float("%.3g" % atol)
+            c["export_seconds"] = round(exported, 1)
+            if combo == "caffe2":
+                c.update(model="caffe2_resnet50", bn="keep", opset=9)
+            else:
+                c.update(model=combo[0], bn=combo[2], opset=combo[1])
+            cases.append(c)
+        if args.clean and combo not in SUBSET:
+            shutil.rmtree(folder, ignore_errors=True)
+    name = "models-subset.json" if args.subset else "models.json"
+    path = os.path.join(args.out, name)
+    if (args.models or args.opsets or args.bn) and os.path.exists(path):
+        # A narrowed run updates its entries of the earlier report and keeps the rest.
+        ran = {c["name"] for c in cases} | {n["name"] for n in not_exported}
+        old = json.load(open(path))
+        cases = [c for c in old["cases"] if c["name"] not in ran] + cases
+        not_exported = [n for n in old["not_exported"] if n["name"] not in ran] + not_exported
+    totals = {k: sum(c["status"] == s for c in cases)
+              for k, s in (("passed", "pass"), ("failed", "fail"), ("errors", "error"),
+                           ("skipped", "skip"))}
+    totals["total"] = len(cases)
+    version = subprocess.run([args.ondine, "--version"], capture_output=True, text=True)
+    merged = {"ondine": version.stdout.strip(),
+              "options": {"rtol": 1e-3, "atol": f"{ATOL_SCALE:g} x max|reference|",
+                          "compare_levels": True, "threads": args.threads,
+                          "batches": BATCHES, "subset": args.subset},
+              "cases": cases, "not_exported": not_exported, "totals": totals}
+    with open(path, "w") as f:
+        json.dump(merged, f, indent=1)
+    print("models: %d passed, %d failed, %d errors, %d not exported" % (
+        totals["passed"], totals["failed"], totals["errors"], len(not_exported)))
+    return totals["failed"] + totals["errors"] > 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--ondine", required=True, help="the ondine binary")
+    p.add_argument("--out", required=True, help="folder for exports and reports")
+    p.add_argument("--subset", action="store_true", help="the make check subset only")
+    p.add_argument("--no-suites", action="store_true", help="skip the libonnx-testdata suites")
+    p.add_argument("--no-models", action="store_true", help="skip the model sweep")
+    p.add_argument("--no-caffe2", action="store_true")
+    p.add_argument("--models", help="comma list narrowing the sweep's models")
+    p.add_argument("--opsets", help="comma list narrowing the sweep's opsets")
+    p.add_argument("--bn", help="keep, fold or keep,fold")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--fresh", action="store_true", help="re-export folders already there")
+    p.add_argument("--clean", action="store_true",
+                   help="delete model folders once tested, but the subset's")
+    p.add_argument("--table", help="write the markdown of tools/conformance_table.py here")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    failed = False
+    if not args.subset and not args.no_suites:
+        failed |= run_suites(args)
+    if not args.no_models:
+        failed |= run_models(args)
+    if args.table:
+        subprocess.run([sys.executable, os.path.join(HERE, "conformance_table.py"), args.out,
+                        "-o", args.table], check=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
