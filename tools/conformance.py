@@ -36,7 +36,7 @@ CAFFE2 = os.path.join(HERE, "models", "make_caffe2_resnet50.py")
 SRC = os.path.dirname(HERE)
 TESTDATA = "/usr/share/libonnx-testdata/data"
 SUITES = {
-    "node": ["tests/node_skip.txt", "tests/node_session_skip.txt"],
+    "node": ["tests/node_skip.txt"],
     "pytorch-converted": [],
     "pytorch-operator": [],
     "simple": [],
