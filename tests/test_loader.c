@@ -381,7 +381,8 @@ static void test_external_data(void **state)
             e->key = (char *)keys[k];
             e->value = (char *)vals[k];
             Onnx__StringStringEntryProto **arr = tm_alloc(m, sizeof *arr * (t->n_external_data + 1));
-            memcpy(arr, t->external_data, sizeof *arr * t->n_external_data);
+            if (t->n_external_data)
+                memcpy(arr, t->external_data, sizeof *arr * t->n_external_data);
             arr[t->n_external_data++] = e;
             t->external_data = arr;
         }
