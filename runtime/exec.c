@@ -32,6 +32,16 @@ enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc
                           : info->dtype == OND_DTYPE_BFLOAT16 ? dnnl_bf16
                           : info->dtype == OND_DTYPE_FLOAT16 ? dnnl_f16 : dnnl_data_type_undef;
     int rank = info->rank == 0 ? 1 : info->rank;
+    uint64_t numel, bytes;
+    if (dt == dnnl_data_type_undef && plain && ond_numel(info, 0, &numel) &&
+        !__builtin_mul_overflow(numel, (uint64_t)ond_dtype_size(info->dtype), &bytes) &&
+        bytes <= INT64_MAX) {
+        /* Types oneDNN has no kernels for (int64 indices and shapes, double, bool) only move
+         * between plain-C kernels, in plain layout: their buffers are described as bytes. */
+        dims[0] = (dnnl_dim_t)bytes;
+        return ond_dnnl(dnnl_memory_desc_init_by_tag(md, 1, dims, dnnl_u8, dnnl_a),
+                        "memory_desc_init_by_tag", NULL, err);
+    }
     if (dt == dnnl_data_type_undef || rank < 0 || rank > 12)
         return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for %s rank %d",
                         ond_dtype_name(info->dtype), info->rank);

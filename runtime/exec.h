@@ -60,7 +60,8 @@ enum ond_status ond_dnnl(dnnl_status_t s, const char *call, const struct ond_nod
     } while (0)
 
 /* A memory descriptor for info's shape: dnnl_format_tag_any, or plain row-major when
- * plain is set (abcd... tag). */
+ * plain is set (abcd... tag). A plain buffer of a type oneDNN lacks (int64, double, bool)
+ * is described as its bytes (1-D u8). */
 enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc_t *md,
                        struct ond_error *err);
 /* Memory in layout `want` holding the constant data of p->in[k] (row-major, viewed with
