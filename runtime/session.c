@@ -491,8 +491,8 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         for (int k = 0; k < n->n_out && !st; k++) {
             uint64_t numel;
             if (!ond_info_known(&oi[k]))
-                st = ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                                   "output %d has no concrete shape", k);
+                st = ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
+                                   "the shape of output %d depends on run-time data", k);
             else if (!ond_numel(&oi[k], g->opts.max_tensor_elements, &numel))
                 st = ond_node_fail(err, n, OND_STATUS_LIMIT,
                                    "output %d has more than %llu elements (max_tensor_elements)",
