@@ -373,7 +373,8 @@ enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err)
                       "graph is not acyclic: node '%s' is on a cycle", name);
         goto done;
     }
-    memcpy(g->nodes, order, sizeof *order * (size_t)n);
+    if (n) /* a graph of no nodes (outputs are inputs) has no node array */
+        memcpy(g->nodes, order, sizeof *order * (size_t)n);
     for (int i = 0; i < n; i++)
         g->nodes[i]->id = i;
 done:
