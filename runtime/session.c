@@ -759,9 +759,12 @@ enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *i
         int threads = s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
         omp_set_num_threads(threads);
         bool ftz = !s->opts.no_ftz;
+        /* The calling thread computes too: its floating-point modes are restored after. */
+        unsigned caller_csr = _mm_getcsr();
 #pragma omp parallel num_threads(threads)
         set_ftz(ftz);
         st = execute(s, pl, bound, err);
+        _mm_setcsr(caller_csr);
     }
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_tensor *t = g->outputs[i];
