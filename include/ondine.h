@@ -5,10 +5,16 @@
  * returns an enum ond_status and takes a struct ond_error * last (may be NULL) that receives
  * a message naming what was wrong. Every _free accepts NULL.
  *
- * Thread safety: a model may back any number of sessions, created and used from any threads.
- * One session may be run from several threads at once: each run uses its own activation memory
- * and scratchpad (runs on one session are serialized only around that memory), so outputs are
- * the same as single-threaded runs. Options and tensors passed in are only read during the call.
+ * Thread safety: a loaded model is read-only and may back any number of sessions, created and
+ * used from any threads; it must outlive them. ond_session_run and ond_session_run_alloc may be
+ * called on one session from several threads at once: such runs are serialized by the
+ * session's mutex (they share its plans, activation memory and scratchpad), so each output is
+ * bitwise the one a single-threaded caller gets; to run in parallel, use one session per
+ * thread. ond_session_free must not overlap a run of that session. Same inputs, same options
+ * (threads included): bitwise the same outputs, run after run. Each run computes on
+ * options.threads OpenMP threads, the caller's among them; the caller's floating-point modes
+ * (MXCSR) are restored on return, the OpenMP workers keep flush-to-zero unless no_ftz.
+ * Options and tensors passed in are only read during the call.
  */
 #ifndef ONDINE_H
 #define ONDINE_H
