@@ -770,8 +770,12 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
         goto done;
     }
     /* protobuf-c needs about the file's size again plus per-message overhead for a real
-     * model; a budget well above that stops amplification by empty repeated messages. */
-    struct budget b = {0, len * 4 + (64u << 20), false};
+     * model; a budget well above that stops amplification by empty repeated messages, and
+     * parsing never takes more than max_total_bytes. */
+    size_t limit = len > (SIZE_MAX - (64u << 20)) / 4 ? SIZE_MAX : len * 4 + (64u << 20);
+    if (g->opts.max_total_bytes && g->opts.max_total_bytes < limit)
+        limit = (size_t)g->opts.max_total_bytes;
+    struct budget b = {0, limit, false};
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
     mp = onnx__model_proto__unpack(&alloc, len, buf);
     if (!mp) {
