@@ -88,12 +88,16 @@ struct ond_options {
     const char *const *disabled_passes; /* pass names to skip */
     size_t n_disabled_passes;
     int no_ftz;                         /* 1: keep denormals (slower); default flushes to zero */
-    /* Resource limits, applied at load, during constant folding and at run. */
+    /* Resource limits, 0 for none; exceeding one is OND_STATUS_LIMIT, before allocating.
+     * A model keeps those it was loaded with, for its sessions and runs too (the limits given
+     * to ond_session_create are not used). Defaults in docs/c-api.md. */
     uint64_t max_file_bytes;            /* model file or buffer */
-    uint64_t max_tensor_elements;       /* any one tensor */
-    uint64_t max_total_bytes;           /* all constant data of the model, folded data included */
+    uint64_t max_tensor_elements;       /* any one tensor: constants, shapes inferred at load,
+                                           values and activations of a plan, run inputs */
+    uint64_t max_total_bytes;           /* parsing, constant data (folded included), and the
+                                           model plus what one session plan holds */
     int64_t max_nodes;
-    int max_depth;                      /* protobuf message nesting */
+    int max_depth;                      /* protobuf message nesting (0: 64) */
 };
 
 /* A tensor passed to or returned from a run. dims[i] < 0 only in model queries (symbolic dim). */
