@@ -23,6 +23,10 @@ static const char help[] =
     "  --disable-pass NAME skip an optimization pass (repeatable)\n"
     "  --precision P       fp32 (default), bf16, int8\n";
 
+/* Random inputs stop here (256 MiB of float, seconds to generate): a hostile model's
+ * declared shape must not make the tool fill gigabytes. */
+#define RANDOM_MAX_ELEMENTS (1u << 26)
+
 /* splitmix64: a small, well-mixed generator so that a seed gives the same inputs everywhere. */
 static uint64_t next_u64(uint64_t *s)
 {
@@ -52,14 +56,18 @@ static int random_input(struct ond_value *v, const struct ond_value *decl, long 
     for (int i = 0; i < v->rank; i++) {
         if (v->dims[i] < 0)
             v->dims[i] = batch;
-        if (__builtin_mul_overflow(n, (size_t)v->dims[i], &n) || n > (1u << 30)) {
-            fprintf(stderr, "ondine run: input '%s' is too large for random data\n", decl->name);
+        if (__builtin_mul_overflow(n, (size_t)v->dims[i], &n) || n > RANDOM_MAX_ELEMENTS) {
+            fprintf(stderr, "ondine run: input '%s' is too large for random data (over %u "
+                    "elements): give it with --input\n", decl->name, RANDOM_MAX_ELEMENTS);
             return -1;
         }
     }
     v->size = n * esize;
-    if (!(v->data = malloc(v->size ? v->size : 1)))
+    if (!(v->data = malloc(v->size ? v->size : 1))) {
+        fprintf(stderr, "ondine run: cannot allocate %zu bytes for input '%s'\n", v->size,
+                decl->name);
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (decl->dtype == OND_DTYPE_FLOAT) {
             double u1 = next_unit(seed), u2 = next_unit(seed);
