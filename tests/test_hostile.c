@@ -150,6 +150,53 @@ static void test_load_time_bombs(void **state)
     free(amp);
 }
 
+/* 21, arithmetic: kernel, dilation, stride and pad attributes are any positive int64; the
+ * window arithmetic must not overflow (UBSan) but fail, naming the node. */
+static void test_window_overflow(void **state)
+{
+    (void)state;
+    const int64_t big = INT64_MAX / 2 + 1;
+    struct {
+        const char *op, *attr;
+        int64_t v[4];
+        enum ond_status st;
+        const char *msg;
+    } cases[] = {
+        {"Conv", "dilations", {big, 1}, OND_STATUS_LIMIT, "sizes overflow at spatial dim 0"},
+        {"MaxPool", "dilations", {1, big}, OND_STATUS_LIMIT, "sizes overflow at spatial dim 1"},
+        {"Conv", "pads", {INT64_MAX, 0, 1, 0}, OND_STATUS_LIMIT, "sizes overflow"},
+        {"AveragePool", "pads", {0, 0, 0, INT64_MAX}, OND_STATUS_LIMIT, "sizes overflow"},
+        {"MaxPool", "kernel_shape", {big, 3}, OND_STATUS_INVALID_MODEL, "kernel span"},
+        /* A stride beyond the input (auto_pad SAME_UPPER) leaves one window. */
+        {"Conv", "strides", {INT64_MAX, 1}, OND_OK, ""},
+        {"MaxPool", "strides", {INT64_MAX, 1}, OND_OK, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tm *m = tm_new(8, 13);
+        tm_input(m, "x", F, 4, (int64_t[]){1, 2, 5, 5});
+        bool conv = strcmp(cases[i].op, "Conv") == 0;
+        Onnx__NodeProto *n = tm_node(m, cases[i].op, "w", conv ? "x,k" : "x", "y");
+        tm_output(m, "y");
+        if (conv)
+            tm_init(m, "k", F, 4, (int64_t[]){4, 2, 3, 3}, NULL);
+        else if (strcmp(cases[i].attr, "kernel_shape") != 0)
+            tm_attr_ints(m, n, "kernel_shape", 2, (int64_t[]){3, 3});
+        tm_attr_ints(m, n, cases[i].attr, strcmp(cases[i].attr, "pads") == 0 ? 4 : 2,
+                     cases[i].v);
+        if (cases[i].st) {
+            load_fails(m, NULL, cases[i].st, cases[i].msg);
+            continue;
+        }
+        tm_attr_string(m, n, "auto_pad", "SAME_UPPER");
+        struct ond_model *model = load_ok(m, NULL);
+        struct ond_value info;
+        assert_int_equal(ond_model_output(model, 0, &info, NULL), OND_OK);
+        assert_int_equal(info.dims[2], 1);
+        assert_int_equal(info.dims[3], 5);
+        ond_model_free(model);
+    }
+}
+
 /* 22, at planning: values too big to compute at load are computed when a session plans;
  * each counts against max_total_bytes before it is allocated, and so do activations. */
 static void test_planning_budget(void **state)
@@ -523,6 +570,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_time_bombs),
+        cmocka_unit_test(test_window_overflow),
         cmocka_unit_test(test_planning_budget),
         cmocka_unit_test(test_run_time_inputs),
         cmocka_unit_test(test_run_time_indices),
