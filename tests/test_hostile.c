@@ -197,6 +197,31 @@ static void test_window_overflow(void **state)
     }
 }
 
+/* 22, in time: shape inference follows Shape -> Concat chains to keep symbolic dims; six
+ * levels of Concats that repeat their input 64 times made that walk 64^6 steps (a hang from a
+ * 2 KB file). Now bounded: the model loads at once. */
+static void test_shape_trace_bomb(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 15);
+    tm_input(m, "x", F, 1, (int64_t[]){-1});
+    Onnx__NodeProto *n = tm_node(m, "Shape", "shape", "x", "s0");
+    tm_attr_int(m, n, "start", 0);
+    tm_attr_int(m, n, "end", 0);
+    char in[64 * 4], out[8];
+    for (int level = 1; level <= 6; level++) {
+        in[0] = 0;
+        for (int k = 0; k < 64; k++)
+            snprintf(in + strlen(in), sizeof in - strlen(in), "%ss%d", k ? "," : "", level - 1);
+        snprintf(out, sizeof out, "s%d", level);
+        n = tm_node(m, "Concat", out, in, out);
+        tm_attr_int(m, n, "axis", 0);
+    }
+    tm_node(m, "Reshape", "reshape", "x,s6", "y");
+    tm_output(m, "y");
+    ond_model_free(load_ok(m, NULL));
+}
+
 /* 22, at planning: values too big to compute at load are computed when a session plans;
  * each counts against max_total_bytes before it is allocated, and so do activations. */
 static void test_planning_budget(void **state)
@@ -571,6 +596,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_time_bombs),
         cmocka_unit_test(test_window_overflow),
+        cmocka_unit_test(test_shape_trace_bomb),
         cmocka_unit_test(test_planning_budget),
         cmocka_unit_test(test_run_time_inputs),
         cmocka_unit_test(test_run_time_indices),
