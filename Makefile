@@ -4,6 +4,7 @@
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY := /usr/bin/python3
@@ -14,7 +15,7 @@ HAVE_LIBFUZZER = $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, unsigne
 	{ return d && n; }' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null && echo yes)
 
 .PHONY: all deps configure build check demo install conformance bench clean sanitize fuzz \
-	fuzz-build fuzz-check
+	fuzz-build fuzz-check tsan
 
 all: build
 
@@ -78,5 +79,15 @@ bench: build
 install: build
 	cmake --install $(BUILD)
 
+# ThreadSanitizer on test_concurrency: clang and its OpenMP (libomp, which also serves
+# oneDNN's GOMP calls) with the Archer tool, so that OpenMP's own synchronization is seen.
+ARCHER = $(dir $(realpath $(shell command -v clang)))../lib/libarcher.so
+tsan: deps
+	CC=clang cmake -S . -B $(TSAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_C_FLAGS=-fsanitize=thread \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target test_concurrency
+	TSAN_OPTIONS=ignore_noninstrumented_modules=1:halt_on_error=1 \
+		OMP_TOOL_LIBRARIES=$(ARCHER) $(TSAN_BUILD)/bin/test_concurrency
+
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
