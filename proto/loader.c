@@ -484,9 +484,11 @@ static enum ond_status load_attr(struct ctx *c, const struct ond_node *n,
     a->type = type;
     a->i = ap->i;
     a->f = ap->f;
-    if (ap->has_s) {
-        a->s_len = ap->s.len;
-        if (!(a->s = ond_strdup(g, (const char *)ap->s.data, ap->s.len, err)))
+    if (type == OND_ATTR_STRING) {
+        /* An absent s is the empty string (protobuf's default): ops get a string, never
+         * NULL. */
+        a->s_len = ap->has_s ? ap->s.len : 0;
+        if (!(a->s = ond_strdup(g, (const char *)ap->s.data, a->s_len, err)))
             return err->status;
     }
     if (ap->n_ints) {

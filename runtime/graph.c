@@ -52,10 +52,8 @@ void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err)
 char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err)
 {
     char *p = ond_alloc(g, len + 1, err);
-    if (p) {
+    if (p && len) /* protobuf-c leaves empty bytes fields NULL */
         memcpy(p, s, len);
-        p[len] = 0;
-    }
     return p;
 }
 

@@ -459,7 +459,7 @@ static void test_graph_rules(void **state)
 
     /* Attributes: type tag disagreeing with the field, duplicates, bad values. */
     int64_t xd[] = {1, 2, 5, 5}, wd[] = {4, 2, 3, 3};
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < 7; c++) {
         m = tm_new(8, 13);
         tm_input(m, "x", OND_DTYPE_FLOAT, 4, xd);
         tm_init(m, "w", OND_DTYPE_FLOAT, 4, wd, NULL);
@@ -494,6 +494,13 @@ static void test_graph_rules(void **state)
         case 5:
             tm_attr_ints(m, n, "pads", 4, (int64_t[]){0, -1, 0, 0});
             want = "attribute 'pads' has a negative value -1";
+            break;
+        case 6:
+            /* A STRING attribute without its field is the empty string (found by fuzzing:
+             * ops received NULL). */
+            tm_attr_string(m, n, "auto_pad", "SAME_UPPER");
+            n->attribute[0]->has_s = 0;
+            want = "auto_pad '' is not valid";
             break;
         }
         assert_error(load_tm(m, &err), st, &err, want);
