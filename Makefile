@@ -10,9 +10,9 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY := /usr/bin/python3
 SECONDS ?= 60
 FUZZ_TARGETS := fuzz_load fuzz_session fuzz_run
-# Whether clang can link a libFuzzer target (clang and libclang-rt-14-dev).
-HAVE_LIBFUZZER = $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) \
-	{ return d && n; }' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null && echo yes)
+# Succeeds when clang can link a libFuzzer target (clang and libclang-rt-14-dev).
+CAN_LIBFUZZER = echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) \
+	{ return d && n; }' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null
 
 .PHONY: all deps configure build check demo install conformance bench clean sanitize fuzz \
 	fuzz-build fuzz-check tsan
@@ -59,12 +59,13 @@ fuzz: fuzz-build
 
 # Regression files and a short run of each target from the seeds, as ctests.
 fuzz-check:
-ifeq ($(HAVE_LIBFUZZER),yes)
-	@$(MAKE) --no-print-directory fuzz-build
-	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
-else
-	@echo "fuzz smoke tests skipped: clang cannot link libFuzzer (install clang, libclang-rt-14-dev)"
-endif
+	@if $(CAN_LIBFUZZER); then \
+		$(MAKE) --no-print-directory fuzz-build && \
+		cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz; \
+	else \
+		echo "fuzz smoke tests skipped: clang cannot link libFuzzer (install clang," \
+			"libclang-rt-14-dev)"; \
+	fi
 
 demo: build
 	tools/demo.sh $(BUILD)
