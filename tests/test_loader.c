@@ -457,6 +457,21 @@ static void test_graph_rules(void **state)
     tm_node(m, "Relu", "two", "x,x", "z");
     assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err, "takes 1 to 1 inputs");
 
+    /* Attributes: missing required, axis out of range, perm not a permutation. */
+    m = relu_model();
+    tm_node(m, "Pad", "pad", "y", "z");
+    tm_proto(m)->opset_import[0]->version = 2;
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err,
+                 "node 'pad' (Pad): attribute 'pads' is required");
+    m = relu_model();
+    tm_attr_int(m, tm_node(m, "Softmax", "sm", "y", "z"), "axis", 2);
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err,
+                 "node 'sm' (Softmax): axis 2 is out of range for rank 2");
+    m = relu_model();
+    tm_attr_ints(m, tm_node(m, "Transpose", "tr", "y", "z"), "perm", 2, (int64_t[]){1, 1});
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err,
+                 "node 'tr' (Transpose): attribute 'perm' is not a permutation of 0..1");
+
     /* Attributes: type tag disagreeing with the field, duplicates, bad values. */
     int64_t xd[] = {1, 2, 5, 5}, wd[] = {4, 2, 3, 3};
     for (int c = 0; c < 7; c++) {
