@@ -1,9 +1,11 @@
 /* test_hostile.c: the corruption matrix of shared/design/hostile-inputs.md items 22-25 (and
  * the zero-element part of 12) through the public API: computation bombs rejected against
  * the limits at load and at planning, run-time inputs that do not fit the model,
- * data-dependent indices out of range, and NaN/Inf/denormal data through sessions. Each case
- * asserts the status and a substring of the message; run under ASan/LSan (make sanitize),
- * every error path must also be leak-free. Items 1-21 are in test_loader.c. */
+ * data-dependent indices out of range, and NaN/Inf/denormal data through sessions; also
+ * window arithmetic at int64 extremes (21) and bombs of many small things that cost time or
+ * memory out of proportion to the file (5, 22). Each case asserts the status and a substring
+ * of the message; run under ASan/LSan (make sanitize), every error path must also be
+ * leak-free. Items 1-21 are in test_loader.c. */
 #include <float.h>
 #include <math.h>
 
