@@ -1,11 +1,21 @@
 # Thin wrapper over CMake with build/ as the build folder. Every target installs missing
 # Debian packages first (tools/deps/install.sh), then configures and builds as needed.
+# make sanitize and make fuzz use their own folders (docs/robustness.md).
 BUILD ?= build
+SAN_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PY := /usr/bin/python3
+SECONDS ?= 60
+FUZZ_TARGETS := fuzz_load fuzz_session fuzz_run
+# Succeeds when clang can link a libFuzzer target (clang and libclang-rt-14-dev).
+CAN_LIBFUZZER = echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) \
+	{ return d && n; }' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null
 
-.PHONY: all deps configure build check demo install conformance bench clean
+.PHONY: all deps configure build check demo install conformance bench clean sanitize fuzz \
+	fuzz-build fuzz-check tsan
 
 all: build
 
@@ -21,8 +31,41 @@ configure: $(BUILD)/CMakeCache.txt
 build: deps configure
 	cmake --build $(BUILD) -j$(JOBS)
 
+# The test suite, then the same under ASan + UBSan, then a few seconds of each fuzz target.
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@$(MAKE) --no-print-directory sanitize
+	@$(MAKE) --no-print-directory fuzz-check
+
+$(SAN_BUILD)/CMakeCache.txt:
+	@tools/deps/install.sh
+	cmake -S . -B $(SAN_BUILD) $(CMAKE_FLAGS) -DONDINE_SANITIZE=ON
+
+# The whole test suite built with -fsanitize=address,undefined -fno-sanitize-recover=all.
+sanitize: deps $(SAN_BUILD)/CMakeCache.txt
+	cmake --build $(SAN_BUILD) -j$(JOBS)
+	cd $(SAN_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+$(FUZZ_BUILD)/CMakeCache.txt:
+	@tools/deps/install.sh
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_FLAGS) -DONDINE_FUZZ=ON
+
+fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(FUZZ_TARGETS)
+
+# make fuzz SECONDS=N: each libFuzzer target N seconds on its kept corpus.
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(SECONDS)
+
+# Regression files and a short run of each target from the seeds, as ctests.
+fuzz-check:
+	@if $(CAN_LIBFUZZER); then \
+		$(MAKE) --no-print-directory fuzz-build && \
+		cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz; \
+	else \
+		echo "fuzz smoke tests skipped: clang cannot link libFuzzer (install clang," \
+			"libclang-rt-14-dev)"; \
+	fi
 
 demo: build
 	tools/demo.sh $(BUILD)
@@ -40,5 +83,15 @@ bench: build
 install: build
 	cmake --install $(BUILD)
 
+# ThreadSanitizer on test_concurrency: clang and its OpenMP (libomp, which also serves
+# oneDNN's GOMP calls) with the Archer tool, so that OpenMP's own synchronization is seen.
+ARCHER = $(dir $(realpath $(shell command -v clang)))../lib/libarcher.so
+tsan: deps
+	CC=clang cmake -S . -B $(TSAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_C_FLAGS=-fsanitize=thread \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target test_concurrency
+	TSAN_OPTIONS=ignore_noninstrumented_modules=1:halt_on_error=1 \
+		OMP_TOOL_LIBRARIES=$(ARCHER) $(TSAN_BUILD)/bin/test_concurrency
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -5,10 +5,16 @@
  * returns an enum ond_status and takes a struct ond_error * last (may be NULL) that receives
  * a message naming what was wrong. Every _free accepts NULL.
  *
- * Thread safety: a model may back any number of sessions, created and used from any threads.
- * One session may be run from several threads at once: runs on one session are serialized
- * (they share its activation memory and scratchpad), and each gives the outputs a
- * single-threaded run gives. Create one session per thread to run in parallel. Options and tensors passed in are only read during the call.
+ * Thread safety: a loaded model is read-only and may back any number of sessions, created and
+ * used from any threads; it must outlive them. ond_session_run and ond_session_run_alloc may be
+ * called on one session from several threads at once: such runs are serialized by the
+ * session's mutex (they share its plans, activation memory and scratchpad), so each output is
+ * bitwise the one a single-threaded caller gets; to run in parallel, use one session per
+ * thread. ond_session_free must not overlap a run of that session. Same inputs, same options
+ * (threads included): bitwise the same outputs, run after run. Each run computes on
+ * options.threads OpenMP threads, the caller's among them; the caller's floating-point modes
+ * (MXCSR) are restored on return, the OpenMP workers keep flush-to-zero unless no_ftz.
+ * Options and tensors passed in are only read during the call.
  */
 #ifndef ONDINE_H
 #define ONDINE_H
@@ -84,12 +90,16 @@ struct ond_options {
                                            (INVALID_ARGUMENT, listing the passes) */
     size_t n_disabled_passes;
     int no_ftz;                         /* 1: keep denormals (slower); default flushes to zero */
-    /* Resource limits, applied at load, during constant folding and at run. */
+    /* Resource limits, 0 for none; exceeding one is OND_STATUS_LIMIT, before allocating.
+     * A model keeps those it was loaded with, for its sessions and runs too (the limits given
+     * to ond_session_create are not used). Defaults in docs/c-api.md. */
     uint64_t max_file_bytes;            /* model file or buffer */
-    uint64_t max_tensor_elements;       /* any one tensor */
-    uint64_t max_total_bytes;           /* all constant data of the model, folded data included */
+    uint64_t max_tensor_elements;       /* any one tensor: constants, shapes inferred at load,
+                                           values and activations of a plan, run inputs */
+    uint64_t max_total_bytes;           /* parsing, constant data (folded included), and the
+                                           model plus what one session plan holds */
     int64_t max_nodes;
-    int max_depth;                      /* protobuf message nesting */
+    int max_depth;                      /* protobuf message nesting (0: 64) */
 };
 
 /* A tensor passed to or returned from a run. dims[i] < 0 only in model queries (symbolic dim). */

@@ -54,13 +54,18 @@ enum ond_status ond_eval_copy(const struct ond_node *n, const struct ond_info *c
     return OND_OK;
 }
 
-/* Chains longer than this are not PyTorch's shape arithmetic; give up rather than recurse. */
+/* Chains longer than this are not PyTorch's shape arithmetic; give up rather than recurse.
+ * The visit budget bounds the whole walk: Concats that repeat their inputs would otherwise
+ * make it exponential in the depth (a 2 KB model took minutes to load). */
 #define TRACE_DEPTH 16
+#define TRACE_VISITS 4096
 
 static bool trace(const struct ond_tensor *t, int64_t *v, bool *dim, int max, int *count,
-                  int depth)
+                  int depth, int *visits)
 {
     const struct ond_info *info = &t->info;
+    if (++*visits > TRACE_VISITS)
+        return false;
     if (info->data && (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32) &&
         info->rank <= 1) {
         uint64_t numel;
@@ -97,13 +102,13 @@ static bool trace(const struct ond_tensor *t, int64_t *v, bool *dim, int max, in
     }
     if (strcmp(op, "Unsqueeze") == 0 || strcmp(op, "Squeeze") == 0 ||
         strcmp(op, "Cast") == 0 || strcmp(op, "Identity") == 0)
-        return trace(p->in[0], v, dim, max, count, depth + 1);
+        return trace(p->in[0], v, dim, max, count, depth + 1, visits);
     if (strcmp(op, "Concat") == 0) {
         *count = 0;
         for (int k = 0; k < p->n_in; k++) {
             int c;
             if (!p->in[k] || !trace(p->in[k], v + *count, dim + *count, max - *count, &c,
-                                    depth + 1))
+                                    depth + 1, visits))
                 return false;
             *count += c;
         }
@@ -118,7 +123,7 @@ static bool trace(const struct ond_tensor *t, int64_t *v, bool *dim, int max, in
         uint64_t ni;
         if ((a && a->i != 0 && a->i != -1) || !ind->data || ind->rank > 1 ||
             !ond_numel(ind, (uint64_t)max, &ni) ||
-            !trace(p->in[0], sv, sd, OND_MAX_RANK, &c, depth + 1))
+            !trace(p->in[0], sv, sd, OND_MAX_RANK, &c, depth + 1, visits))
             return false;
         for (size_t i = 0; i < ni; i++) {
             int64_t j = ond_int_at(ind, i);
@@ -136,7 +141,8 @@ static bool trace(const struct ond_tensor *t, int64_t *v, bool *dim, int max, in
 
 bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max, int *count)
 {
-    return trace(t, v, dim, max, count, 0);
+    int visits = 0;
+    return trace(t, v, dim, max, count, 0, &visits);
 }
 
 /* IEEE half and bfloat16 by hand: C11 has neither type. Rounding is to nearest even, as

@@ -8,10 +8,11 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     return ond_prep_eltwise(p, dnnl_eltwise_relu, 0.f, 0.f, err);
 }
 
+/* max(0, x) as numpy and oneDNN compute it: NaN stays NaN. */
 static float relu(float x, const void *params)
 {
     (void)params;
-    return x > 0 ? x : 0;
+    return x < 0 ? 0 : x;
 }
 
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,

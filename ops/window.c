@@ -61,6 +61,12 @@ static enum ond_status length(const struct ond_node *n, const char *name, int co
     return OND_OK;
 }
 
+static enum ond_status overflow(const struct ond_node *n, int i, struct ond_error *err)
+{
+    return ond_node_fail(err, n, OND_STATUS_LIMIT,
+                         "kernel, dilation, stride and pad sizes overflow at spatial dim %d", i);
+}
+
 enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_window *w,
                                    int rank, const int64_t *in, const int64_t *k,
                                    int64_t *strides, int64_t *dilations, int64_t *pads,
@@ -79,10 +85,14 @@ enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_wi
         strides[i] = w->n_strides > 0 ? w->strides[i] : 1;
         dilations[i] = w->n_dilations > 0 ? w->dilations[i] : 1;
         int64_t pb = w->n_pads > 0 ? w->pads[i] : 0, pe = w->n_pads > 0 ? w->pads[i + rank] : 0;
-        int64_t span = dilations[i] * (k[i] - 1) + 1;
+        int64_t span, total, padded;
         if (k[i] < 1)
             return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "kernel dim %d is %lld", i,
                                  (long long)k[i]);
+        /* Attributes and dims are any positive int64: every step is checked. */
+        if (__builtin_mul_overflow(dilations[i], k[i] - 1, &span) ||
+            __builtin_add_overflow(span, 1, &span))
+            return overflow(n, i, err);
         if (w->auto_pad == OND_PAD_VALID) {
             pb = pe = 0;
         } else if (w->auto_pad != OND_PAD_NOTSET) {
@@ -91,8 +101,10 @@ enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_wi
                 out[i] = OND_DIM_UNKNOWN;
                 continue;
             }
-            int64_t o = (in[i] + strides[i] - 1) / strides[i];
-            int64_t total = (o - 1) * strides[i] + span - in[i];
+            int64_t o = in[i] / strides[i] + (in[i] % strides[i] != 0);
+            if (__builtin_mul_overflow(o - 1, strides[i], &total) ||
+                __builtin_add_overflow(total, span - in[i], &total))
+                return overflow(n, i, err);
             if (total < 0)
                 total = 0;
             pb = w->auto_pad == OND_PAD_SAME_UPPER ? total / 2 : total - total / 2;
@@ -104,15 +116,19 @@ enum ond_status ond_window_resolve(const struct ond_node *n, const struct ond_wi
             out[i] = OND_DIM_UNKNOWN;
             continue;
         }
-        int64_t room = in[i] + pb + pe - span;
+        if (__builtin_add_overflow(in[i], pb, &padded) ||
+            __builtin_add_overflow(padded, pe, &padded))
+            return overflow(n, i, err);
+        int64_t room = padded - span;
         if (room < 0)
             return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                                  "kernel span %lld is larger than the padded input %lld at "
-                                 "spatial dim %d", (long long)span, (long long)(in[i] + pb + pe),
-                                 i);
-        out[i] = (w->ceil_mode ? (room + strides[i] - 1) / strides[i] : room / strides[i]) + 1;
+                                 "spatial dim %d", (long long)span, (long long)padded, i);
+        out[i] = room / strides[i] + (w->ceil_mode && room % strides[i] != 0) + 1;
         /* ONNX (like PyTorch) drops a last ceil-mode window that starts in the end padding. */
-        if (w->ceil_mode && (out[i] - 1) * strides[i] >= in[i] + pb)
+        int64_t last;
+        if (w->ceil_mode && (__builtin_mul_overflow(out[i] - 1, strides[i], &last) ||
+                             last >= in[i] + pb))
             out[i]--;
     }
     return OND_OK;

@@ -48,12 +48,13 @@ enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc
     if (info->rank < 0 || info->rank > 12)
         return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for rank %d", info->rank);
     if (dt == dnnl_data_type_undef) {
-        uint64_t numel;
+        uint64_t numel, n;
         size_t es = ond_dtype_size(info->dtype);
-        if (!plain || !es || !ond_numel(info, 0, &numel))
+        if (!plain || !es || !ond_numel(info, 0, &numel) ||
+            __builtin_mul_overflow(numel, (uint64_t)es, &n) || n > INT64_MAX)
             return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for %s",
                             ond_dtype_name(info->dtype));
-        int64_t bytes = (int64_t)(numel * es);
+        int64_t bytes = (int64_t)n;
         return md_dims(1, &bytes, dnnl_u8, true, md, err);
     }
     static const int64_t one = 1;

@@ -52,19 +52,20 @@ void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err)
 char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err)
 {
     char *p = ond_alloc(g, len + 1, err);
-    if (p) {
+    if (p && len) /* protobuf-c leaves empty bytes fields NULL */
         memcpy(p, s, len);
-        p[len] = 0;
-    }
     return p;
 }
 
-/* Tensor names are looked up through an open-addressing table of tensor ids (+1, 0 = empty)
- * so that graphs with very many tensors load in linear time. */
+/* Tensor names and symbol names are looked up through open-addressing tables of indices
+ * (+1, 0 = empty) so that graphs with very many tensors or symbolic dims load in linear
+ * time. */
 struct name_table {
     size_t cap;
     int *slots;
 };
+
+enum { TENSOR_NAMES, SYMBOL_NAMES, N_TABLES };
 
 static uint64_t hash_str(const char *s)
 {
@@ -74,12 +75,12 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-static struct name_table *table_of(const struct ond_graph *g);
+static struct name_table *table_of(const struct ond_graph *g, int which);
 
 enum ond_status ond_graph_create(const struct ond_options *opts, struct ond_graph **out,
                                  struct ond_error *err)
 {
-    struct ond_graph *g = calloc(1, sizeof *g + sizeof(struct name_table));
+    struct ond_graph *g = calloc(1, sizeof *g + N_TABLES * sizeof(struct name_table));
     if (!g)
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a graph");
     if (opts)
@@ -90,9 +91,14 @@ enum ond_status ond_graph_create(const struct ond_options *opts, struct ond_grap
     return OND_OK;
 }
 
-static struct name_table *table_of(const struct ond_graph *g)
+static struct name_table *table_of(const struct ond_graph *g, int which)
 {
-    return (struct name_table *)(void *)(g + 1);
+    return (struct name_table *)(void *)(g + 1) + which;
+}
+
+static const char *name_at(const struct ond_graph *g, int which, int i)
+{
+    return which == TENSOR_NAMES ? g->tensors[i]->name : g->syms[i];
 }
 
 void ond_node_drop_attrs(struct ond_graph *g, struct ond_node *n)
@@ -118,7 +124,9 @@ void ond_graph_free(struct ond_graph *g)
         ond_node_drop_attrs(g, g->nodes[i]);
     free(g->tensors);
     free(g->nodes);
-    free(table_of(g)->slots);
+    free(g->syms);
+    for (int i = 0; i < N_TABLES; i++)
+        free(table_of(g, i)->slots);
     for (struct ond_arena_block *b = g->arena.head, *next; b; b = next) {
         next = b->next;
         free(b);
@@ -141,10 +149,11 @@ static bool grow(void **arr, int *cap, int need, size_t elem)
     return true;
 }
 
-static bool table_insert(struct ond_graph *g, int id)
+/* Enters entry id of table `which`, which now has count entries. */
+static bool table_insert(struct ond_graph *g, int which, int id, int count)
 {
-    struct name_table *t = table_of(g);
-    if ((size_t)g->n_tensors * 2 >= t->cap) {
+    struct name_table *t = table_of(g, which);
+    if ((size_t)count * 2 >= t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 256;
         int *ns = calloc(nc, sizeof *ns);
         if (!ns)
@@ -152,33 +161,38 @@ static bool table_insert(struct ond_graph *g, int id)
         free(t->slots);
         t->slots = ns;
         t->cap = nc;
-        for (int i = 0; i < g->n_tensors; i++) {
+        for (int i = 0; i < count; i++) {
             if (i == id)
                 continue;
-            size_t h = hash_str(g->tensors[i]->name) & (nc - 1);
+            size_t h = hash_str(name_at(g, which, i)) & (nc - 1);
             while (ns[h])
                 h = (h + 1) & (nc - 1);
             ns[h] = i + 1;
         }
     }
-    size_t h = hash_str(g->tensors[id]->name) & (t->cap - 1);
+    size_t h = hash_str(name_at(g, which, id)) & (t->cap - 1);
     while (t->slots[h])
         h = (h + 1) & (t->cap - 1);
     t->slots[h] = id + 1;
     return true;
 }
 
+/* The index of name in table `which`, or -1. */
+static int table_find(const struct ond_graph *g, int which, const char *name)
+{
+    const struct name_table *t = table_of(g, which);
+    if (!t->cap)
+        return -1;
+    for (size_t h = hash_str(name) & (t->cap - 1); t->slots[h]; h = (h + 1) & (t->cap - 1))
+        if (strcmp(name_at(g, which, t->slots[h] - 1), name) == 0)
+            return t->slots[h] - 1;
+    return -1;
+}
+
 struct ond_tensor *ond_graph_find_tensor(const struct ond_graph *g, const char *name)
 {
-    const struct name_table *t = table_of(g);
-    if (!t->cap)
-        return NULL;
-    for (size_t h = hash_str(name) & (t->cap - 1); t->slots[h]; h = (h + 1) & (t->cap - 1)) {
-        struct ond_tensor *x = g->tensors[t->slots[h] - 1];
-        if (strcmp(x->name, name) == 0)
-            return x;
-    }
-    return NULL;
+    int i = table_find(g, TENSOR_NAMES, name);
+    return i < 0 ? NULL : g->tensors[i];
 }
 
 struct ond_tensor *ond_graph_add_tensor(struct ond_graph *g, const char *name,
@@ -198,7 +212,7 @@ struct ond_tensor *ond_graph_add_tensor(struct ond_graph *g, const char *name,
     t->info.rank = -1;
     t->id = g->n_tensors;
     g->tensors[g->n_tensors++] = t;
-    if (!table_insert(g, t->id)) {
+    if (!table_insert(g, TENSOR_NAMES, t->id, g->n_tensors)) {
         g->n_tensors--;
         ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the tensor table");
         return NULL;
@@ -233,17 +247,21 @@ struct ond_node *ond_graph_add_node(struct ond_graph *g, int n_in, int n_out,
 
 int ond_graph_symbol(struct ond_graph *g, const char *name, struct ond_error *err)
 {
-    for (int i = 0; i < g->n_syms; i++)
-        if (strcmp(g->syms[i], name) == 0)
-            return i;
-    const char **ns = ond_alloc(g, sizeof *ns * (size_t)(g->n_syms + 1), err);
-    if (!ns)
+    /* A hostile file may declare any number of distinct symbols: the list grows by
+     * doubling (it was copied whole per new symbol: quadratic memory) and is hashed. */
+    int i = table_find(g, SYMBOL_NAMES, name);
+    if (i >= 0)
+        return i;
+    if (!grow((void **)&g->syms, &g->cap_syms, g->n_syms + 1, sizeof *g->syms)) {
+        ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the symbol list");
         return -1;
-    if (g->n_syms)
-        memcpy(ns, g->syms, sizeof *ns * (size_t)g->n_syms);
-    if (!(ns[g->n_syms] = ond_strdup(g, name, strlen(name), err)))
+    }
+    if (!(g->syms[g->n_syms] = ond_strdup(g, name, strlen(name), err)))
         return -1;
-    g->syms = ns;
+    if (!table_insert(g, SYMBOL_NAMES, g->n_syms, g->n_syms + 1)) {
+        ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the symbol table");
+        return -1;
+    }
     return g->n_syms++;
 }
 
@@ -384,7 +402,8 @@ enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err)
                       "graph is not acyclic: node '%s' is on a cycle", name);
         goto done;
     }
-    memcpy(g->nodes, order, sizeof *order * (size_t)n);
+    if (n) /* a graph of no nodes (outputs are inputs) has no node array */
+        memcpy(g->nodes, order, sizeof *order * (size_t)n);
     for (int i = 0; i < n; i++)
         g->nodes[i]->id = i;
 done:

@@ -45,6 +45,25 @@ static enum ond_status eval_small(struct ond_graph *g, struct ond_node *n,
     return st;
 }
 
+/* A shape known at load must fit max_tensor_elements: a few bytes of constant shape
+ * (ConstantOfShape, Reshape, Pad, Concat of constants) must not promise a tensor that
+ * constant folding or a session would then try to allocate. */
+static enum ond_status check_size(const struct ond_graph *g, const struct ond_node *n, int k,
+                                  const struct ond_info *out, struct ond_error *err)
+{
+    uint64_t numel;
+    if (!ond_info_known(out) || ond_numel(out, g->opts.max_tensor_elements, &numel))
+        return OND_OK;
+    char shape[256];
+    ond_info_str(g, out, shape, sizeof shape);
+    if (!g->opts.max_tensor_elements)
+        return ond_node_fail(err, n, OND_STATUS_LIMIT, "output %d (%s): element count overflows",
+                             k, shape);
+    return ond_node_fail(err, n, OND_STATUS_LIMIT,
+                         "output %d (%s) has more than %llu elements (max_tensor_elements)", k,
+                         shape, (unsigned long long)g->opts.max_tensor_elements);
+}
+
 /* An input of unknown type comes from an unsupported node (partial loads): its consumers
  * stay unknown too rather than failing on it. */
 static bool after_unsupported(const struct ond_node *n)
@@ -70,6 +89,8 @@ enum ond_status ond_graph_infer(struct ond_graph *g, struct ond_error *err)
             for (int k = 0; k < n->n_out; k++)
                 out[k].rank = -1;
             st = n->op->infer(n, in, out, err);
+            for (int k = 0; k < n->n_out && !st; k++)
+                st = check_size(g, n, k, &out[k], err);
             if (!st && n->op->eval)
                 st = eval_small(g, n, in, out, err);
             for (int k = 0; k < n->n_out && !st; k++)

@@ -132,7 +132,7 @@ struct ond_graph {
     int n_inputs, n_outputs;
     struct ond_tensor **inputs;  /* run-time inputs only */
     struct ond_tensor **outputs;
-    int n_syms;
+    int n_syms, cap_syms;
     const char **syms;           /* symbolic dim names: dim d <= -2 is syms[-2 - d] */
     uint64_t const_bytes;        /* constant data held, checked against opts.max_total_bytes */
     const char *unsupported;     /* "domain.op-opset, ..." when loaded partially, else NULL */

@@ -91,6 +91,7 @@ struct plan {
     void *scratch;
     size_t scratch_size;
     dnnl_memory_t scratch_mem;
+    uint64_t bytes;                   /* held: computed values, activations, scratchpad */
 };
 
 struct ond_session {
@@ -264,6 +265,24 @@ static enum ond_status input_as(struct ond_session *s, struct plan *pl, int from
     return st ? st : view_value(pl, plain, want, out, err);
 }
 
+/* What a plan holds counts with the model's constant data against max_total_bytes, so that
+ * folding at planning or a huge activation fails before allocating. */
+static enum ond_status plan_budget(const struct ond_graph *g, struct plan *pl, uint64_t add,
+                                   const char *what, struct ond_error *err)
+{
+    uint64_t total, limit = g->opts.max_total_bytes;
+    if (__builtin_add_overflow(pl->bytes, add, &total) ||
+        __builtin_add_overflow(total, g->const_bytes, &total))
+        total = UINT64_MAX;
+    if (limit && total > limit)
+        return ond_fail(err, OND_STATUS_LIMIT,
+                        "%s: %llu bytes would bring the model to %llu, over the limit of %llu "
+                        "(max_total_bytes)", what, (unsigned long long)add,
+                        (unsigned long long)total, (unsigned long long)limit);
+    pl->bytes += add;
+    return OND_OK;
+}
+
 /* Computes a node whose inputs are all known, into buffers the plan keeps. */
 static enum ond_status plan_eval(struct ond_graph *g, struct plan *pl, const struct ond_node *n,
                                  const struct ond_info *const *in, struct ond_info *out,
@@ -273,9 +292,13 @@ static enum ond_status plan_eval(struct ond_graph *g, struct plan *pl, const str
     if (n->n_out > OND_PREP_MAX_OUT)
         return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "too many outputs");
     for (int k = 0; k < n->n_out; k++) {
-        uint64_t numel;
-        if (!ond_numel(&out[k], g->opts.max_tensor_elements, &numel))
-            return ond_node_fail(err, n, OND_STATUS_LIMIT, "output %d is too large", k);
+        uint64_t numel = 0; /* known and within max_tensor_elements (build_plan) */
+        char what[300];
+        ond_numel(&out[k], 0, &numel);
+        snprintf(what, sizeof what, "node '%s' (%s): output %d", n->name, n->op_type, k);
+        enum ond_status st = plan_budget(g, pl, numel * ond_dtype_size(out[k].dtype), what, err);
+        if (st)
+            return st;
         if (!(data[k] = ond_aligned_alloc((size_t)numel * ond_dtype_size(out[k].dtype))))
             return ond_node_fail(err, n, OND_STATUS_NO_MEMORY, "cannot allocate output %d", k);
         if (n->out[k]) {
@@ -679,10 +702,16 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
             oi[k].rank = -1;
         if ((st = n->op->infer(n, in, oi, err)))
             break;
-        for (int k = 0; k < n->n_out && !st; k++)
+        for (int k = 0; k < n->n_out && !st; k++) {
+            uint64_t numel;
             if (!ond_info_known(&oi[k]))
-                st = ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                                   "output %d has no concrete shape", k);
+                st = ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
+                                   "the shape of output %d depends on run-time data", k);
+            else if (!ond_numel(&oi[k], g->opts.max_tensor_elements, &numel))
+                st = ond_node_fail(err, n, OND_STATUS_LIMIT,
+                                   "output %d has more than %llu elements (max_tensor_elements)",
+                                   k, (unsigned long long)g->opts.max_tensor_elements);
+        }
         if (st)
             break;
         pl->node_at = i;
@@ -718,6 +747,10 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     }
     if (!st) {
         place(pl);
+        st = plan_budget(g, pl, (uint64_t)pl->arena_size + pl->scratch_size,
+                         "activations and scratchpad", err);
+    }
+    if (!st) {
         pl->arena = ond_aligned_alloc(pl->arena_size);
         pl->scratch = ond_aligned_alloc(pl->scratch_size);
         if (!pl->arena || !pl->scratch)
@@ -980,12 +1013,15 @@ static enum ond_status run(struct ond_session *s, const struct ond_value *inputs
         int threads = s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
         omp_set_num_threads(threads);
         bool ftz = !s->opts.no_ftz;
+        /* The calling thread computes too: its floating-point modes are restored after. */
+        unsigned caller_csr = _mm_getcsr();
 #pragma omp parallel num_threads(threads)
         set_ftz(ftz);
         if (step_ms && !(*step_ms = calloc((size_t)pl->n_steps + 1, sizeof **step_ms)))
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate the profile");
         if (!st)
             st = execute(s, pl, bound, step_ms ? *step_ms : NULL, err);
+        _mm_setcsr(caller_csr);
     }
     if (plan_out)
         *plan_out = pl;

@@ -381,7 +381,8 @@ static void test_external_data(void **state)
             e->key = (char *)keys[k];
             e->value = (char *)vals[k];
             Onnx__StringStringEntryProto **arr = tm_alloc(m, sizeof *arr * (t->n_external_data + 1));
-            memcpy(arr, t->external_data, sizeof *arr * t->n_external_data);
+            if (t->n_external_data)
+                memcpy(arr, t->external_data, sizeof *arr * t->n_external_data);
             arr[t->n_external_data++] = e;
             t->external_data = arr;
         }
@@ -456,9 +457,24 @@ static void test_graph_rules(void **state)
     tm_node(m, "Relu", "two", "x,x", "z");
     assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err, "takes 1 to 1 inputs");
 
+    /* Attributes: missing required, axis out of range, perm not a permutation. */
+    m = relu_model();
+    tm_node(m, "Pad", "pad", "y", "z");
+    tm_proto(m)->opset_import[0]->version = 2;
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err,
+                 "node 'pad' (Pad): attribute 'pads' is required");
+    m = relu_model();
+    tm_attr_int(m, tm_node(m, "Softmax", "sm", "y", "z"), "axis", 2);
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err,
+                 "node 'sm' (Softmax): axis 2 is out of range for rank 2");
+    m = relu_model();
+    tm_attr_ints(m, tm_node(m, "Transpose", "tr", "y", "z"), "perm", 2, (int64_t[]){1, 1});
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err,
+                 "node 'tr' (Transpose): attribute 'perm' is not a permutation of 0..1");
+
     /* Attributes: type tag disagreeing with the field, duplicates, bad values. */
     int64_t xd[] = {1, 2, 5, 5}, wd[] = {4, 2, 3, 3};
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < 7; c++) {
         m = tm_new(8, 13);
         tm_input(m, "x", OND_DTYPE_FLOAT, 4, xd);
         tm_init(m, "w", OND_DTYPE_FLOAT, 4, wd, NULL);
@@ -493,6 +509,13 @@ static void test_graph_rules(void **state)
         case 5:
             tm_attr_ints(m, n, "pads", 4, (int64_t[]){0, -1, 0, 0});
             want = "attribute 'pads' has a negative value -1";
+            break;
+        case 6:
+            /* A STRING attribute without its field is the empty string (found by fuzzing:
+             * ops received NULL). */
+            tm_attr_string(m, n, "auto_pad", "SAME_UPPER");
+            n->attribute[0]->has_s = 0;
+            want = "auto_pad '' is not valid";
             break;
         }
         assert_error(load_tm(m, &err), st, &err, want);

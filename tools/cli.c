@@ -104,6 +104,10 @@ static double next_unit(uint64_t *s)
     return (double)(next_u64(s) >> 11) / 9007199254740992.0;
 }
 
+/* Random inputs stop here (256 MiB of float, seconds to generate): a hostile model's
+ * declared shape must not make the tool fill gigabytes. */
+#define RANDOM_MAX_ELEMENTS (1u << 26)
+
 int cli_random_input(struct ond_value *v, const struct ond_value *decl, long long batch,
                      uint64_t *seed)
 {
@@ -119,14 +123,18 @@ int cli_random_input(struct ond_value *v, const struct ond_value *decl, long lon
     for (int i = 0; i < v->rank; i++) {
         if (v->dims[i] < 0)
             v->dims[i] = batch;
-        if (__builtin_mul_overflow(n, (size_t)v->dims[i], &n) || n > (1u << 30)) {
-            fprintf(stderr, "ondine: input '%s' is too large for random data\n", decl->name);
+        if (__builtin_mul_overflow(n, (size_t)v->dims[i], &n) || n > RANDOM_MAX_ELEMENTS) {
+            fprintf(stderr, "ondine: input '%s' is too large for random data (over %u "
+                    "elements): give it with --input\n", decl->name, RANDOM_MAX_ELEMENTS);
             return -1;
         }
     }
     v->size = n * esize;
-    if (!(v->data = malloc(v->size ? v->size : 1)))
+    if (!(v->data = malloc(v->size ? v->size : 1))) {
+        fprintf(stderr, "ondine: cannot allocate %zu bytes for input '%s'\n", v->size,
+                decl->name);
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (decl->dtype == OND_DTYPE_FLOAT) {
             double u1 = next_unit(seed), u2 = next_unit(seed);
