@@ -866,17 +866,44 @@ static struct plan *find_plan(struct ond_session *s, const struct ond_value *inp
 }
 
 /* The plan for inputs, built if it is not cached; the caller holds s->lock. */
+/* Plans kept per session: a caller that feeds ever new shapes, or shape operands (see
+ * shape_input), must not grow a session without bound. */
+#define PLANS_MAX 8
+
+/* The plan for the inputs' shapes (and shape operands' values): found and moved to the front,
+ * or built, the least recently used dropped beyond PLANS_MAX. */
 static enum ond_status get_plan(struct ond_session *s, const struct ond_value *bound,
                                 struct plan **out, struct ond_error *err)
 {
-    struct plan *pl = find_plan(s, bound);
+    struct plan *pl = find_plan(s, bound), **at = &s->plans;
     enum ond_status st = OND_OK;
-    if (!pl && !(st = build_plan(s, bound, &pl, err))) {
-        pl->next = s->plans;
-        s->plans = pl;
+    if (pl) {
+        while (*at != pl)
+            at = &(*at)->next;
+        *at = pl->next;
+    } else if ((st = build_plan(s, bound, &pl, err))) {
+        /* A shape operand the caller gave can make a valid model fail planning. */
+        const struct ond_graph *g = s->model->graph;
+        for (int i = 0; st == OND_STATUS_INVALID_MODEL && i < g->n_inputs; i++)
+            if (shape_input(&(struct ond_info){bound[i].dtype, bound[i].rank,
+                                               {bound[i].rank ? bound[i].dims[0] : 0}, NULL})) {
+                st = err ? (err->status = OND_STATUS_INVALID_INPUT) : OND_STATUS_INVALID_INPUT;
+                ond_error_prefix(err, "with the values of input '%s': ", g->inputs[i]->name);
+            }
+        *out = NULL;
+        return st;
     }
+    pl->next = s->plans;
+    s->plans = pl;
+    int n = 0;
+    for (struct plan **p = &s->plans; *p; p = &(*p)->next)
+        if (++n == PLANS_MAX && (*p)->next) {
+            free_plan((*p)->next);
+            (*p)->next = NULL;
+            break;
+        }
     *out = pl;
-    return st;
+    return OND_OK;
 }
 
 static void set_ftz(bool on)

@@ -494,8 +494,8 @@ static void test_run_time_indices(void **state)
     ond_session_free(s);
     ond_model_free(model);
 
-    /* Reshape's shape as a run-time input: the output shape depends on data, which a plan
-     * cannot hold; refused at run time, naming the node. */
+    /* Reshape's shape as a run-time input: small integer inputs are shape operands the plan
+     * is made for, so a shape that does not fit is the caller's input, named with the node. */
     struct tm *m = tm_new(8, 13);
     tm_input(m, "x", F, 1, (int64_t[]){6});
     tm_input(m, "shape", I64, 1, (int64_t[]){2});
@@ -510,8 +510,9 @@ static void test_run_time_indices(void **state)
         {.name = "shape", .dtype = I64, .rank = 1, .dims = {2}, .data = shape, .size = 16},
     };
     out = (struct ond_value){.data = y, .size = sizeof y};
-    assert_error(ond_session_run(s, ins, 2, &out, 1, &err), OND_STATUS_UNSUPPORTED, &err,
-                 "node 'reshape' (Reshape)");
+    assert_error(ond_session_run(s, ins, 2, &out, 1, &err), OND_STATUS_INVALID_INPUT, &err,
+                 "with the values of input 'shape': node 'reshape' (Reshape): cannot reshape 6 "
+                 "elements into 3000");
     ond_session_free(s);
     ond_model_free(model);
 }
@@ -576,18 +577,21 @@ static void test_nan_inf_denormal(void **state)
         for (int i = 0; i < 8; i++) {
             /* With flush-to-zero (the default) a denormal input is zero to the kernel, which
              * may then give 0 or pass the denormal through; with no_ftz it is a number.
-             * oneDNN 2.6's relu (MAXPS against zero, standalone or as a Conv post-op) returns
-             * 0 for NaN: a known deviation (docs/robustness.md). All else is exact. */
+             * oneDNN 2.6's relu, clip (standalone or as a Conv post-op) and max pooling drop
+             * NaN: a known deviation (docs/robustness.md). All else is exact. */
             bool flushed = !no_ftz && fpclassify(x[i]) == FP_SUBNORMAL;
             bool onednn_nan = isnan(want_r[i]) && r[i] == 0;
             if (!same_float(r[i], want_r[i]) && !(flushed && zero_ish(r[i])) && !onednn_nan)
                 fail_msg("Relu[%d] = %g, want %g (no_ftz %d)", i, r[i], want_r[i], no_ftz);
-            if (!same_float(c[i], want_c[i]) && !(flushed && zero_ish(c[i])))
+            bool onednn_clip_nan = isnan(want_c[i]) && c[i] == 0;
+            if (!same_float(c[i], want_c[i]) && !(flushed && zero_ish(c[i])) && !onednn_clip_nan)
                 fail_msg("Clip[%d] = %g, want %g (no_ftz %d)", i, c[i], want_c[i], no_ftz);
         }
         for (int i = 0; i < 4; i++) {
             bool flushed = !no_ftz && fpclassify(x[2 * i]) == FP_SUBNORMAL;
-            if (!same_float(p[i], want_p[i]) && !(flushed && zero_ish(p[i])))
+            /* oneDNN's max pooling skips NaN like its relu: the window's largest number. */
+            bool onednn_pool_nan = isnan(want_p[i]) && !isnan(p[i]);
+            if (!same_float(p[i], want_p[i]) && !(flushed && zero_ish(p[i])) && !onednn_pool_nan)
                 fail_msg("MaxPool[%d] = %g, want %g (no_ftz %d)", i, p[i], want_p[i], no_ftz);
         }
         /* Softmax of rows holding NaN or Inf: NaN, never a hang or a trap. */

@@ -111,7 +111,7 @@ int cli_bench(int argc, char **argv)
     for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
         struct ond_value decl;
         ond_model_input(m, i, &decl, NULL);
-        if (cli_random_input(&in[i], &decl, batch, &seed))
+        if (cli_random_input("bench", &in[i], &decl, batch, &seed))
             rc = CLI_FAIL;
     }
     if (rc != CLI_OK)

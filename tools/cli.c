@@ -108,15 +108,15 @@ static double next_unit(uint64_t *s)
  * declared shape must not make the tool fill gigabytes. */
 #define RANDOM_MAX_ELEMENTS (1u << 26)
 
-int cli_random_input(struct ond_value *v, const struct ond_value *decl, long long batch,
-                     uint64_t *seed)
+int cli_random_input(const char *verb, struct ond_value *v, const struct ond_value *decl,
+                     long long batch, uint64_t *seed)
 {
     *v = *decl;
     v->name = strdup(decl->name);
     size_t n = 1, esize = decl->dtype == OND_DTYPE_FLOAT ? 4 : decl->dtype == OND_DTYPE_INT64 ? 8
                                                           : decl->dtype == OND_DTYPE_INT32 ? 4 : 0;
     if (!esize) {
-        fprintf(stderr, "ondine: input '%s' is %s: give it with --input\n", decl->name,
+        fprintf(stderr, "ondine %s: input '%s' is %s: give it with --input\n", verb, decl->name,
                 ond_dtype_name(decl->dtype));
         return -1;
     }
@@ -124,15 +124,15 @@ int cli_random_input(struct ond_value *v, const struct ond_value *decl, long lon
         if (v->dims[i] < 0)
             v->dims[i] = batch;
         if (__builtin_mul_overflow(n, (size_t)v->dims[i], &n) || n > RANDOM_MAX_ELEMENTS) {
-            fprintf(stderr, "ondine: input '%s' is too large for random data (over %u "
-                    "elements): give it with --input\n", decl->name, RANDOM_MAX_ELEMENTS);
+            fprintf(stderr, "ondine %s: input '%s' is too large for random data (over %u "
+                    "elements): give it with --input\n", verb, decl->name, RANDOM_MAX_ELEMENTS);
             return -1;
         }
     }
     v->size = n * esize;
     if (!(v->data = malloc(v->size ? v->size : 1))) {
-        fprintf(stderr, "ondine: cannot allocate %zu bytes for input '%s'\n", v->size,
-                decl->name);
+        fprintf(stderr, "ondine %s: cannot allocate %zu bytes for input '%s'\n", verb,
+                v->size, decl->name);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {

@@ -31,8 +31,8 @@ int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_
 int cli_precision(const char *s, enum ond_precision *p);
 /* A seeded random input for decl (model input query): symbolic dims take batch; floats
  * normal(0, 1), integers 0..9; name and data malloc'd. -1 (message printed) on failure. */
-int cli_random_input(struct ond_value *v, const struct ond_value *decl, long long batch,
-                     uint64_t *seed);
+int cli_random_input(const char *verb, struct ond_value *v, const struct ond_value *decl,
+                     long long batch, uint64_t *seed);
 /* JSON string output with escaping. */
 void cli_json_str(FILE *f, const char *s);
 

@@ -282,7 +282,7 @@ int cli_run(int argc, char **argv)
             if (strncmp(specs[k], decl.name, strlen(decl.name)) == 0 &&
                 specs[k][strlen(decl.name)] == '=')
                 spec = specs[k];
-        if (spec ? read_input(spec, &in[i]) : cli_random_input(&in[i], &decl, batch, &state))
+        if (spec ? read_input(spec, &in[i]) : cli_random_input("run", &in[i], &decl, batch, &state))
             rc = CLI_FAIL;
     }
     for (int k = 0; k < n_specs && rc == CLI_OK; k++) {
