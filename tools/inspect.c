@@ -381,7 +381,8 @@ static int draw(const char *path, const struct ond_options *o, struct ond_model 
     const char *file = dot;
     int rc = names ? CLI_OK : CLI_FAIL;
     if (rc == CLI_OK && after >= 0) {
-        memcpy(names, o->disabled_passes, sizeof *names * o->n_disabled_passes);
+        if (o->n_disabled_passes)
+            memcpy(names, o->disabled_passes, sizeof *names * o->n_disabled_passes);
         o2.disabled_passes = names;
         for (size_t i = (size_t)after + 1; i < ond_pass_count(); i++)
             names[o2.n_disabled_passes++] = ond_pass_name(i);
