@@ -124,12 +124,11 @@ static int run_set(struct ond_session *s, const struct ond_model *model, const c
                    ond_dtype_name(got[i].dtype), got[i].size, ond_dtype_name(want[i].dtype),
                    want[i].size);
             failed = 1;
-        } else if (compare(got[i].name, got[i].data, want[i].data, n, rtol, atol)) {
-            failed = 1;
-        } else if (top1_rows && got[i].rank == 2 &&
-                   top1(got[i].name, got[i].data, want[i].data, got[i].dims[0],
-                        got[i].dims[1])) {
-            failed = 1;
+        } else {
+            failed |= compare(got[i].name, got[i].data, want[i].data, n, rtol, atol) != 0;
+            if (top1_rows && got[i].rank == 2)
+                failed |= top1(got[i].name, got[i].data, want[i].data, got[i].dims[0],
+                               got[i].dims[1]) != 0;
         }
     }
     ond_values_free(got, n_got);
