@@ -380,14 +380,10 @@ enum ond_status ond_prep_view(struct ond_prep *p, struct ond_error *err)
     /* A bf16 activation stays bf16 through the view (plain, in its own type). */
     if (p->in[0]->dtype == OND_DTYPE_FLOAT && p->in_md[0]->data_type == dnnl_bf16 &&
         p->out[0].dtype == OND_DTYPE_FLOAT) {
-        if ((st = ond_dnnl(dnnl_memory_desc_init_by_tag(&p->want_md[0], p->want_md[0].ndims,
-                                                        p->want_md[0].dims, dnnl_bf16,
-                                                        plain_tags[p->want_md[0].ndims]),
-                           "memory_desc_init_by_tag", p->node, err)) ||
-            (st = ond_dnnl(dnnl_memory_desc_init_by_tag(&p->out_md[0], p->out_md[0].ndims,
-                                                        p->out_md[0].dims, dnnl_bf16,
-                                                        plain_tags[p->out_md[0].ndims]),
-                           "memory_desc_init_by_tag", p->node, err)))
+        if ((st = md_dims(p->want_md[0].ndims, p->want_md[0].dims, dnnl_bf16, true,
+                          &p->want_md[0], err)) ||
+            (st = md_dims(p->out_md[0].ndims, p->out_md[0].dims, dnnl_bf16, true,
+                          &p->out_md[0], err)))
             return st;
     }
     p->view = true;

@@ -30,11 +30,12 @@
  * input's storage; a buffer lives as long as any value sharing it.
  *
  * Precision. Tensors' dtypes stay those of the model; in a bf16 session float activations
- * and weights of primitives that choose their layouts (`any`, ond_prep_md) are bf16, and
- * ops that follow their input (eltwise, batchnorm, pooling, binary) run in the type it
- * arrives in. Plain layouts from ond_md are always f32: graph inputs and outputs, eval
- * steps and views get f32, the planner's reorders converting. Constants are converted to
- * the type of the layout ond_prep_const is given, biases and parameters stay f32.
+ * and weights of primitives that choose their layouts (`any`, ond_prep_md: convolutions,
+ * inner products) are bf16, and ops that follow their input (eltwise, batchnorm, pooling,
+ * binary, views) keep the type it arrives in. Plain layouts from ond_md are always f32:
+ * graph inputs and outputs and eval steps get f32, the planner's reorders converting, and
+ * so do ops that read plain views with other dims (MatMul). Constants are converted to the
+ * type of the layout ond_prep_const is given; biases and parameters stay f32.
  *
  * In-place sum. For a SUM post-op (p->sum_input) the output starts as the addend in the
  * output's layout. When no later node reads the addend's buffer (through any tensor sharing
@@ -135,8 +136,8 @@ enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc
 enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
                                     const dnnl_memory_desc_t *want, int *mem_index,
                                     struct ond_error *err);
-/* Multiplies every element of the f32 or bf16 memory p->mem[mem_index] by factor (folds a Gemm's
- * alpha or beta into its constants). */
+/* Multiplies every element of the f32 or bf16 memory p->mem[mem_index] by factor (folds a
+ * Gemm's alpha or beta into its constants). */
 enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float factor,
                                    struct ond_error *err);
 void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int index);

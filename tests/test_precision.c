@@ -1,7 +1,7 @@
 /* test_precision.c: reduced-precision sessions. Small CNNs (conv, batchnorm, relu, pooling,
- * residual add, gemm, and a Pad that runs as a plain-C eval step) run in a bf16 session and
- * are compared with the fp32 reference interpreter within a bf16 tolerance; the profile must
- * show bf16 primitives and the outputs come back f32. Where the CPU has no bf16 kernels the
+ * residual add, gemm, and a Pad that runs as a plain-C eval step) and a Gemm with alpha and
+ * beta run in a bf16 session and are compared with the fp32 reference interpreter within a
+ * bf16 tolerance; the profile must show bf16 primitives and the outputs come back f32. Where the CPU has no bf16 kernels the
  * same tests check that the session is refused instead (this machine has AVX512-BF16, so
  * that branch is not exercised here). int8 is refused as not implemented. */
 #include <string.h>
@@ -82,13 +82,15 @@ static void batchnorm(struct tm *m, const char *x, const char *y, int64_t c)
     tm_node(m, "BatchNormalization", y, in, y);
 }
 
-/* x [N,3,16,16] -> conv 32 -> bn -> relu -> maxpool 2 -> conv 32 -> bn -> add (residual)
+static const int64_t cnn_input[] = {2, 3, 16, 16};
+
+/* x [2,3,16,16] -> conv 32 -> bn -> relu -> maxpool 2 -> conv 32 -> bn -> add (residual)
  * -> relu -> [Pad when with_eval] -> global average pool -> flatten -> gemm 10 -> "y". */
 static struct tm *small_cnn(bool with_eval)
 {
     struct tm *m = tm_new(8, 13);
-    int64_t xd[] = {2, 3, 16, 16}, wd[] = {10, 32}, c = 32, nc = 10;
-    tm_input(m, "x", F, 4, xd);
+    int64_t wd[] = {10, 32}, c = 32, nc = 10;
+    tm_input(m, "x", F, 4, cnn_input);
     conv(m, "x", "c1", 3, c);
     batchnorm(m, "c1", "b1", c);
     tm_node(m, "Relu", "r1", "b1", "r1");
@@ -138,10 +140,12 @@ static bool cpu_has_bf16(void)
     return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
-/* Runs m at opt_level in a bf16 session and the fp32 reference on seeded inputs; checks the
+/* Runs m at opt_level in a bf16 session and the fp32 reference on a seeded input of x_dims
+ * (rank of the graph's input); checks the
  * outputs, that `bf16_prims` node steps or more read bf16 (the gemm writes f32 logits), and
  * `evals` eval steps (on f32). */
-static void check_bf16(struct tm *m, int opt_level, int bf16_prims, int evals)
+static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int bf16_prims,
+                       int evals)
 {
     struct ond_model *model = load(m, opt_level);
     tm_free(m);
@@ -159,9 +163,10 @@ static void check_bf16(struct tm *m, int opt_level, int bf16_prims, int evals)
     if (st)
         fail_msg("session: %s", err.message);
     const struct ond_graph *g = model->graph;
-    struct ond_value in = {.name = g->inputs[0]->name, .dtype = F, .rank = 4,
-                           .dims = {2, 3, 16, 16}};
-    size_t n = numel(4, in.dims);
+    struct ond_value in = {.name = g->inputs[0]->name, .dtype = F,
+                           .rank = g->inputs[0]->info.rank};
+    memcpy(in.dims, x_dims, sizeof(int64_t) * (size_t)in.rank);
+    size_t n = numel(in.rank, in.dims);
     float *x = malloc(sizeof *x * n);
     assert_non_null(x);
     for (size_t i = 0; i < n; i++)
@@ -211,7 +216,7 @@ static void test_bf16_ops(void **state)
 {
     (void)state;
     seed(1);
-    check_bf16(small_cnn(false), 0, 10, 0);
+    check_bf16(small_cnn(false), 0, cnn_input, 10, 0);
 }
 
 /* -O2: batchnorm folded, relu and the residual add fused; the convs, pool and gemm bf16. */
@@ -219,7 +224,7 @@ static void test_bf16_fused(void **state)
 {
     (void)state;
     seed(2);
-    check_bf16(small_cnn(false), 2, 5, 0);
+    check_bf16(small_cnn(false), 2, cnn_input, 5, 0);
 }
 
 /* A Pad (eval only) in the middle gets f32 through reorders and hands f32 back. */
@@ -227,7 +232,25 @@ static void test_bf16_eval_step(void **state)
 {
     (void)state;
     seed(3);
-    check_bf16(small_cnn(true), 2, 4, 1);
+    check_bf16(small_cnn(true), 2, cnn_input, 4, 1);
+}
+
+/* Gemm's alpha and beta folded into bf16 weights and the f32 bias at planning. */
+static void test_bf16_gemm_alpha_beta(void **state)
+{
+    (void)state;
+    seed(5);
+    struct tm *m = tm_new(8, 13);
+    int64_t xd[] = {4, 64}, wd[] = {24, 64}, nc = 24;
+    tm_input(m, "x", F, 2, xd);
+    init_rand(m, "w", 2, wd, -0.2f, 0.2f);
+    init_rand(m, "c", 1, &nc, -0.5f, 0.5f);
+    Onnx__NodeProto *n = tm_node(m, "Gemm", "fc", "x,w,c", "y");
+    tm_attr_int(m, n, "transB", 1);
+    tm_attr_float(m, n, "alpha", 0.5f);
+    tm_attr_float(m, n, "beta", 2.f);
+    tm_output(m, "y");
+    check_bf16(m, 2, xd, 1, 0);
 }
 
 static void test_int8_refused(void **state)
@@ -254,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_bf16_ops),
         cmocka_unit_test(test_bf16_fused),
         cmocka_unit_test(test_bf16_eval_step),
+        cmocka_unit_test(test_bf16_gemm_alpha_beta),
         cmocka_unit_test(test_int8_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
