@@ -1,9 +1,10 @@
 /* test_precision.c: reduced-precision sessions. Small CNNs (conv, batchnorm, relu, pooling,
- * residual add, gemm, and a Pad that runs as a plain-C eval step) and a Gemm with alpha and
- * beta run in a bf16 session and are compared with the fp32 reference interpreter within a
- * bf16 tolerance; the profile must show bf16 primitives and the outputs come back f32. Where the CPU has no bf16 kernels the
- * same tests check that the session is refused instead (this machine has AVX512-BF16, so
- * that branch is not exercised here). int8 is refused as not implemented. */
+ * residual add, gemm, and a Pad that runs as a plain-C eval step), a concat, and a Gemm with
+ * alpha and beta run in a bf16 session and are compared with the fp32 reference interpreter
+ * within a bf16 tolerance; the profile must show bf16 primitives and the outputs come back
+ * f32. Where the CPU has no bf16 kernels the same tests check that the session is refused
+ * instead (this machine has AVX512-BF16, so that branch is not exercised here). int8 is
+ * refused as not implemented. */
 #include <string.h>
 
 #include "oneapi/dnnl/dnnl.h"
@@ -142,8 +143,8 @@ static bool cpu_has_bf16(void)
 
 /* Runs m at opt_level in a bf16 session and the fp32 reference on a seeded input of x_dims
  * (rank of the graph's input); checks the
- * outputs, that `bf16_prims` node steps or more read bf16 (the gemm writes f32 logits), and
- * `evals` eval steps (on f32). */
+ * outputs, that `bf16_prims` node steps or more read and write bf16 (gemms: write f32
+ * logits), and `evals` eval steps (on f32). */
 static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int bf16_prims,
                        int evals)
 {
@@ -188,7 +189,9 @@ static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int b
     int bf16 = 0, eval = 0;
     for (int i = 0; i < prof.n_steps; i++) {
         const struct ond_profile_step *p = &prof.steps[i];
-        if (strcmp(p->op, "Reorder") != 0 && strncmp(p->src, "bf16", 4) == 0)
+        bool logits = strcmp(p->op, "Gemm") == 0 || strcmp(p->op, "InnerProduct") == 0;
+        if (strcmp(p->op, "Reorder") != 0 && strncmp(p->src, "bf16", 4) == 0 &&
+            (logits || strncmp(p->dst, "bf16", 4) == 0))
             bf16++;
         if (strncmp(p->impl, "eval", 4) == 0) {
             eval++;
@@ -235,6 +238,25 @@ static void test_bf16_eval_step(void **state)
     check_bf16(small_cnn(true), 2, cnn_input, 4, 1);
 }
 
+/* x -> conv 16 -> relu, and -> conv 16; Concat of both (32 channels) -> conv 16 -> global
+ * average pool: the concat takes and gives bf16 in the convs' layout. */
+static void test_bf16_concat(void **state)
+{
+    (void)state;
+    seed(6);
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, cnn_input);
+    conv(m, "x", "c1", 3, 16);
+    tm_node(m, "Relu", "r", "c1", "r");
+    conv(m, "c1", "c2", 16, 16);
+    Onnx__NodeProto *n = tm_node(m, "Concat", "cat", "r,c2", "cat");
+    tm_attr_int(m, n, "axis", 1);
+    conv(m, "cat", "c3", 32, 16);
+    tm_node(m, "GlobalAveragePool", "gap", "c3", "y");
+    tm_output(m, "y");
+    check_bf16(m, 0, cnn_input, 6, 0);
+}
+
 /* Gemm's alpha and beta folded into bf16 weights and the f32 bias at planning. */
 static void test_bf16_gemm_alpha_beta(void **state)
 {
@@ -278,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_bf16_fused),
         cmocka_unit_test(test_bf16_eval_step),
         cmocka_unit_test(test_bf16_gemm_alpha_beta),
+        cmocka_unit_test(test_bf16_concat),
         cmocka_unit_test(test_int8_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
