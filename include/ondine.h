@@ -85,7 +85,12 @@ struct ond_options {
     int threads;                        /* 0: all cores */
     int opt_level;                      /* 0 none, 1 cleanup and folding, 2 all fusions (default);
                                            the passes are in docs/passes.md */
-    enum ond_precision precision;       /* default fp32 */
+    enum ond_precision precision;       /* default fp32; bf16 runs convs, inner products,
+                                           pooling, batchnorm, eltwise and binary ops in bf16
+                                           (inputs and outputs stay f32) and needs AVX512-BF16
+                                           or AMX: elsewhere ond_session_create fails with
+                                           OND_STATUS_UNSUPPORTED; int8 is not implemented
+                                           yet (UNSUPPORTED). docs/precision.md */
     const char *const *disabled_passes; /* pass names to skip; an unknown name fails the load
                                            (INVALID_ARGUMENT, listing the passes) */
     size_t n_disabled_passes;

@@ -104,7 +104,14 @@ static enum ond_status concat_pd(struct ond_prep *p, int axis, bool plain,
     const struct ond_node *n = p->node;
     dnnl_memory_desc_t src[OND_PREP_MAX_IN], dst;
     dnnl_primitive_attr_t attr = NULL;
-    enum ond_status st = ond_md(&p->out[0], plain, &dst, err);
+    /* In a blocked layout the output keeps the type of the first activation (bf16 in a bf16
+     * session); plain, it is f32 like every plain tensor. */
+    dnnl_data_type_t dt = dnnl_f32;
+    for (int k = n->n_in - 1; k >= 0; k--)
+        if (p->in_md[k])
+            dt = p->in_md[k]->data_type;
+    enum ond_status st = plain ? ond_md(&p->out[0], true, &dst, err)
+                               : ond_md_any(&p->out[0], dt, &dst, err);
     *pd = NULL;
     for (int k = 0; k < n->n_in && !st; k++) {
         if ((st = ond_md(p->in[k], true, &src[k], err)) || !p->in_md[k])

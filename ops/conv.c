@@ -107,8 +107,12 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     }
     /* Run-time weights are read plain (grouped: a 5-D view of the same bytes). */
     bool w_rt = p->in_md[1], b_rt = b && p->in_md[2];
-    if ((st = ond_md(x, false, &src, err)) || (st = ond_md(&wi, w_rt, &wei, err)) ||
-        (st = ond_md(&p->out[0], false, &dst, err)) || (b && (st = ond_md(b, true, &bias, err))))
+    /* Constant weights are converted to the session's activation type at planning; run-time
+     * ones stay f32, and so do the activations around them. */
+    dnnl_data_type_t dt = w_rt ? dnnl_f32 : p->act_dt;
+    if ((st = ond_md_any(x, dt, &src, err)) ||
+        (st = w_rt ? ond_md(&wi, true, &wei, err) : ond_md_any(&wi, dt, &wei, err)) ||
+        (st = ond_md_any(&p->out[0], dt, &dst, err)) || (b && (st = ond_md(b, true, &bias, err))))
         return st;
     dnnl_convolution_desc_t desc;
     OND_DNNL(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,

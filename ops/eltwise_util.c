@@ -326,7 +326,7 @@ enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct 
     dnnl_memory_desc_t src0, src1, dst;
     if ((st = binary_operand(p, k0, &x[k0], as0, DNNL_ARG_SRC_0, &src0, err)) ||
         (st = binary_operand(p, k1, &x[k1], as1, DNNL_ARG_SRC_1, &src1, err)) ||
-        (st = ond_md(y, false, &dst, err)))
+        (st = ond_md_any(y, src0.data_type, &dst, err)))
         return st;
     dnnl_binary_desc_t desc;
     OND_DNNL(dnnl_binary_desc_init(&desc, algs[op], &src0, &src1, &dst), n, err);

@@ -165,8 +165,11 @@ static enum ond_status prepare_inner_product(struct ond_prep *p, struct ond_erro
     int64_t m = p->out[0].dims[0], nn = p->out[0].dims[1], k = p->in[0]->dims[1];
     dnnl_memory_desc_t src, wei, wei_from, bias, dst;
     enum ond_status st;
-    if ((st = ond_md_float(2, (int64_t[]){m, k}, false, &src, err)) ||
-        (st = ond_md_float(2, (int64_t[]){nn, k}, false, &wei, err)) ||
+    /* In a bf16 session src and weights are bf16; the output stays f32 (oneDNN accumulates
+     * in f32): it is usually a network's logits, where bf16's 8-bit mantissa would decide
+     * close top-1 calls. */
+    if ((st = ond_prep_md_dims(p, 2, (int64_t[]){m, k}, &src, err)) ||
+        (st = ond_prep_md_dims(p, 2, (int64_t[]){nn, k}, &wei, err)) ||
         (st = md2(nn, k, !q->trans_b, &wei_from, err)) ||
         (st = ond_md_float(1, &nn, true, &bias, err)) ||
         (st = ond_md(&p->out[0], false, &dst, err)))

@@ -82,7 +82,10 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     wi.dims[0] = w->dims[0];
     dnnl_memory_desc_t src, wei, bias, dst;
     enum ond_status st;
-    if ((st = ond_md(x, false, &src, err)) || (st = ond_md(&wi, false, &wei, err)) ||
+    /* In a bf16 session src and weights are bf16; the output stays f32 (oneDNN accumulates
+     * in f32): it is usually a network's logits, where bf16's 8-bit mantissa would decide
+     * close top-1 calls. */
+    if ((st = ond_prep_md(p, x, &src, err)) || (st = ond_prep_md(p, &wi, &wei, err)) ||
         (st = ond_md(&p->out[0], false, &dst, err)) || (b && (st = ond_md(b, true, &bias, err))))
         return st;
     dnnl_inner_product_desc_t desc;

@@ -189,7 +189,8 @@ static enum ond_status prepare_pool(struct ond_prep *p, dnnl_alg_kind_t alg, int
         pad_r[i] = (y->dims[2 + i] - 1) * st[i] + range - x->dims[2 + i] - pb[i];
     }
     dnnl_memory_desc_t dst;
-    enum ond_status rc = ond_md(y, false, &dst, err);
+    /* Pooling keeps the data type its input arrives in (bf16 in a bf16 session). */
+    enum ond_status rc = ond_md_any(y, p->in_md[0]->data_type, &dst, err);
     if (rc)
         return rc;
     dnnl_pooling_v2_desc_t desc;

@@ -36,15 +36,21 @@ static enum ond_status md_dims(int rank, const int64_t *dims, dnnl_data_type_t d
                     "memory_desc_init_by_tag", NULL, err);
 }
 
+/* oneDNN's type for a dtype, or undef. */
+static dnnl_data_type_t dnnl_dt(int32_t dtype)
+{
+    return dtype == OND_DTYPE_FLOAT      ? dnnl_f32
+           : dtype == OND_DTYPE_INT32    ? dnnl_s32
+           : dtype == OND_DTYPE_INT8     ? dnnl_s8
+           : dtype == OND_DTYPE_UINT8    ? dnnl_u8
+           : dtype == OND_DTYPE_BFLOAT16 ? dnnl_bf16
+           : dtype == OND_DTYPE_FLOAT16  ? dnnl_f16 : dnnl_data_type_undef;
+}
+
 enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc_t *md,
                        struct ond_error *err)
 {
-    dnnl_data_type_t dt = info->dtype == OND_DTYPE_FLOAT ? dnnl_f32
-                          : info->dtype == OND_DTYPE_INT32 ? dnnl_s32
-                          : info->dtype == OND_DTYPE_INT8 ? dnnl_s8
-                          : info->dtype == OND_DTYPE_UINT8 ? dnnl_u8
-                          : info->dtype == OND_DTYPE_BFLOAT16 ? dnnl_bf16
-                          : info->dtype == OND_DTYPE_FLOAT16 ? dnnl_f16 : dnnl_data_type_undef;
+    dnnl_data_type_t dt = dnnl_dt(info->dtype);
     if (info->rank < 0 || info->rank > 12)
         return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for rank %d", info->rank);
     if (dt == dnnl_data_type_undef) {
@@ -66,6 +72,30 @@ enum ond_status ond_md_float(int rank, const int64_t *dims, bool plain, dnnl_mem
                              struct ond_error *err)
 {
     return md_dims(rank, dims, dnnl_f32, plain, md, err);
+}
+
+enum ond_status ond_md_any(const struct ond_info *info, dnnl_data_type_t dt,
+                           dnnl_memory_desc_t *md, struct ond_error *err)
+{
+    static const int64_t one = 1;
+    if (info->dtype != OND_DTYPE_FLOAT)
+        return ond_md(info, false, md, err);
+    if (info->rank < 0 || info->rank > 12)
+        return ond_fail(err, OND_STATUS_UNSUPPORTED, "no oneDNN layout for rank %d", info->rank);
+    return info->rank == 0 ? md_dims(1, &one, dt, false, md, err)
+                           : md_dims(info->rank, info->dims, dt, false, md, err);
+}
+
+enum ond_status ond_prep_md(const struct ond_prep *p, const struct ond_info *info,
+                            dnnl_memory_desc_t *md, struct ond_error *err)
+{
+    return ond_md_any(info, p->act_dt, md, err);
+}
+
+enum ond_status ond_prep_md_dims(const struct ond_prep *p, int rank, const int64_t *dims,
+                                 dnnl_memory_desc_t *md, struct ond_error *err)
+{
+    return md_dims(rank, dims, p->act_dt, false, md, err);
 }
 
 bool ond_md_is_plain(const dnnl_memory_desc_t *md)
@@ -112,8 +142,11 @@ enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc
     if (want->ndims < 1 || want->ndims > 12)
         return ond_node_fail(err, p->node, OND_STATUS_UNSUPPORTED, "constant of rank %d",
                              want->ndims);
+    /* The bytes are in the constant's type; the reorder converts them to want's. */
+    dnnl_data_type_t dt = dnnl_dt(p->in[k]->dtype);
     enum ond_status st = ond_dnnl(dnnl_memory_desc_init_by_tag(&plain, want->ndims, want->dims,
-                                                               want->data_type,
+                                                               dt != dnnl_data_type_undef
+                                                                   ? dt : want->data_type,
                                                                plain_tags[want->ndims]),
                                   "memory_desc_init_by_tag", p->node, err);
     return st ? st : ond_prep_const_from(p, k, &plain, want, mem_index, err);
@@ -174,6 +207,19 @@ enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float fact
                       "memory_get_memory_desc", p->node, err);
     if (st)
         return st;
+    if (md->data_type == dnnl_bf16) {
+        /* bf16 is the upper half of an f32; round to nearest even going back. */
+        uint16_t *b = h;
+        for (size_t i = 0, n = dnnl_memory_desc_get_size(md) / sizeof *b; i < n; i++) {
+            uint32_t u = (uint32_t)b[i] << 16;
+            float f;
+            memcpy(&f, &u, sizeof f);
+            f *= factor;
+            memcpy(&u, &f, sizeof u);
+            b[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+        }
+        return OND_OK;
+    }
     float *f = h;
     for (size_t i = 0, n = dnnl_memory_desc_get_size(md) / sizeof(float); i < n; i++)
         f[i] *= factor;
@@ -331,6 +377,15 @@ enum ond_status ond_prep_view(struct ond_prep *p, struct ond_error *err)
     if ((st = ond_md(p->in[0], true, &p->want_md[0], err)) ||
         (st = ond_md(&p->out[0], true, &p->out_md[0], err)))
         return st;
+    /* A bf16 activation stays bf16 through the view (plain, in its own type). */
+    if (p->in[0]->dtype == OND_DTYPE_FLOAT && p->in_md[0]->data_type == dnnl_bf16 &&
+        p->out[0].dtype == OND_DTYPE_FLOAT) {
+        if ((st = md_dims(p->want_md[0].ndims, p->want_md[0].dims, dnnl_bf16, true,
+                          &p->want_md[0], err)) ||
+            (st = md_dims(p->out_md[0].ndims, p->out_md[0].dims, dnnl_bf16, true,
+                          &p->out_md[0], err)))
+            return st;
+    }
     p->view = true;
     snprintf(p->impl, sizeof p->impl, "view");
     return OND_OK;

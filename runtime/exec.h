@@ -29,6 +29,14 @@
  * is reordered to plain first). The planner gives the output a value that shares the
  * input's storage; a buffer lives as long as any value sharing it.
  *
+ * Precision. Tensors' dtypes stay those of the model; in a bf16 session float activations
+ * and weights of primitives that choose their layouts (`any`, ond_prep_md: convolutions,
+ * inner products) are bf16, and ops that follow their input (eltwise, batchnorm, pooling,
+ * binary, views) keep the type it arrives in. Plain layouts from ond_md are always f32:
+ * graph inputs and outputs and eval steps get f32, the planner's reorders converting, and
+ * so do ops that read plain views with other dims (MatMul). Constants are converted to the
+ * type of the layout ond_prep_const is given; biases and parameters stay f32.
+ *
  * In-place sum. For a SUM post-op (p->sum_input) the output starts as the addend in the
  * output's layout. When no later node reads the addend's buffer (through any tensor sharing
  * it), it is not a graph input or output, and the node reads it through no other input, the
@@ -63,6 +71,9 @@ struct ond_prep {
     const dnnl_memory_desc_t *in_md[OND_PREP_MAX_IN]; /* layout an activation input arrives
                                                          in; NULL for constants and
                                                          omitted inputs */
+    dnnl_data_type_t act_dt;            /* data type of float activations and weights in
+                                           layouts a primitive chooses (ond_prep_md):
+                                           dnnl_f32, or dnnl_bf16 in a bf16 session */
     /* Filled by prepare. */
     dnnl_memory_desc_t want_md[OND_PREP_MAX_IN];   /* zeroed: takes the input as it arrives */
     dnnl_memory_desc_t out_md[OND_PREP_MAX_OUT];
@@ -98,6 +109,16 @@ enum ond_status ond_md(const struct ond_info *info, bool plain, dnnl_memory_desc
 /* The same for f32 dims given directly (rank 1 to 12). */
 enum ond_status ond_md_float(int rank, const int64_t *dims, bool plain, dnnl_memory_desc_t *md,
                              struct ond_error *err);
+/* An `any` descriptor for info's shape with data type dt for float info (as ond_md
+ * otherwise). */
+enum ond_status ond_md_any(const struct ond_info *info, dnnl_data_type_t dt,
+                           dnnl_memory_desc_t *md, struct ond_error *err);
+/* ond_md_any with p->act_dt, for the activations and weights a primitive chooses. */
+enum ond_status ond_prep_md(const struct ond_prep *p, const struct ond_info *info,
+                            dnnl_memory_desc_t *md, struct ond_error *err);
+/* The same for dims given directly (rank 1 to 12). */
+enum ond_status ond_prep_md_dims(const struct ond_prep *p, int rank, const int64_t *dims,
+                                 dnnl_memory_desc_t *md, struct ond_error *err);
 /* Whether md is plain row-major for its dims. */
 bool ond_md_is_plain(const dnnl_memory_desc_t *md);
 
@@ -108,15 +129,15 @@ enum ond_status ond_prep_decline(struct ond_prep *p, const char *fmt, ...)
 bool ond_prep_float_activation(struct ond_prep *p, int k, const char *what);
 
 /* Memory in layout `want` holding the constant data of p->in[k] (row-major, viewed with
- * the dims of `want`); returns its index in p->mem. */
+ * the dims of `want`, converted to want's data type); returns its index in p->mem. */
 enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
                                int *mem_index, struct ond_error *err);
 /* The same with the constant's bytes laid out as `from` (dims of want, say transposed). */
 enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
                                     const dnnl_memory_desc_t *want, int *mem_index,
                                     struct ond_error *err);
-/* Multiplies every element of the f32 memory p->mem[mem_index] by factor (folds a Gemm's
- * alpha or beta into its constants). */
+/* Multiplies every element of the f32 or bf16 memory p->mem[mem_index] by factor (folds a
+ * Gemm's alpha or beta into its constants). */
 enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float factor,
                                    struct ond_error *err);
 void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int index);

@@ -525,6 +525,7 @@ static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const s
         p.in = in;
         p.out = out;
         p.sum_input = -1;
+        p.act_dt = s->opts.precision == OND_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] && !in[k]->data)
                 p.in_md[k] = &pl->values[pl->tensor_value[n->in[k]->id]].md;
@@ -798,6 +799,26 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     return OND_OK;
 }
 
+/* bf16 runs only where oneDNN has bf16 kernels: never silently fp32 labelled bf16. */
+static enum ond_status check_precision(enum ond_precision precision, struct ond_error *err)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    switch (precision) {
+    case OND_PRECISION_FP32:
+        return OND_OK;
+    case OND_PRECISION_BF16:
+        /* ISA values are bit sets: AMX includes AVX512-BF16's bits. */
+        if ((isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16)
+            return ond_fail(err, OND_STATUS_UNSUPPORTED,
+                            "bf16 precision needs a CPU with AVX512-BF16 or AMX; this one "
+                            "offers %s", dnnl_cpu_isa2str(isa));
+        return OND_OK;
+    case OND_PRECISION_INT8:
+        return ond_fail(err, OND_STATUS_UNSUPPORTED, "int8 is not implemented yet");
+    }
+    return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "unknown precision %d", (int)precision);
+}
+
 enum ond_status ond_session_create(const struct ond_model *model, const struct ond_options *opts,
                                    struct ond_session **out, struct ond_error *err)
 {
@@ -815,9 +836,10 @@ enum ond_status ond_session_create(const struct ond_model *model, const struct o
         s->opts = *opts;
     else
         ond_options_init(&s->opts);
-    if (s->opts.precision != OND_PRECISION_FP32) {
+    enum ond_status pst = check_precision(s->opts.precision, err);
+    if (pst) {
         free(s);
-        return ond_fail(err, OND_STATUS_UNSUPPORTED, "only fp32 precision is available");
+        return pst;
     }
     pthread_mutex_init(&s->lock, NULL);
     enum ond_status st = ond_dnnl(dnnl_engine_create(&s->engine, dnnl_cpu, 0), "engine_create",

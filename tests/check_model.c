@@ -1,9 +1,12 @@
 /* check_model.c: runs an ONNX backend-test folder (model.onnx + test_data_set_<k>/input_<i>.pb,
  * output_<i>.pb, as tools/models/export_torchvision.py writes them) through a session and
  * compares every output with the stored one: |got - want| <= atol + rtol * |want|.
- * Usage: check_model DIR RTOL ATOL [--all-primitives]. With --all-primitives every node must
- * run as a oneDNN primitive or a view (no eval step). Prints, per data set, the batch, the
- * largest differences and what the plan holds; exits 1 on any mismatch or error. */
+ * Usage: check_model DIR RTOL ATOL [--all-primitives] [--bf16]. With --all-primitives every
+ * node must run as a oneDNN primitive or a view (no eval step). --bf16 runs a bf16 session
+ * and, for [rows, classes] outputs, also requires every row's top-1 class to agree and
+ * reports the largest difference relative to the row's scale. Prints, per data set, the
+ * batch, the largest differences and what the plan holds; exits 1 on any mismatch or
+ * error. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -38,9 +41,35 @@ static size_t compare(const char *name, const float *got, const float *want, siz
     return bad;
 }
 
+/* For [rows, classes] outputs: rows whose argmax agrees, and the largest difference relative
+ * to the row's largest |want| (elementwise relative error means little near zero). */
+static int top1(const char *name, const float *got, const float *want, int64_t rows,
+                int64_t classes)
+{
+    int agree = 0;
+    double max_rel = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *g = got + r * classes, *w = want + r * classes;
+        int64_t ag = 0, aw = 0;
+        double scale = 0, diff = 0;
+        for (int64_t c = 0; c < classes; c++) {
+            ag = g[c] > g[ag] ? c : ag;
+            aw = w[c] > w[aw] ? c : aw;
+            scale = fmax(scale, fabs(w[c]));
+            diff = fmax(diff, fabs((double)g[c] - w[c]));
+        }
+        agree += ag == aw;
+        if (scale > 0)
+            max_rel = fmax(max_rel, diff / scale);
+    }
+    printf("  %s: top-1 agrees on %d of %lld rows; max |got - want| / max |want| %.3g\n", name,
+           agree, (long long)rows, max_rel);
+    return (int)rows - agree;
+}
+
 /* Runs data set dir/test_data_set_<set> (inputs bound by position); 0 ok, 1 failed. */
 static int run_set(struct ond_session *s, const struct ond_model *model, const char *dir,
-                   int set, double rtol, double atol, int all_primitives)
+                   int set, double rtol, double atol, int all_primitives, int top1_rows)
 {
     struct ond_value in[MAX_VALUES], want[MAX_VALUES];
     struct ond_value *got = NULL;
@@ -95,8 +124,11 @@ static int run_set(struct ond_session *s, const struct ond_model *model, const c
                    ond_dtype_name(got[i].dtype), got[i].size, ond_dtype_name(want[i].dtype),
                    want[i].size);
             failed = 1;
-        } else if (compare(got[i].name, got[i].data, want[i].data, n, rtol, atol)) {
-            failed = 1;
+        } else {
+            failed |= compare(got[i].name, got[i].data, want[i].data, n, rtol, atol) != 0;
+            if (top1_rows && got[i].rank == 2)
+                failed |= top1(got[i].name, got[i].data, want[i].data, got[i].dims[0],
+                               got[i].dims[1]) != 0;
         }
     }
     ond_values_free(got, n_got);
@@ -114,19 +146,32 @@ static int run_set(struct ond_session *s, const struct ond_model *model, const c
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s DIR RTOL ATOL [--all-primitives]\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR RTOL ATOL [--all-primitives] [--bf16]\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1];
     double rtol = atof(argv[2]), atol = atof(argv[3]);
-    int all_primitives = argc > 4 && strcmp(argv[4], "--all-primitives") == 0;
+    int all_primitives = 0, top1_rows = 0;
+    struct ond_options opts;
+    ond_options_init(&opts);
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--all-primitives") == 0) {
+            all_primitives = 1;
+        } else if (strcmp(argv[i], "--bf16") == 0) {
+            opts.precision = OND_PRECISION_BF16;
+            top1_rows = 1;
+        } else {
+            fprintf(stderr, "%s: unknown option '%s'\n", argv[0], argv[i]);
+            return 2;
+        }
+    }
     char path[4096];
     struct ond_model *model = NULL;
     struct ond_session *s = NULL;
     struct ond_error err = {0};
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     if (ond_model_load_file(path, NULL, &model, &err) ||
-        ond_session_create(model, NULL, &s, &err)) {
+        ond_session_create(model, &opts, &s, &err)) {
         printf("%s: %s\n", path, err.message);
         ond_model_free(model);
         return 1;
@@ -138,7 +183,7 @@ int main(int argc, char **argv)
         if (!d)
             break;
         closedir(d);
-        failed |= run_set(s, model, dir, sets, rtol, atol, all_primitives);
+        failed |= run_set(s, model, dir, sets, rtol, atol, all_primitives, top1_rows);
     }
     ond_session_free(s);
     ond_model_free(model);

@@ -186,6 +186,22 @@ def test_gil_is_released_during_run(session, resnet18):
 
 # Error paths: the exception class, its status (include/ondine.h's numbers) and its message.
 
+@pytest.mark.parametrize("k", [0, 1])
+def test_resnet18_bf16_agrees_with_torch(model, resnet18, k):
+    """bf16 on this machine's AVX512-BF16; tolerance and top-1 as docs/precision.md."""
+    x, want = data_set(resnet18, k)
+    got, = ondine.InferenceSession(model, threads=2, precision="bf16").run(None, {"input": x})
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-2, atol=5e-2)
+    assert (got.argmax(axis=1) == want.argmax(axis=1)).all()
+
+
+def test_int8_is_unsupported(model, status):
+    msg = raised(lambda: ondine.InferenceSession(model, precision="int8"), ondine.Unsupported,
+                 "OND_STATUS_UNSUPPORTED", status)
+    assert msg == "int8 is not implemented yet"
+
+
 def raised(fn, cls, status_name, status):
     with pytest.raises(cls) as e:
         fn()

@@ -4,8 +4,11 @@ build tree with --ignore-scripts), measured in the same run, alternating, severa
 and ratios per model at batch 1 and 16, cold start (process start to first result) and peak RSS.
 Writes a Markdown table (--table FILE, e.g. docs/performance.md's table) and a JSON report.
 
+--precisions fp32,bf16 runs ondine at each precision in the same alternating rounds, each
+compared with ONNX Runtime fp32 (one table row per precision).
+
 usage: compare.py BUILD_DIR [--models resnet18,resnet50,...] [--batches 1,16] [--rounds 3]
-                  [--threads 2] [--iters 10] [--json FILE] [--table FILE]"""
+                  [--threads 2] [--iters 10] [--precisions fp32] [--json FILE] [--table FILE]"""
 import argparse
 import json
 import os
@@ -44,9 +47,10 @@ def export(build, model):
     return path
 
 
-def ondine(build, model, batch, threads, iters):
+def ondine(build, model, batch, threads, iters, precision):
     return json.loads(sh([os.path.join(build, "bin/ondine"), "bench", model, "--json", "--batch",
-                          str(batch), "--threads", str(threads), "--iters", str(iters)]))
+                          str(batch), "--threads", str(threads), "--iters", str(iters),
+                          "--precision", precision]))
 
 
 def ort(node_path, model, batch, threads, iters):
@@ -69,6 +73,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--precisions", default="fp32")
     ap.add_argument("--json")
     ap.add_argument("--table")
     a = ap.parse_args()
@@ -79,27 +84,34 @@ def main():
     for name in a.models.split(","):
         model = export(build, name)
         for batch in [int(b) for b in a.batches.split(",")]:
-            o, r = [], []
-            for _ in range(a.rounds):  # alternate so both see the same machine state
-                o.append(ondine(build, model, batch, a.threads, a.iters))
+            precisions = a.precisions.split(",")
+            o, r = {p: [] for p in precisions}, []
+            for _ in range(a.rounds):  # alternate so all see the same machine state
+                for p in precisions:
+                    o[p].append(ondine(build, model, batch, a.threads, a.iters, p))
                 r.append(ort(node_path, model, batch, a.threads, a.iters))
             med = lambda runs, k: statistics.median(x[k] for x in runs)
-            row = {"model": name, "batch": batch, "threads": a.threads,
-                   "ondine_p50_ms": med(o, "p50_ms"), "ort_p50_ms": med(r, "p50_ms"),
-                   "ondine_ips": med(o, "throughput_ips"), "ort_ips": med(r, "throughput_ips"),
-                   "ondine_rss_mb": med(o, "peak_rss_mb"), "ort_rss_mb": med(r, "peak_rss_mb")}
+            cold_ms = {}
             if batch == 1:
                 env = dict(os.environ, NODE_PATH=node_path)
-                row["ondine_cold_ms"] = statistics.median(
-                    cold([os.path.join(build, "bin/ondine"), "run", model, "--threads",
-                          str(a.threads)]) for _ in range(a.rounds))
-                row["ort_cold_ms"] = statistics.median(
+                cold_ms["ort"] = statistics.median(
                     cold(["node", os.path.join(HERE, "ort_bench.js"), model, "1",
                           str(a.threads), "1", "0", "--cold"], env=env) for _ in range(a.rounds))
-            row["latency_ratio"] = row["ondine_p50_ms"] / row["ort_p50_ms"]
-            row["throughput_ratio"] = row["ondine_ips"] / row["ort_ips"]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            for p in precisions:
+                row = {"model": name if p == "fp32" else f"{name} {p}", "precision": p,
+                       "batch": batch, "threads": a.threads,
+                       "ondine_p50_ms": med(o[p], "p50_ms"), "ort_p50_ms": med(r, "p50_ms"),
+                       "ondine_ips": med(o[p], "throughput_ips"), "ort_ips": med(r, "throughput_ips"),
+                       "ondine_rss_mb": med(o[p], "peak_rss_mb"), "ort_rss_mb": med(r, "peak_rss_mb")}
+                if batch == 1:
+                    row["ondine_cold_ms"] = statistics.median(
+                        cold([os.path.join(build, "bin/ondine"), "run", model, "--threads",
+                              str(a.threads), "--precision", p]) for _ in range(a.rounds))
+                    row["ort_cold_ms"] = cold_ms["ort"]
+                row["latency_ratio"] = row["ondine_p50_ms"] / row["ort_p50_ms"]
+                row["throughput_ratio"] = row["ondine_ips"] / row["ort_ips"]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     lines = ["| model | batch | ondine p50 ms | ORT p50 ms | latency ratio | ondine img/s | ORT img/s "
              "| throughput ratio | cold start ondine / ORT ms | peak RSS ondine / ORT MB |",
              "|---|---|---|---|---|---|---|---|---|---|"]

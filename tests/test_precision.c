@@ -1,0 +1,307 @@
+/* test_precision.c: reduced-precision sessions. Small CNNs (conv, batchnorm, relu, pooling,
+ * residual add, gemm, and a Pad that runs as a plain-C eval step), a concat, and a Gemm with
+ * alpha and beta run in a bf16 session and are compared with the fp32 reference interpreter
+ * within a bf16 tolerance; the profile must show bf16 primitives and the outputs come back
+ * f32. Where the CPU has no bf16 kernels the same tests check that the session is refused
+ * instead (this machine has AVX512-BF16, so that branch is not exercised here). int8 is
+ * refused as not implemented. */
+#include <string.h>
+
+#include "oneapi/dnnl/dnnl.h"
+#include "runtime/model.h"
+#include "runtime/reference.h"
+#include "runtime/session.h"
+#include "tests/util.h"
+
+#define F OND_DTYPE_FLOAT
+
+/* bf16 keeps 8 bits of mantissa: a few roundings of 2^-9 through these small nets. */
+#define BF16_RTOL 2e-2f
+#define BF16_ATOL 2e-2f
+
+static uint64_t rng = 1;
+
+static void seed(uint64_t s)
+{
+    rng = s * 0x9e3779b97f4a7c15ull + 1;
+}
+
+/* Uniform in [-1, 1). */
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
+}
+
+static size_t numel(int rank, const int64_t *dims)
+{
+    size_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= (size_t)dims[i];
+    return n;
+}
+
+static void init_rand(struct tm *m, const char *name, int rank, const int64_t *dims, float lo,
+                      float hi)
+{
+    size_t n = numel(rank, dims);
+    float *v = tm_alloc(m, sizeof *v * n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = lo + (hi - lo) * (frand() + 1.f) / 2.f;
+    tm_init(m, name, F, rank, dims, v);
+}
+
+/* y = Conv(x), cout 3x3 filters, pads 1, weights scaled to keep activations near 1. */
+static void conv(struct tm *m, const char *x, const char *y, int64_t cin, int64_t cout)
+{
+    char w[64], b[64], in[200];
+    int64_t wd[] = {cout, cin, 3, 3}, pads[] = {1, 1, 1, 1};
+    float r = 1.f / (float)cin;
+    snprintf(w, sizeof w, "%s_w", y);
+    snprintf(b, sizeof b, "%s_b", y);
+    init_rand(m, w, 4, wd, -r, r);
+    init_rand(m, b, 1, &cout, -0.2f, 0.2f);
+    snprintf(in, sizeof in, "%s,%s,%s", x, w, b);
+    Onnx__NodeProto *n = tm_node(m, "Conv", y, in, y);
+    tm_attr_ints(m, n, "pads", 4, pads);
+}
+
+static void batchnorm(struct tm *m, const char *x, const char *y, int64_t c)
+{
+    char in[200];
+    static const char *const params[] = {"scale", "bias", "mean", "var"};
+    static const float lo[] = {0.5f, -0.3f, -0.3f, 0.5f}, hi[] = {1.5f, 0.3f, 0.3f, 1.5f};
+    int len = snprintf(in, sizeof in, "%s", x);
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_%s", y, params[i]);
+        init_rand(m, name, 1, &c, lo[i], hi[i]);
+        len += snprintf(in + len, sizeof in - (size_t)len, ",%s", name);
+    }
+    tm_node(m, "BatchNormalization", y, in, y);
+}
+
+static const int64_t cnn_input[] = {2, 3, 16, 16};
+
+/* x [2,3,16,16] -> conv 32 -> bn -> relu -> maxpool 2 -> conv 32 -> bn -> add (residual)
+ * -> relu -> [Pad when with_eval] -> global average pool -> flatten -> gemm 10 -> "y". */
+static struct tm *small_cnn(bool with_eval)
+{
+    struct tm *m = tm_new(8, 13);
+    int64_t wd[] = {10, 32}, c = 32, nc = 10;
+    tm_input(m, "x", F, 4, cnn_input);
+    conv(m, "x", "c1", 3, c);
+    batchnorm(m, "c1", "b1", c);
+    tm_node(m, "Relu", "r1", "b1", "r1");
+    Onnx__NodeProto *n = tm_node(m, "MaxPool", "p1", "r1", "p1");
+    tm_attr_ints(m, n, "kernel_shape", 2, (int64_t[]){2, 2});
+    tm_attr_ints(m, n, "strides", 2, (int64_t[]){2, 2});
+    conv(m, "p1", "c2", c, c);
+    batchnorm(m, "c2", "b2", c);
+    tm_node(m, "Add", "a", "b2,p1", "a");
+    tm_node(m, "Relu", "r2", "a", "r2");
+    const char *pooled = "r2";
+    if (with_eval) {
+        int64_t *pads = tm_alloc(m, sizeof *pads * 8), pd = 8;
+        memcpy(pads, (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1}, sizeof *pads * 8);
+        tm_init(m, "pads", OND_DTYPE_INT64, 1, &pd, pads);
+        tm_node(m, "Pad", "pad", "r2,pads", "padded");
+        pooled = "padded";
+    }
+    tm_node(m, "GlobalAveragePool", "gap", pooled, "g");
+    tm_node(m, "Flatten", "flat", "g", "f");
+    init_rand(m, "fc_w", 2, wd, -0.2f, 0.2f);
+    init_rand(m, "fc_b", 1, &nc, -0.1f, 0.1f);
+    n = tm_node(m, "Gemm", "fc", "f,fc_w,fc_b", "y");
+    tm_attr_int(m, n, "transB", 1);
+    tm_output(m, "y");
+    return m;
+}
+
+static struct ond_model *load(struct tm *m, int opt_level)
+{
+    size_t len;
+    uint8_t *buf = tm_pack(m, &len);
+    struct ond_model *model = NULL;
+    struct ond_error err = {0};
+    struct ond_options o;
+    ond_options_init(&o);
+    o.opt_level = opt_level;
+    if (ond_model_load_buffer(buf, len, &o, &model, &err))
+        fail_msg("load: %s", err.message);
+    free(buf);
+    return model;
+}
+
+static bool cpu_has_bf16(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+/* Runs m at opt_level in a bf16 session and the fp32 reference on a seeded input of x_dims
+ * (rank of the graph's input); checks the
+ * outputs, that `bf16_prims` node steps or more read and write bf16 (gemms: write f32
+ * logits), and `evals` eval steps (on f32). */
+static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int bf16_prims,
+                       int evals)
+{
+    struct ond_model *model = load(m, opt_level);
+    tm_free(m);
+    struct ond_options o;
+    ond_options_init(&o);
+    o.precision = OND_PRECISION_BF16;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    enum ond_status st = ond_session_create(model, &o, &s, &err);
+    if (!cpu_has_bf16()) {
+        assert_error(st, OND_STATUS_UNSUPPORTED, &err, "AVX512-BF16");
+        ond_model_free(model);
+        return;
+    }
+    if (st)
+        fail_msg("session: %s", err.message);
+    const struct ond_graph *g = model->graph;
+    struct ond_value in = {.name = g->inputs[0]->name, .dtype = F,
+                           .rank = g->inputs[0]->info.rank};
+    memcpy(in.dims, x_dims, sizeof(int64_t) * (size_t)in.rank);
+    size_t n = numel(in.rank, in.dims);
+    float *x = malloc(sizeof *x * n);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = frand();
+    in.data = x;
+    in.size = sizeof *x * n;
+    struct ond_value want, got = {0};
+    struct ond_profile prof = {0};
+    if (ond_reference_run(g, &in, 1, &want, NULL, NULL, &err))
+        fail_msg("reference: %s", err.message);
+    got.size = want.size;
+    got.data = malloc(got.size);
+    assert_non_null(got.data);
+    if (ond_session_profile(s, &in, 1, &got, 1, &prof, &err))
+        fail_msg("session: %s", err.message);
+    assert_int_equal(got.dtype, F);
+    assert_int_equal(got.size, want.size);
+    assert_close(got.data, want.data, want.size / sizeof(float), BF16_RTOL, BF16_ATOL);
+    int bf16 = 0, eval = 0;
+    for (int i = 0; i < prof.n_steps; i++) {
+        const struct ond_profile_step *p = &prof.steps[i];
+        bool logits = strcmp(p->op, "Gemm") == 0 || strcmp(p->op, "InnerProduct") == 0;
+        if (strcmp(p->op, "Reorder") != 0 && strncmp(p->src, "bf16", 4) == 0 &&
+            (logits || strncmp(p->dst, "bf16", 4) == 0))
+            bf16++;
+        if (strncmp(p->impl, "eval", 4) == 0) {
+            eval++;
+            assert_true(strncmp(p->src, "f32", 3) == 0 || p->src[0] == '\0');
+        }
+    }
+    if (bf16 < bf16_prims || eval != evals)
+        for (int i = 0; i < prof.n_steps; i++)
+            print_message("%s %s %s %s -> %s\n", prof.steps[i].op, prof.steps[i].node,
+                          prof.steps[i].impl, prof.steps[i].src, prof.steps[i].dst);
+    assert_true(bf16 >= bf16_prims);
+    assert_int_equal(eval, evals);
+    ond_profile_free(&prof);
+    free((void *)want.name);
+    free(want.data);
+    free(got.data);
+    free(x);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+/* -O0: every op its own primitive: 2 convs, 2 batchnorms, 2 relus, maxpool, add, global
+ * pool and gemm (Flatten is a view) all bf16. */
+static void test_bf16_ops(void **state)
+{
+    (void)state;
+    seed(1);
+    check_bf16(small_cnn(false), 0, cnn_input, 10, 0);
+}
+
+/* -O2: batchnorm folded, relu and the residual add fused; the convs, pool and gemm bf16. */
+static void test_bf16_fused(void **state)
+{
+    (void)state;
+    seed(2);
+    check_bf16(small_cnn(false), 2, cnn_input, 5, 0);
+}
+
+/* A Pad (eval only) in the middle gets f32 through reorders and hands f32 back. */
+static void test_bf16_eval_step(void **state)
+{
+    (void)state;
+    seed(3);
+    check_bf16(small_cnn(true), 2, cnn_input, 4, 1);
+}
+
+/* x -> conv 16 -> relu, and -> conv 16; Concat of both (32 channels) -> conv 16 -> global
+ * average pool: the concat takes and gives bf16 in the convs' layout. */
+static void test_bf16_concat(void **state)
+{
+    (void)state;
+    seed(6);
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, cnn_input);
+    conv(m, "x", "c1", 3, 16);
+    tm_node(m, "Relu", "r", "c1", "r");
+    conv(m, "c1", "c2", 16, 16);
+    Onnx__NodeProto *n = tm_node(m, "Concat", "cat", "r,c2", "cat");
+    tm_attr_int(m, n, "axis", 1);
+    conv(m, "cat", "c3", 32, 16);
+    tm_node(m, "GlobalAveragePool", "gap", "c3", "y");
+    tm_output(m, "y");
+    check_bf16(m, 0, cnn_input, 6, 0);
+}
+
+/* Gemm's alpha and beta folded into bf16 weights and the f32 bias at planning. */
+static void test_bf16_gemm_alpha_beta(void **state)
+{
+    (void)state;
+    seed(5);
+    struct tm *m = tm_new(8, 13);
+    int64_t xd[] = {4, 64}, wd[] = {24, 64}, nc = 24;
+    tm_input(m, "x", F, 2, xd);
+    init_rand(m, "w", 2, wd, -0.2f, 0.2f);
+    init_rand(m, "c", 1, &nc, -0.5f, 0.5f);
+    Onnx__NodeProto *n = tm_node(m, "Gemm", "fc", "x,w,c", "y");
+    tm_attr_int(m, n, "transB", 1);
+    tm_attr_float(m, n, "alpha", 0.5f);
+    tm_attr_float(m, n, "beta", 2.f);
+    tm_output(m, "y");
+    check_bf16(m, 2, xd, 1, 0);
+}
+
+static void test_int8_refused(void **state)
+{
+    (void)state;
+    seed(4);
+    struct tm *m = small_cnn(false);
+    struct ond_model *model = load(m, 2);
+    tm_free(m);
+    struct ond_options o;
+    ond_options_init(&o);
+    o.precision = OND_PRECISION_INT8;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    assert_error(ond_session_create(model, &o, &s, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "int8 is not implemented yet");
+    assert_null(s);
+    ond_model_free(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bf16_ops),
+        cmocka_unit_test(test_bf16_fused),
+        cmocka_unit_test(test_bf16_eval_step),
+        cmocka_unit_test(test_bf16_gemm_alpha_beta),
+        cmocka_unit_test(test_bf16_concat),
+        cmocka_unit_test(test_int8_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
