@@ -7,7 +7,7 @@ BatchNormalization kept, batch axis symbolic, pixel normalization inside the gra
 MODELDIR/<arch>_fashion.json (settings, torch's test accuracy and its predicted labels, which
 the C example and its test compare ondine against). Run with /usr/bin/python3 (Debian's torch).
 
-    /usr/bin/python3 tools/train/train_fashion.py --arch resnet20 --epochs 6 --out examples/models
+    /usr/bin/python3 tools/train/train_fashion.py --arch resnet20 --epochs 4 --out examples/models
 """
 import argparse
 import gzip
@@ -15,6 +15,11 @@ import json
 import os
 import struct
 import time
+
+# On a loaded machine, OpenMP threads that spin at barriers wait for a partner the kernel has
+# descheduled: a training step measured 18x slower than with sleeping waits. Must precede the
+# import of torch, which starts OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import onnx
