@@ -106,11 +106,11 @@ static unsigned char *read_gz(const char *path, size_t *len)
             break;
         n += (size_t)got;
     }
-    /* A truncated gzip stream reads as a short file with no error on some zlib versions;
-     * gzerror tells. */
+    /* At a truncated end gzread returns the bytes it has and leaves Z_BUF_ERROR for gzerror
+     * (zlib.h), so a cut file is caught here, not by its length. */
     int code;
     const char *msg = gzerror(f, &code);
-    if (code != Z_OK && code != Z_STREAM_END)
+    if (code != Z_OK)
         die("%s", msg);
     gzclose(f);
     *len = n;
@@ -311,7 +311,7 @@ int main(int argc, char **argv)
             ond_model_input_count(model), ond_model_output_count(model));
     if (ond_model_input(model, 0, &in_info, &err) || ond_model_output(model, 0, &out_info, &err))
         die("%s", err.message);
-    /* Batches of any size need a symbolic batch dim; a fixed 1, 28 or 28 elsewhere is fine. */
+    /* Batches of any size need a symbolic batch dim; the others may be fixed or symbolic. */
     if (in_info.dtype != OND_DTYPE_FLOAT || in_info.rank != 4 || in_info.dims[0] >= 0 ||
         in_info.dims[1] > 1 || (in_info.dims[2] > 0 && (size_t)in_info.dims[2] != d.rows) ||
         (in_info.dims[3] > 0 && (size_t)in_info.dims[3] != d.cols))
