@@ -1038,6 +1038,25 @@ static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_v
     return OND_OK;
 }
 
+/* The prologue of every call that needs a plan: binds the caller's inputs (*bound, freed by
+ * the caller), takes the session's lock (always: the caller unlocks), then finds or builds the
+ * plan for them. */
+static enum ond_status lock_plan(struct ond_session *s, const struct ond_value *inputs,
+                                 size_t n_inputs, struct ond_value **bound, struct plan **pl,
+                                 struct ond_error *err)
+{
+    const struct ond_graph *g = s->model->graph;
+    enum ond_status st = OND_OK;
+    if (!(*bound = calloc((size_t)g->n_inputs + 1, sizeof **bound)))
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
+    else
+        st = bind_inputs(g, inputs, n_inputs, *bound, err);
+    pthread_mutex_lock(&s->lock);
+    if (!st)
+        st = get_plan(s, *bound, pl, err);
+    return st;
+}
+
 /* ond_session_run, with per-step times (step_ms non-NULL) for profiling; *plan_out gets the
  * plan that ran. */
 static enum ond_status run(struct ond_session *s, const struct ond_value *inputs,
@@ -1050,14 +1069,9 @@ static enum ond_status run(struct ond_session *s, const struct ond_value *inputs
     if (n_outputs != (size_t)g->n_outputs)
         return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "the model has %d outputs, got %zu",
                         g->n_outputs, n_outputs);
-    struct ond_value *bound = calloc((size_t)g->n_inputs + 1, sizeof *bound);
-    if (!bound)
-        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
-    enum ond_status st = bind_inputs(g, inputs, n_inputs, bound, err);
-    pthread_mutex_lock(&s->lock);
+    struct ond_value *bound = NULL;
     struct plan *pl = NULL;
-    if (!st)
-        st = get_plan(s, bound, &pl, err);
+    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
     if (!st) {
         int threads = s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
         omp_set_num_threads(threads);
@@ -1193,14 +1207,9 @@ enum ond_status ond_session_output_shapes(struct ond_session *s, const struct on
                                           struct ond_error *err)
 {
     const struct ond_graph *g = s->model->graph;
-    struct ond_value *bound = calloc((size_t)g->n_inputs + 1, sizeof *bound);
-    if (!bound)
-        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
-    enum ond_status st = bind_inputs(g, inputs, n_inputs, bound, err);
-    pthread_mutex_lock(&s->lock);
+    struct ond_value *bound = NULL;
     struct plan *pl = NULL;
-    if (!st)
-        st = get_plan(s, bound, &pl, err);
+    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_info *info = &pl->info[g->outputs[i]->id];
         uint64_t numel = 0;
@@ -1221,16 +1230,10 @@ enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_v
                                        size_t n_inputs, struct ond_plan_stats *stats,
                                        struct ond_error *err)
 {
-    const struct ond_graph *g = s->model->graph;
-    struct ond_value *bound = calloc((size_t)g->n_inputs + 1, sizeof *bound);
-    if (!bound)
-        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
     memset(stats, 0, sizeof *stats);
-    enum ond_status st = bind_inputs(g, inputs, n_inputs, bound, err);
-    pthread_mutex_lock(&s->lock);
+    struct ond_value *bound = NULL;
     struct plan *pl = NULL;
-    if (!st)
-        st = get_plan(s, bound, &pl, err);
+    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
     for (int i = 0; !st && i < pl->n_steps; i++) {
         const struct step *sp = &pl->steps[i];
         if (sp->kind == STEP_COPY) {
