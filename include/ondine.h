@@ -89,8 +89,10 @@ struct ond_options {
                                            pooling, batchnorm, eltwise and binary ops in bf16
                                            (inputs and outputs stay f32) and needs AVX512-BF16
                                            or AMX: elsewhere ond_session_create fails with
-                                           OND_STATUS_UNSUPPORTED; int8 is not implemented
-                                           yet (UNSUPPORTED). docs/precision.md */
+                                           OND_STATUS_UNSUPPORTED; int8 quantizes the model at
+                                           ond_session_create (static, calibrated on
+                                           `calibration`) and runs convolutions and pooling
+                                           in int8. docs/precision.md */
     const char *const *disabled_passes; /* pass names to skip; an unknown name fails the load
                                            (INVALID_ARGUMENT, listing the passes) */
     size_t n_disabled_passes;
@@ -105,6 +107,12 @@ struct ond_options {
                                            model plus what one session plan holds */
     int64_t max_nodes;
     int max_depth;                      /* protobuf message nesting (0: 64) */
+    /* int8 calibration: n_calibration_sets sets of the model's inputs, each
+     * ond_model_input_count values (matched by name), run in f32 to measure the activations'
+     * ranges; read during ond_session_create only. NULL: two sets of seeded random inputs
+     * (normal, batch 1), whose ranges rarely match real data: give real inputs for accuracy. */
+    const struct ond_value *calibration;
+    size_t n_calibration_sets;
 };
 
 /* A tensor passed to or returned from a run. dims[i] < 0 only in model queries (symbolic dim). */

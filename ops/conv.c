@@ -3,7 +3,13 @@
  * SAME_LOWER, VALID), group (including depthwise). Inputs X [N,C,D...], W [M,C/group,k...],
  * optional B [M]. float only. eval is a direct (naive) convolution, for the reference
  * interpreter and constant folding; it and prepare apply the node's post-ops (a fused sum
- * reads input 3, after an omitted B when there is none). */
+ * reads input 3, after an omitted B when there is none). In an int8 session, a convolution
+ * with constant weights whose input has a scale runs on oneDNN's int8 kernels (prepare_int8);
+ * the others, and configurations oneDNN lacks, run in f32 between dequantized values. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops/op.h"
 #include "runtime/exec.h"
 
@@ -70,16 +76,18 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return ond_window_resolve(n, &p->w, sp, x->dims + 2, k, s, d, pads, out[0].dims + 2, err);
 }
 
-/* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), constant weights
- * reordered once into its layout, the node's post-ops fused. Weights that are not constant
- * (ONNX allows it) are read plain at each run. */
-static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+/* Geometry of a convolution as oneDNN takes it. */
+struct conv_geom {
+    struct ond_info wi;      /* weights, grouped ones as [G, M/G, C/G, k...] */
+    dnnl_dims_t strides, dil, pl, pr;
+};
+
+static enum ond_status geometry(const struct ond_prep *p, struct conv_geom *g,
+                                struct ond_error *err)
 {
     const struct ond_node *n = p->node;
     const struct conv *c = n->params;
-    const struct ond_info *x = p->in[0], *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
-    if (!ond_prep_float_activation(p, 0, "X"))
-        return OND_OK;
+    const struct ond_info *x = p->in[0], *w = p->in[1];
     int sp = x->rank - 2;
     int64_t k[OND_MAX_SPATIAL], s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL];
     int64_t o[OND_MAX_SPATIAL];
@@ -88,37 +96,152 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     enum ond_status st = ond_window_resolve(n, &c->w, sp, x->dims + 2, k, s, d, pads, o, err);
     if (st)
         return st;
-    dnnl_memory_desc_t src, wei, bias, dst;
-    struct ond_info wi = *w;
-    /* Grouped weights are [G, M/G, C/G, k...] for oneDNN. */
+    g->wi = *w;
     if (c->group > 1) {
-        wi.rank = w->rank + 1;
-        wi.dims[0] = c->group;
-        wi.dims[1] = w->dims[0] / c->group;
+        g->wi.rank = w->rank + 1;
+        g->wi.dims[0] = c->group;
+        g->wi.dims[1] = w->dims[0] / c->group;
         for (int i = 1; i < w->rank; i++)
-            wi.dims[i + 1] = w->dims[i];
+            g->wi.dims[i + 1] = w->dims[i];
     }
-    dnnl_dims_t strides, dil, pl, pr;
     for (int i = 0; i < sp; i++) {
-        strides[i] = s[i];
-        dil[i] = d[i] - 1;
-        pl[i] = pads[i];
-        pr[i] = pads[i + sp];
+        g->strides[i] = s[i];
+        g->dil[i] = d[i] - 1;
+        g->pl[i] = pads[i];
+        g->pr[i] = pads[i + sp];
     }
+    return OND_OK;
+}
+
+static bool is_int8(dnnl_data_type_t dt)
+{
+    return dt == dnnl_s8 || dt == dnnl_u8;
+}
+
+/* The int8 convolution: src s8/u8 (as it arrives, or quantized by the planner with its
+ * scale), weights quantized per output channel (max |w| / 127) at planning, the bias divided
+ * into the accumulator's units, the output requantized to its scale (s8/u8) or written f32
+ * when it has none. A sum's addend is read in the type it arrives in. Declines when oneDNN
+ * has no kernel or the post-ops cannot be requantized; prepare then builds the f32 one. */
+static enum ond_status prepare_int8(struct ond_prep *p, const struct conv_geom *g,
+                                    struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct ond_info *x = p->in[0], *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
+    int64_t m = w->dims[0];
+    uint64_t numel = 0;
+    ond_numel(w, 0, &numel);
+    size_t per = m > 0 ? (size_t)(numel / (uint64_t)m) : 0;
+    dnnl_data_type_t src_dt = is_int8(p->in_md[0]->data_type) ? p->in_md[0]->data_type
+                              : p->in_unsigned[0]                ? dnnl_u8
+                                                                 : dnnl_s8;
+    dnnl_data_type_t dst_dt = p->out_scale[0] > 0 ? (p->out_unsigned[0] ? dnnl_u8 : dnnl_s8)
+                                                  : dnnl_f32;
+    struct ond_requant q = {.n = (int)m, .mask = 1 << 1, .sum_scale = 1.f,
+                            .sum_dt = dnnl_data_type_undef};
+    for (int i = 0; i < n->n_post; i++) {
+        int k = n->post[i].input;
+        if (n->post[i].kind != OND_POST_SUM || dst_dt == dnnl_f32 || !p->in_md[k])
+            continue;
+        if (is_int8(p->in_md[k]->data_type))
+            q.sum_dt = p->in_md[k]->data_type;
+        else if (p->in_scale[k] > 0)
+            q.sum_dt = dst_dt;
+        else
+            dst_dt = dnnl_f32; /* an addend without a scale adds in f32 */
+        if (dst_dt != dnnl_f32)
+            q.sum_scale = p->in_scale[k];
+    }
+    q.dst_scale = dst_dt == dnnl_f32 ? 1.f : 1.f / p->out_scale[0];
+    float *acc = malloc(sizeof(float) * (size_t)(3 * m + 1));
+    if (!acc)
+        return ond_node_fail(err, n, OND_STATUS_NO_MEMORY, "cannot allocate weight scales");
+    float *inv_w = acc + m, *bias_q = acc + 2 * m;
+    const float *wd = w->data, *bd = b ? b->data : NULL;
+    for (int64_t oc = 0; oc < m; oc++) {
+        float mx = 0;
+        for (size_t i = 0; i < per; i++)
+            mx = fmaxf(mx, fabsf(wd[(size_t)oc * per + i]));
+        float sw = mx > 0 ? mx / 127.f : 1.f;
+        inv_w[oc] = 1.f / sw;
+        acc[oc] = p->in_scale[0] * sw;
+        bias_q[oc] = bd ? bd[oc] / acc[oc] : 0.f;
+    }
+    q.acc_scale = acc;
+    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_convolution_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    enum ond_status st;
+    if ((st = ond_md_any(x, src_dt, &src, err)) || (st = ond_md_any(&g->wi, dnnl_s8, &wei, err)) ||
+        (st = ond_md_any(&p->out[0], dst_dt, &dst, err)) ||
+        (b && (st = ond_md(b, true, &bias, err))) ||
+        (st = ond_dnnl(dnnl_dilated_convolution_forward_desc_init(
+                           &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
+                           b ? &bias : NULL, &dst, g->strides, g->dil, g->pl, g->pr),
+                       "convolution_desc_init", n, err)) ||
+        (st = ond_prep_pd_q(p, &desc, &q, &pd, err)) || !pd) {
+        free(acc);
+        return st;
+    }
+    p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    if (q.sum_dt != dnnl_data_type_undef && q.sum_dt != dst_dt) {
+        p->sum_md = p->out_md[0];
+        p->sum_md.data_type = q.sum_dt;
+    }
+    int wm = -1, bm = -1;
+    st = ond_prep_const_scaled(p, 1, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                               (int)m, g->wi.rank > w->rank ? 3 : 1, inv_w, &wm, err);
+    if (!st && b)
+        st = ond_prep_floats(p, bias_q, &bias, &bm, err);
+    free(acc);
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);
+    if (b)
+        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, bm);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
+/* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), constant weights
+ * reordered once into its layout, the node's post-ops fused. Weights that are not constant
+ * (ONNX allows it) are read plain at each run. */
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct ond_info *x = p->in[0], *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
+    if (!ond_prep_float_activation(p, 0, "X"))
+        return OND_OK;
+    struct conv_geom g;
+    enum ond_status st = geometry(p, &g, err);
+    if (st)
+        return st;
     /* Run-time weights are read plain (grouped: a 5-D view of the same bytes). */
     bool w_rt = p->in_md[1], b_rt = b && p->in_md[2];
+    if (p->int8 && p->in_scale[0] > 0 && !w_rt && !b_rt && w->dtype == OND_DTYPE_FLOAT &&
+        (!b || b->dtype == OND_DTYPE_FLOAT)) {
+        if ((st = prepare_int8(p, &g, err)) || !p->declined)
+            return st;
+        p->declined = false;
+        memset(&p->sum_md, 0, sizeof p->sum_md);
+    }
+    dnnl_memory_desc_t src, wei, bias, dst;
     /* Constant weights are converted to the session's activation type at planning; run-time
      * ones stay f32, and so do the activations around them. */
     dnnl_data_type_t dt = w_rt ? dnnl_f32 : p->act_dt;
     if ((st = ond_md_any(x, dt, &src, err)) ||
-        (st = w_rt ? ond_md(&wi, true, &wei, err) : ond_md_any(&wi, dt, &wei, err)) ||
+        (st = w_rt ? ond_md(&g.wi, true, &wei, err) : ond_md_any(&g.wi, dt, &wei, err)) ||
         (st = ond_md_any(&p->out[0], dt, &dst, err)) || (b && (st = ond_md(b, true, &bias, err))))
         return st;
     dnnl_convolution_desc_t desc;
     OND_DNNL(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
                                                         dnnl_convolution_direct, &src, &wei,
-                                                        b ? &bias : NULL, &dst, strides, dil, pl,
-                                                        pr), n, err);
+                                                        b ? &bias : NULL, &dst, g.strides, g.dil,
+                                                        g.pl, g.pr), n, err);
     dnnl_primitive_desc_t pd;
     if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
         return st;
@@ -215,4 +338,5 @@ const struct ond_op ond_op_conv = {
     .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct conv),
     .parse = parse, .infer = infer, .eval = eval, .prepare = prepare, .macs = macs,
+    .quant = OND_QUANT_OWN,
 };

@@ -86,22 +86,26 @@ const struct ond_op ond_op_dropout_1 = {
     .domain = "", .name = "Dropout", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
     .parse = parse_1, .infer = infer, .eval = eval, .prepare = prepare,
+    .quant = OND_QUANT_KEEP,
 };
 
 const struct ond_op ond_op_dropout_7 = {
     .domain = "", .name = "Dropout", .since = 7,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
     .parse = parse_7, .infer = infer, .eval = eval, .prepare = prepare,
+    .quant = OND_QUANT_KEEP,
 };
 
 const struct ond_op ond_op_dropout_10 = {
     .domain = "", .name = "Dropout", .since = 10,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 2,
     .parse = parse_7, .infer = infer, .eval = eval, .prepare = prepare,
+    .quant = OND_QUANT_KEEP,
 };
 
 const struct ond_op ond_op_dropout_12 = {
     .domain = "", .name = "Dropout", .since = 12,
     .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 2,
     .parse = parse_12, .infer = infer, .eval = eval, .prepare = prepare,
+    .quant = OND_QUANT_KEEP,
 };

@@ -41,4 +41,5 @@ const struct ond_op ond_op_flatten = {
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct flatten),
     .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };

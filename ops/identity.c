@@ -20,4 +20,5 @@ const struct ond_op ond_op_identity = {
     .domain = "", .name = "Identity", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .infer = infer, .eval = ond_copy_eval, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };

@@ -17,6 +17,13 @@
 
 struct ond_prep;
 
+/* What an op's prepare does with int8 activations in an int8 session (runtime/exec.h). */
+enum ond_quant {
+    OND_QUANT_NONE,   /* takes float: the planner dequantizes s8/u8 inputs first */
+    OND_QUANT_KEEP,   /* writes its input's type; the output keeps the input's scale */
+    OND_QUANT_OWN,    /* requantizes into its output's own scale (convolution) */
+};
+
 struct ond_op {
     const char *domain;   /* "" for ai.onnx */
     const char *name;
@@ -35,6 +42,7 @@ struct ond_op {
     enum ond_status (*prepare)(struct ond_prep *p, struct ond_error *err);
     /* Multiply-accumulates for inspection, from the node's (known) tensor infos. */
     uint64_t (*macs)(const struct ond_node *n);
+    enum ond_quant quant;
 };
 
 /* ---- registry (ops/registry.c) ---- */

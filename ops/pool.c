@@ -314,6 +314,7 @@ static enum ond_status eval_gmax(const struct ond_node *n, const struct ond_info
         .min_in = 1, .max_in = 1, .min_out = 1, .max_out = outs,                    \
         .params_size = sizeof(struct pool),                                         \
         .parse = parse_max, .infer = infer, .eval = eval, .prepare = prepare,       \
+        .quant = OND_QUANT_KEEP,                                                    \
     };
 MAXPOOL(ond_op_maxpool_1, 1, 1)
 MAXPOOL(ond_op_maxpool_8, 8, 2)
@@ -327,6 +328,7 @@ MAXPOOL(ond_op_maxpool_12, 12, 2)
         .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,                       \
         .params_size = sizeof(struct pool),                                         \
         .parse = parse_avg, .infer = infer, .eval = eval, .prepare = prepare,       \
+        .quant = OND_QUANT_KEEP,                                                    \
     };
 AVGPOOL(ond_op_averagepool_1, 1)
 AVGPOOL(ond_op_averagepool_7, 7)
@@ -337,10 +339,12 @@ const struct ond_op ond_op_globalaveragepool = {
     .domain = "", .name = "GlobalAveragePool", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .infer = infer_global, .eval = eval_gavg, .prepare = prepare_gavg,
+    .quant = OND_QUANT_KEEP,
 };
 
 const struct ond_op ond_op_globalmaxpool = {
     .domain = "", .name = "GlobalMaxPool", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .infer = infer_global, .eval = eval_gmax, .prepare = prepare_gmax,
+    .quant = OND_QUANT_KEEP,
 };

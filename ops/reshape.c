@@ -163,6 +163,7 @@ const struct ond_op ond_op_reshape_v1 = {
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct reshape),
     .parse = parse_v1, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };
 
 const struct ond_op ond_op_reshape = {
@@ -170,4 +171,5 @@ const struct ond_op ond_op_reshape = {
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct reshape),
     .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };

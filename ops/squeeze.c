@@ -79,10 +79,12 @@ const struct ond_op ond_op_squeeze_v1 = {
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct squeeze),
     .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };
 
 const struct ond_op ond_op_squeeze = {
     .domain = "", .name = "Squeeze", .since = 13,
     .min_in = 1, .max_in = 2, .min_out = 1, .max_out = 1,
     .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };

@@ -69,10 +69,12 @@ const struct ond_op ond_op_unsqueeze_v1 = {
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct unsqueeze),
     .parse = parse, .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };
 
 const struct ond_op ond_op_unsqueeze = {
     .domain = "", .name = "Unsqueeze", .since = 13,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
     .infer = infer, .eval = ond_eval_copy, .prepare = ond_prep_view,
+    .quant = OND_QUANT_KEEP,
 };

@@ -1,6 +1,7 @@
 /* exec.c: helpers ops' prepare functions share to build oneDNN primitives (see exec.h). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oneapi/dnnl/dnnl_debug.h"
@@ -135,8 +136,70 @@ void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int 
     p->args[p->n_args++] = (struct ond_arg){dnnl_arg, kind, index};
 }
 
-enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
-                               int *mem_index, struct ond_error *err)
+
+/* Reorders data (laid out as from) into new memory in layout want, through output scales
+ * when n_scales > 0; the memory becomes p->mem[*mem_index]. */
+static enum ond_status const_mem(struct ond_prep *p, const void *data,
+                                 const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *want,
+                                 int n_scales, int mask, const float *scales, int *mem_index,
+                                 struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    enum ond_status st = OND_OK;
+    dnnl_memory_t src = NULL, dst = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t r = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    if (p->n_mem >= OND_PREP_MAX_MEM)
+        return ond_node_fail(err, n, OND_STATUS_BACKEND, "too many constant buffers");
+    if ((st = ond_dnnl(dnnl_primitive_attr_create(&attr), "primitive_attr_create", n, err)) ||
+        (n_scales && (st = ond_dnnl(dnnl_primitive_attr_set_output_scales(attr, n_scales, mask,
+                                                                          scales),
+                                    "set_output_scales", n, err))) ||
+        (st = ond_dnnl(dnnl_memory_create(&src, from, p->engine, (void *)data),
+                       "memory_create", n, err)) ||
+        (st = ond_dnnl(dnnl_memory_create(&dst, want, p->engine, DNNL_MEMORY_ALLOCATE),
+                       "memory_create", n, err)) ||
+        (st = ond_dnnl(dnnl_reorder_primitive_desc_create(&pd, from, p->engine, want,
+                                                          p->engine, attr),
+                       "reorder_primitive_desc_create", n, err)) ||
+        (st = ond_dnnl(dnnl_primitive_create(&r, pd), "primitive_create", n, err)))
+        goto done;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+    if ((st = ond_dnnl(dnnl_primitive_execute(r, p->stream, 2, args), "reorder", n, err)) ||
+        (st = ond_dnnl(dnnl_stream_wait(p->stream), "stream_wait", n, err)))
+        goto done;
+    *mem_index = p->n_mem;
+    p->mem[p->n_mem++] = dst;
+    dst = NULL;
+done:
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    if (r)
+        dnnl_primitive_destroy(r);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (src)
+        dnnl_memory_destroy(src);
+    if (dst)
+        dnnl_memory_destroy(dst);
+    return st;
+}
+
+enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
+                                    const dnnl_memory_desc_t *want, int *mem_index,
+                                    struct ond_error *err)
+{
+    if (dnnl_memory_desc_get_size(from) != ond_info_bytes(p->in[k]))
+        return ond_node_fail(err, p->node, OND_STATUS_BACKEND,
+                             "input %d: a %zu-byte layout for %zu bytes of constant data", k,
+                             dnnl_memory_desc_get_size(from), ond_info_bytes(p->in[k]));
+    return const_mem(p, p->in[k]->data, from, want, 0, 0, NULL, mem_index, err);
+}
+
+enum ond_status ond_prep_const_scaled(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
+                                      int n_scales, int mask, const float *scales,
+                                      int *mem_index, struct ond_error *err)
 {
     dnnl_memory_desc_t plain;
     if (want->ndims < 1 || want->ndims > 12)
@@ -149,50 +212,27 @@ enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc
                                                                    ? dt : want->data_type,
                                                                plain_tags[want->ndims]),
                                   "memory_desc_init_by_tag", p->node, err);
-    return st ? st : ond_prep_const_from(p, k, &plain, want, mem_index, err);
+    if (!st && dnnl_memory_desc_get_size(&plain) != ond_info_bytes(p->in[k]))
+        st = ond_node_fail(err, p->node, OND_STATUS_BACKEND,
+                           "input %d: a %zu-byte layout for %zu bytes of constant data", k,
+                           dnnl_memory_desc_get_size(&plain), ond_info_bytes(p->in[k]));
+    return st ? st : const_mem(p, p->in[k]->data, &plain, want, n_scales, mask, scales,
+                               mem_index, err);
 }
 
-enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
-                                    const dnnl_memory_desc_t *want, int *mem_index,
-                                    struct ond_error *err)
+enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
+                               int *mem_index, struct ond_error *err)
 {
-    const struct ond_node *n = p->node;
-    enum ond_status st = OND_OK;
-    dnnl_memory_t src = NULL, dst = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t r = NULL;
-    if (p->n_mem >= OND_PREP_MAX_MEM)
-        return ond_node_fail(err, n, OND_STATUS_BACKEND, "too many constant buffers");
-    if (dnnl_memory_desc_get_size(from) != ond_info_bytes(p->in[k]))
-        return ond_node_fail(err, n, OND_STATUS_BACKEND,
-                             "input %d: a %zu-byte layout for %zu bytes of constant data", k,
-                             dnnl_memory_desc_get_size(from), ond_info_bytes(p->in[k]));
-    if ((st = ond_dnnl(dnnl_memory_create(&src, from, p->engine, (void *)p->in[k]->data),
-                       "memory_create", n, err)) ||
-        (st = ond_dnnl(dnnl_memory_create(&dst, want, p->engine, DNNL_MEMORY_ALLOCATE),
-                       "memory_create", n, err)) ||
-        (st = ond_dnnl(dnnl_reorder_primitive_desc_create(&pd, from, p->engine, want,
-                                                          p->engine, NULL),
-                       "reorder_primitive_desc_create", n, err)) ||
-        (st = ond_dnnl(dnnl_primitive_create(&r, pd), "primitive_create", n, err)))
-        goto done;
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    if ((st = ond_dnnl(dnnl_primitive_execute(r, p->stream, 2, args), "reorder", n, err)) ||
-        (st = ond_dnnl(dnnl_stream_wait(p->stream), "stream_wait", n, err)))
-        goto done;
-    *mem_index = p->n_mem;
-    p->mem[p->n_mem++] = dst;
-    dst = NULL;
-done:
-    if (r)
-        dnnl_primitive_destroy(r);
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (src)
-        dnnl_memory_destroy(src);
-    if (dst)
-        dnnl_memory_destroy(dst);
-    return st;
+    return ond_prep_const_scaled(p, k, want, 0, 0, NULL, mem_index, err);
+}
+
+enum ond_status ond_prep_floats(struct ond_prep *p, const float *data,
+                                const dnnl_memory_desc_t *want, int *mem_index,
+                                struct ond_error *err)
+{
+    dnnl_memory_desc_t plain;
+    enum ond_status st = md_dims(want->ndims, want->dims, dnnl_f32, true, &plain, err);
+    return st ? st : const_mem(p, data, &plain, want, 0, 0, NULL, mem_index, err);
 }
 
 enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float factor,
@@ -226,56 +266,97 @@ enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float fact
     return OND_OK;
 }
 
+/* Appends post-op q. In an int8 primitive (see ond_prep_pd_q) an eltwise post-op gets output
+ * scale `scale` and its bounds scaled by `bound`; a sum reads the addend with sum_scale as
+ * sum_dt. */
 static enum ond_status append_post(const struct ond_node *n, dnnl_post_ops_t po,
-                                   const struct ond_postop *q, int *sum_input,
+                                   const struct ond_postop *q, float scale, float bound,
+                                   float sum_scale, dnnl_data_type_t sum_dt, int *sum_input,
                                    struct ond_error *err)
 {
     switch (q->kind) {
     case OND_POST_RELU:
-        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f),
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, scale, dnnl_eltwise_relu, 0.f, 0.f),
                         "append_eltwise", n, err);
     case OND_POST_LEAKY_RELU:
-        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, q->alpha, 0.f),
-                        "append_eltwise", n, err);
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, scale, dnnl_eltwise_relu, q->alpha,
+                                                     0.f), "append_eltwise", n, err);
     case OND_POST_CLIP:
-        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip, q->alpha,
-                                                     q->beta), "append_eltwise", n, err);
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, scale, dnnl_eltwise_clip,
+                                                     q->alpha * bound, q->beta * bound),
+                        "append_eltwise", n, err);
     case OND_POST_SIGMOID:
-        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_logistic, 0.f, 0.f),
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, scale, dnnl_eltwise_logistic, 0.f, 0.f),
                         "append_eltwise", n, err);
     case OND_POST_HARD_SWISH:
-        return ond_dnnl(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_hardswish, 0.f, 0.f),
-                        "append_eltwise", n, err);
+        return ond_dnnl(dnnl_post_ops_append_eltwise(po, scale, dnnl_eltwise_hardswish, 0.f,
+                                                     0.f), "append_eltwise", n, err);
     case OND_POST_SUM:
         *sum_input = q->input;
-        return ond_dnnl(dnnl_post_ops_append_sum(po, 1.f), "append_sum", n, err);
+        return ond_dnnl(dnnl_post_ops_append_sum_v2(po, sum_scale, sum_dt), "append_sum", n,
+                        err);
     case OND_POST_ADD:
         break;
     }
     return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "binary post-op not supported");
 }
 
-/* User scratchpad; the op's own leading post-op (or NULL), then the node's. */
+/* User scratchpad; the op's own leading post-op (or NULL), then the node's; with q, the
+ * int8 requantization of ond_prep_pd_q (*declined when it cannot be expressed). */
 static enum ond_status make_attr(struct ond_prep *p, const struct ond_postop *lead,
-                                 dnnl_primitive_attr_t *attr, struct ond_error *err)
+                                 const struct ond_requant *q, dnnl_primitive_attr_t *attr,
+                                 bool *declined, struct ond_error *err)
 {
     const struct ond_node *n = p->node;
+    const struct ond_postop *post[OND_MAX_POSTOPS + 1];
+    int np = 0;
     dnnl_post_ops_t po = NULL;
     enum ond_status st;
     *attr = NULL;
+    *declined = false;
     p->sum_input = -1;
+    if (lead)
+        post[np++] = lead;
+    for (int i = 0; i < n->n_post; i++)
+        post[np++] = &n->post[i];
     if ((st = ond_dnnl(dnnl_primitive_attr_create(attr), "primitive_attr_create", n, err)) ||
         (st = ond_dnnl(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user),
                        "set_scratchpad_mode", n, err)))
         return st;
-    if (!n->n_post && !lead)
+    /* The primitive computes in the real domain when its last post-op is an eltwise (which
+     * then scales into the output's), else in the output's domain throughout, where only
+     * eltwises that commute with scaling may come before the last post-op. */
+    bool real = np && post[np - 1]->kind != OND_POST_SUM;
+    float dom = q && !real ? q->dst_scale : 1.f;
+    if (q) {
+        for (int i = 0; i < np - 1 && !real; i++)
+            if (post[i]->kind != OND_POST_RELU && post[i]->kind != OND_POST_LEAKY_RELU &&
+                post[i]->kind != OND_POST_CLIP && post[i]->kind != OND_POST_SUM) {
+                *declined = true;
+                return ond_prep_decline(p, "int8: a post-op before the sum does not commute "
+                                           "with scaling");
+            }
+        int count = q->n < 1 ? 1 : q->n;
+        float *os = malloc(sizeof *os * (size_t)count);
+        if (!os)
+            return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate output scales");
+        for (int c = 0; c < count; c++)
+            os[c] = q->acc_scale[c] * dom;
+        st = ond_dnnl(dnnl_primitive_attr_set_output_scales(*attr, count, q->n < 1 ? 0 : q->mask,
+                                                            os), "set_output_scales", n, err);
+        free(os);
+        if (st)
+            return st;
+    }
+    if (!np)
         return OND_OK;
     if ((st = ond_dnnl(dnnl_post_ops_create(&po), "post_ops_create", n, err)))
         return st;
-    if (lead)
-        st = append_post(n, po, lead, &p->sum_input, err);
-    for (int i = 0; i < n->n_post && !st; i++)
-        st = append_post(n, po, &n->post[i], &p->sum_input, err);
+    for (int i = 0; i < np && !st; i++) {
+        float scale = q && i == np - 1 && real ? q->dst_scale : 1.f;
+        st = append_post(n, po, post[i], scale, dom, q ? q->sum_scale * dom : 1.f,
+                         q ? q->sum_dt : dnnl_data_type_undef, &p->sum_input, err);
+    }
     if (!st)
         st = ond_dnnl(dnnl_primitive_attr_set_post_ops(*attr, po), "set_post_ops", n, err);
     dnnl_post_ops_destroy(po);
@@ -285,7 +366,8 @@ static enum ond_status make_attr(struct ond_prep *p, const struct ond_postop *le
 enum ond_status ond_prep_attr(struct ond_prep *p, dnnl_primitive_attr_t *attr,
                               struct ond_error *err)
 {
-    return make_attr(p, NULL, attr, err);
+    bool declined;
+    return make_attr(p, NULL, NULL, attr, &declined, err);
 }
 
 static enum ond_status create_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
@@ -301,17 +383,25 @@ static enum ond_status create_pd(struct ond_prep *p, const_dnnl_op_desc_t op_des
     return ond_dnnl(s, "primitive_desc_create", p->node, err);
 }
 
-enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
-                            dnnl_primitive_desc_t *pd, struct ond_error *err)
+enum ond_status ond_prep_pd_q(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                              const struct ond_requant *q, dnnl_primitive_desc_t *pd,
+                              struct ond_error *err)
 {
     dnnl_primitive_attr_t attr;
-    enum ond_status st = make_attr(p, NULL, &attr, err);
+    bool declined;
+    enum ond_status st = make_attr(p, NULL, q, &attr, &declined, err);
     *pd = NULL;
-    if (st) {
+    if (st || declined) {
         dnnl_primitive_attr_destroy(attr);
         return st;
     }
     return create_pd(p, op_desc, attr, pd, err);
+}
+
+enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                            dnnl_primitive_desc_t *pd, struct ond_error *err)
+{
+    return ond_prep_pd_q(p, op_desc, NULL, pd, err);
 }
 
 enum ond_status ond_prep_finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
@@ -350,7 +440,8 @@ enum ond_status ond_prep_eltwise_then(struct ond_prep *p, dnnl_alg_kind_t alg, f
                                             beta), n, err);
     dnnl_primitive_attr_t attr;
     dnnl_primitive_desc_t pd;
-    st = make_attr(p, then, &attr, err);
+    bool declined;
+    st = make_attr(p, then, NULL, &attr, &declined, err);
     if (st) {
         dnnl_primitive_attr_destroy(attr);
         return st;
@@ -377,13 +468,13 @@ enum ond_status ond_prep_view(struct ond_prep *p, struct ond_error *err)
     if ((st = ond_md(p->in[0], true, &p->want_md[0], err)) ||
         (st = ond_md(&p->out[0], true, &p->out_md[0], err)))
         return st;
-    /* A bf16 activation stays bf16 through the view (plain, in its own type). */
-    if (p->in[0]->dtype == OND_DTYPE_FLOAT && p->in_md[0]->data_type == dnnl_bf16 &&
-        p->out[0].dtype == OND_DTYPE_FLOAT) {
-        if ((st = md_dims(p->want_md[0].ndims, p->want_md[0].dims, dnnl_bf16, true,
-                          &p->want_md[0], err)) ||
-            (st = md_dims(p->out_md[0].ndims, p->out_md[0].dims, dnnl_bf16, true,
-                          &p->out_md[0], err)))
+    /* A bf16 or int8 activation keeps its type through the view (plain, in its own type). */
+    dnnl_data_type_t dt = p->in_md[0]->data_type;
+    if (p->in[0]->dtype == OND_DTYPE_FLOAT && p->out[0].dtype == OND_DTYPE_FLOAT &&
+        (dt == dnnl_bf16 || dt == dnnl_s8 || dt == dnnl_u8)) {
+        if ((st = md_dims(p->want_md[0].ndims, p->want_md[0].dims, dt, true, &p->want_md[0],
+                          err)) ||
+            (st = md_dims(p->out_md[0].ndims, p->out_md[0].dims, dt, true, &p->out_md[0], err)))
             return st;
     }
     p->view = true;

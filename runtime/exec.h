@@ -37,6 +37,15 @@
  * so do ops that read plain views with other dims (MatMul). Constants are converted to the
  * type of the layout ond_prep_const is given; biases and parameters stay f32.
  *
+ * int8. In an int8 session (p->int8) every float activation tensor the session quantizes has
+ * a scale (in_scale, out_scale; 0: it stays float): its int8 form q means scale * q, u8 when
+ * it is non-negative (in_unsigned, out_unsigned), else s8. A value's data type is the one its
+ * producer wrote; the planner's reorders convert between f32 and s8/u8 with the tensor's
+ * scale. Ops marked `quant` in ops/op.h see s8/u8 inputs as they arrive; the planner
+ * dequantizes the int8 inputs of every other op first. OND_QUANT_KEEP ops (pooling, views)
+ * write their input's type, and their output tensor has their input's scale. A conv writes
+ * s8/u8 when its output has a scale (ond_prep_attr_q requantizes), f32 otherwise.
+ *
  * In-place sum. For a SUM post-op (p->sum_input) the output starts as the addend in the
  * output's layout. When no later node reads the addend's buffer (through any tensor sharing
  * it), it is not a graph input or output, and the node reads it through no other input, the
@@ -74,6 +83,9 @@ struct ond_prep {
     dnnl_data_type_t act_dt;            /* data type of float activations and weights in
                                            layouts a primitive chooses (ond_prep_md):
                                            dnnl_f32, or dnnl_bf16 in a bf16 session */
+    bool int8;                          /* an int8 session (see int8 above) */
+    float in_scale[OND_PREP_MAX_IN], out_scale[OND_PREP_MAX_OUT];
+    bool in_unsigned[OND_PREP_MAX_IN], out_unsigned[OND_PREP_MAX_OUT];
     /* Filled by prepare. */
     dnnl_memory_desc_t want_md[OND_PREP_MAX_IN];   /* zeroed: takes the input as it arrives */
     dnnl_memory_desc_t out_md[OND_PREP_MAX_OUT];
@@ -87,6 +99,10 @@ struct ond_prep {
     int n_mem;
     /* Post-op SUM: the output must start as a copy of this input (index), or -1. */
     int sum_input;
+    dnnl_memory_desc_t sum_md;                      /* the addend's layout in the output buffer
+                                                       when its data type differs from the
+                                                       output's (int8: u8 addend, s8 output);
+                                                       zeroed: out_md[0] */
     bool declined;                                  /* run the node's eval instead */
     bool view;                                      /* output 0 is a view of input 0 */
 };
@@ -136,6 +152,15 @@ enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc
 enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory_desc_t *from,
                                     const dnnl_memory_desc_t *want, int *mem_index,
                                     struct ond_error *err);
+/* ond_prep_const converting through per-channel scales: element e becomes e * scales[c],
+ * c its index over the dims in mask (oneDNN's output-scale mask; n_scales values), rounded and
+ * saturated to want's type (weights quantized to s8, with the compensation want asks for). */
+enum ond_status ond_prep_const_scaled(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
+                                      int n_scales, int mask, const float *scales,
+                                      int *mem_index, struct ond_error *err);
+/* Memory in layout want holding n floats from data (a computed constant, e.g. a scaled bias). */
+enum ond_status ond_prep_floats(struct ond_prep *p, const float *data, const dnnl_memory_desc_t *want,
+                                int *mem_index, struct ond_error *err);
 /* Multiplies every element of the f32 or bf16 memory p->mem[mem_index] by factor (folds a
  * Gemm's alpha or beta into its constants). */
 enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float factor,
@@ -143,6 +168,22 @@ enum ond_status ond_prep_scale_mem(struct ond_prep *p, int mem_index, float fact
 void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int index);
 /* Attributes every primitive gets (user scratchpad) plus the node's post-ops. */
 enum ond_status ond_prep_attr(struct ond_prep *p, dnnl_primitive_attr_t *attr,
+                              struct ond_error *err);
+/* Requantization of an int8 primitive whose accumulator acc means acc_scale[c] * acc for
+ * output channel c (n per-channel values over mask, or one): ond_prep_attr's attributes with
+ * output scales and post-op scales that make it write dst_scale * the real result
+ * (1 / the output's scale for s8/u8, 1 for f32), the addend of a sum post-op read with
+ * sum_scale (the scale of its s8/u8 form in the output buffer, 1 when f32) as sum_dt.
+ * Declines (UNSUPPORTED is never returned for it) when a post-op that is not the last one
+ * does not commute with scaling. */
+struct ond_requant {
+    int n, mask;
+    const float *acc_scale;
+    float dst_scale, sum_scale;
+    dnnl_data_type_t sum_dt;
+};
+enum ond_status ond_prep_pd_q(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                              const struct ond_requant *q, dnnl_primitive_desc_t *pd,
                               struct ond_error *err);
 /* A primitive descriptor for op_desc with ond_prep_attr's attributes. When oneDNN has no
  * implementation for it, declines instead (*pd NULL, OND_OK). */

@@ -13,6 +13,10 @@
  * (small 1-D integer inputs, taken as shape operands, are known at planning instead: plans
  * are cached by their values); outputs are copied out in plain layout.
  *
+ * int8 sessions: the model's activations are calibrated first (runtime/calibrate.c: an f32
+ * session that observes every activation); each value then carries its tensor's scale, and
+ * reorders between f32 and s8/u8 convert with it (the contract is in runtime/exec.h).
+ *
  * Runs on one session are serialized (the arena and scratchpad are the session's); use one
  * session per thread to run in parallel. Nothing is allocated or created while running.
  */
@@ -46,6 +50,7 @@ struct value {
     bool input;            /* root: a graph input, the caller's buffer */
     int input_index;
     int reorder_of;        /* the value it is a reorder of (reused by later consumers), -1 */
+    float scale;           /* int8: what one unit of its s8/u8 form is worth (its tensor's) */
 };
 
 enum step_kind { STEP_PRIM, STEP_EVAL, STEP_COPY };
@@ -83,7 +88,10 @@ struct plan {
     int *tensor_value;                /* per tensor: value index, -1 */
     int *last_read;                   /* per tensor: index of the last node reading it,
                                          INT32_MAX for graph outputs, -1 if none */
-    int *output_value;                /* per graph output: plain value, or -1 if constant */
+    int n_outs;                       /* graph outputs, or every float activation observed */
+    const struct ond_tensor **outs;
+    int *output_value;                /* per output: plain value, or -1 if constant */
+    const float *qscale;              /* int8: the session's scales per tensor, else NULL */
     int node_at;                      /* index of the node being planned */
     int n_views, n_in_place, n_output_reorders;
     void *arena;
@@ -101,6 +109,10 @@ struct ond_session {
     dnnl_stream_t stream;
     struct plan *plans;
     pthread_mutex_t lock;
+    bool observe;                     /* plans keep every float activation (calibration) */
+    float *qscale;                    /* int8: per tensor, the scale of its s8/u8 form (0:
+                                         it stays float) */
+    bool *qunsigned;                  /* int8: per tensor, non-negative (u8) */
 };
 
 static struct value *new_value(struct plan *pl, const dnnl_memory_desc_t *md, int *index)
@@ -159,8 +171,15 @@ static void bind_tensor(struct plan *pl, const struct ond_tensor *t, int v)
 {
     struct value *root = &pl->values[pl->values[v].root];
     pl->tensor_value[t->id] = v;
+    if (pl->qscale)
+        pl->values[v].scale = pl->qscale[t->id];
     if (pl->last_read[t->id] > root->last_node)
         root->last_node = pl->last_read[t->id];
+}
+
+static bool is_int8(dnnl_data_type_t dt)
+{
+    return dt == dnnl_s8 || dt == dnnl_u8;
 }
 
 static bool same_dims(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
@@ -185,6 +204,7 @@ static enum ond_status view_value(struct plan *pl, int from, const dnnl_memory_d
     if (!new_value(pl, md, out))
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
     pl->values[*out].root = root;
+    pl->values[*out].scale = pl->values[from].scale;
     pl->values[*out].first = pl->values[root].first;
     return OND_OK;
 }
@@ -204,10 +224,25 @@ static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int fro
             *out = v;
             return OND_OK;
         }
+    /* Between f32 and s8/u8 the value's scale converts: int8 q means scale * q. */
+    bool qa = is_int8(pl->values[from].md.data_type), qb = is_int8(md->data_type);
+    float scale = pl->values[from].scale;
+    if ((qa || qb) && qa != qb && !(scale > 0))
+        return ond_fail(err, OND_STATUS_BACKEND, "an int8 value without a scale");
     dnnl_primitive_desc_t pd = NULL;
-    enum ond_status st = ond_dnnl(dnnl_reorder_primitive_desc_create(
-                                      &pd, &pl->values[from].md, s->engine, md, s->engine, NULL),
-                                  "reorder_primitive_desc_create", NULL, err);
+    dnnl_primitive_attr_t attr = NULL;
+    float factor = qa == qb ? 1.f : qa ? scale : 1.f / scale;
+    enum ond_status st = ond_dnnl(dnnl_primitive_attr_create(&attr), "primitive_attr_create",
+                                  NULL, err);
+    if (!st && factor != 1.f)
+        st = ond_dnnl(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &factor),
+                      "set_output_scales", NULL, err);
+    if (!st)
+        st = ond_dnnl(dnnl_reorder_primitive_desc_create(&pd, &pl->values[from].md, s->engine,
+                                                         md, s->engine, attr),
+                      "reorder_primitive_desc_create", NULL, err);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
     if (st)
         return st;
     int to;
@@ -225,6 +260,7 @@ static enum ond_status as_layout(struct ond_session *s, struct plan *pl, int fro
     use_value(pl, from);
     pl->values[to].first = pl->n_steps - 1;
     pl->values[to].reorder_of = from;
+    pl->values[to].scale = scale;
     pl->values[to].last_node = pl->node_at;
     step->prim = prim;
     snprintf(step->impl, sizeof step->impl, "reorder");
@@ -354,17 +390,18 @@ static bool can_take_over(const struct plan *pl, int a, int at, int sum_input,
     return true;
 }
 
-/* Plans node n as the primitive (or view) that p describes. */
+/* Plans node n as the primitive (or view) that p describes; avail[k] is the value its input
+ * k arrives in. */
 static enum ond_status plan_prim(struct ond_session *s, struct plan *pl, const struct ond_node *n,
-                                 int at, struct ond_prep *p, struct ond_error *err)
+                                 int at, struct ond_prep *p, const int *avail,
+                                 struct ond_error *err)
 {
     enum ond_status st = OND_OK;
     int in_val[OND_PREP_MAX_IN], out_val[OND_PREP_MAX_OUT];
     for (int k = 0; k < n->n_in && !st; k++) {
         in_val[k] = -1;
         if (p->in_md[k])
-            st = input_as(s, pl, pl->tensor_value[n->in[k]->id], p->in[k], &p->want_md[k],
-                          &in_val[k], err);
+            st = input_as(s, pl, avail[k], p->in[k], &p->want_md[k], &in_val[k], err);
     }
     if (!st && p->view) {
         pl->n_views++;
@@ -389,7 +426,8 @@ static enum ond_status plan_prim(struct ond_session *s, struct plan *pl, const s
             st = ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
                                "sum post-op: input %d and the output differ in shape", k);
         if (!st)
-            st = as_layout(s, pl, in_val[k], &p->out_md[0], &addend, err);
+            st = as_layout(s, pl, in_val[k], p->sum_md.ndims ? &p->sum_md : &p->out_md[0],
+                           &addend, err);
         if (!st && !can_take_over(pl, addend, at, k, in_val, n->n_in) &&
             (!(copy = new_step(pl, STEP_COPY, n)) || !alloc_eval(copy, 1, 1)))
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
@@ -404,7 +442,8 @@ static enum ond_status plan_prim(struct ond_session *s, struct plan *pl, const s
             /* Its content changes: no later consumer may take it as the reorder it was. */
             pl->n_in_place++;
             pl->values[addend].reorder_of = -1;
-            v = addend;
+            if ((st = view_value(pl, addend, &p->out_md[0], &v, err)))
+                break;
         } else if (!new_value(pl, &p->out_md[k], &v)) {
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
             break;
@@ -518,6 +557,8 @@ static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const s
         why = "empty output";
     else if (n->op->prepare) {
         struct ond_prep p;
+        int avail[OND_PREP_MAX_IN];
+        enum ond_status st = OND_OK;
         memset(&p, 0, sizeof p);
         p.node = n;
         p.engine = s->engine;
@@ -526,12 +567,35 @@ static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const s
         p.out = out;
         p.sum_input = -1;
         p.act_dt = s->opts.precision == OND_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] && !in[k]->data)
-                p.in_md[k] = &pl->values[pl->tensor_value[n->in[k]->id]].md;
-        enum ond_status st = n->op->prepare(&p, err);
+        dnnl_memory_desc_t in_md[OND_PREP_MAX_IN];
+        p.int8 = s->qscale != NULL;
+        for (int k = 0; k < n->n_out && p.int8; k++)
+            if (n->out[k]) {
+                p.out_scale[k] = s->qscale[n->out[k]->id];
+                p.out_unsigned[k] = s->qunsigned[n->out[k]->id];
+            }
+        for (int k = 0; k < n->n_in && !st; k++) {
+            if (!n->in[k] || in[k]->data)
+                continue;
+            avail[k] = pl->tensor_value[n->in[k]->id];
+            if (p.int8) {
+                p.in_scale[k] = s->qscale[n->in[k]->id];
+                p.in_unsigned[k] = s->qunsigned[n->in[k]->id];
+            }
+            /* Ops that take float get int8 inputs dequantized, in the layout they arrive in. */
+            dnnl_memory_desc_t f32 = pl->values[avail[k]].md;
+            if (p.int8 && n->op->quant == OND_QUANT_NONE && in[k]->dtype == OND_DTYPE_FLOAT &&
+                is_int8(f32.data_type)) {
+                f32.data_type = dnnl_f32;
+                st = as_layout(s, pl, avail[k], &f32, &avail[k], err);
+            }
+            in_md[k] = pl->values[avail[k]].md;
+            p.in_md[k] = &in_md[k];
+        }
+        if (!st)
+            st = n->op->prepare(&p, err);
         if (!st && !p.declined)
-            st = plan_prim(s, pl, n, at, &p, err);
+            st = plan_prim(s, pl, n, at, &p, avail, err);
         free_prep(&p);
         if (st || !p.declined)
             return st;
@@ -604,6 +668,7 @@ static void free_plan(struct plan *pl)
     free(pl->tensor_value);
     free(pl->last_read);
     free(pl->output_value);
+    free(pl->outs);
     free(pl->input_info);
     free(pl->arena);
     free(pl->scratch);
@@ -637,13 +702,22 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         !(pl->known = calloc((size_t)nt + 2, sizeof *pl->known)) ||
         !(pl->tensor_value = calloc((size_t)nt + 1, sizeof *pl->tensor_value)) ||
         !(pl->last_read = calloc((size_t)nt + 1, sizeof *pl->last_read)) ||
-        !(pl->output_value = calloc((size_t)g->n_outputs + 1, sizeof *pl->output_value)) ||
+        !(pl->output_value = calloc((size_t)nt + 1, sizeof *pl->output_value)) ||
+        !(pl->outs = calloc((size_t)nt + 1, sizeof *pl->outs)) ||
         !(pl->input_info = calloc((size_t)g->n_inputs + 1, sizeof *pl->input_info))) {
         free_plan(pl);
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a plan");
     }
     pl->n_tensors = nt;
     pl->n_inputs = g->n_inputs;
+    pl->qscale = s->qscale;
+    /* Observing, every float activation is kept to the end like an output. */
+    for (int i = 0; i < (s->observe ? nt : g->n_outputs); i++) {
+        const struct ond_tensor *t = s->observe ? g->tensors[i] : g->outputs[i];
+        if (!s->observe || (t->info.dtype == OND_DTYPE_FLOAT && !(t->flags & OND_TENSOR_CONST) &&
+                            (t->producer || (t->flags & OND_TENSOR_INPUT))))
+            pl->outs[pl->n_outs++] = t;
+    }
     for (int i = 0; i < nt; i++) {
         pl->info[i] = g->tensors[i]->info;
         if (!(g->tensors[i]->flags & OND_TENSOR_CONST))
@@ -655,8 +729,8 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         for (int k = 0; k < g->nodes[i]->n_in; k++)
             if (g->nodes[i]->in[k])
                 pl->last_read[g->nodes[i]->in[k]->id] = i;
-    for (int i = 0; i < g->n_outputs; i++)
-        pl->last_read[g->outputs[i]->id] = INT32_MAX;
+    for (int i = 0; i < pl->n_outs; i++)
+        pl->last_read[pl->outs[i]->id] = INT32_MAX;
     for (int i = 0; i < g->n_inputs && !st; i++) {
         struct ond_tensor *t = g->inputs[i];
         struct ond_info *info = &pl->info[t->id];
@@ -734,10 +808,10 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     free(oi);
     /* Outputs leave in plain layout. */
     pl->node_at = INT32_MAX;
-    for (int i = 0; i < g->n_outputs && !st; i++) {
-        const struct ond_tensor *t = g->outputs[i];
+    for (int i = 0; i < pl->n_outs && !st; i++) {
+        const struct ond_tensor *t = pl->outs[i];
         pl->output_value[i] = -1;
-        if (pl->info[t->id].data)
+        if (pl->info[t->id].data || pl->tensor_value[t->id] < 0)
             continue;
         int steps = pl->n_steps;
         st = plain_value(s, pl, pl->tensor_value[t->id], &pl->info[t->id], &pl->output_value[i],
@@ -814,7 +888,7 @@ static enum ond_status check_precision(enum ond_precision precision, struct ond_
                             "offers %s", dnnl_cpu_isa2str(isa));
         return OND_OK;
     case OND_PRECISION_INT8:
-        return ond_fail(err, OND_STATUS_UNSUPPORTED, "int8 is not implemented yet");
+        return OND_OK;
     }
     return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "unknown precision %d", (int)precision);
 }
@@ -847,12 +921,26 @@ enum ond_status ond_session_create(const struct ond_model *model, const struct o
     if (!st)
         st = ond_dnnl(dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags),
                       "stream_create", NULL, err);
+    if (!st && s->opts.precision == OND_PRECISION_INT8)
+        st = ond_calibrate(model, &s->opts, &s->qscale, &s->qunsigned, err);
     if (st) {
         ond_session_free(s);
         return st;
     }
     *out = s;
     return OND_OK;
+}
+
+enum ond_status ond_session_create_observer(const struct ond_model *model,
+                                            const struct ond_options *opts,
+                                            struct ond_session **out, struct ond_error *err)
+{
+    struct ond_options o = *opts;
+    o.precision = OND_PRECISION_FP32;
+    enum ond_status st = ond_session_create(model, &o, out, err);
+    if (!st)
+        (*out)->observe = true;
+    return st;
 }
 
 void ond_session_free(struct ond_session *s)
@@ -868,6 +956,8 @@ void ond_session_free(struct ond_session *s)
     if (s->engine)
         dnnl_engine_destroy(s->engine);
     pthread_mutex_destroy(&s->lock);
+    free(s->qscale);
+    free(s->qunsigned);
     free(s);
 }
 
@@ -1089,7 +1179,7 @@ static enum ond_status run(struct ond_session *s, const struct ond_value *inputs
     if (plan_out)
         *plan_out = pl;
     for (int i = 0; i < g->n_outputs && !st; i++) {
-        const struct ond_tensor *t = g->outputs[i];
+        const struct ond_tensor *t = pl->outs[i];
         const struct ond_info *info = &pl->info[t->id];
         uint64_t numel = 0;
         ond_numel(info, 0, &numel);
@@ -1120,6 +1210,32 @@ enum ond_status ond_session_run(struct ond_session *s, const struct ond_value *i
                                 struct ond_error *err)
 {
     return run(s, inputs, n_inputs, outputs, n_outputs, NULL, NULL, err);
+}
+
+enum ond_status ond_session_observe(struct ond_session *s, const struct ond_value *inputs,
+                                    size_t n_inputs, ond_observe_fn fn, void *ctx,
+                                    struct ond_error *err)
+{
+    if (!s->observe)
+        return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "not an observing session");
+    struct ond_value *bound = NULL;
+    struct plan *pl = NULL;
+    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
+    if (!st) {
+        int threads = s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
+        omp_set_num_threads(threads);
+        st = execute(s, pl, bound, NULL, err);
+    }
+    for (int i = 0; !st && i < pl->n_outs; i++) {
+        const struct ond_tensor *t = pl->outs[i];
+        uint64_t numel = 0;
+        ond_numel(&pl->info[t->id], 0, &numel);
+        if (pl->output_value[i] >= 0)
+            fn(ctx, t, value_data(pl, pl->output_value[i], bound), (size_t)numel);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(bound);
+    return st;
 }
 
 /* The layout of value v in oneDNN's tag notation ("f32 aBcd16b": dims by decreasing stride,

@@ -2,7 +2,10 @@
 #ifndef OND_SESSION_H
 #define OND_SESSION_H
 
+#include <stdbool.h>
+
 #include "ondine.h"
+#include "runtime/ir.h"
 
 /* Fills outputs[i] (name, dtype, rank, dims, size in bytes; data untouched) for inputs,
  * planning for their shapes if needed. */
@@ -49,5 +52,25 @@ enum ond_status ond_session_profile(struct ond_session *s, const struct ond_valu
                                     size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
                                     struct ond_profile *prof, struct ond_error *err);
 void ond_profile_free(struct ond_profile *prof);
+
+/* An f32 session (opts' precision ignored) whose plans keep every float activation, for
+ * calibration and debugging: ond_session_observe runs inputs and gives fn each activation
+ * tensor's f32 data, plain row-major (graph inputs and outputs included; tensors known at
+ * planning are not given). Its other calls work as usual. */
+enum ond_status ond_session_create_observer(const struct ond_model *model,
+                                            const struct ond_options *opts,
+                                            struct ond_session **out, struct ond_error *err);
+typedef void (*ond_observe_fn)(void *ctx, const struct ond_tensor *t, const float *data,
+                               size_t numel);
+enum ond_status ond_session_observe(struct ond_session *s, const struct ond_value *inputs,
+                                    size_t n_inputs, ond_observe_fn fn, void *ctx,
+                                    struct ond_error *err);
+
+/* int8 calibration (runtime/calibrate.c): per tensor of the model's graph, the scale of its
+ * s8/u8 form in an int8 session (0: it stays float) and whether it is non-negative (u8), from
+ * the activation ranges over opts' calibration inputs (seeded random ones when there are
+ * none). *qscale and *qunsigned are malloc'd, one entry per graph tensor. */
+enum ond_status ond_calibrate(const struct ond_model *model, const struct ond_options *opts,
+                              float **qscale, bool **qunsigned, struct ond_error *err);
 
 #endif

@@ -3,8 +3,11 @@
  * alpha and beta run in a bf16 session and are compared with the fp32 reference interpreter
  * within a bf16 tolerance; the profile must show bf16 primitives and the outputs come back
  * f32. Where the CPU has no bf16 kernels the same tests check that the session is refused
- * instead (this machine has AVX512-BF16, so that branch is not exercised here). int8 is
- * refused as not implemented. */
+ * instead (this machine has AVX512-BF16, so that branch is not exercised here). int8
+ * sessions, calibrated on the test input, are compared with the same reference: exactly on
+ * data that lies on the quantization grid, within a few percent of the output's range
+ * otherwise, with the profile showing int8 primitives. */
+#include <math.h>
 #include <string.h>
 
 #include "oneapi/dnnl/dnnl.h"
@@ -275,10 +278,167 @@ static void test_bf16_gemm_alpha_beta(void **state)
     check_bf16(m, 2, xd, 1, 0);
 }
 
-static void test_int8_refused(void **state)
+/* Runs m (-O2) in an int8 session calibrated on its seeded input x (x_dims) and the fp32
+ * reference on x. The largest error must stay within tol of the largest output; at least
+ * int8_prims node steps read s8/u8 (their profile src). Returns nothing; frees m. */
+static void check_int8(struct tm *m, const int64_t *x_dims, float lo, float hi, int int8_prims,
+                       float tol)
+{
+    struct ond_model *model = load(m, 2);
+    tm_free(m);
+    const struct ond_graph *g = model->graph;
+    struct ond_value in = {.name = g->inputs[0]->name, .dtype = F,
+                           .rank = g->inputs[0]->info.rank};
+    memcpy(in.dims, x_dims, sizeof(int64_t) * (size_t)in.rank);
+    size_t n = numel(in.rank, in.dims);
+    float *x = malloc(sizeof *x * n);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (frand() + 1.f) / 2.f;
+    in.data = x;
+    in.size = sizeof *x * n;
+    struct ond_options o;
+    ond_options_init(&o);
+    o.precision = OND_PRECISION_INT8;
+    o.calibration = &in;
+    o.n_calibration_sets = 1;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    if (ond_session_create(model, &o, &s, &err))
+        fail_msg("session: %s", err.message);
+    struct ond_value want, got = {0};
+    struct ond_profile prof = {0};
+    if (ond_reference_run(g, &in, 1, &want, NULL, NULL, &err))
+        fail_msg("reference: %s", err.message);
+    got.size = want.size;
+    got.data = malloc(got.size);
+    assert_non_null(got.data);
+    if (ond_session_profile(s, &in, 1, &got, 1, &prof, &err))
+        fail_msg("session: %s", err.message);
+    assert_int_equal(got.dtype, F);
+    const float *gv = got.data, *wv = want.data;
+    float top = 0, worst = 0;
+    for (size_t i = 0; i < want.size / sizeof(float); i++) {
+        top = fmaxf(top, fabsf(wv[i]));
+        worst = fmaxf(worst, fabsf(gv[i] - wv[i]));
+    }
+    int q = 0;
+    for (int i = 0; i < prof.n_steps; i++) {
+        const struct ond_profile_step *p = &prof.steps[i];
+        q += strcmp(p->op, "Reorder") != 0 && (strncmp(p->src, "s8", 2) == 0 ||
+                                               strncmp(p->src, "u8", 2) == 0);
+    }
+    if (q < int8_prims || !(worst <= tol * top))
+        for (int i = 0; i < prof.n_steps; i++)
+            print_message("%s %s %s %s -> %s\n", prof.steps[i].op, prof.steps[i].node,
+                          prof.steps[i].impl, prof.steps[i].src, prof.steps[i].dst);
+    print_message("int8: largest error %g of largest output %g, %d int8 steps\n", worst, top, q);
+    assert_true(q >= int8_prims);
+    assert_true(worst <= tol * top);
+    ond_profile_free(&prof);
+    free((void *)want.name);
+    free(want.data);
+    free(got.data);
+    free(x);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+/* Data on the quantization grid is exact in int8: x holds multiples of 1/64 up to +-127/64
+ * (its scale is then 1/64), each output channel of the weights multiples of its own step up
+ * to 127 steps. The conv's output is the graph's, written f32: only the bias and the f32
+ * accumulation of the reference differ. */
+static void test_int8_exact(void **state)
 {
     (void)state;
-    seed(4);
+    seed(7);
+    struct tm *m = tm_new(8, 13);
+    int64_t xd[] = {1, 8, 6, 6}, wd[] = {4, 8, 3, 3}, nb = 4;
+    tm_input(m, "x", F, 4, xd);
+    float *w = tm_alloc(m, sizeof *w * 4 * 8 * 9);
+    for (int oc = 0; oc < 4; oc++)
+        for (int i = 0; i < 8 * 9; i++)
+            w[oc * 72 + i] = (i == 5 ? (oc & 1 ? -127 : 127) : (int)(frand() * 127)) *
+                             (0.01f * (float)(oc + 1));
+    tm_init(m, "w", F, 4, wd, w);
+    init_rand(m, "b", 1, &nb, -0.5f, 0.5f);
+    Onnx__NodeProto *n = tm_node(m, "Conv", "conv", "x,w,b", "y");
+    tm_attr_ints(m, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    tm_output(m, "y");
+    struct ond_model *model = load(m, 2);
+    tm_free(m);
+    float x[8 * 36];
+    for (int i = 0; i < 8 * 36; i++)
+        x[i] = (i == 7 ? -127 : (int)(frand() * 127)) / 64.f;
+    struct ond_value in = {.name = "x", .dtype = F, .rank = 4, .dims = {1, 8, 6, 6},
+                           .data = x, .size = sizeof x};
+    struct ond_options o;
+    ond_options_init(&o);
+    o.precision = OND_PRECISION_INT8;
+    o.calibration = &in;
+    o.n_calibration_sets = 1;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    if (ond_session_create(model, &o, &s, &err))
+        fail_msg("session: %s", err.message);
+    struct ond_value want, got = {0};
+    struct ond_profile prof = {0};
+    if (ond_reference_run(model->graph, &in, 1, &want, NULL, NULL, &err))
+        fail_msg("reference: %s", err.message);
+    got.size = want.size;
+    got.data = malloc(got.size);
+    if (ond_session_profile(s, &in, 1, &got, 1, &prof, &err))
+        fail_msg("session: %s", err.message);
+    assert_close(got.data, want.data, want.size / sizeof(float), 1e-5f, 1e-4f);
+    bool conv_int8 = false;
+    for (int i = 0; i < prof.n_steps; i++)
+        conv_int8 |= strcmp(prof.steps[i].op, "Conv") == 0 &&
+                     strncmp(prof.steps[i].src, "s8", 2) == 0 &&
+                     strncmp(prof.steps[i].dst, "f32", 3) == 0;
+    assert_true(conv_int8);
+    ond_profile_free(&prof);
+    free((void *)want.name);
+    free(want.data);
+    free(got.data);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+/* The small CNN at -O2: conv+relu writes u8, maxpool passes it on as u8, the second conv
+ * reads it and adds it as the residual; that conv's output reaches only the global pool and
+ * the f32 Gemm, so it is written f32. */
+static void test_int8_cnn(void **state)
+{
+    (void)state;
+    seed(8);
+    check_int8(small_cnn(false), cnn_input, -1.f, 1.f, 3, 0.05f);
+}
+
+/* A signed (s8) residual added by a conv whose output, after relu, is unsigned (u8): the
+ * addend is read as s8 in the u8 output's buffer. x -> conv a (s8, two readers) -> relu ->
+ * conv b, Add(b, a) -> relu -> conv c -> y. */
+static void test_int8_signed_residual(void **state)
+{
+    (void)state;
+    seed(9);
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, cnn_input);
+    conv(m, "x", "a", 3, 16);
+    tm_node(m, "Relu", "ra", "a", "ra");
+    conv(m, "ra", "b", 16, 16);
+    tm_node(m, "Add", "add", "b,a", "s");
+    tm_node(m, "Relu", "rs", "s", "rs");
+    conv(m, "rs", "y", 16, 8);
+    tm_output(m, "y");
+    check_int8(m, cnn_input, -1.f, 1.f, 3, 0.05f);
+}
+
+/* Without calibration inputs the session calibrates on seeded random ones; a calibration set
+ * that does not match the model's inputs is an error naming the set. */
+static void test_int8_calibration_inputs(void **state)
+{
+    (void)state;
+    seed(10);
     struct tm *m = small_cnn(false);
     struct ond_model *model = load(m, 2);
     tm_free(m);
@@ -287,8 +447,17 @@ static void test_int8_refused(void **state)
     o.precision = OND_PRECISION_INT8;
     struct ond_session *s = NULL;
     struct ond_error err = {0};
-    assert_error(ond_session_create(model, &o, &s, &err), OND_STATUS_UNSUPPORTED, &err,
-                 "int8 is not implemented yet");
+    if (ond_session_create(model, &o, &s, &err))
+        fail_msg("random calibration: %s", err.message);
+    ond_session_free(s);
+    s = NULL;
+    float x[3 * 16 * 16] = {0};
+    struct ond_value bad = {.name = "nope", .dtype = F, .rank = 4, .dims = {1, 3, 16, 16},
+                            .data = x, .size = sizeof x};
+    o.calibration = &bad;
+    o.n_calibration_sets = 1;
+    assert_error(ond_session_create(model, &o, &s, &err), OND_STATUS_INVALID_INPUT, &err,
+                 "calibration input set 0: 'nope' is not an input of the model");
     assert_null(s);
     ond_model_free(model);
 }
@@ -301,7 +470,10 @@ int main(void)
         cmocka_unit_test(test_bf16_eval_step),
         cmocka_unit_test(test_bf16_gemm_alpha_beta),
         cmocka_unit_test(test_bf16_concat),
-        cmocka_unit_test(test_int8_refused),
+        cmocka_unit_test(test_int8_exact),
+        cmocka_unit_test(test_int8_cnn),
+        cmocka_unit_test(test_int8_signed_residual),
+        cmocka_unit_test(test_int8_calibration_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
