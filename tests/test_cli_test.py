@@ -186,13 +186,21 @@ for name, want in (("a", a), ("b", b), ("y", yc)):
 p = run(chain_dir, "--bisect=" + dumped, want_rc=1)
 assert f"-O0 matches {dumped} at all 3 tensors it holds (0 without a file)" in p.stdout, p.stdout
 
-# bf16 states its looser default tolerance; int8 is the library's error, one ERROR line per case.
+# bf16 and int8 state their looser default tolerances; int8 without --calibrate warns that
+# it calibrated on random inputs, and a calibration folder that does not fit is the case's error.
 p = run(os.path.join(root, "a", "relu_pass"), "--precision", "bf16")
 assert p.stdout.startswith("bf16: tolerance rtol 0.02, atol 0.05") and "PASS relu_pass" in p.stdout, \
     p.stdout
-p = run(os.path.join(root, "a", "relu_pass"), "--precision", "int8", want_rc=1)
-assert p.stdout.startswith("ERROR relu_pass: ") and "int8 is not implemented yet" in p.stdout, \
+p = run(os.path.join(root, "a", "relu_pass"), "--precision", "int8")
+assert p.stdout.startswith("int8: tolerance rtol 0.05, atol 0.1") and "PASS relu_pass" in p.stdout, \
     p.stdout
+assert "warning: int8 calibrated on seeded random inputs" in p.stderr, p.stderr
+p = run(os.path.join(root, "a", "relu_pass"), "--precision", "int8", "--calibrate",
+        os.path.join(root, "a", "relu_pass"))
+assert "PASS relu_pass" in p.stdout and "warning" not in p.stderr, (p.stdout, p.stderr)
+p = run(os.path.join(root, "a", "relu_pass"), "--precision", "int8", "--calibrate", root,
+        want_rc=1)
+assert "ERROR relu_pass: cannot read the calibration inputs" in p.stdout, p.stdout
 
 # Usage errors exit 2 with one line on stderr; a folder without tests exits 1.
 for args in (["--rtol", "x", root], ["--bogus", root], [], ["--precision", "fp64", root]):

@@ -19,6 +19,7 @@ static const char help[] =
     "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
     "  --disable-pass NAME skip an optimization pass (repeatable)\n"
     "  --precision P       fp32 (default), bf16, int8\n"
+    "  --calibrate DIR     int8: calibration inputs (see ondine run --help)\n"
     "  --no-ftz            keep denormals (slower kernels)\n"
     "  --json              one JSON object on stdout\n";
 
@@ -44,7 +45,7 @@ static double percentile(const double *v, int n, double p)
 
 int cli_bench(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *calibrate = NULL;
     long long batch = 1, iters = 20, warmup = 3;
     bool json = false;
     struct ond_options o;
@@ -67,8 +68,11 @@ int cli_bench(int argc, char **argv)
         } else if (strcmp(a, "--no-ftz") == 0) {
             o.no_ftz = 1;
         } else if (i + 1 >= argc && (strcmp(a, "--batch") == 0 || strcmp(a, "--iters") == 0 ||
-                                     strcmp(a, "--warmup") == 0 || strcmp(a, "--precision") == 0)) {
+                                     strcmp(a, "--warmup") == 0 || strcmp(a, "--precision") == 0 ||
+                                     strcmp(a, "--calibrate") == 0)) {
             rc = cli_usage("bench", "%s needs a value", a);
+        } else if (strcmp(a, "--calibrate") == 0) {
+            calibrate = argv[++i];
         } else if (strcmp(a, "--batch") == 0) {
             if (!cli_int(argv[++i], 1, 1 << 20, &batch))
                 rc = cli_usage("bench", "--batch takes a whole number from 1");
@@ -100,10 +104,8 @@ int cli_bench(int argc, char **argv)
     if (rc != CLI_OK)
         goto done;
     double t0 = now_ms();
-    if (ond_model_load_file(path, &o, &m, &err) || ond_session_create(m, &o, &s, &err)) {
-        rc = cli_error("bench", &err);
+    if ((rc = cli_session("bench", path, &o, calibrate, &m, &s)))
         goto done;
-    }
     double load_ms = now_ms() - t0;
     n_in = ond_model_input_count(m);
     in = calloc(n_in + 1, sizeof *in);

@@ -1,9 +1,13 @@
 /* cli.c: helpers shared by the verbs of the ondine command line. */
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/loader.h"
 #include "tools/cli.h"
 
 int cli_error(const char *verb, const struct ond_error *err)
@@ -146,4 +150,257 @@ int cli_random_input(const char *verb, struct ond_value *v, const struct ond_val
         }
     }
     return 0;
+}
+
+/* Reads a .npy file: version 1-3 header, '<f4', '<f8' (converted to float), '<i8', '<i4',
+ * '|u1', '|i1', '|b1'; C order only. */
+static int read_npy(const char *verb, const char *path, struct ond_value *v)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    struct ond_error err = {0};
+    if (ond_read_file(path, 1ull << 34, &buf, &len, &err))
+        return fprintf(stderr, "ondine %s: %s\n", verb, err.message), -1;
+    const unsigned char *p = buf;
+    int rc = -1;
+    if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0) {
+        fprintf(stderr, "ondine %s: %s: not a .npy file\n", verb, path);
+        goto done;
+    }
+    size_t hl = p[6] == 1 ? (size_t)(p[8] | p[9] << 8) : len >= 12 ? (size_t)(p[8] | p[9] << 8 | p[10] << 16 | (size_t)p[11] << 24) : SIZE_MAX;
+    size_t off = p[6] == 1 ? 10 : 12;
+    if (hl > len - off) {
+        fprintf(stderr, "ondine %s: %s: truncated .npy header\n", verb, path);
+        goto done;
+    }
+    char hdr[4096];
+    snprintf(hdr, sizeof hdr, "%.*s", (int)(hl < sizeof hdr - 1 ? hl : sizeof hdr - 1), (const char *)p + off);
+    const char *descr = strstr(hdr, "'descr':"), *shape = strstr(hdr, "'shape':");
+    if (!descr || !shape || strstr(hdr, "'fortran_order': True")) {
+        fprintf(stderr, "ondine %s: %s: unsupported .npy header (C order and a shape needed)\n", verb, path);
+        goto done;
+    }
+    static const struct { const char *code; int32_t dtype; size_t size; } types[] = {
+        {"'<f4'", OND_DTYPE_FLOAT, 4}, {"'<f8'", OND_DTYPE_FLOAT, 8}, {"'<i8'", OND_DTYPE_INT64, 8},
+        {"'<i4'", OND_DTYPE_INT32, 4}, {"'|u1'", OND_DTYPE_UINT8, 1}, {"'|i1'", OND_DTYPE_INT8, 1},
+        {"'|b1'", OND_DTYPE_BOOL, 1},
+    };
+    int t = -1;
+    for (int i = 0; i < 7 && t < 0; i++)
+        if (strncmp(descr + 8 + strspn(descr + 8, " "), types[i].code, 5) == 0)
+            t = i;
+    if (t < 0) {
+        fprintf(stderr, "ondine %s: %s: unsupported .npy dtype\n", verb, path);
+        goto done;
+    }
+    memset(v, 0, sizeof *v);
+    const char *s = strchr(shape, '(');
+    size_t n = 1;
+    for (s = s ? s + 1 : NULL; s && *s && *s != ')';) {
+        char *end;
+        errno = 0;
+        long long d = strtoll(s, &end, 10);
+        if (end == s)
+            break;
+        if (errno || d < 0 || v->rank >= OND_MAX_RANK || __builtin_mul_overflow(n, (size_t)d, &n)) {
+            fprintf(stderr, "ondine %s: %s: bad shape in .npy header\n", verb, path);
+            goto done;
+        }
+        v->dims[v->rank++] = d;
+        s = end + strspn(end, ", ");
+    }
+    if (!s || n > (len - off - hl) / types[t].size) {
+        fprintf(stderr, "ondine %s: %s: data shorter than its shape\n", verb, path);
+        goto done;
+    }
+    v->dtype = types[t].dtype;
+    v->size = n * (types[t].size == 8 && v->dtype == OND_DTYPE_FLOAT ? 4 : types[t].size);
+    if (!(v->data = malloc(v->size ? v->size : 1)))
+        goto done;
+    const unsigned char *data = p + off + hl;
+    if (types[t].size == 8 && v->dtype == OND_DTYPE_FLOAT)
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, data + 8 * i, 8);
+            ((float *)v->data)[i] = (float)d;
+        }
+    else
+        memcpy(v->data, data, v->size);
+    rc = 0;
+done:
+    free(buf);
+    return rc;
+}
+
+int cli_read_tensor(const char *verb, const char *path, struct ond_value *v)
+{
+    size_t len = strlen(path);
+    struct ond_error err = {0};
+    memset(v, 0, sizeof *v);
+    if (len > 4 && strcmp(path + len - 4, ".npy") == 0)
+        return read_npy(verb, path, v);
+    if (ond_tensor_proto_read(path, v, &err))
+        return fprintf(stderr, "ondine %s: %s\n", verb, err.message), -1;
+    return 0;
+}
+
+/* Calibration sets stop here: more images than calibration needs, few enough to hold. */
+#define CALIBRATION_MAX_FILES 4096
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of dir whose names start with prefix and end with suffix, sorted; NULL with
+ * a message on failure. */
+static char **list_dir(const char *verb, const char *dir, const char *prefix,
+                       const char *suffix, size_t *n)
+{
+    DIR *d = opendir(dir);
+    char **names = calloc(CALIBRATION_MAX_FILES + 1, sizeof *names);
+    *n = 0;
+    if (!d || !names) {
+        fprintf(stderr, "ondine %s: cannot read '%s': %s\n", verb, dir,
+                d ? "out of memory" : strerror(errno));
+        if (d)
+            closedir(d);
+        free(names);
+        return NULL;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || len < sl ||
+            strcmp(e->d_name + len - sl, suffix) != 0)
+            continue;
+        if (*n == CALIBRATION_MAX_FILES) {
+            fprintf(stderr, "ondine %s: '%s' has more than %d calibration entries\n", verb, dir,
+                    CALIBRATION_MAX_FILES);
+            break;
+        }
+        if (!(names[*n] = malloc(strlen(dir) + len + 2)))
+            break;
+        sprintf(names[(*n)++], "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    qsort(names, *n, sizeof *names, by_name);
+    return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+void cli_values_free(struct ond_value *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free((void *)v[i].name);
+        free(v[i].data);
+    }
+    free(v);
+}
+
+/* Set k's values from files (one per model input, in the model's order). */
+static int read_set(const char *verb, const struct ond_model *m, char **files, size_t n_files,
+                    struct ond_value *set)
+{
+    size_t n_in = ond_model_input_count(m);
+    if (n_files != n_in) {
+        fprintf(stderr, "ondine %s: %s: %zu calibration file%s for a model with %zu input%s\n",
+                verb, n_files ? files[0] : "calibration set", n_files, n_files == 1 ? "" : "s",
+                n_in, n_in == 1 ? "" : "s");
+        return -1;
+    }
+    for (size_t i = 0; i < n_in; i++) {
+        struct ond_value decl;
+        ond_model_input(m, i, &decl, NULL);
+        if (cli_read_tensor(verb, files[i], &set[i]))
+            return -1;
+        free((void *)set[i].name);
+        if (!(set[i].name = strdup(decl.name)))
+            return -1;
+    }
+    return 0;
+}
+
+int cli_calibration(const char *verb, const char *dir, const struct ond_model *m,
+                    struct ond_value **sets, size_t *n_sets)
+{
+    size_t n_in = ond_model_input_count(m), n_dirs = 0, n_files = 0;
+    char **dirs = list_dir(verb, dir, "test_data_set_", "", &n_dirs), **files = NULL;
+    int rc = dirs ? 0 : -1;
+    *sets = NULL;
+    *n_sets = 0;
+    if (!rc && !n_dirs) {
+        /* Plain files: one set per file, for a one-input model. */
+        char **pb = list_dir(verb, dir, "", ".pb", &n_files), **npy = NULL;
+        size_t n_npy = 0;
+        if (!pb || !(npy = list_dir(verb, dir, "", ".npy", &n_npy)))
+            rc = -1;
+        else if (!n_files && !n_npy) {
+            fprintf(stderr, "ondine %s: '%s' has no test_data_set_* folders and no .pb or .npy "
+                    "files to calibrate on\n", verb, dir);
+            rc = -1;
+        } else if (n_files && n_npy) {
+            fprintf(stderr, "ondine %s: '%s' mixes .pb and .npy files\n", verb, dir);
+            rc = -1;
+        } else if (n_in != 1) {
+            fprintf(stderr, "ondine %s: the model has %zu inputs: give its calibration sets as "
+                    "test_data_set_*/input_<k>.pb folders\n", verb, n_in);
+            rc = -1;
+        }
+        files = n_npy ? npy : pb;
+        n_files = n_npy ? n_npy : n_files;
+        free_names(n_npy ? pb : npy, n_npy ? n_files : n_npy);
+    }
+    size_t count = n_dirs ? n_dirs : n_files;
+    if (!rc && !(*sets = calloc(count * n_in + 1, sizeof **sets)))
+        rc = -1;
+    for (size_t k = 0; k < count && !rc; k++) {
+        if (!n_dirs) {
+            rc = read_set(verb, m, &files[k], 1, *sets + k * n_in);
+            continue;
+        }
+        size_t n = 0;
+        char **in = list_dir(verb, dirs[k], "input_", ".pb", &n);
+        rc = in ? read_set(verb, m, in, n, *sets + k * n_in) : -1;
+        free_names(in, n);
+    }
+    free_names(dirs, n_dirs);
+    free_names(files, n_files);
+    if (rc) {
+        cli_values_free(*sets, count * n_in);
+        *sets = NULL;
+        return -1;
+    }
+    *n_sets = count;
+    return 0;
+}
+
+int cli_session(const char *verb, const char *path, struct ond_options *o, const char *calibrate,
+                struct ond_model **m, struct ond_session **s)
+{
+    struct ond_error err = {0};
+    struct ond_value *sets = NULL;
+    size_t n_sets = 0;
+    *m = NULL;
+    *s = NULL;
+    if (ond_model_load_file(path, o, m, &err))
+        return cli_error(verb, &err);
+    if (o->precision == OND_PRECISION_INT8 && !calibrate)
+        fprintf(stderr, "ondine %s: warning: int8 calibrated on seeded random inputs; accuracy "
+                "needs real data (--calibrate DIR)\n", verb);
+    if (o->precision == OND_PRECISION_INT8 && calibrate &&
+        cli_calibration(verb, calibrate, *m, &sets, &n_sets))
+        return CLI_FAIL;
+    o->calibration = sets;
+    o->n_calibration_sets = n_sets;
+    int rc = ond_session_create(*m, o, s, &err) ? cli_error(verb, &err) : CLI_OK;
+    o->calibration = NULL;
+    o->n_calibration_sets = 0;
+    cli_values_free(sets, n_sets * ond_model_input_count(*m));
+    return rc;
 }

@@ -33,6 +33,19 @@ int cli_precision(const char *s, enum ond_precision *p);
  * normal(0, 1), integers 0..9; name and data malloc'd. -1 (message printed) on failure. */
 int cli_random_input(const char *verb, struct ond_value *v, const struct ond_value *decl,
                      long long batch, uint64_t *seed);
+/* Reads a tensor from FILE.npy or a TensorProto .pb (name, when the .pb has one, and data
+ * malloc'd); -1 with a message on failure. */
+int cli_read_tensor(const char *verb, const char *path, struct ond_value *v);
+/* Calibration inputs from dir: test_data_set_* folders of input_<k>.pb (a backend test folder),
+ * or .pb / .npy files, one set each, for a one-input model. Sets are in name order, named as
+ * the model's inputs; free with cli_values_free(*sets, n_sets * inputs). */
+int cli_calibration(const char *verb, const char *dir, const struct ond_model *m,
+                    struct ond_value **sets, size_t *n_sets);
+void cli_values_free(struct ond_value *v, size_t n);
+/* Loads path and creates its session with o; in int8, calibrated on the calibrate folder, or,
+ * when it is NULL, on random inputs with a warning on stderr. CLI_OK or CLI_FAIL (printed). */
+int cli_session(const char *verb, const char *path, struct ond_options *o, const char *calibrate,
+                struct ond_model **m, struct ond_session **s);
 /* JSON string output with escaping. */
 void cli_json_str(FILE *f, const char *s);
 

@@ -23,88 +23,10 @@ static const char help[] =
     "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
     "  --disable-pass NAME skip an optimization pass (repeatable)\n"
     "  --precision P       fp32 (default), bf16, int8\n"
+    "  --calibrate DIR     int8: calibration inputs, test_data_set_* folders or one .pb/.npy\n"
+    "                      per set (default: seeded random inputs, with a warning)\n"
     "  --profile FILE      time every step of a second run: a Chrome trace in FILE and a\n"
     "                      table sorted by time on stdout\n";
-
-/* Reads a .npy file: version 1-3 header, '<f4', '<f8' (converted to float), '<i8', '<i4',
- * '|u1', '|i1', '|b1'; C order only. */
-static int read_npy(const char *path, struct ond_value *v)
-{
-    void *buf = NULL;
-    size_t len = 0;
-    struct ond_error err = {0};
-    if (ond_read_file(path, 1ull << 34, &buf, &len, &err))
-        return fprintf(stderr, "ondine run: %s\n", err.message), -1;
-    const unsigned char *p = buf;
-    int rc = -1;
-    if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0) {
-        fprintf(stderr, "ondine run: %s: not a .npy file\n", path);
-        goto done;
-    }
-    size_t hl = p[6] == 1 ? (size_t)(p[8] | p[9] << 8) : len >= 12 ? (size_t)(p[8] | p[9] << 8 | p[10] << 16 | (size_t)p[11] << 24) : SIZE_MAX;
-    size_t off = p[6] == 1 ? 10 : 12;
-    if (hl > len - off) {
-        fprintf(stderr, "ondine run: %s: truncated .npy header\n", path);
-        goto done;
-    }
-    char hdr[4096];
-    snprintf(hdr, sizeof hdr, "%.*s", (int)(hl < sizeof hdr - 1 ? hl : sizeof hdr - 1), (const char *)p + off);
-    const char *descr = strstr(hdr, "'descr':"), *shape = strstr(hdr, "'shape':");
-    if (!descr || !shape || strstr(hdr, "'fortran_order': True")) {
-        fprintf(stderr, "ondine run: %s: unsupported .npy header (C order and a shape needed)\n", path);
-        goto done;
-    }
-    static const struct { const char *code; int32_t dtype; size_t size; } types[] = {
-        {"'<f4'", OND_DTYPE_FLOAT, 4}, {"'<f8'", OND_DTYPE_FLOAT, 8}, {"'<i8'", OND_DTYPE_INT64, 8},
-        {"'<i4'", OND_DTYPE_INT32, 4}, {"'|u1'", OND_DTYPE_UINT8, 1}, {"'|i1'", OND_DTYPE_INT8, 1},
-        {"'|b1'", OND_DTYPE_BOOL, 1},
-    };
-    int t = -1;
-    for (int i = 0; i < 7 && t < 0; i++)
-        if (strncmp(descr + 8 + strspn(descr + 8, " "), types[i].code, 5) == 0)
-            t = i;
-    if (t < 0) {
-        fprintf(stderr, "ondine run: %s: unsupported .npy dtype\n", path);
-        goto done;
-    }
-    memset(v, 0, sizeof *v);
-    const char *s = strchr(shape, '(');
-    size_t n = 1;
-    for (s = s ? s + 1 : NULL; s && *s && *s != ')';) {
-        char *end;
-        errno = 0;
-        long long d = strtoll(s, &end, 10);
-        if (end == s)
-            break;
-        if (errno || d < 0 || v->rank >= OND_MAX_RANK || __builtin_mul_overflow(n, (size_t)d, &n)) {
-            fprintf(stderr, "ondine run: %s: bad shape in .npy header\n", path);
-            goto done;
-        }
-        v->dims[v->rank++] = d;
-        s = end + strspn(end, ", ");
-    }
-    if (!s || n > (len - off - hl) / types[t].size) {
-        fprintf(stderr, "ondine run: %s: data shorter than its shape\n", path);
-        goto done;
-    }
-    v->dtype = types[t].dtype;
-    v->size = n * (types[t].size == 8 && v->dtype == OND_DTYPE_FLOAT ? 4 : types[t].size);
-    if (!(v->data = malloc(v->size ? v->size : 1)))
-        goto done;
-    const unsigned char *data = p + off + hl;
-    if (types[t].size == 8 && v->dtype == OND_DTYPE_FLOAT)
-        for (size_t i = 0; i < n; i++) {
-            double d;
-            memcpy(&d, data + 8 * i, 8);
-            ((float *)v->data)[i] = (float)d;
-        }
-    else
-        memcpy(v->data, data, v->size);
-    rc = 0;
-done:
-    free(buf);
-    return rc;
-}
 
 static int read_input(const char *spec, struct ond_value *v)
 {
@@ -114,17 +36,9 @@ static int read_input(const char *spec, struct ond_value *v)
         return -1;
     }
     const char *file = eq + 1;
-    size_t fl = strlen(file);
-    struct ond_error err = {0};
-    if (fl > 4 && strcmp(file + fl - 4, ".npy") == 0) {
-        if (read_npy(file, v))
-            return -1;
-    } else if (ond_tensor_proto_read(file, v, &err)) {
-        fprintf(stderr, "ondine run: %s\n", err.message);
+    if (cli_read_tensor("run", file, v))
         return -1;
-    } else {
-        free((void *)v->name);
-    }
+    free((void *)v->name);
     v->name = strndup(spec, (size_t)(eq - spec));
     return v->name ? 0 : -1;
 }
@@ -211,7 +125,7 @@ static void print_output(const struct ond_value *o)
 
 int cli_run(int argc, char **argv)
 {
-    const char *path = NULL, *outdir = NULL, *profile = NULL;
+    const char *path = NULL, *outdir = NULL, *profile = NULL, *calibrate = NULL;
     long long batch = 1, seed = 0;
     struct ond_options o;
     ond_options_init(&o);
@@ -233,8 +147,11 @@ int cli_run(int argc, char **argv)
         } else if (i + 1 >= argc && (strcmp(a, "--input") == 0 || strcmp(a, "--batch") == 0 ||
                                      strcmp(a, "--seed") == 0 || strcmp(a, "--output-dir") == 0 ||
                                      strcmp(a, "--precision") == 0 ||
+                                     strcmp(a, "--calibrate") == 0 ||
                                      strcmp(a, "--profile") == 0)) {
             rc = cli_usage("run", "%s needs a value", a);
+        } else if (strcmp(a, "--calibrate") == 0) {
+            calibrate = argv[++i];
         } else if (strcmp(a, "--profile") == 0) {
             profile = argv[++i];
         } else if (strcmp(a, "--input") == 0) {
@@ -267,10 +184,8 @@ int cli_run(int argc, char **argv)
     struct ond_error err = {0};
     if (rc != CLI_OK)
         goto done;
-    if (ond_model_load_file(path, &o, &m, &err) || ond_session_create(m, &o, &s, &err)) {
-        rc = cli_error("run", &err);
+    if ((rc = cli_session("run", path, &o, calibrate, &m, &s)))
         goto done;
-    }
     n_in = ond_model_input_count(m);
     in = calloc(n_in + 1, sizeof *in);
     uint64_t state = (uint64_t)seed;

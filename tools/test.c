@@ -26,7 +26,7 @@ static const char help[] =
     "  PATH is a backend test folder (model.onnx, test_data_set_*/) or a folder holding them\n"
     "  --filter S          only cases whose folder name contains S\n"
     "  --rtol X, --atol Y  tolerance |got - ref| <= atol + rtol*|ref| (default 1e-3, 1e-5;\n"
-    "                      with --precision bf16 2e-2, 5e-2)\n"
+    "                      with --precision bf16 2e-2, 5e-2; int8 5e-2, 1e-1)\n"
     "  --json FILE         write the report as JSON\n"
     "  --skip-list FILE    skip the cases it names: one 'name reason...' a line, # comments\n"
     "  --compare-levels    also run at -O0 and compare the outputs of the two levels\n"
@@ -34,7 +34,9 @@ static const char help[] =
     "                      between the optimized and the -O0 graph (and DIR's <tensor>.pb)\n"
     "  -O0, -O1, -O2       optimization level (default -O2); --disable-pass NAME\n"
     "  --threads N         threads per session (default: all cores)\n"
-    "  --precision P       fp32 (default), bf16, int8\n";
+    "  --precision P       fp32 (default), bf16, int8\n"
+    "  --calibrate DIR     int8: calibration inputs for every case (a backend test folder,\n"
+    "                      or .pb/.npy files; default: seeded random inputs, with a warning)\n";
 
 #define MAX_IO 64
 #define MAX_DEPTH 3
@@ -48,7 +50,7 @@ struct skip {
 
 struct cfg {
     double rtol, atol;
-    const char *filter, *json_path, *bisect_dir;
+    const char *filter, *json_path, *bisect_dir, *calibrate;
     bool compare_levels, bisect, tty;
     struct ond_options opts;
     struct skip *skips;
@@ -738,8 +740,20 @@ static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
         ond_model_free(m0);
         m0 = NULL;
     }
-    if (!st && (st = ond_session_create(m, &cfg->opts, &s, &err)))
+    struct ond_options o = cfg->opts;
+    struct ond_value *calib = NULL;
+    size_t n_calib = 0;
+    if (!st && o.precision == OND_PRECISION_INT8 && cfg->calibrate &&
+        cli_calibration("test", cfg->calibrate, m, &calib, &n_calib)) {
+        st = ond_fail(&err, OND_STATUS_INVALID_ARGUMENT,
+                      "cannot read the calibration inputs in '%s' for this model", cfg->calibrate);
         set_reason(r, dir, "", &err);
+    }
+    o.calibration = calib;
+    o.n_calibration_sets = n_calib;
+    if (!st && (st = ond_session_create(m, &o, &s, &err)))
+        set_reason(r, dir, "", &err);
+    cli_values_free(calib, n_calib * (m ? ond_model_input_count(m) : 0));
     if (!st && cfg->compare_levels && (st = ond_session_create(m0, &o0, &s0, &err)))
         set_reason(r, dir, "-O0: ", &err);
     int failed = -1;
@@ -912,11 +926,14 @@ static int parse_args(int argc, char **argv, struct cfg *cfg, const char **disab
             if (!has_value || !parse_tol(argv[++i], a[2] == 'r' ? &cfg->rtol : &cfg->atol))
                 return cli_usage("test", "%s takes a number >= 0", a);
         } else if (strcmp(a, "--filter") == 0 || strcmp(a, "--json") == 0 ||
-                   strcmp(a, "--skip-list") == 0 || strcmp(a, "--precision") == 0) {
+                   strcmp(a, "--skip-list") == 0 || strcmp(a, "--precision") == 0 ||
+                   strcmp(a, "--calibrate") == 0) {
             if (!has_value)
                 return cli_usage("test", "%s needs a value", a);
             const char *v = argv[++i];
-            if (a[2] == 'f') {
+            if (a[2] == 'c') {
+                cfg->calibrate = v;
+            } else if (a[2] == 'f') {
                 cfg->filter = v;
             } else if (a[2] == 'j') {
                 cfg->json_path = v;
@@ -998,19 +1015,25 @@ static void run_all(const struct cfg *cfg, const struct cases *l, FILE *json, in
 
 /* bf16 keeps 8 bits of mantissa (a relative rounding of 2^-9 per step), and errors carried
  * through a deep network reach outputs near zero as absolute errors of about 5e-3 of the
- * outputs' scale (ResNet logits of scale 10: 0.05). A looser default, stated in the
- * output. */
+ * outputs' scale (ResNet logits of scale 10: 0.05). int8 rounds every activation to 1/255 or
+ * 1/127 of its calibrated range: errors of about 1% of the outputs' scale. Looser defaults,
+ * stated in the output. */
 static void default_tolerance(struct cfg *cfg)
 {
-    bool bf16 = cfg->opts.precision == OND_PRECISION_BF16;
+    enum ond_precision p = cfg->opts.precision;
     bool stated = cfg->rtol < 0 || cfg->atol < 0;
+    static const double rtol[] = {1e-3, 2e-2, 5e-2}, atol[] = {1e-5, 5e-2, 1e-1};
+    static const char *const name[] = {"fp32", "bf16", "int8"};
     if (cfg->rtol < 0)
-        cfg->rtol = bf16 ? 2e-2 : 1e-3;
+        cfg->rtol = rtol[p];
     if (cfg->atol < 0)
-        cfg->atol = bf16 ? 5e-2 : 1e-5;
-    if (bf16 && stated)
-        printf("bf16: tolerance rtol %g, atol %g (bf16 defaults; --rtol, --atol to change)\n",
-               cfg->rtol, cfg->atol);
+        cfg->atol = atol[p];
+    if (p != OND_PRECISION_FP32 && stated)
+        printf("%s: tolerance rtol %g, atol %g (%s defaults; --rtol, --atol to change)\n",
+               name[p], cfg->rtol, cfg->atol, name[p]);
+    if (p == OND_PRECISION_INT8 && !cfg->calibrate)
+        fprintf(stderr, "ondine test: warning: int8 calibrated on seeded random inputs; "
+                "accuracy needs real data (--calibrate DIR)\n");
 }
 
 int cli_test(int argc, char **argv)
