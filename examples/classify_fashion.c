@@ -1,7 +1,9 @@
 /* classify_fashion.c: classify the Fashion-MNIST test set with an ONNX model through ondine's
  * public C API (ondine.h) alone. Reads the IDX files (gzip, through zlib), runs the images in
  * batches, prints accuracy, per-class accuracy, the confusion matrix and images/s, and, given
- * torch's predicted labels (--compare), how many images ondine labels differently.
+ * torch's predicted labels (--compare), how many images ondine labels differently. In int8
+ * the session is calibrated on training images (the first 1000, --calibrate N), never on the
+ * test images it is scored on.
  *
  * The model takes raw pixels scaled to [0,1] as float [N,1,28,28] and returns [N,10] logits
  * (examples/models/). Any error prints one line on stderr and exits 1. */
@@ -34,12 +36,14 @@ static const char *const short_names[N_CLASSES] = {
 
 static const char usage[] =
     "usage: classify_fashion MODEL [--data DIR] [--batch N] [--threads N]\n"
-    "                        [--precision fp32|bf16|int8] [--limit N] [--compare FILE]\n"
+    "                        [--precision fp32|bf16|int8] [--calibrate N] [--limit N]\n"
+    "                        [--compare FILE]\n"
     "  --data DIR       Fashion-MNIST folder with t10k-{images-idx3,labels-idx1}-ubyte.gz\n"
     "                   (default /usr/share/datasets/fashion-mnist)\n"
     "  --batch N        images per run (default 100)\n"
     "  --threads N      threads (default 0: all cores)\n"
     "  --precision P    passed to ondine (default fp32)\n"
+    "  --calibrate N    int8: calibrate on the first N training images (default 1000)\n"
     "  --limit N        only the first N test images\n"
     "  --compare FILE   torch's labels: a JSON record with a \"predictions\" list\n"
     "                   (examples/models/*.json) or whitespace-separated integers\n";
@@ -203,6 +207,30 @@ static void load_test_set(const char *dir, struct dataset *d)
 
 /* torch's labels: after the "predictions" key of a JSON record, or the whole file, read as
  * integers separated by anything but digits and '-', up to a ']' or the end. */
+/* The first n training images as one float [n,1,rows,cols] calibration input. */
+static float *calibration_images(const char *dir, const struct dataset *test, size_t *n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    size_t len;
+    uint32_t dims[3];
+    unsigned char *file = read_gz(path, &len);
+    const unsigned char *pixels = idx_data(path, file, len, 3, dims);
+    if (dims[1] != test->rows || dims[2] != test->cols)
+        die("%s: images are %" PRIu32 "x%" PRIu32 ", the test images %zux%zu", path, dims[1],
+            dims[2], test->rows, test->cols);
+    if (*n > dims[0])
+        *n = dims[0];
+    size_t size = *n * test->rows * test->cols;
+    float *f = malloc(sizeof(float) * (size ? size : 1));
+    if (!f)
+        die("out of memory for %zu calibration images", *n);
+    for (size_t k = 0; k < size; k++)
+        f[k] = (float)pixels[k] / 255.0f;
+    free(file);
+    return f;
+}
+
 static unsigned char *read_compare(const char *path, size_t need)
 {
     FILE *f = fopen(path, "rb");
@@ -271,7 +299,7 @@ int main(int argc, char **argv)
 {
     const char *model_path = NULL, *data_dir = "/usr/share/datasets/fashion-mnist";
     const char *compare_path = NULL, *precision = "fp32";
-    long batch = 100, limit = -1;
+    long batch = 100, limit = -1, calibrate = 1000;
     struct ond_options opts;
     ond_options_init(&opts);
     for (int i = 1; i < argc; i++) {
@@ -286,6 +314,8 @@ int main(int argc, char **argv)
             batch = parse_count(a, need(a, v), 1, 100000);
         else if (strcmp(a, "--threads") == 0)
             opts.threads = (int)parse_count(a, need(a, v), 0, 4096);
+        else if (strcmp(a, "--calibrate") == 0)
+            calibrate = parse_count(a, need(a, v), 1, 60000);
         else if (strcmp(a, "--limit") == 0)
             limit = parse_count(a, need(a, v), 1, 1000000000);
         else if (strcmp(a, "--compare") == 0)
@@ -321,10 +351,26 @@ int main(int argc, char **argv)
     struct ond_error err;
     struct ond_model *model;
     struct ond_session *session;
-    if (ond_model_load_file(model_path, &opts, &model, &err) ||
-        ond_session_create(model, &opts, &session, &err))
+    if (ond_model_load_file(model_path, &opts, &model, &err))
         die("%s", err.message);
-    struct ond_value in_info, out_info;
+    struct ond_value in_info, out_info, calib;
+    float *calib_data = NULL;
+    size_t n_calib = (size_t)calibrate;
+    if (opts.precision == OND_PRECISION_INT8) {
+        if (ond_model_input(model, 0, &in_info, &err))
+            die("%s", err.message);
+        calib_data = calibration_images(data_dir, &d, &n_calib);
+        calib = (struct ond_value){
+            .name = in_info.name, .dtype = OND_DTYPE_FLOAT, .rank = 4,
+            .dims = {(int64_t)n_calib, 1, (int64_t)d.rows, (int64_t)d.cols},
+            .data = calib_data, .size = sizeof(float) * n_calib * d.rows * d.cols,
+        };
+        opts.calibration = &calib;
+        opts.n_calibration_sets = 1;
+    }
+    if (ond_session_create(model, &opts, &session, &err))
+        die("%s", err.message);
+    free(calib_data);
     if (ond_model_input_count(model) != 1 || ond_model_output_count(model) != 1)
         die("%s: %zu inputs and %zu outputs, expected one of each", model_path,
             ond_model_input_count(model), ond_model_output_count(model));
@@ -396,6 +442,8 @@ int main(int argc, char **argv)
         printf("run        batch %ld, threads %d, %s\n", batch, opts.threads, precision);
     else
         printf("run        batch %ld, all cores, %s\n", batch, precision);
+    if (opts.precision == OND_PRECISION_INT8)
+        printf("calibrated on the first %zu training images\n", n_calib);
     printf("accuracy   %.2f%% (%zu/%zu)\n\n", pct(correct, count), correct, count);
 
     printf("class          accuracy   correct/images\n");

@@ -4,7 +4,8 @@
 agree BIN MODEL RECORD DATA: classify the first 1000 Fashion-MNIST test images with ondine and
   check them against torch's predictions in RECORD (tools/train/train_fashion.py's JSON):
   at most 2 labels differ (near-ties), and ondine's accuracy is torch's within those. The
-  labels and torch's accuracy are recomputed here from the IDX file and the record.
+  labels and torch's accuracy are recomputed here from the IDX file and the record. Then
+  int8, calibrated on 500 training images, must be within 1.0 point of fp32.
 bad-data BIN MODEL RECORD DATA: damaged IDX files, bad options and a bad --compare file each
   give exit status 1 and one line on stderr, never a crash.
 """
@@ -83,6 +84,17 @@ def agree(binary, model, record_path, data):
         fail(f"per-class correct counts {per_class} do not add up to {ondine_correct}")
     print(f"ok: ondine {ondine_correct}/{LIMIT}, torch {torch_correct}/{LIMIT}, {differ} differ")
 
+    # int8, calibrated on training images: within 1.0 point of fp32 on the same images.
+    p = run([binary, model, "--data", data, "--limit", str(LIMIT), "--threads", "2",
+             "--precision", "int8", "--calibrate", "500"])
+    m = re.search(r"^accuracy +[\d.]+% \((\d+)/(\d+)\)$", p.stdout, re.M)
+    if p.returncode != 0 or not m or "calibrated on the first 500 training images" not in p.stdout:
+        fail(f"int8 run: exit {p.returncode}: {p.stdout} {p.stderr}")
+    int8_correct = int(m.group(1))
+    if abs(int8_correct - ondine_correct) > LIMIT // 100:
+        fail(f"int8 {int8_correct}/{LIMIT} is over 1 point from fp32 {ondine_correct}/{LIMIT}")
+    print(f"ok: int8 {int8_correct}/{LIMIT}, fp32 {ondine_correct}/{LIMIT}")
+
 
 def bad_data(binary, model, record_path, data):
     images = gzip.open(os.path.join(data, "t10k-images-idx3-ubyte.gz")).read()
@@ -127,7 +139,7 @@ def bad_data(binary, model, record_path, data):
             ("--compare too short", base + ["--compare", short]),
             ("--compare label 12", base + ["--compare", bad_label]),
             ("--compare missing", base + ["--compare", os.path.join(tmp, "none")]),
-            ("--precision int8 (not implemented)", base + ["--precision", "int8"]),
+            ("--calibrate 0", base + ["--precision", "int8", "--calibrate", "0"]),
             ("--precision fp8", base + ["--precision", "fp8"]),
             ("--batch 0", base + ["--batch", "0"]),
             ("--limit x", [binary, model, "--limit", "x"]),

@@ -35,6 +35,8 @@ class Options(ctypes.Structure):
         ("max_total_bytes", ctypes.c_uint64),
         ("max_nodes", ctypes.c_int64),
         ("max_depth", ctypes.c_int),
+        ("calibration", ctypes.c_void_p),
+        ("n_calibration_sets", ctypes.c_size_t),
     ]
 
 
