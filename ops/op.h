@@ -192,4 +192,38 @@ enum ond_status ond_window3_resolve(const struct ond_node *n, const struct ond_w
                                     int rank, const int64_t *in, const int64_t *k,
                                     struct ond_window3 *g, struct ond_error *err);
 
+
+/* A convolution's attributes: Conv, ConvInteger and QLinearConv share them. */
+struct ond_conv_attrs {
+    struct ond_window w;
+    int64_t group;
+};
+/* Reads the window attributes and group (positive). */
+enum ond_status ond_conv_parse(const struct ond_node *n, struct ond_conv_attrs *c,
+                               struct ond_error *err);
+/* Output shape of a convolution of X [N, C, D...] by W [M, C/group, k...] with bias B [M]
+ * (NULL: none) into out->rank and out->dims: unknown ranks leave out unknown; kernel_shape
+ * must agree with W. */
+enum ond_status ond_conv_shape(const struct ond_node *n, const struct ond_conv_attrs *c,
+                               const struct ond_info *x, const struct ond_info *w,
+                               const struct ond_info *b, struct ond_info *out,
+                               struct ond_error *err);
+
+/* ---- MatMul shapes (ops/matmul.c), shared with MatMulInteger and QLinearMatMul ---- */
+/* numpy.matmul's output shape of A and B into out->rank and out->dims (unknown ranks leave
+ * out unknown); a scalar operand is an error. */
+enum ond_status ond_matmul_shape(const struct ond_node *n, const struct ond_info *a,
+                                 const struct ond_info *b, struct ond_info *out,
+                                 struct ond_error *err);
+/* How a matmul of known shapes walks its batch: output matrix t [m, n] is A's matrix ia
+ * [m, k] times B's matrix ib [k, n] (ond_mm_batch), batch dims broadcast. A 1-D A has
+ * m 1, a 1-D B n 1. */
+struct ond_mm {
+    int nb;                                               /* output batch dims */
+    int64_t dims[OND_MAX_RANK], sa[OND_MAX_RANK], sb[OND_MAX_RANK]; /* strides 0: broadcast */
+    int64_t batches, m, k, n;
+};
+void ond_mm_init(const struct ond_info *a, const struct ond_info *b, struct ond_mm *mm);
+void ond_mm_batch(const struct ond_mm *mm, int64_t t, int64_t *ia, int64_t *ib);
+
 #endif
