@@ -43,14 +43,12 @@ static enum ond_status matmul_infer(const struct ond_node *n, const struct ond_i
                                     struct ond_info *out, struct ond_error *err)
 {
     const struct ond_info *a = in[0], *b = in[1];
-    int64_t rows = a->rank >= 2 ? a->dims[a->rank - 2] : a->rank == 1 ? 1 : OND_DIM_UNKNOWN;
-    int64_t cols = b->rank >= 2 ? b->dims[b->rank - 1] : b->rank == 1 ? 1 : OND_DIM_UNKNOWN;
     enum ond_status st;
     if ((st = ond_require_q8(n, a, 0, "A", err)) || (st = ond_require_q8(n, b, 1, "B", err)) ||
-        (st = ond_qzp_check(n, ond_opt_in(n, in, 2), 2, "a_zero_point", a->dtype, rows, -1,
-                            err)) ||
-        (st = ond_qzp_check(n, ond_opt_in(n, in, 3), 3, "b_zero_point", b->dtype, cols, -1,
-                            err)))
+        (st = ond_qzp_check(n, ond_opt_in(n, in, 2), 2, "a_zero_point", a->dtype,
+                            ond_mm_rows(a), -1, err)) ||
+        (st = ond_qzp_check(n, ond_opt_in(n, in, 3), 3, "b_zero_point", b->dtype,
+                            ond_mm_cols(b), -1, err)))
         return st;
     out[0].dtype = OND_DTYPE_INT32;
     return ond_matmul_shape(n, a, b, &out[0], err);

@@ -91,6 +91,16 @@ void ond_mm_batch(const struct ond_mm *mm, int64_t t, int64_t *ia, int64_t *ib)
     *ib = ob;
 }
 
+int64_t ond_mm_rows(const struct ond_info *a)
+{
+    return a->rank >= 2 ? a->dims[a->rank - 2] : a->rank == 1 ? 1 : OND_DIM_UNKNOWN;
+}
+
+int64_t ond_mm_cols(const struct ond_info *b)
+{
+    return b->rank >= 2 ? b->dims[b->rank - 1] : b->rank == 1 ? 1 : OND_DIM_UNKNOWN;
+}
+
 static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
                              struct ond_info *out, struct ond_error *err)
 {

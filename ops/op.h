@@ -225,6 +225,9 @@ struct ond_mm {
 };
 void ond_mm_init(const struct ond_info *a, const struct ond_info *b, struct ond_mm *mm);
 void ond_mm_batch(const struct ond_mm *mm, int64_t t, int64_t *ia, int64_t *ib);
+/* Rows of A (m) and columns of B (n) as a matmul sees them; -1 when not known. */
+int64_t ond_mm_rows(const struct ond_info *a);
+int64_t ond_mm_cols(const struct ond_info *b);
 
 /* ---- quantization (ops/quant_util.c): QuantizeLinear, DequantizeLinear, QLinearConv,
  * QLinearMatMul, ConvInteger, MatMulInteger ---- */

@@ -100,21 +100,11 @@ static enum ond_status conv_eval(const struct ond_node *n, const struct ond_info
     return st;
 }
 
-/* Rows of A (per-row parameters) and columns of B (per-column ones); -1 unknown. */
-static int64_t rows(const struct ond_info *a)
-{
-    return a->rank >= 2 ? a->dims[a->rank - 2] : a->rank == 1 ? 1 : OND_DIM_UNKNOWN;
-}
-
-static int64_t cols(const struct ond_info *b)
-{
-    return b->rank >= 2 ? b->dims[b->rank - 1] : b->rank == 1 ? 1 : OND_DIM_UNKNOWN;
-}
-
 static enum ond_status matmul_infer(const struct ond_node *n, const struct ond_info *const *in,
                                     struct ond_info *out, struct ond_error *err)
 {
-    enum ond_status st = check(n, in, mm_names, rows(in[0]), cols(in[3]), err);
+    enum ond_status st = check(n, in, mm_names, ond_mm_rows(in[0]), ond_mm_cols(in[3]),
+                               err);
     if (st)
         return st;
     out[0].dtype = in[7]->dtype;
@@ -127,11 +117,12 @@ static enum ond_status matmul_eval(const struct ond_node *n, const struct ond_in
 {
     uint64_t numel;
     int32_t *acc;
-    enum ond_status st = check(n, in, mm_names, rows(in[0]), cols(in[3]), err);
+    enum ond_status st = check(n, in, mm_names, ond_mm_rows(in[0]), ond_mm_cols(in[3]),
+                               err);
     if (st || (st = scratch(n, &out[0], &acc, &numel, err)))
         return st;
     ond_matmul_integer(in[0], in[2], in[3], in[5], acc);
-    int64_t m = rows(in[0]), nn = cols(in[3]);
+    int64_t m = ond_mm_rows(in[0]), nn = ond_mm_cols(in[3]);
     float ys = ond_qscale_at(in[6], 0);
     int32_t yz = ond_qzp_at(in[7], 0);
     for (int64_t i = 0; i < (int64_t)numel; i++) {

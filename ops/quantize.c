@@ -148,11 +148,9 @@ static enum ond_status dequantize_eval(const struct ond_node *n,
 static enum ond_status dynamic_infer(const struct ond_node *n, const struct ond_info *const *in,
                                      struct ond_info *out, struct ond_error *err)
 {
-    enum ond_status st = ond_require_float(n, in[0], 0, err);
+    enum ond_status st = ond_infer_same(n, in, out, err);
     if (st)
         return st;
-    out[0] = *in[0];
-    out[0].data = NULL;
     out[0].dtype = OND_DTYPE_UINT8;
     out[1] = (struct ond_info){.dtype = OND_DTYPE_FLOAT, .rank = 0};
     out[2] = (struct ond_info){.dtype = OND_DTYPE_UINT8, .rank = 0};
