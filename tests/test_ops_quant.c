@@ -2,6 +2,7 @@
  * hand-computed values through the reference interpreter (rounding ties to even,
  * saturation, per-axis parameters, zero points, bias) and bad models or inputs, each refused
  * with a message naming the node. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "proto/loader.h"
@@ -315,6 +316,34 @@ static void test_bad_models(void **state)
     load_fails(m, OND_STATUS_INVALID_MODEL, "X has 2 channels, W expects 1");
 }
 
+/* An all-zero (or NaN) input has no range: scale 1 rather than a division by zero; NaN
+ * quantizes to the zero point. */
+static void test_dynamic_quantize_degenerate(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 11);
+    tm_input(m, "x", F, 1, (int64_t[]){3});
+    tm_node(m, "DynamicQuantizeLinear", "q", "x", "y,s,z");
+    tm_output(m, "y");
+    tm_output(m, "s");
+    tm_output(m, "z");
+    struct ond_graph *g = NULL;
+    struct ond_error err = {0};
+    assert_int_equal(tm_load(m, &g, &err), OND_OK);
+    float x[3] = {0.0f, NAN, -0.0f};
+    struct ond_value in = {"x", F, 1, {3}, x, sizeof x}, out[3];
+    assert_int_equal(ond_reference_run(g, &in, 1, out, NULL, NULL, &err), OND_OK);
+    assert_memory_equal(out[0].data, ((uint8_t[]){0, 0, 0}), 3);
+    assert_true(*(float *)out[1].data == 1.0f);
+    assert_int_equal(*(uint8_t *)out[2].data, 0);
+    for (int i = 0; i < 3; i++) {
+        free((void *)out[i].name);
+        free(out[i].data);
+    }
+    ond_graph_free(g);
+    tm_free(m);
+}
+
 /* A scale fed at run time is checked when the node runs. */
 static void test_bad_runtime_scale(void **state)
 {
@@ -350,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_integer_ops),
         cmocka_unit_test(test_qlinear_ops),
         cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_dynamic_quantize_degenerate),
         cmocka_unit_test(test_bad_runtime_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
