@@ -24,7 +24,7 @@ enum ond_status ond_require_q8(const struct ond_node *n, const struct ond_info *
 }
 
 /* Shape rule of scales and zero points: one value, or a 1-D tensor of per values. Unknown
- * dims pass: eval checks again on known shapes. */
+ * dims pass: the reference and session planning infer again on concrete shapes before eval. */
 static enum ond_status param_shape(const struct ond_node *n, const struct ond_info *v, int k,
                                    const char *what, int64_t per, int64_t *count,
                                    struct ond_error *err)
