@@ -8,10 +8,8 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-/* The operands as matrices: batch dims of A and B padded to the output's batch rank. */
+/* The operands as matrices: batch dims of A and B apart from their last two. */
 struct mm_shape {
-    int nb;                       /* output batch dims */
-    int64_t batch[OND_MAX_RANK], a_batch[OND_MAX_RANK], b_batch[OND_MAX_RANK];
     int64_t m, k, kb, n;
 };
 
@@ -30,16 +28,13 @@ static void split(const struct ond_info *a, const struct ond_info *b, struct ond
     memcpy(bb->dims, b->dims, sizeof(int64_t) * (size_t)bb->rank);
 }
 
-static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
-                             struct ond_info *out, struct ond_error *err)
+enum ond_status ond_matmul_shape(const struct ond_node *n, const struct ond_info *a,
+                                 const struct ond_info *b, struct ond_info *out,
+                                 struct ond_error *err)
 {
-    const struct ond_info *a = in[0], *b = in[1];
     enum ond_status st;
-    if ((st = ond_require_float(n, a, 0, err)) || (st = ond_require_float(n, b, 1, err)))
-        return st;
-    out[0].dtype = OND_DTYPE_FLOAT;
     if (a->rank == 0 || b->rank == 0)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "MatMul of a scalar");
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "%s of a scalar", n->op_type);
     if (a->rank < 0 || b->rank < 0)
         return OND_OK;
     struct ond_info ab, bb, ob = {0};
@@ -51,51 +46,86 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
                              (long long)s.kb);
     if ((st = ond_broadcast(n, &ab, &bb, &ob, err)))
         return st;
-    out[0].rank = ob.rank;
-    memcpy(out[0].dims, ob.dims, sizeof(int64_t) * (size_t)ob.rank);
+    out->rank = ob.rank;
+    memcpy(out->dims, ob.dims, sizeof(int64_t) * (size_t)ob.rank);
     if (a->rank >= 2)
-        out[0].dims[out[0].rank++] = s.m;
+        out->dims[out->rank++] = s.m;
     if (b->rank >= 2)
-        out[0].dims[out[0].rank++] = s.n;
+        out->dims[out->rank++] = s.n;
     return OND_OK;
+}
+
+void ond_mm_init(const struct ond_info *a, const struct ond_info *b, struct ond_mm *mm)
+{
+    struct ond_info ab, bb;
+    struct mm_shape s;
+    split(a, b, &ab, &bb, &s);
+    mm->m = s.m;
+    mm->k = s.k;
+    mm->n = s.n;
+    mm->nb = ab.rank > bb.rank ? ab.rank : bb.rank;
+    mm->batches = 1;
+    int64_t ra = 1, rb = 1;
+    for (int i = mm->nb - 1; i >= 0; i--) {
+        int ia = i - (mm->nb - ab.rank), ib = i - (mm->nb - bb.rank);
+        int64_t da = ia >= 0 ? ab.dims[ia] : 1, db = ib >= 0 ? bb.dims[ib] : 1;
+        mm->dims[i] = da > db ? da : db;
+        mm->sa[i] = da == 1 ? 0 : ra;
+        mm->sb[i] = db == 1 ? 0 : rb;
+        ra *= da;
+        rb *= db;
+        mm->batches *= mm->dims[i];
+    }
+}
+
+void ond_mm_batch(const struct ond_mm *mm, int64_t t, int64_t *ia, int64_t *ib)
+{
+    int64_t oa = 0, ob = 0, rest = t;
+    for (int i = mm->nb - 1; i >= 0; i--) {
+        int64_t idx = rest % mm->dims[i];
+        rest /= mm->dims[i];
+        oa += idx * mm->sa[i];
+        ob += idx * mm->sb[i];
+    }
+    *ia = oa;
+    *ib = ob;
+}
+
+int64_t ond_mm_rows(const struct ond_info *a)
+{
+    return a->rank >= 2 ? a->dims[a->rank - 2] : a->rank == 1 ? 1 : OND_DIM_UNKNOWN;
+}
+
+int64_t ond_mm_cols(const struct ond_info *b)
+{
+    return b->rank >= 2 ? b->dims[b->rank - 1] : b->rank == 1 ? 1 : OND_DIM_UNKNOWN;
+}
+
+static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
+                             struct ond_info *out, struct ond_error *err)
+{
+    enum ond_status st;
+    if ((st = ond_require_float(n, in[0], 0, err)) || (st = ond_require_float(n, in[1], 1, err)))
+        return st;
+    out[0].dtype = OND_DTYPE_FLOAT;
+    return ond_matmul_shape(n, in[0], in[1], &out[0], err);
 }
 
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
                             const struct ond_info *out, void *const *out_data,
                             struct ond_error *err)
 {
-    const struct ond_info *a = in[0], *b = in[1];
-    struct ond_info ab, bb;
-    struct mm_shape s;
+    struct ond_mm mm;
     (void)n;
     (void)out;
     (void)err;
-    split(a, b, &ab, &bb, &s);
-    int nb = ab.rank > bb.rank ? ab.rank : bb.rank;
-    /* Strides (in matrices) of each batch dim of A and B; 0 where broadcast. */
-    int64_t dims[OND_MAX_RANK], sa[OND_MAX_RANK], sb[OND_MAX_RANK], batches = 1;
-    int64_t ra = 1, rb = 1;
-    for (int i = nb - 1; i >= 0; i--) {
-        int ia = i - (nb - ab.rank), ib = i - (nb - bb.rank);
-        int64_t da = ia >= 0 ? ab.dims[ia] : 1, db = ib >= 0 ? bb.dims[ib] : 1;
-        dims[i] = da > db ? da : db;
-        sa[i] = da == 1 ? 0 : ra;
-        sb[i] = db == 1 ? 0 : rb;
-        ra *= da;
-        rb *= db;
-        batches *= dims[i];
-    }
-    const float *ad = a->data, *bd = b->data;
+    ond_mm_init(in[0], in[1], &mm);
+    const float *ad = in[0]->data, *bd = in[1]->data;
     float *y = out_data[0];
-    int64_t m = s.m, k = s.k, nn = s.n;
-    for (int64_t t = 0; t < batches; t++) {
-        int64_t oa = 0, ob = 0, rest = t;
-        for (int i = nb - 1; i >= 0; i--) {
-            int64_t idx = rest % dims[i];
-            rest /= dims[i];
-            oa += idx * sa[i];
-            ob += idx * sb[i];
-        }
+    int64_t m = mm.m, k = mm.k, nn = mm.n;
+    for (int64_t t = 0; t < mm.batches; t++) {
+        int64_t oa, ob;
+        ond_mm_batch(&mm, t, &oa, &ob);
         const float *am = ad + oa * m * k, *bm = bd + ob * k * nn;
         float *ym = y + t * m * nn;
         for (int64_t i = 0; i < m; i++)

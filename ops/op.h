@@ -200,4 +200,81 @@ enum ond_status ond_window3_resolve(const struct ond_node *n, const struct ond_w
                                     int rank, const int64_t *in, const int64_t *k,
                                     struct ond_window3 *g, struct ond_error *err);
 
+
+/* A convolution's attributes: Conv, ConvInteger and QLinearConv share them. */
+struct ond_conv_attrs {
+    struct ond_window w;
+    int64_t group;
+};
+/* Reads the window attributes and group (positive). */
+enum ond_status ond_conv_parse(const struct ond_node *n, struct ond_conv_attrs *c,
+                               struct ond_error *err);
+/* Output shape of a convolution of X [N, C, D...] by W [M, C/group, k...] with bias B [M]
+ * (NULL: none) into out->rank and out->dims: unknown ranks leave out unknown; kernel_shape
+ * must agree with W. */
+enum ond_status ond_conv_shape(const struct ond_node *n, const struct ond_conv_attrs *c,
+                               const struct ond_info *x, const struct ond_info *w,
+                               const struct ond_info *b, struct ond_info *out,
+                               struct ond_error *err);
+
+/* ---- MatMul shapes (ops/matmul.c), shared with MatMulInteger and QLinearMatMul ---- */
+/* numpy.matmul's output shape of A and B into out->rank and out->dims (unknown ranks leave
+ * out unknown); a scalar operand is an error. */
+enum ond_status ond_matmul_shape(const struct ond_node *n, const struct ond_info *a,
+                                 const struct ond_info *b, struct ond_info *out,
+                                 struct ond_error *err);
+/* How a matmul of known shapes walks its batch: output matrix t [m, n] is A's matrix ia
+ * [m, k] times B's matrix ib [k, n] (ond_mm_batch), batch dims broadcast. A 1-D A has
+ * m 1, a 1-D B n 1. */
+struct ond_mm {
+    int nb;                                               /* output batch dims */
+    int64_t dims[OND_MAX_RANK], sa[OND_MAX_RANK], sb[OND_MAX_RANK]; /* strides 0: broadcast */
+    int64_t batches, m, k, n;
+};
+void ond_mm_init(const struct ond_info *a, const struct ond_info *b, struct ond_mm *mm);
+void ond_mm_batch(const struct ond_mm *mm, int64_t t, int64_t *ia, int64_t *ib);
+/* Rows of A (m) and columns of B (n) as a matmul sees them; -1 when not known. */
+int64_t ond_mm_rows(const struct ond_info *a);
+int64_t ond_mm_cols(const struct ond_info *b);
+
+/* ---- quantization (ops/quant_util.c): QuantizeLinear, DequantizeLinear, QLinearConv,
+ * QLinearMatMul, ConvInteger, MatMulInteger ---- */
+/* Input k of n, or NULL when omitted or past the node's inputs. */
+const struct ond_info *ond_opt_in(const struct ond_node *n, const struct ond_info *const *in,
+                                  int k);
+/* Requires input k (`what` names it: "x", "w"...) to be uint8 or int8. */
+enum ond_status ond_require_q8(const struct ond_node *n, const struct ond_info *x, int k,
+                               const char *what, struct ond_error *err);
+/* Checks scale input k (`what`: "y_scale"...): float; a scalar or one element, or when
+ * per != 0 a 1-D tensor of per values (per < 0: a length not known yet); known values
+ * positive and finite. *count gets its element count (-1 unknown). */
+enum ond_status ond_qscale_check(const struct ond_node *n, const struct ond_info *s, int k,
+                                 const char *what, int64_t per, int64_t *count,
+                                 struct ond_error *err);
+/* Checks zero point input k (NULL: omitted, fine): of dtype, shaped as a scale is (per), and
+ * with count elements when count >= 0 (its scale's). */
+enum ond_status ond_qzp_check(const struct ond_node *n, const struct ond_info *zp, int k,
+                              const char *what, int32_t dtype, int64_t per, int64_t count,
+                              struct ond_error *err);
+/* Element i of uint8, int8 or int32 data. */
+int32_t ond_q_at(const void *data, int32_t dtype, int64_t i);
+/* Element i of a per-axis parameter, element 0 of a per-tensor one; 0 for an omitted zero
+ * point. */
+int32_t ond_qzp_at(const struct ond_info *zp, int64_t i);
+float ond_qscale_at(const struct ond_info *s, int64_t i);
+/* Stores round(v) (half to even) + zp, saturated to dtype (uint8 or int8), as element i of
+ * y. NaN stores the zero point. */
+void ond_q_store(void *y, int32_t dtype, int64_t i, float v, int32_t zp);
+/* ConvInteger's computation over known shapes: y [N, M, out...] = sum over each window of
+ * (x - x_zp) * (w - w_zp[m]); padding adds nothing (it reads the zero point). Accumulates in
+ * int64; y wraps to int32 as a 32-bit accumulator would. */
+enum ond_status ond_conv_integer(const struct ond_node *n, const struct ond_conv_attrs *c,
+                                 const struct ond_info *x, const struct ond_info *xzp,
+                                 const struct ond_info *w, const struct ond_info *wzp,
+                                 int32_t *y, struct ond_error *err);
+/* MatMulInteger's computation over known shapes: y = (A - a_zp[row]) x (B - b_zp[column]),
+ * accumulated and wrapped as ond_conv_integer's. */
+void ond_matmul_integer(const struct ond_info *a, const struct ond_info *azp,
+                        const struct ond_info *b, const struct ond_info *bzp, int32_t *y);
+
 #endif

@@ -159,3 +159,57 @@ enum ond_status ond_window3_resolve(const struct ond_node *n, const struct ond_w
     }
     return OND_OK;
 }
+
+enum ond_status ond_conv_parse(const struct ond_node *n, struct ond_conv_attrs *c,
+                               struct ond_error *err)
+{
+    enum ond_status st = ond_window_parse(n, &c->w, false, err);
+    if (st || (st = ond_attr_int(n, "group", 1, &c->group, err)))
+        return st;
+    if (c->group < 1)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "group must be positive, got %lld",
+                             (long long)c->group);
+    return OND_OK;
+}
+
+enum ond_status ond_conv_shape(const struct ond_node *n, const struct ond_conv_attrs *c,
+                               const struct ond_info *x, const struct ond_info *w,
+                               const struct ond_info *b, struct ond_info *out,
+                               struct ond_error *err)
+{
+    if (x->rank < 0 || w->rank < 0)
+        return OND_OK;
+    int sp = x->rank - 2;
+    if (x->rank < 3 || w->rank != x->rank)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                             "X has rank %d and W rank %d; both must be the same, at least 3",
+                             x->rank, w->rank);
+    int64_t ch = x->dims[1], m = w->dims[0];
+    if (m >= 0 && m % c->group)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                             "group %lld does not divide the %lld output channels",
+                             (long long)c->group, (long long)m);
+    if (ch >= 0 && w->dims[1] >= 0 && ch != w->dims[1] * c->group)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                             "X has %lld channels, W expects %lld x group %lld", (long long)ch,
+                             (long long)w->dims[1], (long long)c->group);
+    if (b && b->rank >= 0 &&
+        (b->rank != 1 || (m >= 0 && b->dims[0] >= 0 && b->dims[0] != m)))
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "B must have shape [%lld]",
+                             (long long)m);
+    int64_t k[OND_MAX_SPATIAL], s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL];
+    for (int i = 0; i < sp && i < OND_MAX_SPATIAL; i++) {
+        k[i] = w->dims[2 + i];
+        if (c->w.n_kernel == sp && k[i] >= 0 && c->w.kernel[i] != k[i])
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                                 "kernel_shape disagrees with W at spatial dim %d", i);
+        if (k[i] < 0 && c->w.n_kernel == sp)
+            k[i] = c->w.kernel[i];
+        if (k[i] < 0)
+            return OND_OK;
+    }
+    out->rank = x->rank;
+    out->dims[0] = x->dims[0];
+    out->dims[1] = m;
+    return ond_window_resolve(n, &c->w, sp, x->dims + 2, k, s, d, pads, out->dims + 2, err);
+}
