@@ -13,67 +13,19 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-struct conv {
-    struct ond_window w;
-    int64_t group;
-};
-
 static enum ond_status parse(struct ond_node *n, void *params, struct ond_error *err)
 {
-    struct conv *p = params;
-    enum ond_status st = ond_window_parse(n, &p->w, false, err);
-    if (st || (st = ond_attr_int(n, "group", 1, &p->group, err)))
-        return st;
-    if (p->group < 1)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "group must be positive, got %lld",
-                             (long long)p->group);
-    return OND_OK;
+    return ond_conv_parse(n, params, err);
 }
 
 static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
                              struct ond_info *out, struct ond_error *err)
 {
-    const struct conv *p = n->params;
-    const struct ond_info *x = in[0], *w = in[1], *b = in[2 < n->n_in ? 2 : 0];
     enum ond_status st;
-    if ((st = ond_require_float(n, x, 0, err)) || (st = ond_require_float(n, w, 1, err)))
+    if ((st = ond_require_float(n, in[0], 0, err)) || (st = ond_require_float(n, in[1], 1, err)))
         return st;
     out[0].dtype = OND_DTYPE_FLOAT;
-    if (x->rank < 0 || w->rank < 0)
-        return OND_OK;
-    int sp = x->rank - 2;
-    if (x->rank < 3 || w->rank != x->rank)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                             "X has rank %d and W rank %d; both must be the same, at least 3",
-                             x->rank, w->rank);
-    int64_t c = x->dims[1], m = w->dims[0];
-    if (m >= 0 && m % p->group)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                             "group %lld does not divide the %lld output channels",
-                             (long long)p->group, (long long)m);
-    if (c >= 0 && w->dims[1] >= 0 && c != w->dims[1] * p->group)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                             "X has %lld channels, W expects %lld x group %lld", (long long)c,
-                             (long long)w->dims[1], (long long)p->group);
-    if (b && n->n_in > 2 && b->rank >= 0 && (b->rank != 1 || (m >= 0 && b->dims[0] >= 0 &&
-                                                               b->dims[0] != m)))
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "B must have shape [%lld]",
-                             (long long)m);
-    int64_t k[OND_MAX_SPATIAL], s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL];
-    for (int i = 0; i < sp && i < OND_MAX_SPATIAL; i++) {
-        k[i] = w->dims[2 + i];
-        if (p->w.n_kernel == sp && k[i] >= 0 && p->w.kernel[i] != k[i])
-            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                                 "kernel_shape disagrees with W at spatial dim %d", i);
-        if (k[i] < 0 && p->w.n_kernel == sp)
-            k[i] = p->w.kernel[i];
-        if (k[i] < 0)
-            return OND_OK;
-    }
-    out[0].rank = x->rank;
-    out[0].dims[0] = x->dims[0];
-    out[0].dims[1] = m;
-    return ond_window_resolve(n, &p->w, sp, x->dims + 2, k, s, d, pads, out[0].dims + 2, err);
+    return ond_conv_shape(n, n->params, in[0], in[1], n->n_in > 2 ? in[2] : NULL, &out[0], err);
 }
 
 /* Geometry of a convolution as oneDNN takes it. */
@@ -86,7 +38,7 @@ static enum ond_status geometry(const struct ond_prep *p, struct conv_geom *g,
                                 struct ond_error *err)
 {
     const struct ond_node *n = p->node;
-    const struct conv *c = n->params;
+    const struct ond_conv_attrs *c = n->params;
     const struct ond_info *x = p->in[0], *w = p->in[1];
     int sp = x->rank - 2;
     int64_t k[OND_MAX_SPATIAL], s[OND_MAX_SPATIAL], d[OND_MAX_SPATIAL], pads[2 * OND_MAX_SPATIAL];
@@ -271,7 +223,7 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                             const struct ond_info *out, void *const *out_data,
                             struct ond_error *err)
 {
-    const struct conv *p = n->params;
+    const struct ond_conv_attrs *p = n->params;
     const struct ond_info *x = in[0], *w = in[1], *b = n->n_in > 2 ? in[2] : NULL;
     int sp = x->rank - 2;
     struct ond_window3 g;
@@ -336,7 +288,7 @@ static uint64_t macs(const struct ond_node *n)
 const struct ond_op ond_op_conv = {
     .domain = "", .name = "Conv", .since = 1,
     .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
-    .params_size = sizeof(struct conv),
+    .params_size = sizeof(struct ond_conv_attrs),
     .parse = parse, .infer = infer, .eval = eval, .prepare = prepare, .macs = macs,
     .quant = OND_QUANT_OWN,
 };
