@@ -9,6 +9,10 @@
  * calibration inputs. A KEEP op's output shares its input's scale, so pooling and views pass
  * int8 data through unchanged. Weights are quantized per output channel by the convolution
  * itself (ops/conv.c).
+ *
+ * A model that states its scales (QDQ: fold_qdq sets tensors' qscale) is not calibrated: the
+ * tensors an int8 op reads take the scales the model gives, and those it gives none stay
+ * float.
  */
 #include <math.h>
 #include <stdint.h>
@@ -104,16 +108,21 @@ static void mark_needed(const struct ond_graph *g, bool *need)
     }
 }
 
-/* Tensor t's scale, after its producer's inputs'. */
+/* Tensor t's scale, after its producer's inputs': the model's (r NULL) or from its range. */
 static void assign(const struct ond_tensor *t, const struct range *r, const bool *need,
                    float *qscale, bool *qunsigned)
 {
     const struct ond_node *p = t->producer;
-    if (!need[t->id] || !r->seen[t->id])
+    if (!need[t->id] || (r && !r->seen[t->id]))
         return;
     if (p && p->op->quant == OND_QUANT_KEEP && p->in[0] && qscale[p->in[0]->id] > 0) {
         qscale[t->id] = qscale[p->in[0]->id];
         qunsigned[t->id] = qunsigned[p->in[0]->id];
+        return;
+    }
+    if (!r) {
+        qscale[t->id] = t->qscale;
+        qunsigned[t->id] = t->qunsigned;
         return;
     }
     bool u = r->lo[t->id] >= 0;
@@ -134,11 +143,16 @@ enum ond_status ond_calibrate(const struct ond_model *model, const struct ond_op
     bool *need = calloc(nt, sizeof(bool));
     struct ond_session *obs = NULL;
     enum ond_status st = OND_OK;
+    bool given = false;
+    for (int i = 0; i < g->n_tensors; i++)
+        given |= g->tensors[i]->qscale > 0;
     *qscale = calloc(nt, sizeof(float));
     *qunsigned = calloc(nt, sizeof(bool));
     if (!r.lo || !r.hi || !r.seen || !need || !*qscale || !*qunsigned)
         st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate calibration tables");
-    if (!st && (!sets || !n_sets)) {
+    if (!st && given)
+        n_sets = 0;
+    else if (!st && (!sets || !n_sets)) {
         n_sets = RANDOM_SETS;
         if (!(own = calloc(n_sets * (size_t)g->n_inputs + 1, sizeof *own)))
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate calibration inputs");
@@ -146,7 +160,7 @@ enum ond_status ond_calibrate(const struct ond_model *model, const struct ond_op
             st = random_inputs(g, own, err);
         sets = own;
     }
-    if (!st)
+    if (!st && !given)
         st = ond_session_create_observer(model, opts, &obs, err);
     for (size_t i = 0; i < n_sets && !st; i++)
         if ((st = ond_session_observe(obs, sets + i * (size_t)g->n_inputs, (size_t)g->n_inputs,
@@ -154,12 +168,13 @@ enum ond_status ond_calibrate(const struct ond_model *model, const struct ond_op
             ond_error_prefix(err, "calibration input set %zu: ", i);
     if (!st) {
         mark_needed(g, need);
+        const struct range *rr = given ? NULL : &r;
         for (int i = 0; i < g->n_inputs; i++)
-            assign(g->inputs[i], &r, need, *qscale, *qunsigned);
+            assign(g->inputs[i], rr, need, *qscale, *qunsigned);
         for (int i = 0; i < g->n_nodes; i++)
             for (int k = 0; k < g->nodes[i]->n_out; k++)
                 if (g->nodes[i]->out[k])
-                    assign(g->nodes[i]->out[k], &r, need, *qscale, *qunsigned);
+                    assign(g->nodes[i]->out[k], rr, need, *qscale, *qunsigned);
     }
     ond_session_free(obs);
     for (size_t i = 0; own && i < n_sets * (size_t)g->n_inputs; i++)

@@ -45,6 +45,8 @@ struct ond_tensor {
     struct ond_node *producer;
     int uses;              /* node inputs that read it, graph outputs not counted */
     int id;                /* index in graph->tensors */
+    float qscale;          /* the scale of its int8 form a QDQ model gives (fold_qdq); 0: none */
+    bool qunsigned;        /* with qscale: u8 (non-negative), else s8 */
 };
 
 /* One attribute as loaded; type numbered as ONNX AttributeProto.AttributeType. */

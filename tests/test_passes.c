@@ -681,6 +681,55 @@ static void test_fold_constants(void **state)
     tm_free(m);
 }
 
+/* ---- fold_qdq ---- */
+
+/* x -> Q/DQ (scale 0.05, uint8 0) -> Conv -> c -> Q/DQ (0.02, int8 zero point 10) -> Relu -> r
+ * -> Q (0.1) / DQ (0.2) -> Relu -> y. The first two pairs fold: x gets 0.05 u8; c runs
+ * symmetric over its pair's range [0.02 (-128 - 10), 0.02 (127 - 10)]: 0.02 * 138 / 127 s8.
+ * The third pair's scales differ: it stays, and so does its rounding. */
+static void test_fold_qdq(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_init(m, "s1", F, 0, NULL, (float[]){0.05f});
+    tm_init(m, "z1", OND_DTYPE_UINT8, 0, NULL, (uint8_t[]){0});
+    tm_init(m, "s2", F, 0, NULL, (float[]){0.02f});
+    tm_init(m, "z2", OND_DTYPE_INT8, 0, NULL, (int8_t[]){10});
+    tm_init(m, "s3", F, 0, NULL, (float[]){0.1f});
+    tm_init(m, "s4", F, 0, NULL, (float[]){0.2f});
+    tm_node(m, "QuantizeLinear", "q1", "x,s1,z1", "xq");
+    tm_node(m, "DequantizeLinear", "d1", "xq,s1,z1", "xd");
+    conv(m, "conv", "xd", "c", 3, 4, 1, false);
+    tm_node(m, "QuantizeLinear", "q2", "c,s2,z2", "cq");
+    tm_node(m, "DequantizeLinear", "d2", "cq,s2,z2", "cd");
+    tm_node(m, "Relu", "relu", "cd", "r");
+    tm_node(m, "QuantizeLinear", "q3", "r,s3", "rq");
+    tm_node(m, "DequantizeLinear", "d3", "rq,s4", "rd");
+    tm_node(m, "Relu", "relu2", "rd", "y");
+    tm_output(m, "y");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = load_at(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_qdq"), 2);
+    assert_int_equal(count_op(g, "QuantizeLinear"), 1);
+    assert_int_equal(count_op(g, "DequantizeLinear"), 1);
+    assert_ptr_equal(find(g, "conv")->in[0], ond_graph_find_tensor(g, "x"));
+    assert_ptr_equal(find(g, "relu")->in[0], ond_graph_find_tensor(g, "c"));
+    const struct ond_tensor *x = ond_graph_find_tensor(g, "x"), *c = ond_graph_find_tensor(g, "c");
+    assert_float_equal(x->qscale, 0.05f, 1e-9);
+    assert_true(x->qunsigned);
+    assert_float_equal(c->qscale, 0.02f * 138 / 127, 1e-7);
+    assert_false(c->qunsigned);
+    assert_true(has_fusion(r, "QuantizeLinear 'q1' + DequantizeLinear -> 'x' scale 0.05 u8"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    /* -O0 keeps every pair, which then runs as its two ops. */
+    g = load_at(m, 0, NULL, NULL);
+    assert_int_equal(count_op(g, "QuantizeLinear"), 3);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
 /* A ConstantOfShape over the byte budget stays and runs at run time; it is not an error. */
 static void test_fold_budget(void **state)
 {
@@ -780,8 +829,8 @@ static void test_pipeline_options(void **state)
     /* Disabled by name: the residual add stays; the relu still fuses... into nothing else. */
     g = optimized(m, 2, "fuse_residual_add", &r);
     assert_int_equal(count_op(g, "Add"), 1);
-    assert_false(r->passes[5].ran);
-    assert_true(r->passes[5].disabled);
+    assert_false(r->passes[6].ran);
+    assert_true(r->passes[6].disabled);
     assert_int_equal(r->loaded.total, 4);
     assert_int_equal(r->optimized.total, g->n_nodes);
     ond_pass_report_free(r);
@@ -792,8 +841,8 @@ static void test_pipeline_options(void **state)
         assert_int_equal(g->nodes[i]->n_post, 0);
         assert_string_equal(g->nodes[i]->domain, "");
     }
-    assert_false(r->passes[5].ran);
-    assert_false(r->passes[5].disabled);
+    assert_false(r->passes[6].ran);
+    assert_false(r->passes[6].disabled);
     ond_pass_report_free(r);
     ond_graph_free(g);
     tm_free(m);
@@ -942,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_shape_chains),
         cmocka_unit_test(test_fold_constants),
         cmocka_unit_test(test_fold_budget),
+        cmocka_unit_test(test_fold_qdq),
         cmocka_unit_test(test_identity_dropout_dead_code),
         cmocka_unit_test(test_pipeline_options),
         cmocka_unit_test(test_writer_round_trip),

@@ -65,6 +65,7 @@ struct ond_pass_ctx {
 enum ond_status ond_pass_eliminate_identity(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_constants(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_shape_chains(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_batchnorm(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_batchnorm_scale_shift(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_residual_add(struct ond_pass_ctx *c, struct ond_error *err);

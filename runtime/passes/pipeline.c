@@ -1,8 +1,8 @@
 /* pipeline.c: the ordered table of passes, levels and disabling by name, and the report.
  *
  * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops (identity and
- * dropout removal, constant and shape-chain folding, BatchNormalization folded into Conv
- * weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
+ * dropout removal, constant and shape-chain folding, a QDQ model's activation pairs taken as
+ * scales, BatchNormalization folded into Conv weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
  * ai.ondine ops. Order matters where patterns overlap: BatchNormalization folds into its Conv
  * before a leftover one becomes a ScaleShift; the residual add takes its Relu before the
  * generic activation fusion could give that Relu to the Add alone; Flatten + Gemm becomes an
@@ -29,6 +29,7 @@ static const struct pass table[] = {
     {"eliminate_identity", 1, ond_pass_eliminate_identity},
     {"fold_constants", 1, ond_pass_fold_constants},
     {"fold_shape_chains", 1, ond_pass_fold_shape_chains},
+    {"fold_qdq", 1, ond_pass_fold_qdq},
     {"fold_batchnorm", 1, ond_pass_fold_batchnorm},
     {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift},
     {"fuse_residual_add", 2, ond_pass_fuse_residual_add},
