@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/loader.h"
+#include "runtime/model.h"
 #include "tools/cli.h"
 
 int cli_error(const char *verb, const struct ond_error *err)
@@ -390,7 +391,10 @@ int cli_session(const char *verb, const char *path, struct ond_options *o, const
     *s = NULL;
     if (ond_model_load_file(path, o, m, &err))
         return cli_error(verb, &err);
-    if (o->precision == OND_PRECISION_INT8 && !calibrate)
+    bool given = false; /* a QDQ model states its scales (fold_qdq) */
+    for (int i = 0; i < (*m)->graph->n_tensors; i++)
+        given |= (*m)->graph->tensors[i]->qscale > 0;
+    if (o->precision == OND_PRECISION_INT8 && !calibrate && !given)
         fprintf(stderr, "ondine %s: warning: int8 calibrated on seeded random inputs; accuracy "
                 "needs real data (--calibrate DIR)\n", verb);
     if (o->precision == OND_PRECISION_INT8 && calibrate &&

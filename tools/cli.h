@@ -15,6 +15,7 @@ int cli_run(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_optimize(int argc, char **argv);
 int cli_test(int argc, char **argv);
+int cli_quantize(int argc, char **argv);
 
 /* Prints "ondine VERB: message" on stderr and returns CLI_FAIL. */
 int cli_error(const char *verb, const struct ond_error *err);
@@ -43,7 +44,8 @@ int cli_calibration(const char *verb, const char *dir, const struct ond_model *m
                     struct ond_value **sets, size_t *n_sets);
 void cli_values_free(struct ond_value *v, size_t n);
 /* Loads path and creates its session with o; in int8, calibrated on the calibrate folder, or,
- * when it is NULL, on random inputs with a warning on stderr. CLI_OK or CLI_FAIL (printed). */
+ * when it is NULL, on random inputs with a warning on stderr (unless the model states its
+ * scales: a QDQ model). CLI_OK or CLI_FAIL (printed). */
 int cli_session(const char *verb, const char *path, struct ond_options *o, const char *calibrate,
                 struct ond_model **m, struct ond_session **s);
 /* JSON string output with escaping. */

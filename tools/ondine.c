@@ -12,6 +12,8 @@ static const char usage[] =
     "  optimize  write the optimized graph as ONNX\n"
     "  run       run one inference on given or random inputs\n"
     "  bench     latency, throughput and memory on random inputs\n"
+    "  test      check a model against backend test folders' reference outputs\n"
+    "  quantize  write an int8-calibrated model in ONNX's QDQ form\n"
     "\n"
     "ondine VERB --help for a verb's options; ondine --version for versions.\n";
 
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
         return cli_optimize(argc - 1, argv + 1);
     if (strcmp(argv[1], "test") == 0)
         return cli_test(argc - 1, argv + 1);
+    if (strcmp(argv[1], "quantize") == 0)
+        return cli_quantize(argc - 1, argv + 1);
     fprintf(stderr, "ondine: unknown verb '%s'\n%s", argv[1], usage);
     return CLI_USAGE;
 }

@@ -1,0 +1,103 @@
+/* quantize.c: `ondine quantize MODEL -o OUT.onnx [--calibrate DIR]`: static int8 quantization
+ * written as an ONNX QDQ model. The model is calibrated as an int8 session would be (the -O2
+ * graph's activation ranges over the calibration inputs, runtime/calibrate.c); the scales are
+ * then written into the -O1 graph (standard ops only, BatchNormalization folded) as
+ * QuantizeLinear/DequantizeLinear pairs, with int8 per-channel Conv weights (runtime/qdq.c).
+ * ondine runs the result in int8 with `--precision int8` and the same scales; other runtimes
+ * that read QDQ models run it too. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/writer.h"
+#include "runtime/model.h"
+#include "runtime/qdq.h"
+#include "runtime/session.h"
+#include "tools/cli.h"
+
+static const char help[] =
+    "usage: ondine quantize MODEL -o OUT.onnx [options]\n"
+    "  -o FILE             where to write the QDQ model\n"
+    "  --calibrate DIR     calibration inputs: test_data_set_* folders or one .pb/.npy per set\n"
+    "                      (default: seeded random inputs, with a warning)\n"
+    "  --threads N         threads for calibration (default: all cores)\n";
+
+int cli_quantize(int argc, char **argv)
+{
+    const char *path = NULL, *out = NULL, *calibrate = NULL;
+    struct ond_options o;
+    ond_options_init(&o);
+    int rc = CLI_OK;
+    for (int i = 1; i < argc && rc == CLI_OK; i++) {
+        const char *a = argv[i];
+        bool value = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            return CLI_OK;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--calibrate") == 0 ||
+                   strcmp(a, "--threads") == 0) {
+            long long t;
+            if (!value)
+                rc = cli_usage("quantize", "%s needs a value", a);
+            else if (a[1] == 'o')
+                out = argv[++i];
+            else if (a[2] == 'c')
+                calibrate = argv[++i];
+            else if (!cli_int(argv[++i], 0, 4096, &t))
+                rc = cli_usage("quantize", "--threads takes a whole number");
+            else
+                o.threads = (int)t;
+        } else if (a[0] == '-' && a[1]) {
+            rc = cli_usage("quantize", "unknown option '%s'", a);
+        } else if (path) {
+            rc = cli_usage("quantize", "one model at a time ('%s' and '%s')", path, a);
+        } else {
+            path = a;
+        }
+    }
+    if (rc == CLI_OK && !path)
+        rc = cli_usage("quantize", "no model given");
+    if (rc == CLI_OK && !out)
+        rc = cli_usage("quantize", "no output file given (-o OUT.onnx)");
+    if (rc != CLI_OK)
+        return rc;
+    struct ond_error err = {0};
+    struct ond_model *m1 = NULL, *m2 = NULL;
+    struct ond_value *sets = NULL;
+    size_t n_sets = 0;
+    float *qscale = NULL;
+    bool *qunsigned = NULL;
+    int pairs = 0, convs = 0;
+    struct ond_options o1 = o;
+    o1.opt_level = 1;
+    enum ond_status st = ond_model_load_file(path, &o, &m2, &err);
+    if (!st)
+        st = ond_model_load_file(path, &o1, &m1, &err);
+    if (st) {
+        rc = cli_error("quantize", &err);
+        goto done;
+    }
+    if (!calibrate)
+        fprintf(stderr, "ondine quantize: warning: calibrated on seeded random inputs; accuracy "
+                "needs real data (--calibrate DIR)\n");
+    else if (cli_calibration("quantize", calibrate, m2, &sets, &n_sets)) {
+        rc = CLI_FAIL;
+        goto done;
+    }
+    o.calibration = sets;
+    o.n_calibration_sets = n_sets;
+    if ((st = ond_calibrate(m2, &o, &qscale, &qunsigned, &err)) ||
+        (st = ond_qdq_insert(m1->graph, m2->graph, qscale, qunsigned, &pairs, &convs, &err)) ||
+        (st = ond_write_model(m1->graph, out, &err)))
+        rc = cli_error("quantize", &err);
+    else
+        printf("%s: %d activations and the weights of %d convolutions quantized, calibrated "
+               "on %s, written to %s\n", path, pairs, convs,
+               calibrate ? calibrate : "seeded random inputs", out);
+done:
+    cli_values_free(sets, n_sets * (m2 ? ond_model_input_count(m2) : 0));
+    free(qscale);
+    free(qunsigned);
+    ond_model_free(m1);
+    ond_model_free(m2);
+    return rc;
+}
