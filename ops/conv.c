@@ -6,8 +6,6 @@
  * reads input 3, after an omitted B when there is none). In an int8 session, a convolution
  * with constant weights whose input has a scale runs on oneDNN's int8 kernels (prepare_int8);
  * the others, and configurations oneDNN lacks, run in f32 between dequantized values. */
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op.h"
@@ -65,91 +63,39 @@ static enum ond_status geometry(const struct ond_prep *p, struct conv_geom *g,
     return OND_OK;
 }
 
-static bool is_int8(dnnl_data_type_t dt)
-{
-    return dt == dnnl_s8 || dt == dnnl_u8;
-}
-
-/* The int8 convolution: src s8/u8 (as it arrives, or quantized by the planner with its
- * scale), weights quantized per output channel (max |w| / 127) at planning, the bias divided
- * into the accumulator's units, the output requantized to its scale (s8/u8) or written f32
- * when it has none. A sum's addend is read in the type it arrives in. Declines when oneDNN
- * has no kernel or the post-ops cannot be requantized; prepare then builds the f32 one. */
+/* The int8 convolution (ond_prep_int8_begin: weights per output channel, requantized
+ * output). Declines when oneDNN has no kernel or the post-ops cannot be requantized; prepare
+ * then builds the f32 one. */
 static enum ond_status prepare_int8(struct ond_prep *p, const struct conv_geom *g,
                                     struct ond_error *err)
 {
     const struct ond_node *n = p->node;
     const struct ond_info *x = p->in[0], *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
-    int64_t m = w->dims[0];
-    uint64_t numel = 0;
-    ond_numel(w, 0, &numel);
-    size_t per = m > 0 ? (size_t)(numel / (uint64_t)m) : 0;
-    dnnl_data_type_t src_dt = is_int8(p->in_md[0]->data_type) ? p->in_md[0]->data_type
-                              : p->in_unsigned[0]                ? dnnl_u8
-                                                                 : dnnl_s8;
-    dnnl_data_type_t dst_dt = p->out_scale[0] > 0 ? (p->out_unsigned[0] ? dnnl_u8 : dnnl_s8)
-                                                  : dnnl_f32;
-    struct ond_requant q = {.n = (int)m, .mask = 1 << 1, .sum_scale = 1.f,
-                            .sum_dt = dnnl_data_type_undef};
-    for (int i = 0; i < n->n_post; i++) {
-        int k = n->post[i].input;
-        if (n->post[i].kind != OND_POST_SUM || dst_dt == dnnl_f32 || !p->in_md[k])
-            continue;
-        if (is_int8(p->in_md[k]->data_type))
-            q.sum_dt = p->in_md[k]->data_type;
-        else if (p->in_scale[k] > 0)
-            q.sum_dt = dst_dt;
-        else
-            dst_dt = dnnl_f32; /* an addend without a scale adds in f32 */
-        if (dst_dt != dnnl_f32)
-            q.sum_scale = p->in_scale[k];
-    }
-    q.dst_scale = dst_dt == dnnl_f32 ? 1.f : 1.f / p->out_scale[0];
-    float *acc = malloc(sizeof(float) * (size_t)(3 * m + 1));
-    if (!acc)
-        return ond_node_fail(err, n, OND_STATUS_NO_MEMORY, "cannot allocate weight scales");
-    float *inv_w = acc + m, *bias_q = acc + 2 * m;
-    const float *wd = w->data, *bd = b ? b->data : NULL;
-    for (int64_t oc = 0; oc < m; oc++) {
-        float mx = 0;
-        for (size_t i = 0; i < per; i++)
-            mx = fmaxf(mx, fabsf(wd[(size_t)oc * per + i]));
-        float sw = mx > 0 ? mx / 127.f : 1.f;
-        inv_w[oc] = 1.f / sw;
-        acc[oc] = p->in_scale[0] * sw;
-        bias_q[oc] = bd ? bd[oc] / acc[oc] : 0.f;
-    }
-    q.acc_scale = acc;
+    struct ond_int8 q8;
     dnnl_memory_desc_t src, wei, bias, dst;
     dnnl_convolution_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
-    enum ond_status st;
-    if ((st = ond_md_any(x, src_dt, &src, err)) || (st = ond_md_any(&g->wi, dnnl_s8, &wei, err)) ||
-        (st = ond_md_any(&p->out[0], dst_dt, &dst, err)) ||
-        (b && (st = ond_md(b, true, &bias, err))) ||
-        (st = ond_dnnl(dnnl_dilated_convolution_forward_desc_init(
-                           &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
-                           b ? &bias : NULL, &dst, g->strides, g->dil, g->pl, g->pr),
-                       "convolution_desc_init", n, err)) ||
-        (st = ond_prep_pd_q(p, &desc, &q, &pd, err)) || !pd) {
-        free(acc);
+    enum ond_status st = ond_prep_int8_begin(p, &q8, err);
+    if (st)
         return st;
-    }
-    p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    if (q.sum_dt != dnnl_data_type_undef && q.sum_dt != dst_dt) {
-        p->sum_md = p->out_md[0];
-        p->sum_md.data_type = q.sum_dt;
-    }
+    if (!(st = ond_md_any(x, q8.src_dt, &src, err)) &&
+        !(st = ond_md_any(&g->wi, dnnl_s8, &wei, err)) &&
+        !(st = ond_md_any(&p->out[0], q8.dst_dt, &dst, err)) &&
+        !(b && (st = ond_md(b, true, &bias, err))) &&
+        !(st = ond_dnnl(dnnl_dilated_convolution_forward_desc_init(
+                            &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
+                            b ? &bias : NULL, &dst, g->strides, g->dil, g->pl, g->pr),
+                        "convolution_desc_init", n, err)))
+        st = ond_prep_pd_q(p, &desc, &q8.q, &pd, err);
     int wm = -1, bm = -1;
-    st = ond_prep_const_scaled(p, 1, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
-                               (int)m, g->wi.rank > w->rank ? 3 : 1, inv_w, &wm, err);
-    if (!st && b)
-        st = ond_prep_floats(p, bias_q, &bias, &bm, err);
-    free(acc);
-    if (st) {
-        dnnl_primitive_desc_destroy(pd);
+    enum ond_status end = ond_prep_int8_end(p, &q8, st ? NULL : pd,
+                                            g->wi.rank > w->rank ? 3 : 1, b ? &bias : NULL, &wm,
+                                            &bm, err);
+    if (st || !pd)
         return st;
+    if (end) {
+        dnnl_primitive_desc_destroy(pd);
+        return end;
     }
     ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
     ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);

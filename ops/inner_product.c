@@ -4,7 +4,10 @@
  * the flatten is a view and one oneDNN inner product reads X in the layout its producer left
  * (a pooled conv activation, blocked). Inputs: X, W, B (may be omitted), then one per sum or
  * add post-op. Attributes: post_ops, post_params (ops/postops.c).
- * prepare: one oneDNN inner product, W viewed as [M,D1...] and reordered once. */
+ * prepare: one oneDNN inner product, W viewed as [M,D1...] and reordered once; in an int8
+ * session, when X has a scale, an int8 one (W per output channel, ond_prep_int8_begin). */
+#include <string.h>
+
 #include "ops/op.h"
 #include "runtime/exec.h"
 
@@ -71,6 +74,44 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return ond_apply_post(n, in, y, (uint64_t)(rows * m), err);
 }
 
+/* The int8 inner product; declines where oneDNN has none (prepare then builds f32). */
+static enum ond_status prepare_int8(struct ond_prep *p, const struct ond_info *wi,
+                                    struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct ond_info *b = input_b(n, p->in);
+    struct ond_int8 q8;
+    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_inner_product_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    enum ond_status st = ond_prep_int8_begin(p, &q8, err);
+    if (st)
+        return st;
+    if (!(st = ond_md_any(p->in[0], q8.src_dt, &src, err)) &&
+        !(st = ond_md_any(wi, dnnl_s8, &wei, err)) &&
+        !(st = ond_md_any(&p->out[0], q8.dst_dt, &dst, err)) &&
+        !(b && (st = ond_md(b, true, &bias, err))) &&
+        !(st = ond_dnnl(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src,
+                                                             &wei, b ? &bias : NULL, &dst),
+                        "inner_product_desc_init", n, err)))
+        st = ond_prep_pd_q(p, &desc, &q8.q, &pd, err);
+    int wm = -1, bm = -1;
+    enum ond_status end = ond_prep_int8_end(p, &q8, st ? NULL : pd, 1, b ? &bias : NULL, &wm,
+                                            &bm, err);
+    if (st || !pd)
+        return st;
+    if (end) {
+        dnnl_primitive_desc_destroy(pd);
+        return end;
+    }
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);
+    if (b)
+        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, bm);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
 {
     const struct ond_node *n = p->node;
@@ -82,6 +123,12 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     wi.dims[0] = w->dims[0];
     dnnl_memory_desc_t src, wei, bias, dst;
     enum ond_status st;
+    if (p->int8 && p->in_scale[0] > 0 && p->in_md[0]) {
+        if ((st = prepare_int8(p, &wi, err)) || !p->declined)
+            return st;
+        p->declined = false;
+        memset(&p->sum_md, 0, sizeof p->sum_md);
+    }
     /* In a bf16 session src and weights are bf16; the output stays f32 (oneDNN accumulates
      * in f32): it is usually a network's logits, where bf16's 8-bit mantissa would decide
      * close top-1 calls. */
@@ -131,4 +178,5 @@ const struct ond_op ond_op_inner_product = {
     .domain = "ai.ondine", .name = "InnerProduct", .since = 1,
     .min_in = 2, .max_in = BASE_INPUTS + OND_MAX_POSTOPS, .min_out = 1, .max_out = 1,
     .parse = parse, .infer = infer, .eval = eval, .prepare = prepare, .macs = macs,
+    .quant = OND_QUANT_OWN,
 };

@@ -1,4 +1,5 @@
 /* exec.c: helpers ops' prepare functions share to build oneDNN primitives (see exec.h). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +397,83 @@ enum ond_status ond_prep_pd_q(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
         return st;
     }
     return create_pd(p, op_desc, attr, pd, err);
+}
+
+static bool is_int8(dnnl_data_type_t dt)
+{
+    return dt == dnnl_s8 || dt == dnnl_u8;
+}
+
+enum ond_status ond_prep_int8_begin(struct ond_prep *p, struct ond_int8 *s,
+                                    struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    const struct ond_info *w = p->in[1], *b = n->n_in > 2 ? p->in[2] : NULL;
+    int64_t m = w->dims[0];
+    uint64_t numel = 0;
+    ond_numel(w, 0, &numel);
+    size_t per = m > 0 ? (size_t)(numel / (uint64_t)m) : 0;
+    memset(s, 0, sizeof *s);
+    s->src_dt = is_int8(p->in_md[0]->data_type) ? p->in_md[0]->data_type
+                : p->in_unsigned[0]              ? dnnl_u8
+                                                 : dnnl_s8;
+    s->dst_dt = p->out_scale[0] > 0 ? (p->out_unsigned[0] ? dnnl_u8 : dnnl_s8) : dnnl_f32;
+    s->q = (struct ond_requant){.n = (int)m, .mask = 1 << 1, .sum_scale = 1.f,
+                                .sum_dt = dnnl_data_type_undef};
+    for (int i = 0; i < n->n_post; i++) {
+        int k = n->post[i].input;
+        if (n->post[i].kind != OND_POST_SUM || s->dst_dt == dnnl_f32 || !p->in_md[k])
+            continue;
+        if (is_int8(p->in_md[k]->data_type))
+            s->q.sum_dt = p->in_md[k]->data_type;
+        else if (p->in_scale[k] > 0)
+            s->q.sum_dt = s->dst_dt;
+        else
+            s->dst_dt = dnnl_f32; /* an addend without a scale adds in f32 */
+        if (s->dst_dt != dnnl_f32)
+            s->q.sum_scale = p->in_scale[k];
+    }
+    s->q.dst_scale = s->dst_dt == dnnl_f32 ? 1.f : 1.f / p->out_scale[0];
+    if (!(s->buf = malloc(sizeof(float) * (size_t)(3 * m + 1))))
+        return ond_node_fail(err, n, OND_STATUS_NO_MEMORY, "cannot allocate weight scales");
+    float *acc = s->buf, *inv_w = acc + m, *bias_q = acc + 2 * m;
+    const float *wd = w->data, *bd = b ? b->data : NULL;
+    for (int64_t oc = 0; oc < m; oc++) {
+        float mx = 0;
+        for (size_t i = 0; i < per; i++)
+            mx = fmaxf(mx, fabsf(wd[(size_t)oc * per + i]));
+        float sw = mx > 0 ? mx / 127.f : 1.f;
+        inv_w[oc] = 1.f / sw;
+        acc[oc] = p->in_scale[0] * sw;
+        bias_q[oc] = bd ? bd[oc] / acc[oc] : 0.f;
+    }
+    s->q.acc_scale = acc;
+    return OND_OK;
+}
+
+enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s,
+                                  dnnl_primitive_desc_t pd, int wmask,
+                                  const dnnl_memory_desc_t *bias, int *wm, int *bm,
+                                  struct ond_error *err)
+{
+    enum ond_status st = OND_OK;
+    int m = s->q.n;
+    if (pd) {
+        p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+        p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        if (s->q.sum_dt != dnnl_data_type_undef && s->q.sum_dt != s->dst_dt) {
+            p->sum_md = p->out_md[0];
+            p->sum_md.data_type = s->q.sum_dt;
+        }
+        st = ond_prep_const_scaled(p, 1, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md,
+                                                                       0),
+                                   m, wmask, s->buf + m, wm, err);
+        if (!st && bias)
+            st = ond_prep_floats(p, s->buf + 2 * m, bias, bm, err);
+    }
+    free(s->buf);
+    s->buf = NULL;
+    return st;
 }
 
 enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,

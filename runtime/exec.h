@@ -185,6 +185,26 @@ struct ond_requant {
 enum ond_status ond_prep_pd_q(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
                               const struct ond_requant *q, dnnl_primitive_desc_t *pd,
                               struct ond_error *err);
+
+/* The int8 form of a convolution or inner product over input 0 with constant float weights
+ * (input 1, [M, ...]) and an optional constant float bias (input 2, [M]): src s8/u8 as it
+ * arrives (or by its tensor's sign), dst s8/u8 when the output has a scale, else f32; weights
+ * quantized per output channel (max |w| / 127); the bias divided into the accumulator's units;
+ * a sum post-op's addend read in the type it arrives in (p->sum_md). ond_prep_int8_begin
+ * fills s (and s->q for ond_prep_pd_q); after the primitive descriptor, ond_prep_int8_end
+ * makes the weights (output channels over wmask in pd's weights layout) and bias memory and
+ * frees s's buffer (call it on every path once begin succeeded: pd NULL only frees). */
+struct ond_int8 {
+    dnnl_data_type_t src_dt, dst_dt;
+    struct ond_requant q;
+    float *buf;            /* accumulator scales, 1 / weight scales, scaled bias: M each */
+};
+enum ond_status ond_prep_int8_begin(struct ond_prep *p, struct ond_int8 *s,
+                                    struct ond_error *err);
+enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s,
+                                  dnnl_primitive_desc_t pd, int wmask,
+                                  const dnnl_memory_desc_t *bias, int *wm, int *bm,
+                                  struct ond_error *err);
 /* A primitive descriptor for op_desc with ond_prep_attr's attributes. When oneDNN has no
  * implementation for it, declines instead (*pd NULL, OND_OK). */
 enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
