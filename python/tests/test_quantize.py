@@ -72,7 +72,11 @@ def test_qdq_form(quantized):
         assert (np.abs(q.reshape(q.shape[0], -1)).max(axis=1) == 127).all()
         qa = made[x.input[0]]
         assert qa.op_type == "QuantizeLinear" and not inits[qa.input[2]].any()
-    assert sum(n.op_type == "QuantizeLinear" for n in nodes) == 21
+    # The convs' inputs, and the global pool's input and output, which the classifier (an int8
+    # inner product at -O2) reads.
+    assert sum(n.op_type == "QuantizeLinear" for n in nodes) == 23
+    gap = next(n for n in nodes if n.op_type == "GlobalAveragePool")
+    assert made[gap.input[0]].op_type == "DequantizeLinear"
 
 
 def test_qdq_runs_as_the_calibrated_session(quantized, calibration, test_images):
