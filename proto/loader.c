@@ -812,16 +812,19 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
                                    "not a valid ONNX model (protobuf parse failed)");
         goto done;
     }
+    ond_trace("parse");
     struct ctx c = {g, dir, label};
     st = load_model(&c, mp, err);
     onnx__model_proto__free_unpacked(mp, &alloc);
     mp = NULL;
     if (st)
         goto done;
+    ond_trace("ir");
     if ((st = ond_graph_sort(g, err)) || (st = ond_graph_bind_ops(g, partial, err)) ||
         (st = check_types(g, err)) ||
         (st = ond_graph_infer(g, err)) || (st = ond_graph_validate(g, err)))
         goto done;
+    ond_trace("infer");
     *out = g;
     g = NULL;
 done:

@@ -145,6 +145,11 @@ enum ond_status ond_fail(struct ond_error *err, enum ond_status st, const char *
 void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- tracing (runtime/trace.c) ---- */
+/* With ONDINE_TRACE set, prints the wall and CPU time spent since the previous call on this
+ * thread, naming it phase, and the peak RSS; NULL only starts the clock. */
+void ond_trace(const char *phase);
+
 /* ---- arena (runtime/graph.c): 64-byte aligned, zeroed, freed with the graph ---- */
 void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
 char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err);
