@@ -64,7 +64,7 @@ enum ond_status ond_model_load_file_ex(const char *path, const struct ond_option
     void *buf = NULL;
     size_t len = 0;
     ond_trace(NULL);
-    enum ond_status st = ond_read_file(path, opts->max_file_bytes, &buf, &len, err);
+    enum ond_status st = ond_map_file(path, opts->max_file_bytes, &buf, &len, err);
     if (st)
         return st;
     ond_trace("read");
@@ -72,7 +72,7 @@ enum ond_status ond_model_load_file_ex(const char *path, const struct ond_option
     snprintf(dir, sizeof dir, "%s", path);
     struct ond_graph *g = NULL;
     st = ond_load_graph(buf, len, dirname(dir), path, opts, partial, &g, err);
-    free(buf);
+    ond_unmap_file(buf, len);
     return st ? st : finish(g, opts, path, model, err);
 }
 
