@@ -111,11 +111,12 @@ static int scan(const uint8_t *p, const uint8_t *end, enum msg m, int depth, int
 /* ---- protobuf-c allocator with a byte budget ----
  * Every block is 64-byte aligned behind a 64-byte header, so the graph can take a tensor's
  * raw_data buffer over as its constant data (adopt_raw) instead of copying it: the header
- * then says the block is the graph's, and freeing the message leaves it. */
+ * then says the block is the graph's, and freeing the message leaves it. The budget counts
+ * whole blocks, header and rounding included, so many tiny messages cannot hide their cost. */
 #define HEAD 64
 
 struct head {
-    size_t size;
+    size_t size;    /* of the whole block */
     bool adopted;
 };
 
@@ -127,16 +128,17 @@ struct budget {
 static void *budget_alloc(void *data, size_t size)
 {
     struct budget *b = data;
-    if (size > b->limit - b->used || size > SIZE_MAX - 2 * HEAD) {
+    size_t n = size <= SIZE_MAX - 2 * HEAD ? HEAD + (size + HEAD - 1) / HEAD * HEAD : SIZE_MAX;
+    if (n > b->limit - b->used) {
         b->exceeded = true;
         return NULL;
     }
-    struct head *h = aligned_alloc(HEAD, HEAD + (size + HEAD - 1) / HEAD * HEAD);
+    struct head *h = aligned_alloc(HEAD, n);
     if (!h)
         return NULL;
-    h->size = size;
+    h->size = n;
     h->adopted = false;
-    b->used += size;
+    b->used += n;
     return (char *)h + HEAD;
 }
 
