@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,7 +108,18 @@ static int scan(const uint8_t *p, const uint8_t *end, enum msg m, int depth, int
     return 0;
 }
 
-/* ---- protobuf-c allocator with a byte budget ---- */
+/* ---- protobuf-c allocator with a byte budget ----
+ * Every block is 64-byte aligned behind a 64-byte header, so the graph can take a tensor's
+ * raw_data buffer over as its constant data (adopt_raw) instead of copying it: the header
+ * then says the block is the graph's, and freeing the message leaves it. The budget counts
+ * whole blocks, header and rounding included, so many tiny messages cannot hide their cost. */
+#define HEAD 64
+
+struct head {
+    size_t size;    /* of the whole block */
+    bool adopted;
+};
+
 struct budget {
     size_t used, limit;
     bool exceeded;
@@ -116,16 +128,18 @@ struct budget {
 static void *budget_alloc(void *data, size_t size)
 {
     struct budget *b = data;
-    if (size > b->limit - b->used) {
+    size_t n = size <= SIZE_MAX - 2 * HEAD ? HEAD + (size + HEAD - 1) / HEAD * HEAD : SIZE_MAX;
+    if (n > b->limit - b->used) {
         b->exceeded = true;
         return NULL;
     }
-    size_t *p = malloc(sizeof(size_t) * 2 + size);
-    if (!p)
+    struct head *h = aligned_alloc(HEAD, n);
+    if (!h)
         return NULL;
-    p[0] = size;
-    b->used += size;
-    return p + 2;
+    h->size = n;
+    h->adopted = false;
+    b->used += n;
+    return (char *)h + HEAD;
 }
 
 static void budget_free(void *data, void *ptr)
@@ -133,33 +147,80 @@ static void budget_free(void *data, void *ptr)
     struct budget *b = data;
     if (!ptr)
         return;
-    size_t *p = (size_t *)ptr - 2;
-    b->used -= p[0];
-    free(p);
+    struct head *h = (struct head *)((char *)ptr - HEAD);
+    b->used -= h->size;
+    if (!h->adopted)
+        free(h);
+}
+
+/* Gives the block behind raw_data (from budget_alloc) to t as its constant data. */
+static enum ond_status adopt_raw(struct ond_graph *g, const ProtobufCBinaryData *raw,
+                                 struct ond_tensor *t, struct ond_error *err)
+{
+    struct head *h = (struct head *)(raw->data - HEAD);
+    enum ond_status st = ond_tensor_adopt_data(g, t, h, raw->data, raw->len, err);
+    h->adopted = !st;
+    return st;
 }
 
 /* ---- reading files ---- */
-enum ond_status ond_read_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,
-                              struct ond_error *err)
+/* Opens a regular file of at most max_bytes (0: no limit) and gives its size. */
+static enum ond_status open_file(const char *path, uint64_t max_bytes, int *fd, size_t *size,
+                                 struct ond_error *err)
 {
-    enum ond_status st = OND_OK;
     struct stat sb;
-    unsigned char *data = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    enum ond_status st = OND_OK;
+    if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return ond_fail(err, OND_STATUS_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         st = ond_fail(err, OND_STATUS_IO, "'%s' is not a regular file", path);
-        goto done;
-    }
-    if (max_bytes && (uint64_t)sb.st_size > max_bytes) {
+    else if (max_bytes && (uint64_t)sb.st_size > max_bytes)
         st = ond_fail(err, OND_STATUS_LIMIT,
                       "'%s' is %lld bytes, over the limit of %llu (store big weights as "
                       "external data)", path, (long long)sb.st_size,
                       (unsigned long long)max_bytes);
-        goto done;
+    if (st) {
+        close(*fd);
+        return st;
     }
-    size_t n = (size_t)sb.st_size, got = 0;
+    *size = (size_t)sb.st_size;
+    return OND_OK;
+}
+
+enum ond_status ond_map_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,
+                             struct ond_error *err)
+{
+    int fd;
+    size_t n = 0;
+    enum ond_status st = open_file(path, max_bytes, &fd, &n, err);
+    if (st)
+        return st;
+    void *p = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
+    if (p == MAP_FAILED)
+        st = ond_fail(err, OND_STATUS_IO, "cannot map '%s': %s", path, strerror(errno));
+    close(fd);
+    if (st)
+        return st;
+    *buf = p;
+    *len = n;
+    return OND_OK;
+}
+
+void ond_unmap_file(void *buf, size_t len)
+{
+    if (buf)
+        munmap(buf, len);
+}
+
+enum ond_status ond_read_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,
+                              struct ond_error *err)
+{
+    unsigned char *data = NULL;
+    int fd;
+    size_t n = 0, got = 0;
+    enum ond_status st = open_file(path, max_bytes, &fd, &n, err);
+    if (st)
+        return st;
     if (!(data = malloc(n ? n : 1))) {
         st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate %zu bytes for '%s'", n, path);
         goto done;
@@ -187,6 +248,8 @@ struct ctx {
     struct ond_graph *g;
     const char *dir;   /* external data folder, NULL when loading from memory */
     const char *label;
+    bool adopt;        /* the message was unpacked with budget_alloc: adopt_raw may take
+                          its raw_data buffers */
 };
 
 static enum ond_status tensor_type(struct ond_error *err, const char *what, const char *name,
@@ -289,7 +352,7 @@ static enum ond_status load_tensor(struct ctx *c, const Onnx__TensorProto *tp,
 enum ond_status ond_load_tensor_proto(struct ond_graph *g, const struct Onnx__TensorProto *tp,
                                       struct ond_tensor *t, struct ond_error *err)
 {
-    struct ctx c = {g, NULL, NULL};
+    struct ctx c = {g, NULL, NULL, false};
     return load_tensor(&c, tp, t, err);
 }
 
@@ -361,6 +424,8 @@ static enum ond_status load_tensor(struct ctx *c, const Onnx__TensorProto *tp,
                             sources ? field : "no data field", have, (unsigned long long)numel,
                             ond_dtype_name(tp->data_type));
     }
+    if (c->adopt && tp->has_raw_data && nbytes)
+        return adopt_raw(g, &tp->raw_data, t, err);
     unsigned char *dst = ond_tensor_alloc_data(g, t, nbytes, err);
     if (!dst)
         return err ? err->status : OND_STATUS_NO_MEMORY;
@@ -812,16 +877,19 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
                                    "not a valid ONNX model (protobuf parse failed)");
         goto done;
     }
-    struct ctx c = {g, dir, label};
+    ond_trace("parse");
+    struct ctx c = {g, dir, label, true};
     st = load_model(&c, mp, err);
     onnx__model_proto__free_unpacked(mp, &alloc);
     mp = NULL;
     if (st)
         goto done;
+    ond_trace("ir");
     if ((st = ond_graph_sort(g, err)) || (st = ond_graph_bind_ops(g, partial, err)) ||
         (st = check_types(g, err)) ||
         (st = ond_graph_infer(g, err)) || (st = ond_graph_validate(g, err)))
         goto done;
+    ond_trace("infer");
     *out = g;
     g = NULL;
 done:

@@ -20,6 +20,13 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
 /* Reads a file whole, refusing one over max_bytes (0: no limit) before reading it. */
 enum ond_status ond_read_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,
                               struct ond_error *err);
+/* The same as a private read-only mapping (NULL for an empty file), given back with
+ * ond_unmap_file: no copy of the file in anonymous memory, which is how models are read.
+ * A file truncated while it is mapped makes reading past its new end fault (SIGBUS), as in
+ * every runtime that maps models. */
+enum ond_status ond_map_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,
+                             struct ond_error *err);
+void ond_unmap_file(void *buf, size_t len);
 
 /* Fills t (dtype, dims, data) from a TensorProto message (no external data). */
 struct Onnx__TensorProto;

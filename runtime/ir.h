@@ -40,7 +40,8 @@ struct ond_tensor {
     const char *name;
     struct ond_info info;
     unsigned flags;
-    void *own;             /* buffer behind info.data when this tensor owns it (64-byte aligned) */
+    void *own;             /* when this tensor owns its data, the malloc'd block info.data
+                              (64-byte aligned) lies in, freed with free() */
     size_t nbytes;         /* bytes at info.data, when set */
     struct ond_node *producer;
     int uses;              /* node inputs that read it, graph outputs not counted */
@@ -147,6 +148,11 @@ enum ond_status ond_fail(struct ond_error *err, enum ond_status st, const char *
 void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- tracing (runtime/trace.c) ---- */
+/* With ONDINE_TRACE set, prints the wall and CPU time spent since the previous call on this
+ * thread, naming it phase, and the peak RSS; NULL only starts the clock. */
+void ond_trace(const char *phase);
+
 /* ---- arena (runtime/graph.c): 64-byte aligned, zeroed, freed with the graph ---- */
 void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
 char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err);
@@ -165,6 +171,11 @@ int64_t ond_dim_mul(int64_t a, int64_t b);
 /* Sets t's constant value to a fresh copy-able buffer of nbytes (64-byte aligned, zeroed). */
 void *ond_tensor_alloc_data(struct ond_graph *g, struct ond_tensor *t, size_t nbytes,
                             struct ond_error *err);
+/* Sets t's constant value to data (64-byte aligned, inside the malloc'd block own), taking
+ * over own unless it fails (over max_total_bytes): the loader hands protobuf's buffers to
+ * the graph instead of copying them. */
+enum ond_status ond_tensor_adopt_data(struct ond_graph *g, struct ond_tensor *t, void *own,
+                                      void *data, size_t nbytes, struct ond_error *err);
 void *ond_aligned_alloc(size_t nbytes);
 /* Reads element i of an integer tensor (int32 or int64) as int64. */
 int64_t ond_int_at(const struct ond_info *info, size_t i);

@@ -45,6 +45,7 @@ static enum ond_status finish(struct ond_graph *g, const struct ond_options *opt
     }
     m->graph = g;
     *model = m;
+    ond_trace("passes");
     return OND_OK;
 }
 
@@ -62,14 +63,16 @@ enum ond_status ond_model_load_file_ex(const char *path, const struct ond_option
     *model = NULL;
     void *buf = NULL;
     size_t len = 0;
-    enum ond_status st = ond_read_file(path, opts->max_file_bytes, &buf, &len, err);
+    ond_trace(NULL);
+    enum ond_status st = ond_map_file(path, opts->max_file_bytes, &buf, &len, err);
     if (st)
         return st;
+    ond_trace("read");
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     struct ond_graph *g = NULL;
     st = ond_load_graph(buf, len, dirname(dir), path, opts, partial, &g, err);
-    free(buf);
+    ond_unmap_file(buf, len);
     return st ? st : finish(g, opts, path, model, err);
 }
 

@@ -698,6 +698,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     struct plan *pl = calloc(1, sizeof *pl);
     const struct ond_info **in = NULL;
     struct ond_info *oi = NULL;
+    ond_trace(NULL);
     if (!pl || !(pl->info = calloc((size_t)nt + 1, sizeof *pl->info)) ||
         !(pl->known = calloc((size_t)nt + 2, sizeof *pl->known)) ||
         !(pl->tensor_value = calloc((size_t)nt + 1, sizeof *pl->tensor_value)) ||
@@ -870,6 +871,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         return st;
     }
     *out = pl;
+    ond_trace("plan");
     return OND_OK;
 }
 

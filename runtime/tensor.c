@@ -95,30 +95,55 @@ void *ond_aligned_alloc(size_t nbytes)
     return p;
 }
 
+/* The graph's constant bytes once t holds nbytes instead of what it holds now, checked
+ * against max_total_bytes. */
+static enum ond_status const_total(const struct ond_graph *g, const struct ond_tensor *t,
+                                   size_t nbytes, uint64_t *total, struct ond_error *err)
+{
+    uint64_t kept = g->const_bytes - (t->own ? t->nbytes : 0);
+    if (__builtin_add_overflow(kept, (uint64_t)nbytes, total) ||
+        (g->opts.max_total_bytes && *total > g->opts.max_total_bytes))
+        return ond_fail(err, OND_STATUS_LIMIT,
+                        "tensor '%s': constant data would reach %llu bytes, over the limit of %llu",
+                        t->name, (unsigned long long)kept + nbytes,
+                        (unsigned long long)g->opts.max_total_bytes);
+    return OND_OK;
+}
+
+static void set_data(struct ond_graph *g, struct ond_tensor *t, void *own, void *data,
+                     size_t nbytes, uint64_t total)
+{
+    free(t->own);
+    g->const_bytes = total;
+    t->own = own;
+    t->nbytes = nbytes;
+    t->info.data = data;
+}
+
 void *ond_tensor_alloc_data(struct ond_graph *g, struct ond_tensor *t, size_t nbytes,
                             struct ond_error *err)
 {
-    uint64_t total, kept = g->const_bytes - (t->own ? t->nbytes : 0);
-    if (__builtin_add_overflow(kept, (uint64_t)nbytes, &total) ||
-        (g->opts.max_total_bytes && total > g->opts.max_total_bytes)) {
-        ond_fail(err, OND_STATUS_LIMIT,
-                 "tensor '%s': constant data would reach %llu bytes, over the limit of %llu",
-                 t->name, (unsigned long long)kept + nbytes,
-                 (unsigned long long)g->opts.max_total_bytes);
+    uint64_t total;
+    if (const_total(g, t, nbytes, &total, err))
         return NULL;
-    }
     void *p = ond_aligned_alloc(nbytes);
     if (!p) {
         ond_fail(err, OND_STATUS_NO_MEMORY, "tensor '%s': cannot allocate %zu bytes", t->name,
                  nbytes);
         return NULL;
     }
-    free(t->own);
-    g->const_bytes = total;
-    t->own = p;
-    t->nbytes = nbytes;
-    t->info.data = p;
+    set_data(g, t, p, p, nbytes, total);
     return p;
+}
+
+enum ond_status ond_tensor_adopt_data(struct ond_graph *g, struct ond_tensor *t, void *own,
+                                      void *data, size_t nbytes, struct ond_error *err)
+{
+    uint64_t total;
+    enum ond_status st = const_total(g, t, nbytes, &total, err);
+    if (!st)
+        set_data(g, t, own, data, nbytes, total);
+    return st;
 }
 
 int64_t ond_int_at(const struct ond_info *info, size_t i)

@@ -97,6 +97,11 @@ static void test_encodings(void **state)
     assert_memory_equal(ond_graph_find_tensor(g, "u8")->info.data, "\xc8\x11", 2);
     assert_memory_equal(ond_graph_find_tensor(g, "dbl")->info.data, dd, sizeof dd);
     assert_int_equal(ond_graph_find_tensor(g, "empty")->nbytes, 0);
+    /* Constant data is 64-byte aligned however it was stored: raw_data taken over from
+     * protobuf-c's buffer, the other fields copied. */
+    const char *names[] = {"raw", "fd", "i64", "i32", "u8", "dbl"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        assert_int_equal((uintptr_t)ond_graph_find_tensor(g, names[i])->info.data % 64, 0);
     /* An unnamed node gets a stable generated name. */
     assert_string_equal(g->nodes[0]->name, "Relu_0");
     ond_graph_free(g);

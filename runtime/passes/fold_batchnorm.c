@@ -80,7 +80,7 @@ static float *writable(struct ond_pass_ctx *c, struct ond_node *n, int k, const 
 {
     struct ond_tensor *t = n->in[k];
     if (t->uses == 1 && !(t->flags & OND_TENSOR_OUTPUT) && t->own)
-        return t->own;
+        return (float *)t->info.data;
     void *data;
     struct ond_tensor *copy = ond_pass_new_const(c, t->name, suffix, &t->info, &data, err);
     if (!copy)
