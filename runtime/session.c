@@ -1130,6 +1130,11 @@ static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_v
     return OND_OK;
 }
 
+static int session_threads(const struct ond_session *s)
+{
+    return s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
+}
+
 /* The prologue of every call that needs a plan: binds the caller's inputs (*bound, freed by
  * the caller), takes the session's lock (always: the caller unlocks), then finds or builds the
  * plan for them. */
@@ -1144,6 +1149,10 @@ static enum ond_status lock_plan(struct ond_session *s, const struct ond_value *
     else
         st = bind_inputs(g, inputs, n_inputs, *bound, err);
     pthread_mutex_lock(&s->lock);
+    /* Kernels are chosen for the thread count at hand when primitives are created (oneDNN
+     * reads the calling thread's OpenMP setting): plan with the run's, so that a plan built in
+     * any thread computes bitwise the same. */
+    omp_set_num_threads(session_threads(s));
     if (!st)
         st = get_plan(s, *bound, pl, err);
     return st;
@@ -1165,8 +1174,7 @@ static enum ond_status run(struct ond_session *s, const struct ond_value *inputs
     struct plan *pl = NULL;
     enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
     if (!st) {
-        int threads = s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
-        omp_set_num_threads(threads);
+        int threads = session_threads(s);
         bool ftz = !s->opts.no_ftz;
         /* The calling thread computes too: its floating-point modes are restored after. */
         unsigned caller_csr = _mm_getcsr();
@@ -1224,8 +1232,6 @@ enum ond_status ond_session_observe(struct ond_session *s, const struct ond_valu
     struct plan *pl = NULL;
     enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
     if (!st) {
-        int threads = s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
-        omp_set_num_threads(threads);
         st = execute(s, pl, bound, NULL, err);
     }
     for (int i = 0; !st && i < pl->n_outs; i++) {
