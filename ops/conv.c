@@ -26,6 +26,10 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return ond_conv_shape(n, n->params, in[0], in[1], n->n_in > 2 ? in[2] : NULL, &out[0], err);
 }
 
+/* Winograd's input and output transforms cost per tile and channel whatever the filter count:
+ * it pays on the wide 3x3 layers of ResNets (64 to 512 channels), not on narrow ones. */
+#define WINO_MIN_CHANNELS 64
+
 /* Geometry of a convolution as oneDNN takes it. */
 struct conv_geom {
     struct ond_info wi;      /* weights, grouped ones as [G, M/G, C/G, k...] */
@@ -135,14 +139,43 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
         (st = w_rt ? ond_md(&g.wi, true, &wei, err) : ond_md_any(&g.wi, dt, &wei, err)) ||
         (st = ond_md_any(&p->out[0], dt, &dst, err)) || (b && (st = ond_md(b, true, &bias, err))))
         return st;
+    /* Tried in order, the first oneDNN implements wins. Winograd (F(2x2,3x3)) does 3x3
+     * stride-1 f32 convolutions with 2.25x fewer multiplications (about 30% less time on
+     * ResNet-50's 3x3 convs here; ResNet-18's outputs within 1.1e-5 of torch's against 7.6e-6
+     * direct, relative errors of about 1e-4 on single elements); it works in blocked
+     * nChw16c, so the convolutions after one take their input in the layout it arrives in
+     * when oneDNN has a kernel for it (blocked 1x1 and strided ones do) instead of a reorder
+     * to NHWC and back. */
+    bool wino = dt == dnnl_f32 && x->rank == 4 && w->dims[2] == 3 && w->dims[3] == 3 &&
+                g.strides[0] == 1 && g.strides[1] == 1 && g.dil[0] == 0 && g.dil[1] == 0 &&
+                g.wi.rank == w->rank && w->dims[0] >= WINO_MIN_CHANNELS &&
+                w->dims[1] >= WINO_MIN_CHANNELS;
+    bool follow = !ond_md_is_plain(p->in_md[0]) && p->in_md[0]->data_type == dt;
+    const struct {
+        bool use;
+        dnnl_alg_kind_t alg;
+        const dnnl_memory_desc_t *src;
+    } tries[] = {
+        {wino, dnnl_convolution_winograd, &src},
+        {follow, dnnl_convolution_direct, p->in_md[0]},
+        {true, dnnl_convolution_direct, &src},
+    };
     dnnl_convolution_desc_t desc;
-    OND_DNNL(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
-                                                        dnnl_convolution_direct, &src, &wei,
-                                                        b ? &bias : NULL, &dst, g.strides, g.dil,
-                                                        g.pl, g.pr), n, err);
-    dnnl_primitive_desc_t pd;
-    if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
-        return st;
+    dnnl_primitive_desc_t pd = NULL;
+    for (size_t t = 0; t < sizeof tries / sizeof tries[0] && !pd; t++) {
+        if (!tries[t].use)
+            continue;
+        OND_DNNL(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                                            tries[t].alg, tries[t].src, &wei,
+                                                            b ? &bias : NULL, &dst, g.strides,
+                                                            g.dil, g.pl, g.pr), n, err);
+        if ((st = ond_prep_pd(p, &desc, &pd, err)))
+            return st;
+        if (!pd && t + 1 < sizeof tries / sizeof tries[0])
+            p->declined = false;
+    }
+    if (!pd)
+        return OND_OK;
     p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     int wm = -1, bm = -1;
