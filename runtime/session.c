@@ -43,6 +43,7 @@ struct value {
     dnnl_memory_desc_t md;
     dnnl_memory_t mem;
     size_t size, offset;
+    size_t at;             /* bytes into its root's storage (a slice of a concat's output) */
     int first, last;       /* steps that write it first and read it last */
     int root;
     int last_node;         /* root: the last node reading a tensor held in this storage;
@@ -204,6 +205,7 @@ static enum ond_status view_value(struct plan *pl, int from, const dnnl_memory_d
     if (!new_value(pl, md, out))
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the plan");
     pl->values[*out].root = root;
+    pl->values[*out].at = pl->values[from].at;
     pl->values[*out].scale = pl->values[from].scale;
     pl->values[*out].first = pl->values[root].first;
     return OND_OK;
@@ -544,11 +546,82 @@ static bool has_empty_output(const struct ond_node *n, const struct ond_info *ou
     return false;
 }
 
+/* Whether md is the dense layout `tag` for its dims. */
+static bool has_tag(const dnnl_memory_desc_t *md, dnnl_format_tag_t tag)
+{
+    dnnl_memory_desc_t want;
+    return dnnl_memory_desc_init_by_tag(&want, md->ndims, md->dims, md->data_type, tag) ==
+               dnnl_success &&
+           dnnl_memory_desc_equal(&want, md);
+}
+
+/* A Concat over channels at batch 1 costs nothing when its inputs' producers write their
+ * slices of its output: in NCHW, and in nChw16c with channel counts that are multiples of
+ * 16, one image's channel range [c, c + C_i) is a contiguous run of the output holding
+ * exactly the dense layout of a [1, C_i, H, W] tensor. So every input value (written by a
+ * node's primitive, read by nothing but this Concat, f32 or bf16, all in one of those
+ * layouts) becomes a slice of one new storage, and the Concat makes no step. Returns whether
+ * it did. */
+static bool concat_in_place(struct plan *pl, const struct ond_node *n, const struct ond_info *out)
+{
+    const struct ond_attr *axis = ond_node_attr(n, "axis");
+    int64_t ax = axis ? axis->i : 1;
+    if (out->rank != 4 || out->dims[0] != 1 || (ax != 1 && ax != -3) || n->n_in > 64)
+        return false;
+    static const dnnl_format_tag_t tags[] = {dnnl_abcd, dnnl_aBcd16b};
+    int vals[64], tag = -1;
+    for (int k = 0; k < n->n_in; k++) {
+        const struct ond_tensor *t = n->in[k];
+        int v = t ? pl->tensor_value[t->id] : -1;
+        if (v < 0 || pl->info[t->id].data || t->uses != 1 || pl->last_read[t->id] != pl->node_at)
+            return false;
+        const struct value *x = &pl->values[v];
+        if (x->root != v || x->input || x->reorder_of >= 0 || x->first >= pl->n_steps ||
+            pl->steps[x->first].kind != STEP_PRIM || !pl->steps[x->first].node ||
+            (x->md.data_type != dnnl_f32 && x->md.data_type != dnnl_bf16) ||
+            x->md.data_type != pl->values[pl->tensor_value[n->in[0]->id]].md.data_type)
+            return false;
+        for (int j = 0; j < k; j++)
+            if (vals[j] == v)
+                return false;
+        int tk = has_tag(&x->md, tags[0]) ? 0 : has_tag(&x->md, tags[1]) ? 1 : -1;
+        if (tk < 0 || (tag >= 0 && tk != tag) || (tk == 1 && x->md.dims[1] % 16))
+            return false;
+        tag = tk;
+        vals[k] = v;
+    }
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {out->dims[0], out->dims[1], out->dims[2], out->dims[3]};
+    int o;
+    if (dnnl_memory_desc_init_by_tag(&md, 4, d, pl->values[vals[0]].md.data_type, tags[tag]) !=
+            dnnl_success || !new_value(pl, &md, &o))
+        return false;
+    struct value *r = &pl->values[o];
+    size_t at = 0;
+    r->first = r->last = pl->values[vals[0]].first;
+    for (int k = 0; k < n->n_in; k++) {
+        struct value *x = &pl->values[vals[k]];
+        x->root = o;
+        x->at = at;
+        at += x->size;
+        if (x->first < r->first)
+            r->first = x->first;
+        if (x->last > r->last)
+            r->last = x->last;
+    }
+    pl->n_views++;
+    bind_tensor(pl, n->out[0], o);
+    return true;
+}
+
 static enum ond_status plan_node(struct ond_session *s, struct plan *pl, const struct ond_node *n,
                                  int at, const struct ond_info *const *in,
                                  const struct ond_info *out, struct ond_error *err)
 {
     const char *why = "no oneDNN primitive";
+    if (!*n->domain && strcmp(n->op_type, "Concat") == 0 && n->n_out == 1 && n->out[0] &&
+        concat_in_place(pl, n, out))
+        return OND_OK;
     if (n->n_out > OND_PREP_MAX_OUT)
         return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "too many outputs");
     if (n->op->prepare && n->n_in > OND_PREP_MAX_IN)
@@ -639,7 +712,8 @@ static void place(struct plan *pl)
 static void *value_data(const struct plan *pl, int v, const struct ond_value *inputs)
 {
     const struct value *root = &pl->values[pl->values[v].root];
-    return root->input ? inputs[root->input_index].data : (char *)pl->arena + root->offset;
+    return (root->input ? (char *)inputs[root->input_index].data
+                        : (char *)pl->arena + root->offset) + pl->values[v].at;
 }
 
 static void free_plan(struct plan *pl)
