@@ -26,9 +26,12 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return ond_conv_shape(n, n->params, in[0], in[1], n->n_in > 2 ? in[2] : NULL, &out[0], err);
 }
 
-/* Winograd's input and output transforms cost per tile and channel whatever the filter count:
- * it pays on the wide 3x3 layers of ResNets (64 to 512 channels), not on narrow ones. */
+/* Winograd's input and output transforms cost per tile and channel whatever the filter count,
+ * and its weights take 16/9 of the memory: it pays on wide 3x3 layers (64 channels or more)
+ * over large images (14x14 or more); on ResNet-50's 7x7 last stage it gained nothing here
+ * and would hold 15 MB more weights. */
 #define WINO_MIN_CHANNELS 64
+#define WINO_MIN_PIXELS 196
 
 /* Geometry of a convolution as oneDNN takes it. */
 struct conv_geom {
@@ -149,7 +152,8 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     bool wino = dt == dnnl_f32 && x->rank == 4 && w->dims[2] == 3 && w->dims[3] == 3 &&
                 g.strides[0] == 1 && g.strides[1] == 1 && g.dil[0] == 0 && g.dil[1] == 0 &&
                 g.wi.rank == w->rank && w->dims[0] >= WINO_MIN_CHANNELS &&
-                w->dims[1] >= WINO_MIN_CHANNELS;
+                w->dims[1] >= WINO_MIN_CHANNELS &&
+                p->out[0].dims[2] * p->out[0].dims[3] >= WINO_MIN_PIXELS;
     bool follow = !ond_md_is_plain(p->in_md[0]) && p->in_md[0]->data_type == dt;
     const struct {
         bool use;

@@ -153,6 +153,23 @@ static enum ond_status const_mem(struct ond_prep *p, const void *data,
     dnnl_primitive_attr_t attr = NULL;
     if (p->n_mem >= OND_PREP_MAX_MEM)
         return ond_node_fail(err, n, OND_STATUS_BACKEND, "too many constant buffers");
+    /* Same layout and type (biases, mostly): a copy, not a reorder primitive to create and
+     * run on every thread. */
+    if (!n_scales && dnnl_memory_desc_equal(from, want)) {
+        void *h = NULL;
+        if ((st = ond_dnnl(dnnl_memory_create(&dst, want, p->engine, DNNL_MEMORY_ALLOCATE),
+                           "memory_create", n, err)) ||
+            (st = ond_dnnl(dnnl_memory_get_data_handle(dst, &h), "memory_get_data_handle", n,
+                           err))) {
+            if (dst)
+                dnnl_memory_destroy(dst);
+            return st;
+        }
+        memcpy(h, data, dnnl_memory_desc_get_size(want));
+        *mem_index = p->n_mem;
+        p->mem[p->n_mem++] = dst;
+        return OND_OK;
+    }
     if ((st = ond_dnnl(dnnl_primitive_attr_create(&attr), "primitive_attr_create", n, err)) ||
         (n_scales && (st = ond_dnnl(dnnl_primitive_attr_set_output_scales(attr, n_scales, mask,
                                                                           scales),
