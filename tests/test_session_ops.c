@@ -512,13 +512,13 @@ static void test_concat(void **state)
     st = compare(m, 1, &x_shape);
     assert_int_equal(st.evals, 0);
 
-    /* Two wide 3x3 convs (Winograd: blocked nChw16c outputs, whole blocks) into a channel
+    /* Two wide 3x3 convs over 16x16 (Winograd: blocked nChw16c outputs) into a channel
      * Concat read by a conv: at batch 1 the convs write their slices of the Concat's output,
      * which makes no step; at batch 2 the slices are not contiguous and the Concat is a
      * primitive. */
     for (int64_t batch = 1; batch <= 2; batch++) {
         m = tm_new(8, 13);
-        int64_t xd[] = {-1, 64, 8, 8};
+        int64_t xd[] = {-1, 64, 16, 16};
         tm_input(m, "x", F, 4, xd);
         conv(m, "x", "c", 64, 64);
         conv(m, "x", "d", 64, 64);
@@ -526,7 +526,7 @@ static void test_concat(void **state)
         tm_attr_int(m, n, "axis", 1);
         conv(m, "cd", "y", 128, 8);
         tm_output(m, "y");
-        const struct shape xs = {4, {batch, 64, 8, 8}};
+        const struct shape xs = {4, {batch, 64, 16, 16}};
         st = compare(m, 1, &xs);
         assert_int_equal(st.evals, 0);
         assert_int_equal(st.primitives, batch == 1 ? 3 : 4);
