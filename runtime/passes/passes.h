@@ -63,6 +63,7 @@ struct ond_pass_ctx {
 
 /* Each pass, in its own file. */
 enum ond_status ond_pass_eliminate_identity(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_expand_qlinear(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_constants(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_shape_chains(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err);
@@ -95,6 +96,9 @@ enum ond_status ond_pass_grow_inputs(struct ond_pass_ctx *c, struct ond_node *n,
 void ond_pass_take_output(struct ond_node *keep, struct ond_node *gone);
 /* Marks n dead, releasing its reads. */
 void ond_pass_kill(struct ond_node *n);
+/* A new tensor named base_suffix (made unique), without dtype, shape or producer yet. */
+struct ond_tensor *ond_pass_new_tensor(struct ond_pass_ctx *c, const char *base,
+                                       const char *suffix, struct ond_error *err);
 /* A new constant of info's dtype and shape (data ignored), named base_suffix (made unique);
  * *data receives its zeroed buffer, counted against the graph's limits. */
 struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,

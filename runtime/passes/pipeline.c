@@ -1,9 +1,12 @@
 /* pipeline.c: the ordered table of passes, levels and disabling by name, and the report.
  *
  * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops (identity and
- * dropout removal, constant and shape-chain folding, a QDQ model's activation pairs taken as
- * scales, BatchNormalization folded into Conv weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
- * ai.ondine ops. Order matters where patterns overlap: BatchNormalization folds into its Conv
+ * dropout removal, QLinearConv/QLinearMatMul expanded into QDQ form, constant and shape-chain
+ * folding, a QDQ model's activation pairs taken as scales, BatchNormalization folded into Conv
+ * weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
+ * ai.ondine ops. Order matters where patterns overlap: the QLinear ops expand before constants
+ * fold (their weights' DequantizeLinear) and before fold_qdq takes the pairs the expansion
+ * leaves between them; BatchNormalization folds into its Conv
  * before a leftover one becomes a ScaleShift; the residual add takes its Relu before the
  * generic activation fusion could give that Relu to the Add alone; Flatten + Gemm becomes an
  * InnerProduct before activations fuse, so the InnerProduct takes them; dead code goes last.
@@ -27,6 +30,7 @@ struct pass {
 
 static const struct pass table[] = {
     {"eliminate_identity", 1, ond_pass_eliminate_identity},
+    {"expand_qlinear", 1, ond_pass_expand_qlinear},
     {"fold_constants", 1, ond_pass_fold_constants},
     {"fold_shape_chains", 1, ond_pass_fold_shape_chains},
     {"fold_qdq", 1, ond_pass_fold_qdq},

@@ -82,21 +82,27 @@ void ond_pass_take_output(struct ond_node *keep, struct ond_node *gone)
     ond_pass_kill(gone);
 }
 
+struct ond_tensor *ond_pass_new_tensor(struct ond_pass_ctx *c, const char *base,
+                                       const char *suffix, struct ond_error *err)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s_%s", base, suffix);
+    for (int i = 2; ond_graph_find_tensor(c->g, name); i++)
+        snprintf(name, sizeof name, "%s_%s_%d", base, suffix, i);
+    return ond_graph_add_tensor(c->g, name, err);
+}
+
 struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
                                       const char *suffix, const struct ond_info *info,
                                       void **data, struct ond_error *err)
 {
-    char name[512];
     uint64_t numel;
-    snprintf(name, sizeof name, "%s_%s", base, suffix);
-    for (int i = 2; ond_graph_find_tensor(c->g, name); i++)
-        snprintf(name, sizeof name, "%s_%s_%d", base, suffix, i);
     if (!ond_numel(info, c->g->opts.max_tensor_elements, &numel) || !ond_dtype_size(info->dtype)) {
-        ond_fail(err, OND_STATUS_LIMIT, "tensor '%s': shape unknown or over the element limit",
-                 name);
+        ond_fail(err, OND_STATUS_LIMIT, "tensor '%s_%s': shape unknown or over the element limit",
+                 base, suffix);
         return NULL;
     }
-    struct ond_tensor *t = ond_graph_add_tensor(c->g, name, err);
+    struct ond_tensor *t = ond_pass_new_tensor(c, base, suffix, err);
     if (!t)
         return NULL;
     t->flags = OND_TENSOR_CONST;
