@@ -95,21 +95,7 @@ static enum ond_status prepare_int8(struct ond_prep *p, const struct ond_info *w
                                                              &wei, b ? &bias : NULL, &dst),
                         "inner_product_desc_init", n, err)))
         st = ond_prep_pd_q(p, &desc, &q8.q, &pd, err);
-    int wm = -1, bm = -1;
-    enum ond_status end = ond_prep_int8_end(p, &q8, st ? NULL : pd, 1, b ? &bias : NULL, &wm,
-                                            &bm, err);
-    if (st || !pd)
-        return st;
-    if (end) {
-        dnnl_primitive_desc_destroy(pd);
-        return end;
-    }
-    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
-    ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);
-    if (b)
-        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, bm);
-    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
-    return ond_prep_finish(p, pd, err);
+    return ond_prep_int8_end(p, &q8, st, pd, 1, b ? &bias : NULL, err);
 }
 
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
@@ -156,12 +142,7 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
         dnnl_primitive_desc_destroy(pd);
         return st;
     }
-    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
-    ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);
-    if (b)
-        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, bm);
-    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
-    return ond_prep_finish(p, pd, err);
+    return ond_prep_finish_weighted(p, pd, wm, bm, err);
 }
 
 /* N * M * K */

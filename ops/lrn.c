@@ -89,10 +89,7 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     enum ond_status st = ond_prep_pd(p, &desc, &pd, err);
     if (st || !pd)
         return st;
-    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
-    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
-    return ond_prep_finish(p, pd, err);
+    return ond_prep_finish_unary(p, pd, err);
 }
 
 const struct ond_op ond_op_lrn = {

@@ -200,10 +200,7 @@ static enum ond_status prepare_pool(struct ond_prep *p, dnnl_alg_kind_t alg, int
     dnnl_primitive_desc_t pd;
     if ((rc = ond_prep_pd(p, &desc, &pd, err)) || !pd)
         return rc;
-    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
-    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
-    return ond_prep_finish(p, pd, err);
+    return ond_prep_finish_unary(p, pd, err);
 }
 
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)

@@ -468,14 +468,12 @@ enum ond_status ond_prep_int8_begin(struct ond_prep *p, struct ond_int8 *s,
     return OND_OK;
 }
 
-enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s,
+enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s, enum ond_status st,
                                   dnnl_primitive_desc_t pd, int wmask,
-                                  const dnnl_memory_desc_t *bias, int *wm, int *bm,
-                                  struct ond_error *err)
+                                  const dnnl_memory_desc_t *bias, struct ond_error *err)
 {
-    enum ond_status st = OND_OK;
-    int m = s->q.n;
-    if (pd) {
+    int m = s->q.n, wm = -1, bm = -1;
+    if (!st && pd) {
         p->want_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
         p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
         if (s->q.sum_dt != dnnl_data_type_undef && s->q.sum_dt != s->dst_dt) {
@@ -484,13 +482,19 @@ enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s,
         }
         st = ond_prep_const_scaled(p, 1, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md,
                                                                        0),
-                                   m, wmask, s->buf + m, wm, err);
+                                   m, wmask, s->buf + m, &wm, err);
         if (!st && bias)
-            st = ond_prep_floats(p, s->buf + 2 * m, bias, bm, err);
+            st = ond_prep_floats(p, s->buf + 2 * m, bias, &bm, err);
     }
     free(s->buf);
     s->buf = NULL;
-    return st;
+    if (!pd)
+        return st;
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    return ond_prep_finish_weighted(p, pd, wm, bm, err);
 }
 
 enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
@@ -511,6 +515,26 @@ enum ond_status ond_prep_finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
                                   p->node, err);
     dnnl_primitive_desc_destroy(pd);
     return st;
+}
+
+enum ond_status ond_prep_finish_unary(struct ond_prep *p, dnnl_primitive_desc_t pd,
+                                      struct ond_error *err)
+{
+    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
+enum ond_status ond_prep_finish_weighted(struct ond_prep *p, dnnl_primitive_desc_t pd, int wm,
+                                         int bm, struct ond_error *err)
+{
+    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
+    ond_prep_arg(p, DNNL_ARG_WEIGHTS, OND_ARG_MEM, wm);
+    if (bm >= 0)
+        ond_prep_arg(p, DNNL_ARG_BIAS, OND_ARG_MEM, bm);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
 }
 
 enum ond_status ond_prep_eltwise_then(struct ond_prep *p, dnnl_alg_kind_t alg, float alpha,
@@ -543,10 +567,7 @@ enum ond_status ond_prep_eltwise_then(struct ond_prep *p, dnnl_alg_kind_t alg, f
     }
     if ((st = create_pd(p, &desc, attr, &pd, err)) || !pd)
         return st;
-    p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    ond_prep_arg(p, DNNL_ARG_SRC, OND_ARG_IN, 0);
-    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
-    return ond_prep_finish(p, pd, err);
+    return ond_prep_finish_unary(p, pd, err);
 }
 
 enum ond_status ond_prep_eltwise(struct ond_prep *p, dnnl_alg_kind_t alg, float alpha,

@@ -191,9 +191,11 @@ enum ond_status ond_prep_pd_q(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
  * arrives (or by its tensor's sign), dst s8/u8 when the output has a scale, else f32; weights
  * quantized per output channel (max |w| / 127); the bias divided into the accumulator's units;
  * a sum post-op's addend read in the type it arrives in (p->sum_md). ond_prep_int8_begin
- * fills s (and s->q for ond_prep_pd_q); after the primitive descriptor, ond_prep_int8_end
- * makes the weights (output channels over wmask in pd's weights layout) and bias memory and
- * frees s's buffer (call it on every path once begin succeeded: pd NULL only frees). */
+ * fills s (and s->q for ond_prep_pd_q); ond_prep_int8_end takes st, the status of building
+ * the primitive descriptor pd (NULL when that failed or declined), makes the weights (output
+ * channels over wmask in pd's weights layout) and bias memory and the primitive
+ * (ond_prep_finish_weighted), and frees s's buffer and pd. Call it on every path once begin
+ * succeeded; it returns st when that is an error. */
 struct ond_int8 {
     dnnl_data_type_t src_dt, dst_dt;
     struct ond_requant q;
@@ -201,10 +203,9 @@ struct ond_int8 {
 };
 enum ond_status ond_prep_int8_begin(struct ond_prep *p, struct ond_int8 *s,
                                     struct ond_error *err);
-enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s,
+enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s, enum ond_status st,
                                   dnnl_primitive_desc_t pd, int wmask,
-                                  const dnnl_memory_desc_t *bias, int *wm, int *bm,
-                                  struct ond_error *err);
+                                  const dnnl_memory_desc_t *bias, struct ond_error *err);
 /* A primitive descriptor for op_desc with ond_prep_attr's attributes. When oneDNN has no
  * implementation for it, declines instead (*pd NULL, OND_OK). */
 enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
@@ -212,6 +213,14 @@ enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
 /* Creates p->prim from pd (and frees pd), records scratchpad size and implementation. */
 enum ond_status ond_prep_finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
                                 struct ond_error *err);
+/* ond_prep_finish for a one-input primitive: src is input 0, dst output 0 in the layout pd
+ * picked (p->out_md[0]). */
+enum ond_status ond_prep_finish_unary(struct ond_prep *p, dnnl_primitive_desc_t pd,
+                                      struct ond_error *err);
+/* ond_prep_finish for a convolution or inner product: src is input 0, dst output 0, the
+ * weights constant memory wm, the bias constant memory bm when bm >= 0 (no bias: -1). */
+enum ond_status ond_prep_finish_weighted(struct ond_prep *p, dnnl_primitive_desc_t pd, int wm,
+                                         int bm, struct ond_error *err);
 
 /* One oneDNN eltwise primitive over input 0, in the layout it arrives in (declines unless
  * it is a float activation); `then` (NULL: none) is fused after it, before the node's own

@@ -24,9 +24,7 @@ static float lcg(uint32_t *s)
 static Onnx__TensorProto *weights(struct tm *m, const char *name, int rank, const int64_t *dims,
                                   uint32_t seed)
 {
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (size_t)dims[i];
+    size_t n = ond_test_numel(rank, dims);
     float *w = tm_alloc(m, n * sizeof *w);
     for (size_t i = 0; i < n; i++)
         w[i] = lcg(&seed) * 0.3f;
@@ -61,15 +59,7 @@ static struct ond_model *small_cnn(void)
     tm_attr_int(m, n, "transB", 1);
     tm_node(m, "Softmax", "softmax", "logits", "y");
     tm_output(m, "y");
-    size_t len;
-    uint8_t *buf = tm_pack(m, &len);
-    struct ond_model *model = NULL;
-    struct ond_error err = {0};
-    if (ond_model_load_buffer(buf, len, NULL, &model, &err))
-        fail_msg("load: %s", err.message);
-    free(buf);
-    tm_free(m);
-    return model;
+    return tm_load_model(m, 2);
 }
 
 /* Input i: batch 1 for even i, 2 for odd i, its own values. */

@@ -21,40 +21,6 @@ static const int64_t D1[] = {1}, D2[] = {2}, D3[] = {3}, D4[] = {4}, D6[] = {6};
 static const int64_t D23[] = {2, 3}, D22[] = {2, 2}, D222[] = {2, 2, 2}, D232[] = {2, 3, 2};
 static const int64_t DN3[] = {-1, 3}, D13[] = {1, 3};
 
-static struct ond_graph *load(struct tm *m)
-{
-    struct ond_graph *g = NULL;
-    struct ond_error err = {0};
-    enum ond_status st = tm_load(m, &g, &err);
-    if (st)
-        print_error("load: %s\n", err.message);
-    assert_int_equal(st, OND_OK);
-    tm_free(m);
-    return g;
-}
-
-static void load_fails(struct tm *m, enum ond_status want, const char *substr)
-{
-    struct ond_graph *g = NULL;
-    struct ond_error err = {0};
-    assert_error(tm_load(m, &g, &err), want, &err, substr);
-    assert_null(g);
-    tm_free(m);
-}
-
-static struct ond_value val(const char *name, int32_t dtype, int rank, const int64_t *dims,
-                            const void *data)
-{
-    struct ond_value v = {.name = name, .dtype = dtype, .rank = rank, .data = (void *)data};
-    size_t n = 1;
-    for (int i = 0; i < rank; i++) {
-        v.dims[i] = dims[i];
-        n *= (size_t)dims[i];
-    }
-    v.size = n * ond_dtype_size(dtype);
-    return v;
-}
-
 /* Runs g (taking ownership) on n_in inputs. */
 static void run(struct run *r, struct ond_graph *g, const struct ond_value *in, size_t n_in)
 {
@@ -100,8 +66,8 @@ static struct tm *unary(int64_t opset, const char *op, int rank, const int64_t *
 static void check_unary(struct tm *m, const float *x, const float *want, int64_t n, float atol)
 {
     struct run r;
-    struct ond_value in = val("x", F, 1, &n, x);
-    run(&r, load(m), &in, 1);
+    struct ond_value in = ond_test_value("x", F, 1, &n, x);
+    run(&r, tm_load_ok(m), &in, 1);
     assert_shape(&r.out[0], F, 1, &n);
     assert_close(r.out[0].data, want, (size_t)n, 1e-6f, atol);
     run_done(&r);
@@ -118,7 +84,7 @@ static void test_relu(void **state)
     check_unary(unary(14, "Relu", 1, D6, &n), x, want, 6, 0);
 
     /* Symbolic batch carried to the output. */
-    struct ond_graph *g = load(unary(6, "Relu", 2, DN3, &n));
+    struct ond_graph *g = tm_load_ok(unary(6, "Relu", 2, DN3, &n));
     const struct ond_info *yi = &g->outputs[0]->info;
     assert_int_equal(yi->rank, 2);
     assert_true(yi->dims[0] <= -2);
@@ -130,7 +96,7 @@ static void test_relu(void **state)
     tm_input(m, "x", OND_DTYPE_INT32, 1, D3);
     tm_output(m, "y");
     tm_node(m, "Relu", "r", "x", "y");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "node 'r' (Relu): input 0 is int32");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "node 'r' (Relu): input 0 is int32");
 }
 
 static void test_leakyrelu(void **state)
@@ -146,7 +112,7 @@ static void test_leakyrelu(void **state)
 
     m = unary(16, "LeakyRelu", 1, D4, &n);
     tm_attr_int(m, n, "alpha", 1);
-    load_fails(m, OND_STATUS_INVALID_MODEL,
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL,
                "node 'n' (LeakyRelu): attribute 'alpha' must be FLOAT");
 }
 
@@ -163,7 +129,7 @@ static void test_sigmoid(void **state)
     tm_input(m, "x", OND_DTYPE_DOUBLE, 1, D3);
     tm_output(m, "y");
     tm_node(m, "Sigmoid", "s", "x", "y");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "input 0 is double");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "input 0 is double");
 }
 
 static void test_hardsigmoid(void **state)
@@ -183,7 +149,7 @@ static void test_hardsigmoid(void **state)
 
     m = unary(6, "HardSigmoid", 1, D4, &n);
     tm_attr_string(m, n, "beta", "half");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "attribute 'beta' must be FLOAT, got STRING");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "attribute 'beta' must be FLOAT, got STRING");
 }
 
 static void test_hardswish(void **state)
@@ -195,7 +161,7 @@ static void test_hardswish(void **state)
     static const float want[] = {0, -0.3333333f, 0, 0.6666667f, 4};
     check_unary(unary(14, "HardSwish", 1, (const int64_t[]){5}, &n), x, want, 5, 1e-6f);
 
-    load_fails(unary(13, "HardSwish", 1, D3, &n), OND_STATUS_UNSUPPORTED, "HardSwish-13");
+    tm_load_fails(unary(13, "HardSwish", 1, D3, &n), OND_STATUS_UNSUPPORTED, "HardSwish-13");
 }
 
 static void test_clip(void **state)
@@ -233,8 +199,8 @@ static void test_clip(void **state)
     tm_init(m, "mx", OND_DTYPE_INT64, 0, NULL, &mx);
     tm_output(m, "y");
     tm_node(m, "Clip", "c", "x,,mx", "y");
-    struct ond_value in = val("x", OND_DTYPE_INT64, 1, D3, xi);
-    run(&r, load(m), &in, 1);
+    struct ond_value in = ond_test_value("x", OND_DTYPE_INT64, 1, D3, xi);
+    run(&r, tm_load_ok(m), &in, 1);
     assert_shape(&r.out[0], OND_DTYPE_INT64, 1, D3);
     assert_memory_equal(r.out[0].data, want_i, sizeof want_i);
     run_done(&r);
@@ -253,7 +219,7 @@ static void test_clip(void **state)
     tm_init(m, "lo", F, 1, D2, two);
     tm_output(m, "y");
     tm_node(m, "Clip", "c", "x,lo", "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "node 'c' (Clip): min must be a scalar");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'c' (Clip): min must be a scalar");
 }
 
 /* ---- arithmetic ---- */
@@ -273,8 +239,8 @@ static struct tm *binary(int64_t opset, const char *op, int32_t dtype, int ra,
 static void run2(struct run *r, struct tm *m, int32_t dtype, int ra, const int64_t *da,
                  const void *a, int rb, const int64_t *db, const void *b)
 {
-    struct ond_value in[2] = {val("a", dtype, ra, da, a), val("b", dtype, rb, db, b)};
-    run(r, load(m), in, 2);
+    struct ond_value in[2] = {ond_test_value("a", dtype, ra, da, a), ond_test_value("b", dtype, rb, db, b)};
+    run(r, tm_load_ok(m), in, 2);
 }
 
 static void test_add(void **state)
@@ -300,7 +266,7 @@ static void test_add(void **state)
     run_done(&r);
 
     /* Symbolic batch: [N,3] + [1,3] -> [N,3]. */
-    struct ond_graph *g = load(binary(14, "Add", F, 2, DN3, 2, D13, &n));
+    struct ond_graph *g = tm_load_ok(binary(14, "Add", F, 2, DN3, 2, D13, &n));
     const struct ond_info *zi = &g->outputs[0]->info;
     assert_int_equal(zi->rank, 2);
     assert_true(zi->dims[0] <= -2);
@@ -315,20 +281,20 @@ static void test_add(void **state)
     tm_init(m, "one", OND_DTYPE_INT64, 0, NULL, &one);
     tm_output(m, "z");
     tm_node(m, "Add", "n", "s,one", "z");
-    g = load(m);
+    g = tm_load_ok(m);
     assert_int_equal(g->outputs[0]->info.dtype, OND_DTYPE_INT64);
     assert_non_null(g->outputs[0]->info.data);
     assert_memory_equal(g->outputs[0]->info.data, want_s, sizeof want_s);
     ond_graph_free(g);
 
-    load_fails(binary(14, "Add", F, 2, D23, 1, D4, &n), OND_STATUS_INVALID_MODEL,
+    tm_load_fails(binary(14, "Add", F, 2, D23, 1, D4, &n), OND_STATUS_INVALID_MODEL,
                "node 'n' (Add): cannot broadcast dim 1: 3 vs 4");
     m = tm_new(8, 14);
     tm_input(m, "a", F, 1, D3);
     tm_input(m, "b", OND_DTYPE_DOUBLE, 1, D3);
     tm_output(m, "z");
     tm_node(m, "Add", "n", "a,b", "z");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "inputs are float and double");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "inputs are float and double");
 }
 
 static void test_sub(void **state)
@@ -356,7 +322,7 @@ static void test_sub(void **state)
     run_done(&r);
 
     /* Legacy without broadcast: shapes must match. */
-    load_fails(binary(6, "Sub", F, 2, D23, 1, D3, &n), OND_STATUS_INVALID_MODEL,
+    tm_load_fails(binary(6, "Sub", F, 2, D23, 1, D3, &n), OND_STATUS_INVALID_MODEL,
                "'broadcast' is 0");
 }
 
@@ -388,10 +354,10 @@ static void test_mul(void **state)
     m = binary(6, "Mul", F, 3, D232, 1, D3, &n);
     tm_attr_int(m, n, "broadcast", 1);
     tm_attr_int(m, n, "axis", 2);
-    load_fails(m, OND_STATUS_INVALID_MODEL, "B's dim 0 (3) does not match A's (2)");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "B's dim 0 (3) does not match A's (2)");
     m = binary(6, "Mul", F, 3, D232, 1, D3, &n);
     tm_attr_int(m, n, "broadcast", 2);
-    load_fails(m, OND_STATUS_INVALID_MODEL, "attribute 'broadcast' must be 0 or 1");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "attribute 'broadcast' must be 0 or 1");
 }
 
 static void test_div(void **state)
@@ -414,9 +380,9 @@ static void test_div(void **state)
     run_done(&r);
 
     static const int32_t ia[] = {1, 2}, ib[] = {1, 0};
-    struct ond_value in[2] = {val("a", OND_DTYPE_INT32, 1, D2, ia),
-                              val("b", OND_DTYPE_INT32, 1, D2, ib)};
-    struct ond_graph *g = load(binary(14, "Div", OND_DTYPE_INT32, 1, D2, 1, D2, &n));
+    struct ond_value in[2] = {ond_test_value("a", OND_DTYPE_INT32, 1, D2, ia),
+                              ond_test_value("b", OND_DTYPE_INT32, 1, D2, ib)};
+    struct ond_graph *g = tm_load_ok(binary(14, "Div", OND_DTYPE_INT32, 1, D2, 1, D2, &n));
     struct ond_value out[1];
     struct ond_error err = {0};
     assert_error(ond_reference_run(g, in, 2, out, NULL, NULL, &err), OND_STATUS_INVALID_INPUT,
@@ -428,7 +394,7 @@ static void test_div(void **state)
     tm_input(m, "b", OND_DTYPE_BOOL, 1, D2);
     tm_output(m, "z");
     tm_node(m, "Div", "n", "a,b", "z");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "node 'n' (Div): type bool is not supported");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "node 'n' (Div): type bool is not supported");
 }
 
 static void test_sum(void **state)
@@ -444,9 +410,9 @@ static void test_sum(void **state)
     tm_input(m, "c", F, 1, D1);
     tm_output(m, "z");
     tm_node(m, "Sum", "n", "a,b,c", "z");
-    struct ond_value in[3] = {val("a", F, 2, D22, a), val("b", F, 1, D2, b),
-                              val("c", F, 1, D1, c)};
-    run(&r, load(m), in, 3);
+    struct ond_value in[3] = {ond_test_value("a", F, 2, D22, a), ond_test_value("b", F, 1, D2, b),
+                              ond_test_value("c", F, 1, D1, c)};
+    run(&r, tm_load_ok(m), in, 3);
     assert_shape(&r.out[0], F, 2, D22);
     assert_close(r.out[0].data, want, 4, 0, 0);
     run_done(&r);
@@ -457,8 +423,8 @@ static void test_sum(void **state)
     tm_input(m, "a", F, 1, D1);
     tm_output(m, "z");
     tm_node(m, "Sum", "n", "a", "z");
-    in[0] = val("a", F, 1, D1, one);
-    run(&r, load(m), in, 1);
+    in[0] = ond_test_value("a", F, 1, D1, one);
+    run(&r, tm_load_ok(m), in, 1);
     assert_shape(&r.out[0], F, 1, D1);
     assert_close(r.out[0].data, one, 1, 0, 0);
     run_done(&r);
@@ -468,7 +434,7 @@ static void test_sum(void **state)
     tm_input(m, "b", F, 1, D3);
     tm_output(m, "z");
     tm_node(m, "Sum", "n", "a,b", "z");
-    struct ond_graph *g = load(m);
+    struct ond_graph *g = tm_load_ok(m);
     assert_true(g->outputs[0]->info.dims[0] <= -2);
     assert_int_equal(g->outputs[0]->info.dims[1], 3);
     ond_graph_free(g);
@@ -478,7 +444,7 @@ static void test_sum(void **state)
     tm_input(m, "b", OND_DTYPE_INT64, 1, D3);
     tm_output(m, "z");
     tm_node(m, "Sum", "s", "a,b", "z");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "node 's' (Sum): inputs are float and int64");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 's' (Sum): inputs are float and int64");
 }
 
 /* ---- Softmax ---- */
@@ -492,8 +458,8 @@ static void test_softmax(void **state)
     static const float x[] = {1, 2, 3, 0, 0, 0};
     static const float want[] = {0.09003057f, 0.24472847f, 0.66524096f,
                                  1 / 3.0f, 1 / 3.0f, 1 / 3.0f};
-    struct ond_value in = val("x", F, 2, D23, x);
-    run(&r, load(unary(13, "Softmax", 2, D23, &n)), &in, 1);
+    struct ond_value in = ond_test_value("x", F, 2, D23, x);
+    run(&r, tm_load_ok(unary(13, "Softmax", 2, D23, &n)), &in, 1);
     assert_shape(&r.out[0], F, 2, D23);
     assert_close(r.out[0].data, want, 6, 1e-6f, 1e-7f);
     run_done(&r);
@@ -506,30 +472,30 @@ static void test_softmax(void **state)
                                     0.0320586f, 0.0871443f, 0.2368828f, 0.6439143f};
     static const float want_13[] = {0.5f, 0.5f, 0.5f, 0.5f,
                                     0.1192029f, 0.1192029f, 0.8807971f, 0.8807971f};
-    in = val("x", F, 3, D222, y);
-    run(&r, load(unary(11, "Softmax", 3, D222, &n)), &in, 1);
+    in = ond_test_value("x", F, 3, D222, y);
+    run(&r, tm_load_ok(unary(11, "Softmax", 3, D222, &n)), &in, 1);
     assert_close(r.out[0].data, want_11, 8, 1e-5f, 1e-7f);
     run_done(&r);
     struct tm *m = unary(13, "Softmax", 3, D222, &n);
     tm_attr_int(m, n, "axis", 1);
-    run(&r, load(m), &in, 1);
+    run(&r, tm_load_ok(m), &in, 1);
     assert_close(r.out[0].data, want_13, 8, 1e-5f, 1e-7f);
     run_done(&r);
 
     /* Large values do not overflow: softmax(1000, 1001) = softmax(0, 1). */
     static const float big[] = {1000, 1001}, want_big[] = {0.2689414f, 0.7310586f};
-    in = val("x", F, 2, (const int64_t[]){1, 2}, big);
-    run(&r, load(unary(13, "Softmax", 2, (const int64_t[]){1, 2}, &n)), &in, 1);
+    in = ond_test_value("x", F, 2, (const int64_t[]){1, 2}, big);
+    run(&r, tm_load_ok(unary(13, "Softmax", 2, (const int64_t[]){1, 2}, &n)), &in, 1);
     assert_close(r.out[0].data, want_big, 2, 1e-5f, 0);
     run_done(&r);
 
-    struct ond_graph *g = load(unary(13, "Softmax", 2, DN3, &n));
+    struct ond_graph *g = tm_load_ok(unary(13, "Softmax", 2, DN3, &n));
     assert_true(g->outputs[0]->info.dims[0] <= -2);
     ond_graph_free(g);
 
     m = unary(13, "Softmax", 2, D23, &n);
     tm_attr_int(m, n, "axis", 2);
-    load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (Softmax): axis 2 is out of range");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (Softmax): axis 2 is out of range");
 }
 
 /* ---- pass-through ---- */
@@ -548,8 +514,8 @@ static void test_dropout(void **state)
     tm_output(m, "y");
     tm_output(m, "mask");
     tm_node(m, "Dropout", "d", "x,r", "y,mask");
-    struct ond_value in = val("x", F, 2, D23, x);
-    run(&r, load(m), &in, 1);
+    struct ond_value in = ond_test_value("x", F, 2, D23, x);
+    run(&r, tm_load_ok(m), &in, 1);
     assert_shape(&r.out[0], F, 2, D23);
     assert_close(r.out[0].data, x, 6, 0, 0);
     assert_shape(&r.out[1], OND_DTYPE_BOOL, 2, D23);
@@ -564,7 +530,7 @@ static void test_dropout(void **state)
     tm_output(m, "mask");
     Onnx__NodeProto *n = tm_node(m, "Dropout", "d", "x", "y,mask");
     tm_attr_float(m, n, "ratio", 0.2f);
-    run(&r, load(m), &in, 1);
+    run(&r, tm_load_ok(m), &in, 1);
     assert_close(r.out[0].data, x, 6, 0, 0);
     assert_shape(&r.out[1], F, 2, D23);
     assert_close(r.out[1].data, ones, 6, 0, 0);
@@ -577,7 +543,7 @@ static void test_dropout(void **state)
     tm_init(m, "t", OND_DTYPE_BOOL, 0, NULL, &train);
     tm_output(m, "y");
     tm_node(m, "Dropout", "d", "x,r,t", "y");
-    load_fails(m, OND_STATUS_UNSUPPORTED,
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED,
                "node 'd' (Dropout): training_mode must be a constant false");
 }
 
@@ -590,14 +556,14 @@ static void test_identity(void **state)
     tm_input(m, "x", OND_DTYPE_INT64, 1, D3);
     tm_output(m, "y");
     tm_node(m, "Identity", "i", "x", "y");
-    struct ond_value in = val("x", OND_DTYPE_INT64, 1, D3, x);
-    run(&r, load(m), &in, 1);
+    struct ond_value in = ond_test_value("x", OND_DTYPE_INT64, 1, D3, x);
+    run(&r, tm_load_ok(m), &in, 1);
     assert_shape(&r.out[0], OND_DTYPE_INT64, 1, D3);
     assert_memory_equal(r.out[0].data, x, sizeof x);
     run_done(&r);
 
     Onnx__NodeProto *n;
-    struct ond_graph *g = load(unary(13, "Identity", 2, DN3, &n));
+    struct ond_graph *g = tm_load_ok(unary(13, "Identity", 2, DN3, &n));
     assert_true(g->outputs[0]->info.dims[0] <= -2);
     ond_graph_free(g);
 
@@ -605,7 +571,7 @@ static void test_identity(void **state)
     tm_input(m, "x", F, 1, D3);
     tm_output(m, "y");
     tm_node(m, "Identity", "j", "x,x", "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "node 'j' (Identity): takes 1 to 1 inputs");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'j' (Identity): takes 1 to 1 inputs");
 }
 
 /* ---- the reference interpreter's per-node trace ---- */
@@ -634,10 +600,10 @@ static void test_reference_trace(void **state)
     tm_output(m, "y");
     tm_node(m, "Relu", "r", "x", "a");
     tm_node(m, "Add", "s", "a,x", "y");
-    struct ond_graph *g = load(m);
+    struct ond_graph *g = tm_load_ok(m);
     static const float x[] = {-2, 0.5f, 3};
     static const float relu[] = {0, 0.5f, 3}, sum[] = {-2, 1, 6};
-    struct ond_value in = val("x", F, 1, D3, x), out;
+    struct ond_value in = ond_test_value("x", F, 1, D3, x), out;
     struct trace_log log = {0};
     struct ond_error err = {0};
     assert_int_equal(ond_reference_run(g, &in, 1, &out, trace_node, &log, &err), OND_OK);

@@ -26,34 +26,6 @@ static float *seq(size_t n, double mul, int mod, int off)
 static float *seq_a(size_t n) { return seq(n, 0.37, 11, 5); }
 static float *seq_b(size_t n) { return seq(n, 0.21, 13, 6); }
 
-static size_t numel(int rank, const int64_t *dims)
-{
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (size_t)dims[i];
-    return n;
-}
-
-static struct ond_graph *load_ok(struct tm *m)
-{
-    struct ond_graph *g = NULL;
-    struct ond_error err = {0};
-    enum ond_status st = tm_load(m, &g, &err);
-    if (st)
-        print_error("load: %s\n", err.message);
-    assert_int_equal(st, OND_OK);
-    return g;
-}
-
-static void load_fails(struct tm *m, enum ond_status want, const char *substr)
-{
-    struct ond_graph *g = NULL;
-    struct ond_error err = {0};
-    assert_error(tm_load(m, &g, &err), want, &err, substr);
-    ond_graph_free(g);
-    tm_free(m);
-}
-
 /* Runs g on float inputs (graph inputs, in order) and returns output `o`, malloc'd. */
 static struct ond_value run(struct ond_graph *g, int n_in, float *const *data, int o)
 {
@@ -65,7 +37,7 @@ static struct ond_value run(struct ond_graph *g, int n_in, float *const *data, i
         in[i] = (struct ond_value){.name = g->inputs[i]->name, .dtype = F, .rank = info->rank,
                                    .data = data[i]};
         memcpy(in[i].dims, info->dims, sizeof(int64_t) * (size_t)info->rank);
-        in[i].size = numel(info->rank, info->dims) * sizeof(float);
+        in[i].size = ond_test_numel(info->rank, info->dims) * sizeof(float);
     }
     enum ond_status st = ond_reference_run(g, in, (size_t)n_in, out, NULL, NULL, &err);
     if (st)
@@ -118,7 +90,7 @@ static void test_matmul_batch_broadcast(void **state)
     tm_input(m, "b", F, 3, (int64_t[]){3, 3, 4});
     tm_node(m, "MatMul", "mm", "a,b", "y");
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float *a = seq_a(12), *b = seq_b(36);
     struct ond_value y = run(g, 2, (float *[]){a, b}, 0);
     assert_dims(&y, 4, (int64_t[]){2, 3, 2, 4});
@@ -128,7 +100,6 @@ static void test_matmul_batch_broadcast(void **state)
     free(a);
     free(b);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 /* 1-D operands: [3] x [2,3,4] -> [2,4]; [2,3,4] x [4] -> [2,3]; [4] x [4] -> scalar. */
@@ -145,7 +116,7 @@ static void test_matmul_vectors(void **state)
     tm_output(m, "y0");
     tm_output(m, "y1");
     tm_output(m, "y2");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float *v3 = seq_a(3), *t = seq_b(24), *v4 = seq_b(4);
     float *in[] = {v3, t, v4};
     struct ond_value y0 = run(g, 3, in, 0), y1 = run(g, 3, in, 1), y2 = run(g, 3, in, 2);
@@ -165,7 +136,6 @@ static void test_matmul_vectors(void **state)
     free(t);
     free(v4);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 static void test_matmul_shapes(void **state)
@@ -177,35 +147,34 @@ static void test_matmul_shapes(void **state)
     tm_init(m, "w", F, 2, (int64_t[]){3, 7}, NULL);
     tm_node(m, "MatMul", "mm", "a,w", "y");
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     const struct ond_info *y = &g->outputs[0]->info;
     assert_int_equal(y->rank, 3);
     assert_true(y->dims[0] <= -2);
     assert_int_equal(y->dims[1], 5);
     assert_int_equal(y->dims[2], 7);
     ond_graph_free(g);
-    tm_free(m);
 
     m = tm_new(8, 13);
     tm_input(m, "a", F, 2, (int64_t[]){5, 3});
     tm_input(m, "b", F, 2, (int64_t[]){4, 7});
     tm_node(m, "MatMul", "mm", "a,b", "y");
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "inner dims differ");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "inner dims differ");
 
     m = tm_new(8, 13);
     tm_input(m, "a", F, 3, (int64_t[]){2, 5, 3});
     tm_input(m, "b", F, 3, (int64_t[]){3, 3, 7});
     tm_node(m, "MatMul", "mm", "a,b", "y");
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "cannot broadcast");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "cannot broadcast");
 
     m = tm_new(8, 13);
     tm_input(m, "a", OND_DTYPE_INT32, 2, (int64_t[]){2, 2});
     tm_input(m, "b", OND_DTYPE_INT32, 2, (int64_t[]){2, 2});
     tm_node(m, "MatMul", "mm", "a,b", "y");
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "only float");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "only float");
 }
 
 /* ---- Gemm ---- */
@@ -229,7 +198,7 @@ static void test_gemm_trans_column_bias(void **state)
     tm_attr_float(m, n, "alpha", 0.5f);
     tm_attr_float(m, n, "beta", 2.0f);
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float *a = seq_a(6), *b = seq_b(12), *c = seq(2, 0.5, 5, 2);
     struct ond_value y = run(g, 3, (float *[]){a, b, c}, 0);
     assert_dims(&y, 2, (int64_t[]){2, 4});
@@ -240,7 +209,6 @@ static void test_gemm_trans_column_bias(void **state)
     free(b);
     free(c);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 /* Builds Gemm A [2,3] x B [3,4] + C of the given shape at opset; broadcast < 0: absent. */
@@ -263,32 +231,28 @@ static void test_gemm_bias_rules(void **state)
     (void)state;
     struct ond_graph *g;
     /* Opset 6: C [N] needs broadcast=1; [M,N] is fine without. */
-    load_fails(gemm_model(6, 1, (int64_t[]){4}, -1), OND_STATUS_INVALID_MODEL, "broadcast=0");
+    tm_load_fails(gemm_model(6, 1, (int64_t[]){4}, -1), OND_STATUS_INVALID_MODEL, "broadcast=0");
     struct tm *m = gemm_model(6, 1, (int64_t[]){4}, 1);
-    g = load_ok(m);
+    g = tm_load_ok(m);
     ond_graph_free(g);
-    tm_free(m);
     m = gemm_model(6, 2, (int64_t[]){2, 4}, 0);
-    g = load_ok(m);
+    g = tm_load_ok(m);
     ond_graph_free(g);
-    tm_free(m);
     /* Opset 7+: unidirectional broadcasting only. */
     m = gemm_model(7, 2, (int64_t[]){1, 4}, -1);
-    g = load_ok(m);
+    g = tm_load_ok(m);
     ond_graph_free(g);
-    tm_free(m);
-    load_fails(gemm_model(7, 2, (int64_t[]){3, 4}, -1), OND_STATUS_INVALID_MODEL,
+    tm_load_fails(gemm_model(7, 2, (int64_t[]){3, 4}, -1), OND_STATUS_INVALID_MODEL,
                "C dim 0 is 3");
-    load_fails(gemm_model(7, 3, (int64_t[]){1, 2, 4}, -1), OND_STATUS_INVALID_MODEL,
+    tm_load_fails(gemm_model(7, 3, (int64_t[]){1, 2, 4}, -1), OND_STATUS_INVALID_MODEL,
                "C has rank 3");
     /* C is required before opset 11, optional from 11. */
-    load_fails(gemm_model(9, -1, NULL, -1), OND_STATUS_INVALID_MODEL, "takes 3 to 3 inputs");
+    tm_load_fails(gemm_model(9, -1, NULL, -1), OND_STATUS_INVALID_MODEL, "takes 3 to 3 inputs");
     m = gemm_model(11, -1, NULL, -1);
-    g = load_ok(m);
+    g = tm_load_ok(m);
     assert_int_equal(g->outputs[0]->info.dims[0], 2);
     assert_int_equal(g->outputs[0]->info.dims[1], 4);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 /* ---- BatchNormalization ---- */
@@ -320,7 +284,7 @@ static void test_batchnorm_channels(void **state)
     Onnx__NodeProto *n = tm_node(m, "BatchNormalization", "bn", "x,scale,b,mean,var", "y");
     tm_attr_float(m, n, "epsilon", 1e-3f);
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     assert_true(g->outputs[0]->info.dims[0] <= -2);
     /* The run gives a batch of 2. */
     g->inputs[0]->info.dims[0] = 2;
@@ -336,7 +300,6 @@ static void test_batchnorm_channels(void **state)
     free(mean);
     free(var);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 /* Opset 7, spatial=0: parameters [C, D] per element; is_test ignored. */
@@ -351,7 +314,7 @@ static void test_batchnorm_spatial0(void **state)
     Onnx__NodeProto *n = tm_node(m, "BatchNormalization", "bn", "x,scale,b,mean,var", "y");
     tm_attr_int(m, n, "spatial", 0);
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float *x = seq_a(12), *sc = seq(6, 0.5, 5, 1), *bi = seq_b(6), *mean = seq_b(6),
           *var = seq(6, 0.25, 7, 0), want[12];
     struct ond_value y = run(g, 5, (float *[]){x, sc, bi, mean, var}, 0);
@@ -364,7 +327,6 @@ static void test_batchnorm_spatial0(void **state)
     free(mean);
     free(var);
     ond_graph_free(g);
-    tm_free(m);
 
     /* spatial=1 (the default) with [C, D] parameters is a bad model. */
     m = tm_new(3, 7);
@@ -374,7 +336,7 @@ static void test_batchnorm_spatial0(void **state)
                  (int64_t[]){2, 3});
     tm_node(m, "BatchNormalization", "bn", "x,scale,b,mean,var", "y");
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "must have shape [2]");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "must have shape [2]");
 }
 
 /* Opset 9 lists the four training outputs: they get mean and var. */
@@ -391,7 +353,7 @@ static void test_batchnorm_extra_outputs(void **state)
     tm_node(m, "BatchNormalization", "bn", "x,scale,b,mean,var", "y,m,v,sm,sv");
     for (int i = 0; i < 5; i++)
         tm_output(m, (const char *[]){"y", "m", "v", "sm", "sv"}[i]);
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float *x = seq_b(6);
     for (int o = 1; o < 5; o++) {
         struct ond_value v = run(g, 1, (float *[]){x}, o);
@@ -403,7 +365,6 @@ static void test_batchnorm_extra_outputs(void **state)
     free(mean);
     free(var);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 static void test_batchnorm_refused(void **state)
@@ -417,7 +378,7 @@ static void test_batchnorm_refused(void **state)
     Onnx__NodeProto *n = tm_node(m, "BatchNormalization", "bn", "x,scale,b,mean,var", "y");
     tm_attr_int(m, n, "training_mode", 1);
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "training_mode");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "training_mode");
 
     /* Opset 14 has at most 3 outputs. */
     m = tm_new(8, 14);
@@ -427,7 +388,7 @@ static void test_batchnorm_refused(void **state)
                 NULL);
     tm_node(m, "BatchNormalization", "bn", "x,scale,b,mean,var", "y,m,v,sm");
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "outputs");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "outputs");
 }
 
 /* ---- pooling ---- */
@@ -475,7 +436,7 @@ static void test_averagepool_ceil_count_include_pad(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct tm *m = avgpool_model(cases[i].side, cases[i].pad, cases[i].include);
-        struct ond_graph *g = load_ok(m);
+        struct ond_graph *g = tm_load_ok(m);
         float *x = seq_a((size_t)(cases[i].side * cases[i].side));
         struct ond_value y = run(g, 1, (float *[]){x}, 0);
         assert_dims(&y, 4, (int64_t[]){1, 1, 3, 3});
@@ -483,7 +444,6 @@ static void test_averagepool_ceil_count_include_pad(void **state)
         free(y.data);
         free(x);
         ond_graph_free(g);
-        tm_free(m);
     }
 }
 
@@ -498,14 +458,13 @@ static void test_averagepool_opset1(void **state)
     tm_attr_ints(m, n, "pads", 2, (int64_t[]){1, 1});
     tm_attr_int(m, n, "count_include_pad", 1);
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float x[4] = {1, 2, 3, 4}, want[5] = {1, 1.5f, 2.5f, 3.5f, 4};
     struct ond_value y = run(g, 1, (float *[]){x}, 0);
     assert_dims(&y, 3, (int64_t[]){1, 1, 5});
     assert_close(y.data, want, 5, 0, 0);
     free(y.data);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 static void test_maxpool_refused(void **state)
@@ -517,7 +476,7 @@ static void test_maxpool_refused(void **state)
     tm_attr_ints(m, n, "kernel_shape", 2, (int64_t[]){2, 2});
     tm_output(m, "y");
     tm_output(m, "idx");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "Indices");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "Indices");
 
     m = tm_new(8, 12);
     tm_input(m, "x", F, 4, (int64_t[]){1, 1, 4, 4});
@@ -525,20 +484,20 @@ static void test_maxpool_refused(void **state)
     tm_attr_ints(m, n, "kernel_shape", 2, (int64_t[]){2, 2});
     tm_attr_int(m, n, "storage_order", 1);
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_UNSUPPORTED, "storage_order");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "storage_order");
 
     m = tm_new(8, 12);
     tm_input(m, "x", F, 4, (int64_t[]){1, 1, 4, 4});
     tm_node(m, "MaxPool", "pool", "x", "y");
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "kernel_shape' is required");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "kernel_shape' is required");
 
     m = tm_new(8, 12);
     tm_input(m, "x", F, 4, (int64_t[]){1, 1, 4, 4});
     n = tm_node(m, "MaxPool", "pool", "x", "y");
     tm_attr_ints(m, n, "kernel_shape", 1, (int64_t[]){2});
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "spatial dims");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "spatial dims");
 
     /* Opset 1 has no second output. */
     m = tm_new(3, 1);
@@ -546,7 +505,7 @@ static void test_maxpool_refused(void **state)
     n = tm_node(m, "MaxPool", "pool", "x", "y,idx");
     tm_attr_ints(m, n, "kernel_shape", 2, (int64_t[]){2, 2});
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "outputs");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "outputs");
 }
 
 /* Padding never wins, even over negative inputs; SAME_LOWER pads at the start. */
@@ -560,14 +519,13 @@ static void test_maxpool_negative_pads(void **state)
     tm_attr_ints(m, n, "strides", 1, (int64_t[]){2});
     tm_attr_string(m, n, "auto_pad", "SAME_LOWER");
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float x[5] = {-5, -4, -3, -2, -1}, want[3] = {-5, -3, -1};
     struct ond_value y = run(g, 1, (float *[]){x}, 0);
     assert_dims(&y, 3, (int64_t[]){1, 1, 3});
     assert_close(y.data, want, 3, 0, 0);
     free(y.data);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 /* Symbolic batch through both global pools; 1-D spatial. */
@@ -580,7 +538,7 @@ static void test_global_pools(void **state)
     tm_node(m, "GlobalMaxPool", "gmp", "x", "b");
     tm_output(m, "a");
     tm_output(m, "b");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     for (int o = 0; o < 2; o++) {
         const struct ond_info *info = &g->outputs[o]->info;
         assert_int_equal(info->rank, 3);
@@ -598,7 +556,6 @@ static void test_global_pools(void **state)
     free(a.data);
     free(b.data);
     ond_graph_free(g);
-    tm_free(m);
 }
 
 /* ---- LRN ---- */
@@ -622,20 +579,19 @@ static void test_lrn_even_size(void **state)
     tm_attr_float(m, n, "beta", 0.6f);
     tm_attr_float(m, n, "bias", 1.5f);
     tm_output(m, "y");
-    struct ond_graph *g = load_ok(m);
+    struct ond_graph *g = tm_load_ok(m);
     float *x = seq_a(20);
     struct ond_value y = run(g, 1, (float *[]){x}, 0);
     assert_close(y.data, lrn_even_want, 20, 1e-5f, 1e-6f);
     free(y.data);
     free(x);
     ond_graph_free(g);
-    tm_free(m);
 
     m = tm_new(8, 13);
     tm_input(m, "x", F, 4, (int64_t[]){1, 5, 2, 2});
     tm_node(m, "LRN", "lrn", "x", "y");
     tm_output(m, "y");
-    load_fails(m, OND_STATUS_INVALID_MODEL, "'size' is required");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "'size' is required");
 }
 
 /* ---- Conv ---- */
@@ -671,7 +627,7 @@ static void test_conv_groups_dilations(void **state)
         tm_attr_ints(m, n, "strides", 2, (int64_t[]){2, 1});
         tm_attr_ints(m, n, "pads", 4, (int64_t[]){1, 0, 2, 1});
         tm_output(m, "y");
-        struct ond_graph *g = load_ok(m);
+        struct ond_graph *g = tm_load_ok(m);
         const struct ond_info *info = &g->outputs[0]->info;
         assert_int_equal(info->rank, 4);
         assert_int_equal(info->dims[2], 4);
@@ -686,7 +642,6 @@ static void test_conv_groups_dilations(void **state)
             free(y.data);
         }
         ond_graph_free(g);
-        tm_free(m);
     }
     free(x);
     free(w);

@@ -22,53 +22,10 @@
 #define BF16_RTOL 2e-2f
 #define BF16_ATOL 2e-2f
 
-static uint64_t rng = 1;
-
-static void seed(uint64_t s)
-{
-    rng = s * 0x9e3779b97f4a7c15ull + 1;
-}
-
-/* Uniform in [-1, 1). */
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
-}
-
-static size_t numel(int rank, const int64_t *dims)
-{
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (size_t)dims[i];
-    return n;
-}
-
-static void init_rand(struct tm *m, const char *name, int rank, const int64_t *dims, float lo,
-                      float hi)
-{
-    size_t n = numel(rank, dims);
-    float *v = tm_alloc(m, sizeof *v * n);
-    for (size_t i = 0; i < n; i++)
-        v[i] = lo + (hi - lo) * (frand() + 1.f) / 2.f;
-    tm_init(m, name, F, rank, dims, v);
-}
-
-/* y = Conv(x), cout 3x3 filters, pads 1, weights scaled to keep activations near 1. */
+/* y = Conv(x), cout 3x3 filters, weights scaled by 1/cin to keep activations near 1. */
 static void conv(struct tm *m, const char *x, const char *y, int64_t cin, int64_t cout)
 {
-    char w[64], b[64], in[200];
-    int64_t wd[] = {cout, cin, 3, 3}, pads[] = {1, 1, 1, 1};
-    float r = 1.f / (float)cin;
-    snprintf(w, sizeof w, "%s_w", y);
-    snprintf(b, sizeof b, "%s_b", y);
-    init_rand(m, w, 4, wd, -r, r);
-    init_rand(m, b, 1, &cout, -0.2f, 0.2f);
-    snprintf(in, sizeof in, "%s,%s,%s", x, w, b);
-    Onnx__NodeProto *n = tm_node(m, "Conv", y, in, y);
-    tm_attr_ints(m, n, "pads", 4, pads);
+    tm_conv3x3(m, x, y, cin, cout, 1.f / (float)cin, 0.2f);
 }
 
 static void batchnorm(struct tm *m, const char *x, const char *y, int64_t c)
@@ -80,7 +37,7 @@ static void batchnorm(struct tm *m, const char *x, const char *y, int64_t c)
     for (int i = 0; i < 4; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s_%s", y, params[i]);
-        init_rand(m, name, 1, &c, lo[i], hi[i]);
+        tm_init_rand(m, name, 1, &c, lo[i], hi[i]);
         len += snprintf(in + len, sizeof in - (size_t)len, ",%s", name);
     }
     tm_node(m, "BatchNormalization", y, in, y);
@@ -115,27 +72,12 @@ static struct tm *small_cnn(bool with_eval)
     }
     tm_node(m, "GlobalAveragePool", "gap", pooled, "g");
     tm_node(m, "Flatten", "flat", "g", "f");
-    init_rand(m, "fc_w", 2, wd, -0.2f, 0.2f);
-    init_rand(m, "fc_b", 1, &nc, -0.1f, 0.1f);
+    tm_init_rand(m, "fc_w", 2, wd, -0.2f, 0.2f);
+    tm_init_rand(m, "fc_b", 1, &nc, -0.1f, 0.1f);
     n = tm_node(m, "Gemm", "fc", "f,fc_w,fc_b", "y");
     tm_attr_int(m, n, "transB", 1);
     tm_output(m, "y");
     return m;
-}
-
-static struct ond_model *load(struct tm *m, int opt_level)
-{
-    size_t len;
-    uint8_t *buf = tm_pack(m, &len);
-    struct ond_model *model = NULL;
-    struct ond_error err = {0};
-    struct ond_options o;
-    ond_options_init(&o);
-    o.opt_level = opt_level;
-    if (ond_model_load_buffer(buf, len, &o, &model, &err))
-        fail_msg("load: %s", err.message);
-    free(buf);
-    return model;
 }
 
 static bool cpu_has_bf16(void)
@@ -144,15 +86,79 @@ static bool cpu_has_bf16(void)
     return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
+/* Input 0 of g with the dims x_dims (of its rank), its floats malloc'd for the caller to
+ * fill. */
+static struct ond_value new_input(const struct ond_graph *g, const int64_t *x_dims)
+{
+    struct ond_value in = {.name = g->inputs[0]->name, .dtype = F,
+                           .rank = g->inputs[0]->info.rank};
+    memcpy(in.dims, x_dims, sizeof(int64_t) * (size_t)in.rank);
+    in.size = sizeof(float) * ond_test_numel(in.rank, in.dims);
+    in.data = malloc(in.size);
+    assert_non_null(in.data);
+    return in;
+}
+
+/* What a reduced-precision session made of one input, next to the fp32 reference's. */
+struct outcome {
+    struct ond_value want, got;
+    struct ond_profile prof;
+};
+
+/* Runs the fp32 reference on g and session s, profiled, on in; s must give f32 back. */
+static void run_both(const struct ond_graph *g, struct ond_session *s,
+                     const struct ond_value *in, struct outcome *r)
+{
+    struct ond_error err = {0};
+    *r = (struct outcome){0};
+    if (ond_reference_run(g, in, 1, &r->want, NULL, NULL, &err))
+        fail_msg("reference: %s", err.message);
+    r->got.size = r->want.size;
+    r->got.data = malloc(r->got.size);
+    assert_non_null(r->got.data);
+    if (ond_session_profile(s, in, 1, &r->got, 1, &r->prof, &err))
+        fail_msg("session: %s", err.message);
+    assert_int_equal(r->got.dtype, F);
+}
+
+static void outcome_free(struct outcome *r)
+{
+    ond_profile_free(&r->prof);
+    free((void *)r->want.name);
+    free(r->want.data);
+    free(r->got.data);
+}
+
+/* Shows every step when a count of steps is not what the test wants. */
+static void print_steps(const struct ond_profile *prof)
+{
+    for (int i = 0; i < prof->n_steps; i++)
+        print_message("%s %s %s %s -> %s\n", prof->steps[i].op, prof->steps[i].node,
+                      prof->steps[i].impl, prof->steps[i].src, prof->steps[i].dst);
+}
+
+/* An int8 session of model, calibrated on in. */
+static struct ond_session *int8_session(const struct ond_model *model, const struct ond_value *in)
+{
+    struct ond_options o;
+    ond_options_init(&o);
+    o.precision = OND_PRECISION_INT8;
+    o.calibration = in;
+    o.n_calibration_sets = 1;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    if (ond_session_create(model, &o, &s, &err))
+        fail_msg("session: %s", err.message);
+    return s;
+}
+
 /* Runs m at opt_level in a bf16 session and the fp32 reference on a seeded input of x_dims
- * (rank of the graph's input); checks the
- * outputs, that `bf16_prims` node steps or more read and write bf16 (gemms: write f32
- * logits), and `evals` eval steps (on f32). */
+ * (rank of the graph's input); checks the outputs, that `bf16_prims` node steps or more read
+ * and write bf16 (gemms: write f32 logits), and `evals` eval steps (on f32). */
 static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int bf16_prims,
                        int evals)
 {
-    struct ond_model *model = load(m, opt_level);
-    tm_free(m);
+    struct ond_model *model = tm_load_model(m, opt_level);
     struct ond_options o;
     ond_options_init(&o);
     o.precision = OND_PRECISION_BF16;
@@ -166,32 +172,17 @@ static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int b
     }
     if (st)
         fail_msg("session: %s", err.message);
-    const struct ond_graph *g = model->graph;
-    struct ond_value in = {.name = g->inputs[0]->name, .dtype = F,
-                           .rank = g->inputs[0]->info.rank};
-    memcpy(in.dims, x_dims, sizeof(int64_t) * (size_t)in.rank);
-    size_t n = numel(in.rank, in.dims);
-    float *x = malloc(sizeof *x * n);
-    assert_non_null(x);
-    for (size_t i = 0; i < n; i++)
-        x[i] = frand();
-    in.data = x;
-    in.size = sizeof *x * n;
-    struct ond_value want, got = {0};
-    struct ond_profile prof = {0};
-    if (ond_reference_run(g, &in, 1, &want, NULL, NULL, &err))
-        fail_msg("reference: %s", err.message);
-    got.size = want.size;
-    got.data = malloc(got.size);
-    assert_non_null(got.data);
-    if (ond_session_profile(s, &in, 1, &got, 1, &prof, &err))
-        fail_msg("session: %s", err.message);
-    assert_int_equal(got.dtype, F);
-    assert_int_equal(got.size, want.size);
-    assert_close(got.data, want.data, want.size / sizeof(float), BF16_RTOL, BF16_ATOL);
+    struct ond_value in = new_input(model->graph, x_dims);
+    float *x = in.data;
+    for (size_t i = 0; i < in.size / sizeof *x; i++)
+        x[i] = ond_test_frand();
+    struct outcome r;
+    run_both(model->graph, s, &in, &r);
+    assert_int_equal(r.got.size, r.want.size);
+    assert_close(r.got.data, r.want.data, r.want.size / sizeof(float), BF16_RTOL, BF16_ATOL);
     int bf16 = 0, eval = 0;
-    for (int i = 0; i < prof.n_steps; i++) {
-        const struct ond_profile_step *p = &prof.steps[i];
+    for (int i = 0; i < r.prof.n_steps; i++) {
+        const struct ond_profile_step *p = &r.prof.steps[i];
         bool logits = strcmp(p->op, "Gemm") == 0 || strcmp(p->op, "InnerProduct") == 0;
         if (strcmp(p->op, "Reorder") != 0 && strncmp(p->src, "bf16", 4) == 0 &&
             (logits || strncmp(p->dst, "bf16", 4) == 0))
@@ -202,15 +193,10 @@ static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int b
         }
     }
     if (bf16 < bf16_prims || eval != evals)
-        for (int i = 0; i < prof.n_steps; i++)
-            print_message("%s %s %s %s -> %s\n", prof.steps[i].op, prof.steps[i].node,
-                          prof.steps[i].impl, prof.steps[i].src, prof.steps[i].dst);
+        print_steps(&r.prof);
     assert_true(bf16 >= bf16_prims);
     assert_int_equal(eval, evals);
-    ond_profile_free(&prof);
-    free((void *)want.name);
-    free(want.data);
-    free(got.data);
+    outcome_free(&r);
     free(x);
     ond_session_free(s);
     ond_model_free(model);
@@ -221,7 +207,7 @@ static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int b
 static void test_bf16_ops(void **state)
 {
     (void)state;
-    seed(1);
+    ond_test_seed(1);
     check_bf16(small_cnn(false), 0, cnn_input, 10, 0);
 }
 
@@ -229,7 +215,7 @@ static void test_bf16_ops(void **state)
 static void test_bf16_fused(void **state)
 {
     (void)state;
-    seed(2);
+    ond_test_seed(2);
     check_bf16(small_cnn(false), 2, cnn_input, 5, 0);
 }
 
@@ -237,7 +223,7 @@ static void test_bf16_fused(void **state)
 static void test_bf16_eval_step(void **state)
 {
     (void)state;
-    seed(3);
+    ond_test_seed(3);
     check_bf16(small_cnn(true), 2, cnn_input, 4, 1);
 }
 
@@ -246,7 +232,7 @@ static void test_bf16_eval_step(void **state)
 static void test_bf16_concat(void **state)
 {
     (void)state;
-    seed(6);
+    ond_test_seed(6);
     struct tm *m = tm_new(8, 13);
     tm_input(m, "x", F, 4, cnn_input);
     conv(m, "x", "c1", 3, 16);
@@ -264,12 +250,12 @@ static void test_bf16_concat(void **state)
 static void test_bf16_gemm_alpha_beta(void **state)
 {
     (void)state;
-    seed(5);
+    ond_test_seed(5);
     struct tm *m = tm_new(8, 13);
     int64_t xd[] = {4, 64}, wd[] = {24, 64}, nc = 24;
     tm_input(m, "x", F, 2, xd);
-    init_rand(m, "w", 2, wd, -0.2f, 0.2f);
-    init_rand(m, "c", 1, &nc, -0.5f, 0.5f);
+    tm_init_rand(m, "w", 2, wd, -0.2f, 0.2f);
+    tm_init_rand(m, "c", 1, &nc, -0.5f, 0.5f);
     Onnx__NodeProto *n = tm_node(m, "Gemm", "fc", "x,w,c", "y");
     tm_attr_int(m, n, "transB", 1);
     tm_attr_float(m, n, "alpha", 0.5f);
@@ -278,67 +264,38 @@ static void test_bf16_gemm_alpha_beta(void **state)
     check_bf16(m, 2, xd, 1, 0);
 }
 
-/* Runs m (-O2) in an int8 session calibrated on its seeded input x (x_dims) and the fp32
- * reference on x. The largest error must stay within tol of the largest output; at least
- * int8_prims node steps read s8/u8 (their profile src). Returns nothing; frees m. */
+/* Runs m (-O2) in an int8 session calibrated on its seeded input x (x_dims, values in
+ * [lo, hi)) and the fp32 reference on x. The largest error must stay within tol of the largest
+ * output; at least int8_prims node steps read s8/u8 (their profile src). Frees m. */
 static void check_int8(struct tm *m, const int64_t *x_dims, float lo, float hi, int int8_prims,
                        float tol)
 {
-    struct ond_model *model = load(m, 2);
-    tm_free(m);
-    const struct ond_graph *g = model->graph;
-    struct ond_value in = {.name = g->inputs[0]->name, .dtype = F,
-                           .rank = g->inputs[0]->info.rank};
-    memcpy(in.dims, x_dims, sizeof(int64_t) * (size_t)in.rank);
-    size_t n = numel(in.rank, in.dims);
-    float *x = malloc(sizeof *x * n);
-    assert_non_null(x);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (frand() + 1.f) / 2.f;
-    in.data = x;
-    in.size = sizeof *x * n;
-    struct ond_options o;
-    ond_options_init(&o);
-    o.precision = OND_PRECISION_INT8;
-    o.calibration = &in;
-    o.n_calibration_sets = 1;
-    struct ond_session *s = NULL;
-    struct ond_error err = {0};
-    if (ond_session_create(model, &o, &s, &err))
-        fail_msg("session: %s", err.message);
-    struct ond_value want, got = {0};
-    struct ond_profile prof = {0};
-    if (ond_reference_run(g, &in, 1, &want, NULL, NULL, &err))
-        fail_msg("reference: %s", err.message);
-    got.size = want.size;
-    got.data = malloc(got.size);
-    assert_non_null(got.data);
-    if (ond_session_profile(s, &in, 1, &got, 1, &prof, &err))
-        fail_msg("session: %s", err.message);
-    assert_int_equal(got.dtype, F);
-    const float *gv = got.data, *wv = want.data;
+    struct ond_model *model = tm_load_model(m, 2);
+    struct ond_value in = new_input(model->graph, x_dims);
+    float *x = in.data;
+    for (size_t i = 0; i < in.size / sizeof *x; i++)
+        x[i] = lo + (hi - lo) * (ond_test_frand() + 1.f) / 2.f;
+    struct ond_session *s = int8_session(model, &in);
+    struct outcome r;
+    run_both(model->graph, s, &in, &r);
+    const float *gv = r.got.data, *wv = r.want.data;
     float top = 0, worst = 0;
-    for (size_t i = 0; i < want.size / sizeof(float); i++) {
+    for (size_t i = 0; i < r.want.size / sizeof(float); i++) {
         top = fmaxf(top, fabsf(wv[i]));
         worst = fmaxf(worst, fabsf(gv[i] - wv[i]));
     }
     int q = 0;
-    for (int i = 0; i < prof.n_steps; i++) {
-        const struct ond_profile_step *p = &prof.steps[i];
+    for (int i = 0; i < r.prof.n_steps; i++) {
+        const struct ond_profile_step *p = &r.prof.steps[i];
         q += strcmp(p->op, "Reorder") != 0 && (strncmp(p->src, "s8", 2) == 0 ||
                                                strncmp(p->src, "u8", 2) == 0);
     }
     if (q < int8_prims || !(worst <= tol * top))
-        for (int i = 0; i < prof.n_steps; i++)
-            print_message("%s %s %s %s -> %s\n", prof.steps[i].op, prof.steps[i].node,
-                          prof.steps[i].impl, prof.steps[i].src, prof.steps[i].dst);
+        print_steps(&r.prof);
     print_message("int8: largest error %g of largest output %g, %d int8 steps\n", worst, top, q);
     assert_true(q >= int8_prims);
     assert_true(worst <= tol * top);
-    ond_profile_free(&prof);
-    free((void *)want.name);
-    free(want.data);
-    free(got.data);
+    outcome_free(&r);
     free(x);
     ond_session_free(s);
     ond_model_free(model);
@@ -351,55 +308,37 @@ static void check_int8(struct tm *m, const int64_t *x_dims, float lo, float hi, 
 static void test_int8_exact(void **state)
 {
     (void)state;
-    seed(7);
+    ond_test_seed(7);
     struct tm *m = tm_new(8, 13);
     int64_t xd[] = {1, 8, 6, 6}, wd[] = {4, 8, 3, 3}, nb = 4;
     tm_input(m, "x", F, 4, xd);
     float *w = tm_alloc(m, sizeof *w * 4 * 8 * 9);
     for (int oc = 0; oc < 4; oc++)
         for (int i = 0; i < 8 * 9; i++)
-            w[oc * 72 + i] = (i == 5 ? (oc & 1 ? -127 : 127) : (int)(frand() * 127)) *
+            w[oc * 72 + i] = (i == 5 ? (oc & 1 ? -127 : 127) : (int)(ond_test_frand() * 127)) *
                              (0.01f * (float)(oc + 1));
     tm_init(m, "w", F, 4, wd, w);
-    init_rand(m, "b", 1, &nb, -0.5f, 0.5f);
+    tm_init_rand(m, "b", 1, &nb, -0.5f, 0.5f);
     Onnx__NodeProto *n = tm_node(m, "Conv", "conv", "x,w,b", "y");
     tm_attr_ints(m, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
     tm_output(m, "y");
-    struct ond_model *model = load(m, 2);
-    tm_free(m);
+    struct ond_model *model = tm_load_model(m, 2);
     float x[8 * 36];
     for (int i = 0; i < 8 * 36; i++)
-        x[i] = (i == 7 ? -127 : (int)(frand() * 127)) / 64.f;
+        x[i] = (i == 7 ? -127 : (int)(ond_test_frand() * 127)) / 64.f;
     struct ond_value in = {.name = "x", .dtype = F, .rank = 4, .dims = {1, 8, 6, 6},
                            .data = x, .size = sizeof x};
-    struct ond_options o;
-    ond_options_init(&o);
-    o.precision = OND_PRECISION_INT8;
-    o.calibration = &in;
-    o.n_calibration_sets = 1;
-    struct ond_session *s = NULL;
-    struct ond_error err = {0};
-    if (ond_session_create(model, &o, &s, &err))
-        fail_msg("session: %s", err.message);
-    struct ond_value want, got = {0};
-    struct ond_profile prof = {0};
-    if (ond_reference_run(model->graph, &in, 1, &want, NULL, NULL, &err))
-        fail_msg("reference: %s", err.message);
-    got.size = want.size;
-    got.data = malloc(got.size);
-    if (ond_session_profile(s, &in, 1, &got, 1, &prof, &err))
-        fail_msg("session: %s", err.message);
-    assert_close(got.data, want.data, want.size / sizeof(float), 1e-5f, 1e-4f);
+    struct ond_session *s = int8_session(model, &in);
+    struct outcome r;
+    run_both(model->graph, s, &in, &r);
+    assert_close(r.got.data, r.want.data, r.want.size / sizeof(float), 1e-5f, 1e-4f);
     bool conv_int8 = false;
-    for (int i = 0; i < prof.n_steps; i++)
-        conv_int8 |= strcmp(prof.steps[i].op, "Conv") == 0 &&
-                     strncmp(prof.steps[i].src, "s8", 2) == 0 &&
-                     strncmp(prof.steps[i].dst, "f32", 3) == 0;
+    for (int i = 0; i < r.prof.n_steps; i++)
+        conv_int8 |= strcmp(r.prof.steps[i].op, "Conv") == 0 &&
+                     strncmp(r.prof.steps[i].src, "s8", 2) == 0 &&
+                     strncmp(r.prof.steps[i].dst, "f32", 3) == 0;
     assert_true(conv_int8);
-    ond_profile_free(&prof);
-    free((void *)want.name);
-    free(want.data);
-    free(got.data);
+    outcome_free(&r);
     ond_session_free(s);
     ond_model_free(model);
 }
@@ -410,7 +349,7 @@ static void test_int8_exact(void **state)
 static void test_int8_cnn(void **state)
 {
     (void)state;
-    seed(8);
+    ond_test_seed(8);
     check_int8(small_cnn(false), cnn_input, -1.f, 1.f, 3, 0.05f);
 }
 
@@ -420,7 +359,7 @@ static void test_int8_cnn(void **state)
 static void test_int8_signed_residual(void **state)
 {
     (void)state;
-    seed(9);
+    ond_test_seed(9);
     struct tm *m = tm_new(8, 13);
     tm_input(m, "x", F, 4, cnn_input);
     conv(m, "x", "a", 3, 16);
@@ -438,10 +377,9 @@ static void test_int8_signed_residual(void **state)
 static void test_int8_calibration_inputs(void **state)
 {
     (void)state;
-    seed(10);
+    ond_test_seed(10);
     struct tm *m = small_cnn(false);
-    struct ond_model *model = load(m, 2);
-    tm_free(m);
+    struct ond_model *model = tm_load_model(m, 2);
     struct ond_options o;
     ond_options_init(&o);
     o.precision = OND_PRECISION_INT8;

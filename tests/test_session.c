@@ -15,15 +15,7 @@ static struct ond_model *conv_relu_model(void)
     tm_node(m, "Conv", "conv", "x,w,b", "c");
     tm_node(m, "Relu", "relu", "c", "y");
     tm_output(m, "y");
-    size_t len;
-    uint8_t *buf = tm_pack(m, &len);
-    struct ond_model *model = NULL;
-    struct ond_error err = {0};
-    if (ond_model_load_buffer(buf, len, NULL, &model, &err))
-        fail_msg("%s", err.message);
-    free(buf);
-    tm_free(m);
-    return model;
+    return tm_load_model(m, 2);
 }
 
 static void test_conv_relu(void **state)

@@ -3,7 +3,8 @@
  * seeded random inputs. Most ops take their input from a Conv with 16 or more output channels,
  * so it arrives in the conv's blocked layout; the plan statistics check that the op ran as a
  * primitive (no eval step), kept that layout (no reorder beyond the one to the plain
- * output), and, for view ops and the in-place residual sum, that no copy was planned. */
+ * output), and, for view ops and the in-place residual sum, that no copy was planned. Models
+ * load at -O0: these tests check each op's kernel, not what the fusion passes make of it. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -20,75 +21,10 @@ struct shape {
     int64_t dims[6];
 };
 
-static uint64_t rng = 1;
-
-static void seed(uint64_t s)
-{
-    rng = s * 0x9e3779b97f4a7c15ull + 1;
-}
-
-/* Uniform in [-1, 1). */
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
-}
-
-static size_t numel(int rank, const int64_t *dims)
-{
-    size_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (size_t)dims[i];
-    return n;
-}
-
-/* A float initializer of random values in [lo, hi). */
-static void init_rand(struct tm *m, const char *name, int rank, const int64_t *dims, float lo,
-                      float hi)
-{
-    size_t n = numel(rank, dims);
-    float *v = tm_alloc(m, sizeof *v * (n ? n : 1));
-    for (size_t i = 0; i < n; i++)
-        v[i] = lo + (hi - lo) * (frand() + 1.f) / 2.f;
-    tm_init(m, name, F, rank, dims, v);
-}
-
 static void init_floats(struct tm *m, const char *name, int rank, const int64_t *dims,
                         const float *v)
 {
     tm_init(m, name, F, rank, dims, v);
-}
-
-/* y = Conv(x) with cout 3x3 filters (pads 1): its output arrives blocked for cout >= 16. */
-static void conv(struct tm *m, const char *x, const char *y, int64_t cin, int64_t cout)
-{
-    char w[64], b[64], in[200];
-    int64_t wd[] = {cout, cin, 3, 3}, pads[] = {1, 1, 1, 1};
-    snprintf(w, sizeof w, "%s_w", y);
-    snprintf(b, sizeof b, "%s_b", y);
-    init_rand(m, w, 4, wd, -0.3f, 0.3f);
-    init_rand(m, b, 1, &cout, -0.5f, 0.5f);
-    snprintf(in, sizeof in, "%s,%s,%s", x, w, b);
-    Onnx__NodeProto *n = tm_node(m, "Conv", y, in, y);
-    tm_attr_ints(m, n, "pads", 4, pads);
-}
-
-/* At -O0: these tests check each op's kernel, not what the fusion passes make of it. */
-static struct ond_model *load(struct tm *m)
-{
-    size_t len;
-    uint8_t *buf = tm_pack(m, &len);
-    struct ond_model *model = NULL;
-    struct ond_error err = {0};
-    struct ond_options o;
-    ond_options_init(&o);
-    o.opt_level = 0;
-    if (ond_model_load_buffer(buf, len, &o, &model, &err))
-        fail_msg("load: %s", err.message);
-    free(buf);
-    return model;
 }
 
 /* Runs session s and the reference on `ref` with random inputs of the given shapes (graph
@@ -103,11 +39,11 @@ static struct ond_plan_stats check_run(const struct ond_graph *ref, struct ond_s
     size_t n_got = 0;
     assert_true(n_in == ref->n_inputs && n_in <= MAX_IN && ref->n_outputs <= 8);
     for (int i = 0; i < n_in; i++) {
-        size_t n = numel(shapes[i].rank, shapes[i].dims);
+        size_t n = ond_test_numel(shapes[i].rank, shapes[i].dims);
         float *v = malloc(sizeof *v * (n ? n : 1));
         assert_non_null(v);
         for (size_t j = 0; j < n; j++)
-            v[j] = frand();
+            v[j] = ond_test_frand();
         in[i] = (struct ond_value){.name = ref->inputs[i]->name, .dtype = F,
                                    .rank = shapes[i].rank, .data = v,
                                    .size = sizeof *v * n};
@@ -138,10 +74,9 @@ static struct ond_plan_stats check_run(const struct ond_graph *ref, struct ond_s
  * the plan's statistics. */
 static struct ond_plan_stats compare(struct tm *m, int n_in, const struct shape *shapes)
 {
-    struct ond_model *model = load(m);
+    struct ond_model *model = tm_load_model(m, 0);
     struct ond_session *s = NULL;
     struct ond_error err = {0};
-    tm_free(m);
     if (ond_session_create(model, NULL, &s, &err))
         fail_msg("session: %s", err.message);
     struct ond_plan_stats stats = check_run(model->graph, s, n_in, shapes, 1e-4f);
@@ -156,7 +91,7 @@ static struct tm *blocked_model(int64_t opset)
     struct tm *m = tm_new(8, opset);
     int64_t xd[] = {2, 3, 8, 8};
     tm_input(m, "x", F, 4, xd);
-    conv(m, "x", "c", 3, 16);
+    tm_conv3x3(m, "x", "c", 3, 16, 0.3f, 0.5f);
     return m;
 }
 
@@ -188,13 +123,13 @@ static void assert_blocked_primitive(const struct ond_plan_stats *st, int primit
 static void test_batchnorm(void **state)
 {
     (void)state;
-    seed(1);
+    ond_test_seed(1);
     struct tm *m = blocked_model(15);
     int64_t c = 16;
-    init_rand(m, "scale", 1, &c, 0.5f, 1.5f);
-    init_rand(m, "bias", 1, &c, -0.5f, 0.5f);
-    init_rand(m, "mean", 1, &c, -0.5f, 0.5f);
-    init_rand(m, "var", 1, &c, 0.5f, 1.5f);
+    tm_init_rand(m, "scale", 1, &c, 0.5f, 1.5f);
+    tm_init_rand(m, "bias", 1, &c, -0.5f, 0.5f);
+    tm_init_rand(m, "mean", 1, &c, -0.5f, 0.5f);
+    tm_init_rand(m, "var", 1, &c, 0.5f, 1.5f);
     Onnx__NodeProto *n = tm_node(m, "BatchNormalization", "bn", "c,scale,bias,mean,var", "y");
     tm_attr_float(m, n, "epsilon", 1e-3f);
     tm_output(m, "y");
@@ -206,9 +141,9 @@ static void test_batchnorm(void **state)
     int64_t xd[] = {3, 4, 5};
     tm_input(m, "x", F, 3, xd);
     tm_input(m, "mean", F, 1, xd + 1);
-    init_rand(m, "scale", 1, xd + 1, 0.5f, 1.5f);
-    init_rand(m, "bias", 1, xd + 1, -0.5f, 0.5f);
-    init_rand(m, "var", 1, xd + 1, 0.5f, 1.5f);
+    tm_init_rand(m, "scale", 1, xd + 1, 0.5f, 1.5f);
+    tm_init_rand(m, "bias", 1, xd + 1, -0.5f, 0.5f);
+    tm_init_rand(m, "var", 1, xd + 1, 0.5f, 1.5f);
     tm_node(m, "BatchNormalization", "bn", "x,scale,bias,mean,var", "y");
     tm_output(m, "y");
     const struct shape shapes[] = {{3, {3, 4, 5}}, {1, {4}}};
@@ -242,7 +177,7 @@ static void pool(const char *op, int64_t k, int64_t stride, int64_t pad, int cei
 static void test_pooling(void **state)
 {
     (void)state;
-    seed(2);
+    ond_test_seed(2);
     pool("MaxPool", 3, 2, 1, 0, 1, 0, 0);
     pool("MaxPool", 2, 2, 0, 1, 1, 0, 0);          /* 8 -> 4, ceil adds nothing */
     pool("MaxPool", 3, 2, 0, 1, 1, 0, 0);          /* 8 -> 4 with ceil, 3 floor */
@@ -276,12 +211,12 @@ static struct ond_plan_stats binary(struct tm *m, const char *op, const char *ab
 static void test_binary_blocked(void **state)
 {
     (void)state;
-    seed(3);
+    ond_test_seed(3);
     const char *ops[] = {"Add", "Sub", "Mul", "Div"};
     for (int i = 0; i < 4; i++) {
         /* Two blocked activations of one shape. */
         struct tm *m = blocked_model(14);
-        conv(m, "x", "d", 3, 16);
+        tm_conv3x3(m, "x", "d", 3, 16, 0.3f, 0.5f);
         struct ond_plan_stats st = binary(m, ops[i], "c,d", 1, &x_shape);
         assert_blocked_primitive(&st, 3);
 
@@ -290,7 +225,7 @@ static void test_binary_blocked(void **state)
         m = tm_new(8, 14);
         int64_t xd[] = {2, 16, 5, 5};
         tm_input(m, "x", F, 4, xd);
-        conv(m, "x", "c", 16, 16);
+        tm_conv3x3(m, "x", "c", 16, 16, 0.3f, 0.5f);
         const struct shape s16 = {4, {2, 16, 5, 5}};
         st = binary(m, ops[i], i % 2 ? "x,c" : "c,x", 1, &s16);
         assert_int_equal(st.evals, 0);
@@ -299,11 +234,11 @@ static void test_binary_blocked(void **state)
         /* A per-channel constant [1,16,1,1] and one of lower rank [16,1,1]. */
         m = blocked_model(14);
         int64_t cd[] = {1, 16, 1, 1};
-        init_rand(m, "k", 4, cd, 0.5f, 1.5f);
+        tm_init_rand(m, "k", 4, cd, 0.5f, 1.5f);
         st = binary(m, ops[i], "c,k", 1, &x_shape);
         assert_blocked_primitive(&st, 2);
         m = blocked_model(14);
-        init_rand(m, "k", 3, cd + 1, 0.5f, 1.5f);
+        tm_init_rand(m, "k", 3, cd + 1, 0.5f, 1.5f);
         st = binary(m, ops[i], "c,k", 1, &x_shape);
         assert_blocked_primitive(&st, 2);
     }
@@ -312,7 +247,7 @@ static void test_binary_blocked(void **state)
 static void test_binary_broadcast(void **state)
 {
     (void)state;
-    seed(4);
+    ond_test_seed(4);
     const char *ops[] = {"Add", "Sub", "Mul", "Div"};
     for (int i = 0; i < 4; i++) {
         /* x [2,3,4,5] op y [5]: a run-time operand of lower rank. */
@@ -357,13 +292,13 @@ static void test_binary_broadcast(void **state)
 static void test_sum(void **state)
 {
     (void)state;
-    seed(5);
+    ond_test_seed(5);
     struct tm *m = tm_new(8, 13);
     int64_t xd[] = {2, 16, 5, 5};
     tm_input(m, "x", F, 4, xd);
-    conv(m, "x", "c", 16, 16);
-    conv(m, "x", "d", 16, 16);
-    init_rand(m, "k", 4, xd, -1.f, 1.f);
+    tm_conv3x3(m, "x", "c", 16, 16, 0.3f, 0.5f);
+    tm_conv3x3(m, "x", "d", 16, 16, 0.3f, 0.5f);
+    tm_init_rand(m, "k", 4, xd, -1.f, 1.f);
     tm_node(m, "Sum", "sum", "c,x,d,k", "y");
     tm_output(m, "y");
     const struct shape s = {4, {2, 16, 5, 5}};
@@ -374,7 +309,7 @@ static void test_sum(void **state)
     /* Broadcasting inputs run the eval. */
     m = tm_new(8, 13);
     tm_input(m, "x", F, 4, xd);
-    init_rand(m, "k", 1, xd + 3, -1.f, 1.f);
+    tm_init_rand(m, "k", 1, xd + 3, -1.f, 1.f);
     tm_node(m, "Sum", "sum", "x,k", "y");
     tm_output(m, "y");
     st = compare(m, 1, &s);
@@ -422,7 +357,7 @@ static void axis1_attrs(struct tm *m, Onnx__NodeProto *n) { tm_attr_int(m, n, "a
 static void test_eltwise(void **state)
 {
     (void)state;
-    seed(6);
+    ond_test_seed(6);
     unary("LeakyRelu", 13, leaky_attrs, NULL);
     unary("Clip", 6, clip_attrs, NULL);
     unary("Sigmoid", 13, NULL, NULL);
@@ -465,7 +400,7 @@ static void test_eltwise(void **state)
 static void test_softmax_lrn(void **state)
 {
     (void)state;
-    seed(7);
+    ond_test_seed(7);
     unary("Softmax", 13, axis1_attrs, NULL);
     unary("Softmax", 13, NULL, NULL);
     unary("LRN", 13, lrn_attrs, NULL);
@@ -491,10 +426,10 @@ static void test_softmax_lrn(void **state)
 static void test_concat(void **state)
 {
     (void)state;
-    seed(8);
+    ond_test_seed(8);
     /* Blocked inputs of 16 and 20 channels (20 is not a whole block) and the plain input. */
     struct tm *m = blocked_model(13);
-    conv(m, "x", "d", 3, 20);
+    tm_conv3x3(m, "x", "d", 3, 20, 0.3f, 0.5f);
     Onnx__NodeProto *n = tm_node(m, "Concat", "cat", "c,x,d", "y");
     tm_attr_int(m, n, "axis", 1);
     tm_output(m, "y");
@@ -505,7 +440,7 @@ static void test_concat(void **state)
     /* Along a spatial axis, with a constant. */
     m = blocked_model(13);
     int64_t kd[] = {2, 16, 3, 8};
-    init_rand(m, "k", 4, kd, -1.f, 1.f);
+    tm_init_rand(m, "k", 4, kd, -1.f, 1.f);
     n = tm_node(m, "Concat", "cat", "c,k,c", "y");
     tm_attr_int(m, n, "axis", -2);
     tm_output(m, "y");
@@ -538,12 +473,12 @@ static void test_concat(void **state)
 static void test_gemm(void **state)
 {
     (void)state;
-    seed(9);
+    ond_test_seed(9);
     for (int trans_b = 0; trans_b < 2; trans_b++) {
         struct tm *m = blocked_model(13);
         int64_t wd[] = {trans_b ? 10 : 16, trans_b ? 16 : 10}, bd[] = {10};
-        init_rand(m, "w", 2, wd, -0.5f, 0.5f);
-        init_rand(m, "b", 1, bd, -0.5f, 0.5f);
+        tm_init_rand(m, "w", 2, wd, -0.5f, 0.5f);
+        tm_init_rand(m, "b", 1, bd, -0.5f, 0.5f);
         tm_node(m, "GlobalAveragePool", "gap", "c", "g");
         tm_node(m, "Flatten", "flat", "g", "f");
         Onnx__NodeProto *n = tm_node(m, "Gemm", "fc", "f,w,b", "y");
@@ -558,8 +493,8 @@ static void test_gemm(void **state)
     struct tm *m = tm_new(8, 13);
     int64_t ad[] = {6, 4}, bd[] = {6, 5}, cd[] = {4, 5};
     tm_input(m, "a", F, 2, ad);
-    init_rand(m, "b", 2, bd, -1.f, 1.f);
-    init_rand(m, "c", 2, cd, -1.f, 1.f);
+    tm_init_rand(m, "b", 2, bd, -1.f, 1.f);
+    tm_init_rand(m, "c", 2, cd, -1.f, 1.f);
     Onnx__NodeProto *n = tm_node(m, "Gemm", "gemm", "a,b,c", "y");
     tm_attr_int(m, n, "transA", 1);
     tm_attr_float(m, n, "alpha", 2.f);
@@ -574,7 +509,7 @@ static void test_gemm(void **state)
     int64_t ad2[] = {4, 6}, bd2[] = {5, 6}, cd2[] = {4, 1};
     tm_input(m, "a", F, 2, ad2);
     tm_input(m, "b", F, 2, bd2);
-    init_rand(m, "c", 2, cd2, -1.f, 1.f);
+    tm_init_rand(m, "c", 2, cd2, -1.f, 1.f);
     n = tm_node(m, "Gemm", "gemm", "a,b,c", "y");
     tm_attr_int(m, n, "transB", 1);
     tm_attr_float(m, n, "alpha", 0.5f);
@@ -588,12 +523,12 @@ static void test_gemm(void **state)
 static void test_matmul(void **state)
 {
     (void)state;
-    seed(10);
+    ond_test_seed(10);
     /* Activation [2,3,4,8] x constant [8,5]. */
     struct tm *m = tm_new(8, 13);
     int64_t ad[] = {2, 3, 4, 8}, bd[] = {8, 5};
     tm_input(m, "a", F, 4, ad);
-    init_rand(m, "b", 2, bd, -1.f, 1.f);
+    tm_init_rand(m, "b", 2, bd, -1.f, 1.f);
     tm_node(m, "MatMul", "mm", "a,b", "y");
     tm_output(m, "y");
     const struct shape s = {4, {2, 3, 4, 8}};
@@ -629,7 +564,7 @@ static void test_matmul(void **state)
 static void test_views(void **state)
 {
     (void)state;
-    seed(11);
+    ond_test_seed(11);
     /* Graph input to graph output through views only: no step, no activation memory. */
     struct tm *m = tm_new(8, 13);
     int64_t xd[] = {2, 3, 4, 5}, shape[] = {6, 20}, axes[] = {0};
@@ -685,10 +620,10 @@ static struct tm *residual(bool fused, const char *addend, bool reread, bool sel
     int64_t xd[] = {-1, 16, 6, 6};
     char in[32];
     tm_input(m, "x", F, 4, xd);
-    seed(12);
-    conv(m, "x", "a", 16, 16);
-    conv(m, "a", "b", 16, 16);
-    conv(m, self ? "a" : "b", fused ? "y" : "c3", 16, 16);
+    ond_test_seed(12);
+    tm_conv3x3(m, "x", "a", 16, 16, 0.3f, 0.5f);
+    tm_conv3x3(m, "a", "b", 16, 16, 0.3f, 0.5f);
+    tm_conv3x3(m, self ? "a" : "b", fused ? "y" : "c3", 16, 16, 0.3f, 0.5f);
     snprintf(in, sizeof in, "c3,%s", addend);
     if (!fused)
         tm_node(m, "Add", "add", in, "y");
@@ -703,12 +638,8 @@ static struct tm *residual(bool fused, const char *addend, bool reread, bool sel
 static void check_residual(const char *addend, bool reread, bool self, int batch,
                            bool in_place)
 {
-    struct tm *m = residual(false, addend, reread, self);
-    struct ond_model *ref = load(m);
-    tm_free(m);
-    m = residual(true, addend, reread, self);
-    struct ond_model *fused = load(m);
-    tm_free(m);
+    struct ond_model *ref = tm_load_model(residual(false, addend, reread, self), 0);
+    struct ond_model *fused = tm_load_model(residual(true, addend, reread, self), 0);
     /* conv3 (named after its output y) gets the addend as a fourth input and a SUM post-op. */
     struct ond_graph *g = fused->graph;
     struct ond_node *n = NULL;
@@ -759,34 +690,33 @@ static void test_inplace_sum(void **state)
 static void test_symbolic_batch(void **state)
 {
     (void)state;
-    seed(13);
+    ond_test_seed(13);
     struct tm *m = tm_new(8, 13);
     int64_t xd[] = {-1, 3, 10, 10}, c = 16, ks[] = {3, 3}, ss[] = {2, 2}, pads[] = {1, 1, 1, 1};
     tm_input(m, "x", F, 4, xd);
-    conv(m, "x", "c1", 3, 16);
-    init_rand(m, "scale", 1, &c, 0.5f, 1.5f);
-    init_rand(m, "bias", 1, &c, -0.5f, 0.5f);
-    init_rand(m, "mean", 1, &c, -0.5f, 0.5f);
-    init_rand(m, "var", 1, &c, 0.5f, 1.5f);
+    tm_conv3x3(m, "x", "c1", 3, 16, 0.3f, 0.5f);
+    tm_init_rand(m, "scale", 1, &c, 0.5f, 1.5f);
+    tm_init_rand(m, "bias", 1, &c, -0.5f, 0.5f);
+    tm_init_rand(m, "mean", 1, &c, -0.5f, 0.5f);
+    tm_init_rand(m, "var", 1, &c, 0.5f, 1.5f);
     tm_node(m, "BatchNormalization", "bn", "c1,scale,bias,mean,var", "b1");
     tm_node(m, "Relu", "relu", "b1", "r1");
     Onnx__NodeProto *n = tm_node(m, "MaxPool", "pool", "r1", "p1");
     tm_attr_ints(m, n, "kernel_shape", 2, ks);
     tm_attr_ints(m, n, "strides", 2, ss);
     tm_attr_ints(m, n, "pads", 4, pads);
-    conv(m, "p1", "c2", 16, 16);
+    tm_conv3x3(m, "p1", "c2", 16, 16, 0.3f, 0.5f);
     tm_node(m, "Add", "add", "c2,p1", "s");
     tm_node(m, "GlobalAveragePool", "gap", "s", "g");
     tm_node(m, "Flatten", "flat", "g", "f");
     int64_t wd[] = {10, 16}, bd[] = {10};
-    init_rand(m, "w", 2, wd, -0.5f, 0.5f);
-    init_rand(m, "b", 1, bd, -0.5f, 0.5f);
+    tm_init_rand(m, "w", 2, wd, -0.5f, 0.5f);
+    tm_init_rand(m, "b", 1, bd, -0.5f, 0.5f);
     n = tm_node(m, "Gemm", "fc", "f,w,b", "logits");
     tm_attr_int(m, n, "transB", 1);
     tm_node(m, "Softmax", "softmax", "logits", "y");
     tm_output(m, "y");
-    struct ond_model *model = load(m);
-    tm_free(m);
+    struct ond_model *model = tm_load_model(m, 0);
     struct ond_session *s = NULL;
     struct ond_error err = {0};
     if (ond_session_create(model, NULL, &s, &err))
@@ -813,8 +743,7 @@ static void test_int64_eval(void **state)
     tm_node(m, "Mul", "mul", "x,k", "a");
     tm_node(m, "Flatten", "flat", "a", "y");
     tm_output(m, "y");
-    struct ond_model *model = load(m);
-    tm_free(m);
+    struct ond_model *model = tm_load_model(m, 0);
     struct ond_session *s = NULL;
     struct ond_error err = {0};
     assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
@@ -843,8 +772,7 @@ static void test_post_ops_need_primitive(void **state)
     tm_input(m, "y", OND_DTYPE_INT64, 2, d);
     tm_node(m, "Add", "add", "x,y", "z");
     tm_output(m, "z");
-    struct ond_model *model = load(m);
-    tm_free(m);
+    struct ond_model *model = tm_load_model(m, 0);
     struct ond_node *n = model->graph->nodes[0];
     n->post[0] = (struct ond_postop){.kind = OND_POST_RELU};
     n->n_post = 1;

@@ -16,15 +16,7 @@ static struct ond_model *gather_cast_model(void)
     Onnx__NodeProto *c = tm_node(m, "Cast", "cast", "g", "y");
     tm_attr_int(m, c, "to", OND_DTYPE_DOUBLE);
     tm_output(m, "y");
-    size_t len;
-    uint8_t *buf = tm_pack(m, &len);
-    struct ond_model *model = NULL;
-    struct ond_error err = {0};
-    if (ond_model_load_buffer(buf, len, NULL, &model, &err))
-        fail_msg("%s", err.message);
-    free(buf);
-    tm_free(m);
-    return model;
+    return tm_load_model(m, 2);
 }
 
 static void test_int64_input_double_output(void **state)

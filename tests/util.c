@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proto/loader.h"
+#include "runtime/model.h"
 #include "tests/util.h"
 
 struct tm {
@@ -256,6 +257,101 @@ enum ond_status tm_load(struct tm *m, struct ond_graph **g, struct ond_error *er
     enum ond_status st = ond_load_graph(buf, len, NULL, "test", NULL, false, g, err);
     free(buf);
     return st;
+}
+
+struct ond_graph *tm_load_ok(struct tm *m)
+{
+    struct ond_graph *g = NULL;
+    struct ond_error err = {0};
+    enum ond_status st = tm_load(m, &g, &err);
+    if (st)
+        print_error("load: %s\n", err.message);
+    assert_int_equal(st, OND_OK);
+    tm_free(m);
+    return g;
+}
+
+void tm_load_fails(struct tm *m, enum ond_status want, const char *substr)
+{
+    struct ond_graph *g = NULL;
+    struct ond_error err = {0};
+    assert_error(tm_load(m, &g, &err), want, &err, substr);
+    assert_null(g);
+    tm_free(m);
+}
+
+struct ond_model *tm_load_model(struct tm *m, int opt_level)
+{
+    size_t len;
+    uint8_t *buf = tm_pack(m, &len);
+    struct ond_model *model = NULL;
+    struct ond_error err = {0};
+    struct ond_options o;
+    ond_options_init(&o);
+    o.opt_level = opt_level;
+    if (ond_model_load_buffer(buf, len, &o, &model, &err))
+        fail_msg("load: %s", err.message);
+    free(buf);
+    tm_free(m);
+    return model;
+}
+
+static uint64_t rng = 1;
+
+void ond_test_seed(uint64_t s)
+{
+    rng = s * 0x9e3779b97f4a7c15ull + 1;
+}
+
+/* xorshift64, its top 52 bits as the fraction. */
+float ond_test_frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
+}
+
+void tm_init_rand(struct tm *m, const char *name, int rank, const int64_t *dims, float lo,
+                  float hi)
+{
+    size_t n = ond_test_numel(rank, dims);
+    float *v = tm_alloc(m, sizeof *v * n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = lo + (hi - lo) * (ond_test_frand() + 1.f) / 2.f;
+    tm_init(m, name, OND_DTYPE_FLOAT, rank, dims, v);
+}
+
+void tm_conv3x3(struct tm *m, const char *x, const char *y, int64_t cin, int64_t cout,
+                float w_range, float b_range)
+{
+    char w[64], b[64], in[200];
+    int64_t wd[] = {cout, cin, 3, 3}, pads[] = {1, 1, 1, 1};
+    snprintf(w, sizeof w, "%s_w", y);
+    snprintf(b, sizeof b, "%s_b", y);
+    tm_init_rand(m, w, 4, wd, -w_range, w_range);
+    tm_init_rand(m, b, 1, &cout, -b_range, b_range);
+    snprintf(in, sizeof in, "%s,%s,%s", x, w, b);
+    Onnx__NodeProto *n = tm_node(m, "Conv", y, in, y);
+    tm_attr_ints(m, n, "pads", 4, pads);
+}
+
+size_t ond_test_numel(int rank, const int64_t *dims)
+{
+    size_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= (size_t)dims[i];
+    return n;
+}
+
+struct ond_value ond_test_value(const char *name, int32_t dtype, int rank, const int64_t *dims,
+                                const void *data)
+{
+    struct ond_value v = {.name = name, .dtype = dtype, .rank = rank, .data = (void *)data,
+                          .size = ond_test_numel(rank, dims) * ond_dtype_size(dtype)};
+    for (int i = 0; i < rank; i++)
+        v.dims[i] = dims[i];
+    return v;
 }
 
 void ond_test_assert_error(enum ond_status st, enum ond_status want, const struct ond_error *err,

@@ -50,6 +50,31 @@ void tm_free(struct tm *m);
 
 /* Packs and loads m into a graph (partial = false); returns the status, err filled. */
 enum ond_status tm_load(struct tm *m, struct ond_graph **g, struct ond_error *err);
+/* Loads m into a graph, failing the test on error; frees m. */
+struct ond_graph *tm_load_ok(struct tm *m);
+/* Loading m must fail with status want and a message holding substr; frees m. */
+void tm_load_fails(struct tm *m, enum ond_status want, const char *substr);
+/* Loads m as a model optimized at opt_level (sessions take models), failing the test on
+ * error; frees m. */
+struct ond_model *tm_load_model(struct tm *m, int opt_level);
+
+/* Seeded random numbers, the same sequence on every machine, so that failures reproduce. */
+void ond_test_seed(uint64_t s);
+/* Uniform in [-1, 1). */
+float ond_test_frand(void);
+/* A float initializer of ond_test_frand values scaled into [lo, hi). */
+void tm_init_rand(struct tm *m, const char *name, int rank, const int64_t *dims, float lo,
+                  float hi);
+/* y = Conv(x) with cout 3x3 filters (pads 1), weights "<y>_w" in [-w_range, w_range) and
+ * bias "<y>_b" in [-b_range, b_range). */
+void tm_conv3x3(struct tm *m, const char *x, const char *y, int64_t cin, int64_t cout,
+                float w_range, float b_range);
+
+/* The product of rank dims. */
+size_t ond_test_numel(int rank, const int64_t *dims);
+/* A value over data (not copied) of the given type and shape, its size computed. */
+struct ond_value ond_test_value(const char *name, int32_t dtype, int rank, const int64_t *dims,
+                                const void *data);
 
 /* Asserts status st and that err's message contains substr. */
 #define assert_error(st, want, err, substr) \

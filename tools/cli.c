@@ -69,6 +69,16 @@ int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_
     return 0;
 }
 
+int cli_operand(const char *verb, const char *a, const char **path)
+{
+    if (a[0] == '-' && a[1])
+        return cli_usage(verb, "unknown option '%s'", a);
+    if (*path)
+        return cli_usage(verb, "one model at a time ('%s' and '%s')", *path, a);
+    *path = a;
+    return CLI_OK;
+}
+
 int cli_precision(const char *s, enum ond_precision *p)
 {
     static const char *const names[] = {"fp32", "bf16", "int8"};

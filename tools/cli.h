@@ -28,6 +28,9 @@ bool cli_int(const char *s, long long min, long long max, long long *v);
  * -1 on a bad value (message printed). disabled must have room for argc names. */
 int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_options *o,
                     const char **disabled);
+/* An argument that no flag of the verb took: an unknown option, or a second model, is a usage
+ * error; else it is the model, set in *path. CLI_OK or CLI_USAGE (message printed). */
+int cli_operand(const char *verb, const char *a, const char **path);
 /* Parses fp32 | bf16 | int8; -1 on anything else. */
 int cli_precision(const char *s, enum ond_precision *p);
 /* A seeded random input for decl (model input query): symbolic dims take batch; floats

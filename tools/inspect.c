@@ -450,12 +450,8 @@ int cli_inspect(int argc, char **argv)
                 rc = cli_usage("inspect", "%s needs a value", a);
             else
                 *(a[2] == 'd' ? &dot : a[2] == 's' ? &svg : &after) = argv[++i];
-        } else if (a[0] == '-' && a[1])
-            rc = cli_usage("inspect", "unknown option '%s'", a);
-        else if (path)
-            rc = cli_usage("inspect", "one model at a time ('%s' and '%s')", path, a);
-        else
-            path = a;
+        } else
+            rc = cli_operand("inspect", a, &path);
     }
     if (rc == CLI_OK && !path)
         rc = cli_usage("inspect", "no model given");

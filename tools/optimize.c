@@ -40,12 +40,8 @@ int cli_optimize(int argc, char **argv)
                 rc = cli_usage("optimize", "-o needs a file name");
             else
                 out = argv[++i];
-        } else if (a[0] == '-' && a[1])
-            rc = cli_usage("optimize", "unknown option '%s'", a);
-        else if (path)
-            rc = cli_usage("optimize", "one model at a time ('%s' and '%s')", path, a);
-        else
-            path = a;
+        } else
+            rc = cli_operand("optimize", a, &path);
     }
     if (rc == CLI_OK && !path)
         rc = cli_usage("optimize", "no model given");

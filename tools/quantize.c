@@ -46,12 +46,8 @@ int cli_quantize(int argc, char **argv)
                 rc = cli_usage("quantize", "--threads takes a whole number");
             else
                 o.threads = (int)t;
-        } else if (a[0] == '-' && a[1]) {
-            rc = cli_usage("quantize", "unknown option '%s'", a);
-        } else if (path) {
-            rc = cli_usage("quantize", "one model at a time ('%s' and '%s')", path, a);
         } else {
-            path = a;
+            rc = cli_operand("quantize", a, &path);
         }
     }
     if (rc == CLI_OK && !path)

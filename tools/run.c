@@ -167,12 +167,8 @@ int cli_run(int argc, char **argv)
         } else if (strcmp(a, "--precision") == 0) {
             if (cli_precision(argv[++i], &o.precision))
                 rc = cli_usage("run", "--precision takes fp32, bf16 or int8");
-        } else if (a[0] == '-' && a[1]) {
-            rc = cli_usage("run", "unknown option '%s'", a);
-        } else if (path) {
-            rc = cli_usage("run", "one model at a time ('%s' and '%s')", path, a);
         } else {
-            path = a;
+            rc = cli_operand("run", a, &path);
         }
     }
     if (rc == CLI_OK && !path)

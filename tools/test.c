@@ -940,12 +940,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg, const char **disab
             } else if (a[2] == 's') {
                 if (!read_skip_list(cfg, v))
                     return CLI_FAIL;
-            } else if (strcmp(v, "fp32") == 0 || strcmp(v, "bf16") == 0 ||
-                       strcmp(v, "int8") == 0) {
-                cfg->opts.precision = v[0] == 'f'   ? OND_PRECISION_FP32
-                                      : v[0] == 'b' ? OND_PRECISION_BF16
-                                                    : OND_PRECISION_INT8;
-            } else {
+            } else if (cli_precision(v, &cfg->opts.precision)) {
                 return cli_usage("test", "--precision takes fp32, bf16 or int8, got '%s'", v);
             }
         } else if (strcmp(a, "--compare-levels") == 0) {
