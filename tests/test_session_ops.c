@@ -455,11 +455,11 @@ static void test_concat(void **state)
         m = tm_new(8, 13);
         int64_t xd[] = {-1, 64, 16, 16};
         tm_input(m, "x", F, 4, xd);
-        conv(m, "x", "c", 64, 64);
-        conv(m, "x", "d", 64, 64);
+        tm_conv3x3(m, "x", "c", 64, 64, 0.3f, 0.5f);
+        tm_conv3x3(m, "x", "d", 64, 64, 0.3f, 0.5f);
         n = tm_node(m, "Concat", "cat", "c,d", "cd");
         tm_attr_int(m, n, "axis", 1);
-        conv(m, "cd", "y", 128, 8);
+        tm_conv3x3(m, "cd", "y", 128, 8, 0.3f, 0.5f);
         tm_output(m, "y");
         const struct shape xs = {4, {batch, 64, 16, 16}};
         st = compare(m, 1, &xs);
