@@ -447,13 +447,13 @@ static void test_concat(void **state)
     st = compare(m, 1, &x_shape);
     assert_int_equal(st.evals, 0);
 
-    /* Two wide 3x3 convs over 16x16 (Winograd: blocked nChw16c outputs) into a channel
+    /* Two wide 3x3 convs over 28x28 (Winograd: blocked nChw16c outputs) into a channel
      * Concat read by a conv: at batch 1 the convs write their slices of the Concat's output,
      * which makes no step; at batch 2 the slices are not contiguous and the Concat is a
      * primitive. */
     for (int64_t batch = 1; batch <= 2; batch++) {
         m = tm_new(8, 13);
-        int64_t xd[] = {-1, 64, 16, 16};
+        int64_t xd[] = {-1, 64, 28, 28};
         tm_input(m, "x", F, 4, xd);
         tm_conv3x3(m, "x", "c", 64, 64, 0.3f, 0.5f);
         tm_conv3x3(m, "x", "d", 64, 64, 0.3f, 0.5f);
@@ -461,7 +461,7 @@ static void test_concat(void **state)
         tm_attr_int(m, n, "axis", 1);
         tm_conv3x3(m, "cd", "y", 128, 8, 0.3f, 0.5f);
         tm_output(m, "y");
-        const struct shape xs = {4, {batch, 64, 16, 16}};
+        const struct shape xs = {4, {batch, 64, 28, 28}};
         st = compare(m, 1, &xs);
         assert_int_equal(st.evals, 0);
         assert_int_equal(st.primitives, batch == 1 ? 3 : 4);
