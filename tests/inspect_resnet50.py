@@ -7,6 +7,8 @@ BatchNormalizations folded and the 16 residual adds fused with their Relu, and t
 graph is 53 Conv, 1 MaxPool, 1 GlobalAveragePool and 1 InnerProduct; the text, dot and svg
 forms, the errors of the pass options, and `ondine optimize -O1` of the Caffe2-style model
 passing onnx.checker's full check (tests/passes_models.py compares outputs on a smaller one).
+`inspect --kernels` lists the planned steps: every node a oneDNN kernel, in fp32 and in int8
+(where the 53 convolutions read s8/u8 and the classifier writes f32 logits).
 Usage: inspect_resnet50.py ONDINE_BINARY SOURCE_DIR WORK_DIR"""
 import json
 import os
@@ -93,6 +95,23 @@ if os.access("/usr/bin/dot", os.X_OK):
     inspect("--svg", svg, model)
     with open(svg) as f:
         assert "<svg" in f.read(), "not an svg"
+
+# --kernels: the plan's steps, each node on a oneDNN kernel.
+for precision in ("fp32", "int8"):
+    k = json.loads(subprocess.run([ondine, "inspect", "--json", "--kernels", "--precision",
+                                   precision, model], check=True, capture_output=True,
+                                  text=True).stdout)
+    assert k["precision"] == precision
+    convs = [s for s in k["kernels"] if s["op"] == "Conv"]
+    assert len(convs) == 53, k["kernels"]
+    assert all(":" in s["impl"] for s in k["kernels"] if s["op"] != "Reorder"), k["kernels"]
+    assert all(s["src"].split()[0] == ("f32" if precision == "fp32" else s["src"].split()[0])
+               for s in convs)
+    if precision == "int8":
+        assert all(s["src"].split()[0] in ("s8", "u8") for s in convs), convs
+        fc = [s for s in k["kernels"] if s["op"] == "InnerProduct"]
+        assert fc[0]["dst"] == "f32 ab", fc
+print("inspect --kernels fp32 and int8: ok")
 
 # Pass options that are wrong.
 bad = subprocess.run([ondine, "inspect", "--disable-pass", "fold_everything", model],

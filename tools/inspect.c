@@ -4,7 +4,9 @@
  * Loads with unsupported ops allowed so they can be listed. Node counts are the loaded graph's
  * (the pass report keeps them); parameters, MACs and FLOPs are the optimized graph's, which is
  * what runs. MACs count multiply-accumulates of Conv, Gemm, MatMul and InnerProduct; FLOPs are
- * 2 x MACs plus one per output element of other ops. */
+ * 2 x MACs plus one per output element of other ops. --kernels plans a session at the
+ * precision and batch given and runs it once on seeded random inputs, to list the kernel and
+ * the layouts (with their data types) of every step. */
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include "ops/op.h"
 #include "runtime/model.h"
+#include "runtime/session.h"
 #include "tools/cli.h"
 
 #define DOT_PROGRAM "/usr/bin/dot"
@@ -28,7 +31,11 @@ static const char help[] =
     "  --disable-pass NAME  skip one pass (repeatable)\n"
     "  --dot FILE           write the graph for Graphviz (fused nodes list their post-ops)\n"
     "  --svg FILE           render the graph with Graphviz's dot (" DOT_PROGRAM ")\n"
-    "  --after PASS|all     draw the graph as it is after that pass (default: all)\n";
+    "  --after PASS|all     draw the graph as it is after that pass (default: all)\n"
+    "  --kernels            plan a session and list every step's kernel and layouts\n"
+    "                       (one run on seeded random inputs of --batch)\n"
+    "  --precision P        with --kernels: fp32 (default), bf16, int8\n"
+    "  --calibrate DIR      with --kernels, int8: calibration inputs (see ondine run --help)\n";
 
 struct op_count {
     const char *op;
@@ -178,8 +185,76 @@ static void json_passes(FILE *f, const struct ond_pass_report *r)
     fprintf(f, ", \"nodes_total\": %d},\n", r->optimized.total);
 }
 
+/* The steps of a planned session: kernel, layouts read and written. */
+static void print_kernels(FILE *f, const struct ond_profile *prof, const char *precision,
+                          bool json)
+{
+    if (json) {
+        fprintf(f, "  \"precision\": ");
+        cli_json_str(f, precision);
+        fprintf(f, ",\n  \"kernels\": [");
+    } else {
+        printf("kernels     %d steps at %s\n", prof->n_steps, precision);
+    }
+    for (int i = 0; i < prof->n_steps; i++) {
+        const struct ond_profile_step *p = &prof->steps[i];
+        if (!json) {
+            printf("  %-18s %-34s %-28s %-16s -> %s\n", p->op, p->node, p->impl, p->src, p->dst);
+            continue;
+        }
+        fprintf(f, "%s\n    {\"op\": ", i ? "," : "");
+        cli_json_str(f, p->op);
+        fprintf(f, ", \"node\": ");
+        cli_json_str(f, p->node);
+        fprintf(f, ", \"impl\": ");
+        cli_json_str(f, p->impl);
+        fprintf(f, ", \"src\": ");
+        cli_json_str(f, p->src);
+        fprintf(f, ", \"dst\": ");
+        cli_json_str(f, p->dst);
+        fprintf(f, ", \"post_ops\": %d}", p->n_post);
+    }
+    if (json)
+        fprintf(f, "\n  ],\n");
+}
+
+/* Plans a session for inputs of batch and profiles one run into *prof, whose names live in
+ * *m (freed by the caller with *s). */
+static int kernels(const char *path, struct ond_options *o, const char *calibrate,
+                   long long batch, struct ond_profile *prof, struct ond_model **m,
+                   struct ond_session **s)
+{
+    struct ond_value *in = NULL, *out = NULL;
+    size_t n_in = 0, n_out = 0;
+    struct ond_error err = {0};
+    uint64_t seed = 0;
+    int rc = cli_session("inspect", path, o, calibrate, m, s);
+    if (rc == CLI_OK) {
+        n_in = ond_model_input_count(*m);
+        if (!(in = calloc(n_in + 1, sizeof *in)))
+            rc = CLI_FAIL;
+    }
+    for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
+        struct ond_value decl;
+        ond_model_input(*m, i, &decl, NULL);
+        if (cli_random_input("inspect", &in[i], &decl, batch, &seed))
+            rc = CLI_FAIL;
+    }
+    if (rc == CLI_OK && (ond_session_run_alloc(*s, in, n_in, &out, &n_out, &err) ||
+                         ond_session_profile(*s, in, n_in, out, n_out, prof, &err)))
+        rc = cli_error("inspect", &err);
+    ond_values_free(out, n_out);
+    for (size_t i = 0; in && i < n_in; i++) {
+        free((void *)in[i].name);
+        free(in[i].data);
+    }
+    free(in);
+    return rc;
+}
+
 static void print_json(const char *path, const struct ond_graph *g, const struct summary *s,
-                       long long batch, const struct ond_pass_report *r, bool passes)
+                       long long batch, const struct ond_pass_report *r, bool passes,
+                       const struct ond_profile *prof, const char *precision)
 {
     FILE *f = stdout;
     fprintf(f, "{\n  \"model\": ");
@@ -204,8 +279,11 @@ static void print_json(const char *path, const struct ond_graph *g, const struct
         json_passes(f, r);
     fprintf(f, "  \"params\": %llu,\n  \"param_bytes\": %llu,\n", (unsigned long long)s->params,
             (unsigned long long)s->param_bytes);
-    fprintf(f, "  \"batch\": %lld,\n  \"macs\": %llu,\n  \"flops\": %llu,\n  \"macs_by_op\": {",
+    fprintf(f, "  \"batch\": %lld,\n  \"macs\": %llu,\n  \"flops\": %llu,\n",
             batch, (unsigned long long)s->macs, (unsigned long long)s->flops);
+    if (prof)
+        print_kernels(f, prof, precision, true);
+    fprintf(f, "  \"macs_by_op\": {");
     for (int i = 0, first = 1; i < s->n_ops; i++) {
         if (!s->ops[i].macs)
             continue;
@@ -419,8 +497,9 @@ static int draw(const char *path, const struct ond_options *o, struct ond_model 
 
 int cli_inspect(int argc, char **argv)
 {
-    const char *path = NULL, *dot = NULL, *svg = NULL, *after = NULL;
-    bool json = false, passes = false;
+    const char *path = NULL, *dot = NULL, *svg = NULL, *after = NULL, *calibrate = NULL;
+    const char *precision = "fp32";
+    bool json = false, passes = false, want_kernels = false;
     long long batch = 1;
     struct ond_options o;
     ond_options_init(&o);
@@ -441,6 +520,19 @@ int cli_inspect(int argc, char **argv)
             json = true;
         else if (strcmp(a, "--passes") == 0)
             passes = true;
+        else if (strcmp(a, "--kernels") == 0)
+            want_kernels = true;
+        else if (strcmp(a, "--precision") == 0) {
+            if (i + 1 >= argc || cli_precision(argv[++i], &o.precision))
+                rc = cli_usage("inspect", "--precision takes fp32, bf16 or int8");
+            else
+                precision = argv[i];
+        } else if (strcmp(a, "--calibrate") == 0) {
+            if (i + 1 >= argc)
+                rc = cli_usage("inspect", "%s needs a value", a);
+            else
+                calibrate = argv[++i];
+        }
         else if (strcmp(a, "--batch") == 0) {
             if (i + 1 >= argc || !cli_int(argv[++i], 1, 1 << 20, &batch))
                 rc = cli_usage("inspect", "--batch takes a whole number from 1");
@@ -467,21 +559,32 @@ int cli_inspect(int argc, char **argv)
     struct ond_error err = {0};
     struct ond_model *m = NULL;
     struct summary s;
+    struct ond_profile prof = {0};
+    struct ond_model *km = NULL;
+    struct ond_session *ks = NULL;
     enum ond_status st = ond_model_load_file_ex(path, &o, true, &m, &err);
     if (!st && (st = count_at(&s, m->graph, batch, &err)))
         ond_error_prefix(&err, "%s: ", path);
-    if (st) {
+    if (st)
         rc = cli_error("inspect", &err);
-    } else {
+    else if (want_kernels)
+        rc = kernels(path, &o, calibrate, batch, &prof, &km, &ks);
+    if (!st && rc == CLI_OK) {
         if (json)
-            print_json(path, m->graph, &s, batch, m->passes, passes);
+            print_json(path, m->graph, &s, batch, m->passes, passes, want_kernels ? &prof : NULL,
+                       precision);
         else
             print_text(path, m->graph, &s, batch, m->passes);
         if (!json && passes)
             print_passes(m->passes);
+        if (!json && want_kernels)
+            print_kernels(stdout, &prof, precision, false);
         if (dot || svg)
             rc = draw(path, &o, m, after ? pass_index(after) : -1, batch, dot, svg);
     }
+    ond_profile_free(&prof);
+    ond_session_free(ks);
+    ond_model_free(km);
     ond_model_free(m);
     free(disabled);
     return rc;
