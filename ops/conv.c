@@ -27,12 +27,13 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
 }
 
 /* Winograd's input and output transforms cost per tile and channel whatever the filter count,
- * its weights take 16/9 of the memory and its scratchpad grows with the image: it pays on wide
- * 3x3 layers (64 channels or more) over large images. On ResNet-50 here, limiting it to 28x28
- * or more (the first two stages) kept the latency (38.0 ms against 39.0 with 14x14 stages too)
- * and cut peak memory from 242 to 233 MB and cold start from 310 to 260 ms. */
+ * and its weights take 16/9 of the memory: it pays on wide 3x3 layers (64 channels or more)
+ * over images of 14x14 or more. Measured here (2 threads, batch 1): ResNet-50 34-37 ms
+ * against 37-39 with 28x28 and up only, ResNet-101 61 against 71-78 ms; on the 7x7 stage it
+ * gained nothing and would hold 15 MB more weights (ResNet-50 peaks at 242 MB with it off
+ * there, 233 MB with the 14x14 stage off too). */
 #define WINO_MIN_CHANNELS 64
-#define WINO_MIN_PIXELS 784
+#define WINO_MIN_PIXELS 196
 
 /* Geometry of a convolution as oneDNN takes it. */
 struct conv_geom {
