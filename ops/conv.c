@@ -33,6 +33,9 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
  * gained nothing and would hold 15 MB more weights (ResNet-50 peaks at 242 MB with it off
  * there, 233 MB with the 14x14 stage off too). */
 #define WINO_MIN_CHANNELS 64
+/* oneDNN's F(4x4,3x3) kernel wants 10 MB of scratchpad on 28x28 layers, more than the
+ * session's other primitives together: above this, its F(2x2,3x3) one or direct. */
+#define WINO_MAX_SCRATCH (6u << 20)
 #define WINO_MIN_PIXELS 196
 
 /* Geometry of a convolution as oneDNN takes it. */
@@ -161,7 +164,9 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
                                                             tries[t].alg, tries[t].src, &wei,
                                                             b ? &bias : NULL, &dst, g.strides,
                                                             g.dil, g.pl, g.pr), n, err);
-        if ((st = ond_prep_pd(p, &desc, &pd, err)))
+        if ((st = tries[t].alg == dnnl_convolution_winograd
+                      ? ond_prep_pd_within(p, &desc, WINO_MAX_SCRATCH, &pd, err)
+                      : ond_prep_pd(p, &desc, &pd, err)))
             return st;
         if (!pd && t + 1 < sizeof tries / sizeof tries[0])
             p->declined = false;

@@ -497,6 +497,41 @@ enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s, enum o
     return ond_prep_finish_weighted(p, pd, wm, bm, err);
 }
 
+enum ond_status ond_prep_pd_within(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                                   size_t max_scratch, dnnl_primitive_desc_t *pd,
+                                   struct ond_error *err)
+{
+    dnnl_primitive_attr_t attr;
+    dnnl_primitive_desc_iterator_t it = NULL;
+    bool declined;
+    enum ond_status st = make_attr(p, NULL, NULL, &attr, &declined, err);
+    *pd = NULL;
+    if (!st) {
+        dnnl_status_t s = dnnl_primitive_desc_iterator_create(&it, op_desc, attr, p->engine, NULL);
+        if (s != dnnl_unimplemented)
+            st = ond_dnnl(s, "primitive_desc_iterator_create", p->node, err);
+    }
+    dnnl_primitive_attr_destroy(attr);
+    for (dnnl_status_t s = dnnl_success; !st && it && s == dnnl_success;
+         s = dnnl_primitive_desc_iterator_next(it)) {
+        dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
+        const dnnl_memory_desc_t *md = c ? dnnl_primitive_desc_query_md(c, dnnl_query_scratchpad_md,
+                                                                         0) : NULL;
+        if (c && (!md || dnnl_memory_desc_get_size(md) <= max_scratch)) {
+            *pd = c;
+            break;
+        }
+        if (c)
+            dnnl_primitive_desc_destroy(c);
+    }
+    if (it)
+        dnnl_primitive_desc_iterator_destroy(it);
+    if (!st && !*pd)
+        return ond_prep_decline(p, "no implementation within %zu bytes of scratchpad",
+                                max_scratch);
+    return st;
+}
+
 enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
                             dnnl_primitive_desc_t *pd, struct ond_error *err)
 {

@@ -210,6 +210,11 @@ enum ond_status ond_prep_int8_end(struct ond_prep *p, struct ond_int8 *s, enum o
  * implementation for it, declines instead (*pd NULL, OND_OK). */
 enum ond_status ond_prep_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
                             dnnl_primitive_desc_t *pd, struct ond_error *err);
+/* ond_prep_pd taking the first implementation whose scratchpad fits max_scratch bytes
+ * (declines when none does). */
+enum ond_status ond_prep_pd_within(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
+                                   size_t max_scratch, dnnl_primitive_desc_t *pd,
+                                   struct ond_error *err);
 /* Creates p->prim from pd (and frees pd), records scratchpad size and implementation. */
 enum ond_status ond_prep_finish(struct ond_prep *p, dnnl_primitive_desc_t pd,
                                 struct ond_error *err);
