@@ -28,10 +28,8 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
 
 /* Winograd's input and output transforms cost per tile and channel whatever the filter count,
  * and its weights take 16/9 of the memory: it pays on wide 3x3 layers (64 channels or more)
- * over images of 14x14 or more. Measured here (2 threads, batch 1): ResNet-50 34-37 ms
- * against 37-39 with 28x28 and up only, ResNet-101 61 against 71-78 ms; on the 7x7 stage it
- * gained nothing and would hold 15 MB more weights (ResNet-50 peaks at 242 MB with it off
- * there, 233 MB with the 14x14 stage off too). */
+ * over images of 14x14 or more (measured here, 2 threads, batch 1: ResNet-101 61 ms against
+ * 71-78 with the 14x14 stage direct; on the 7x7 stage nothing gained, 15 MB of weights). */
 #define WINO_MIN_CHANNELS 64
 /* oneDNN's F(4x4,3x3) kernel wants 10 MB of scratchpad on 28x28 layers, more than the
  * session's other primitives together: above this, its F(2x2,3x3) one or direct. */
