@@ -31,9 +31,13 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
  * over images of 14x14 or more (measured here, 2 threads, batch 1: ResNet-101 61 ms against
  * 71-78 with the 14x14 stage direct; on the 7x7 stage nothing gained, 15 MB of weights). */
 #define WINO_MIN_CHANNELS 64
-/* oneDNN's F(4x4,3x3) kernel wants 10 MB of scratchpad on 28x28 layers, more than the
- * session's other primitives together: above this, its F(2x2,3x3) one or direct. */
-#define WINO_MAX_SCRATCH (6u << 20)
+/* Winograd's scratchpad (transformed tiles of the whole input and output) is held by the
+ * session: take it where the layer's work pays for it, up to one byte per 16 multiply-adds
+ * (or 6 MB). oneDNN's F(4x4,3x3) kernel wants 10 MB for 116 M MACs on ResNet-50's 28x28
+ * stage (about 1 ms gained, 12 MB of peak memory): direct there; VGG-16's 224x224 layers
+ * (1.85 G MACs) keep it, at twice the speed. */
+#define WINO_SCRATCH_FLOOR (6u << 20)
+#define WINO_MACS_PER_BYTE 16
 #define WINO_MIN_PIXELS 196
 
 /* Geometry of a convolution as oneDNN takes it. */
@@ -144,6 +148,11 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
                 w->dims[1] >= WINO_MIN_CHANNELS &&
                 p->out[0].dims[2] * p->out[0].dims[3] >= WINO_MIN_PIXELS;
     bool follow = !ond_md_is_plain(p->in_md[0]) && p->in_md[0]->data_type == dt;
+    uint64_t out_numel = 0;
+    ond_numel(&p->out[0], 0, &out_numel);
+    size_t wino_scratch = out_numel * (uint64_t)w->dims[1] * 9 / WINO_MACS_PER_BYTE;
+    if (wino_scratch < WINO_SCRATCH_FLOOR)
+        wino_scratch = WINO_SCRATCH_FLOOR;
     const struct {
         bool use;
         dnnl_alg_kind_t alg;
@@ -163,7 +172,7 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
                                                             b ? &bias : NULL, &dst, g.strides,
                                                             g.dil, g.pl, g.pr), n, err);
         if ((st = tries[t].alg == dnnl_convolution_winograd
-                      ? ond_prep_pd_within(p, &desc, WINO_MAX_SCRATCH, &pd, err)
+                      ? ond_prep_pd_within(p, &desc, wino_scratch, &pd, err)
                       : ond_prep_pd(p, &desc, &pd, err)))
             return st;
         if (!pd && t + 1 < sizeof tries / sizeof tries[0])
