@@ -19,40 +19,24 @@
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/passes/passes.h"
 #include "runtime/qdq.h"
 
 /* A new constant tensor named after base with dims (rank 0: a scalar). */
-static struct ond_tensor *new_const(struct ond_graph *g, const char *base, const char *suffix,
+static struct ond_tensor *new_const(struct ond_pass_ctx *c, const char *base, const char *suffix,
                                     int32_t dtype, int rank, const int64_t *dims, void **data,
                                     struct ond_error *err)
 {
-    char name[512];
-    snprintf(name, sizeof name, "%s_%s", base, suffix);
-    for (int i = 2; ond_graph_find_tensor(g, name); i++)
-        snprintf(name, sizeof name, "%s_%s_%d", base, suffix, i);
-    struct ond_tensor *t = ond_graph_add_tensor(g, name, err);
-    if (!t)
-        return NULL;
-    uint64_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= (uint64_t)dims[i];
-    t->flags = OND_TENSOR_CONST;
-    t->info.dtype = dtype;
-    t->info.rank = rank;
-    memcpy(t->info.dims, dims, sizeof(int64_t) * (size_t)rank);
-    return (*data = ond_tensor_alloc_data(g, t, (size_t)n * ond_dtype_size(dtype), err)) ? t
-                                                                                          : NULL;
+    struct ond_info info = {.dtype = dtype, .rank = rank};
+    memcpy(info.dims, dims, sizeof(int64_t) * (size_t)rank);
+    return ond_pass_new_const(c, base, suffix, &info, data, err);
 }
 
 /* A run-time tensor like `like` with another dtype. */
-static struct ond_tensor *new_value(struct ond_graph *g, const struct ond_tensor *like,
+static struct ond_tensor *new_value(struct ond_pass_ctx *c, const struct ond_tensor *like,
                                     const char *suffix, int32_t dtype, struct ond_error *err)
 {
-    char name[512];
-    snprintf(name, sizeof name, "%s_%s", like->name, suffix);
-    for (int i = 2; ond_graph_find_tensor(g, name); i++)
-        snprintf(name, sizeof name, "%s_%s_%d", like->name, suffix, i);
-    struct ond_tensor *t = ond_graph_add_tensor(g, name, err);
+    struct ond_tensor *t = ond_pass_new_tensor(c, like->name, suffix, err);
     if (t) {
         t->info = like->info;
         t->info.data = NULL;
@@ -93,15 +77,16 @@ static enum ond_status add_node(struct ond_graph *g, const char *op, struct ond_
 }
 
 /* x -> Q -> DQ; every other reader of x reads the DQ's output. */
-static enum ond_status pair(struct ond_graph *g, struct ond_tensor *x, float scale, bool u,
+static enum ond_status pair(struct ond_pass_ctx *c, struct ond_tensor *x, float scale, bool u,
                             struct ond_error *err)
 {
+    struct ond_graph *g = c->g;
     void *sd, *zd;
     int32_t qt = u ? OND_DTYPE_UINT8 : OND_DTYPE_INT8;
-    struct ond_tensor *s = new_const(g, x->name, "scale", OND_DTYPE_FLOAT, 0, NULL, &sd, err);
-    struct ond_tensor *z = s ? new_const(g, x->name, "zero_point", qt, 0, NULL, &zd, err) : NULL;
-    struct ond_tensor *q = z ? new_value(g, x, "quantized", qt, err) : NULL;
-    struct ond_tensor *dq = q ? new_value(g, x, "dequantized", OND_DTYPE_FLOAT, err) : NULL;
+    struct ond_tensor *s = new_const(c, x->name, "scale", OND_DTYPE_FLOAT, 0, NULL, &sd, err);
+    struct ond_tensor *z = s ? new_const(c, x->name, "zero_point", qt, 0, NULL, &zd, err) : NULL;
+    struct ond_tensor *q = z ? new_value(c, x, "quantized", qt, err) : NULL;
+    struct ond_tensor *dq = q ? new_value(c, x, "dequantized", OND_DTYPE_FLOAT, err) : NULL;
     if (!dq)
         return err ? err->status : OND_STATUS_NO_MEMORY;
     *(float *)sd = scale;
@@ -120,8 +105,9 @@ static enum ond_status pair(struct ond_graph *g, struct ond_tensor *x, float sca
 }
 
 /* Conv n's float weights -> int8 per output channel + DequantizeLinear(axis 0). */
-static enum ond_status weights(struct ond_graph *g, struct ond_node *n, struct ond_error *err)
+static enum ond_status weights(struct ond_pass_ctx *c, struct ond_node *n, struct ond_error *err)
 {
+    struct ond_graph *g = c->g;
     struct ond_tensor *w = n->in[1];
     int64_t m = w->info.dims[0];
     uint64_t numel;
@@ -129,13 +115,13 @@ static enum ond_status weights(struct ond_graph *g, struct ond_node *n, struct o
         return OND_OK;
     size_t per = (size_t)(numel / (uint64_t)m);
     void *qd, *sd, *zd;
-    struct ond_tensor *q = new_const(g, w->name, "quantized", OND_DTYPE_INT8, w->info.rank,
+    struct ond_tensor *q = new_const(c, w->name, "quantized", OND_DTYPE_INT8, w->info.rank,
                                      w->info.dims, &qd, err);
-    struct ond_tensor *s = q ? new_const(g, w->name, "scale", OND_DTYPE_FLOAT, 1, &m, &sd, err)
+    struct ond_tensor *s = q ? new_const(c, w->name, "scale", OND_DTYPE_FLOAT, 1, &m, &sd, err)
                              : NULL;
-    struct ond_tensor *z = s ? new_const(g, w->name, "zero_point", OND_DTYPE_INT8, 1, &m, &zd,
+    struct ond_tensor *z = s ? new_const(c, w->name, "zero_point", OND_DTYPE_INT8, 1, &m, &zd,
                                          err) : NULL;
-    struct ond_tensor *dq = z ? new_value(g, w, "dequantized", OND_DTYPE_FLOAT, err) : NULL;
+    struct ond_tensor *dq = z ? new_value(c, w, "dequantized", OND_DTYPE_FLOAT, err) : NULL;
     if (!dq)
         return err ? err->status : OND_STATUS_NO_MEMORY;
     const float *wd = w->info.data;
@@ -160,6 +146,7 @@ enum ond_status ond_qdq_insert(struct ond_graph *g, const struct ond_graph *scal
                                int *n_weights, struct ond_error *err)
 {
     enum ond_status st = OND_OK;
+    struct ond_pass_ctx c = {.g = g};
     int64_t opset = ond_graph_opset(g, "");
     *n_pairs = *n_weights = 0;
     if (opset < 13)
@@ -174,7 +161,7 @@ enum ond_status ond_qdq_insert(struct ond_graph *g, const struct ond_graph *scal
         if (!t || !(qscale[t->id] > 0) || x->info.dtype != OND_DTYPE_FLOAT ||
             (x->flags & OND_TENSOR_CONST) || !x->uses)
             continue;
-        st = pair(g, x, qscale[t->id], qunsigned[t->id], err);
+        st = pair(&c, x, qscale[t->id], qunsigned[t->id], err);
         ++*n_pairs;
     }
     for (int i = 0; i < n_nodes && !st; i++) {
@@ -183,7 +170,7 @@ enum ond_status ond_qdq_insert(struct ond_graph *g, const struct ond_graph *scal
             n->in[0]->producer && strcmp(n->in[0]->producer->op_type, "DequantizeLinear") == 0 &&
             (n->in[1]->flags & OND_TENSOR_CONST) && n->in[1]->info.data &&
             n->in[1]->info.dtype == OND_DTYPE_FLOAT) {
-            st = weights(g, n, err);
+            st = weights(&c, n, err);
             ++*n_weights;
         }
     }
