@@ -3,7 +3,8 @@
 # tools/train/train_fashion.py; nothing is trained here), run by ondine on the 10k test images:
 # ResNet-20 in full (accuracy, per class, confusion matrix, images/s, agreement with torch),
 # what ondine's optimizer did to it, then plain-20 vs ResNet-20 vs ResNet-56 beside torch's
-# accuracy. Usage: tools/demo.sh BUILD_DIR
+# accuracy, then ResNet-20 in fp32, bf16 and int8 (calibrated on training images).
+# Usage: tools/demo.sh BUILD_DIR
 set -eu
 build=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/.."
@@ -62,3 +63,18 @@ for arch in plain20 resnet20 resnet56; do
 done
 echo "(train loss: torch's mean over the last epoch; torch acc: from examples/models/*.json;"
 echo " differ: test images ondine labels differently from torch; full outputs in $out/)"
+
+echo
+echo "== ResNet-20 in fp32, bf16 and int8 (int8 calibrated on the first 1000 training images)"
+fmt='%-10s %10s  %8s\n'
+printf "$fmt" precision "ondine acc" images/s
+for p in fp32 bf16 int8; do
+    txt="$out/resnet20_$p.txt"
+    if "$build/bin/classify_fashion" "$models/resnet20_fashion.onnx" --precision "$p" \
+        > "$txt" 2>&1; then
+        printf "$fmt" "$p" "$(sed -n 's/^accuracy *\([0-9.]*%\).*/\1/p' "$txt")" \
+            "$(sed -n 's/^speed .*: \([0-9]*\) images\/s/\1/p' "$txt")"
+    else
+        printf "%-10s %s\n" "$p" "$(tail -n 1 "$txt")"
+    fi
+done
