@@ -305,15 +305,6 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-void cli_values_free(struct ond_value *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++) {
-        free((void *)v[i].name);
-        free(v[i].data);
-    }
-    free(v);
-}
-
 /* Set k's values from files (one per model input, in the model's order). */
 static int read_set(const char *verb, const struct ond_model *m, char **files, size_t n_files,
                     struct ond_value *set)
@@ -383,7 +374,7 @@ int cli_calibration(const char *verb, const char *dir, const struct ond_model *m
     free_names(dirs, n_dirs);
     free_names(files, n_files);
     if (rc) {
-        cli_values_free(*sets, count * n_in);
+        ond_values_free(*sets, count * n_in);
         *sets = NULL;
         return -1;
     }
@@ -415,6 +406,6 @@ int cli_session(const char *verb, const char *path, struct ond_options *o, const
     int rc = ond_session_create(*m, o, s, &err) ? cli_error(verb, &err) : CLI_OK;
     o->calibration = NULL;
     o->n_calibration_sets = 0;
-    cli_values_free(sets, n_sets * ond_model_input_count(*m));
+    ond_values_free(sets, n_sets * ond_model_input_count(*m));
     return rc;
 }

@@ -42,10 +42,9 @@ int cli_random_input(const char *verb, struct ond_value *v, const struct ond_val
 int cli_read_tensor(const char *verb, const char *path, struct ond_value *v);
 /* Calibration inputs from dir: test_data_set_* folders of input_<k>.pb (a backend test folder),
  * or .pb / .npy files, one set each, for a one-input model. Sets are in name order, named as
- * the model's inputs; free with cli_values_free(*sets, n_sets * inputs). */
+ * the model's inputs; free with ond_values_free(*sets, n_sets * inputs). */
 int cli_calibration(const char *verb, const char *dir, const struct ond_model *m,
                     struct ond_value **sets, size_t *n_sets);
-void cli_values_free(struct ond_value *v, size_t n);
 /* Loads path and creates its session with o; in int8, calibrated on the calibrate folder, or,
  * when it is NULL, on random inputs with a warning on stderr (unless the model states its
  * scales: a QDQ model). CLI_OK or CLI_FAIL (printed). */

@@ -244,11 +244,7 @@ static int kernels(const char *path, struct ond_options *o, const char *calibrat
                          ond_session_profile(*s, in, n_in, out, n_out, prof, &err)))
         rc = cli_error("inspect", &err);
     ond_values_free(out, n_out);
-    for (size_t i = 0; in && i < n_in; i++) {
-        free((void *)in[i].name);
-        free(in[i].data);
-    }
-    free(in);
+    ond_values_free(in, n_in);
     return rc;
 }
 

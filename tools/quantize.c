@@ -90,7 +90,7 @@ int cli_quantize(int argc, char **argv)
                "on %s, written to %s\n", path, pairs, convs,
                calibrate ? calibrate : "seeded random inputs", out);
 done:
-    cli_values_free(sets, n_sets * (m2 ? ond_model_input_count(m2) : 0));
+    ond_values_free(sets, n_sets * (m2 ? ond_model_input_count(m2) : 0));
     free(qscale);
     free(qunsigned);
     ond_model_free(m1);

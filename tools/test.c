@@ -753,7 +753,7 @@ static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
     o.n_calibration_sets = n_calib;
     if (!st && (st = ond_session_create(m, &o, &s, &err)))
         set_reason(r, dir, "", &err);
-    cli_values_free(calib, n_calib * (m ? ond_model_input_count(m) : 0));
+    ond_values_free(calib, n_calib * (m ? ond_model_input_count(m) : 0));
     if (!st && cfg->compare_levels && (st = ond_session_create(m0, &o0, &s0, &err)))
         set_reason(r, dir, "-O0: ", &err);
     int failed = -1;
