@@ -103,17 +103,10 @@ int cli_bench(int argc, char **argv)
     if ((rc = cli_session("bench", path, &o, calibrate, &m, &s)))
         goto done;
     double load_ms = now_ms() - t0;
-    n_in = ond_model_input_count(m);
-    in = calloc(n_in + 1, sizeof *in);
-    uint64_t seed = 0;
-    for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
-        struct ond_value decl;
-        ond_model_input(m, i, &decl, NULL);
-        if (cli_random_input("bench", &in[i], &decl, batch, &seed))
-            rc = CLI_FAIL;
-    }
-    if (rc != CLI_OK)
+    if (cli_random_inputs("bench", m, batch, &in, &n_in)) {
+        rc = CLI_FAIL;
         goto done;
+    }
     /* The first run plans for the input shapes: primitives, weight reorders, memory. */
     t0 = now_ms();
     if (ond_session_run_alloc(s, in, n_in, &out, &n_out, &err)) {

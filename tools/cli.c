@@ -163,6 +163,25 @@ int cli_random_input(const char *verb, struct ond_value *v, const struct ond_val
     return 0;
 }
 
+int cli_random_inputs(const char *verb, const struct ond_model *m, long long batch,
+                      struct ond_value **in, size_t *n_in)
+{
+    uint64_t seed = 0;
+    *n_in = ond_model_input_count(m);
+    if (!(*in = calloc(*n_in + 1, sizeof **in))) {
+        *n_in = 0;
+        fprintf(stderr, "ondine %s: cannot allocate the inputs\n", verb);
+        return -1;
+    }
+    for (size_t i = 0; i < *n_in; i++) {
+        struct ond_value decl;
+        ond_model_input(m, i, &decl, NULL);
+        if (cli_random_input(verb, &(*in)[i], &decl, batch, &seed))
+            return -1;
+    }
+    return 0;
+}
+
 /* Reads a .npy file: version 1-3 header, '<f4', '<f8' (converted to float), '<i8', '<i4',
  * '|u1', '|i1', '|b1'; C order only. */
 static int read_npy(const char *verb, const char *path, struct ond_value *v)

@@ -37,6 +37,10 @@ int cli_precision(const char *s, enum ond_precision *p);
  * normal(0, 1), integers 0..9; name and data malloc'd. -1 (message printed) on failure. */
 int cli_random_input(const char *verb, struct ond_value *v, const struct ond_value *decl,
                      long long batch, uint64_t *seed);
+/* cli_random_input for every input of m, seed 0, into *in (n_in values; free with
+ * ond_values_free(*in, *n_in), also after a failure). -1 (message printed) on failure. */
+int cli_random_inputs(const char *verb, const struct ond_model *m, long long batch,
+                      struct ond_value **in, size_t *n_in);
 /* Reads a tensor from FILE.npy or a TensorProto .pb (name, when the .pb has one, and data
  * malloc'd); -1 with a message on failure. */
 int cli_read_tensor(const char *verb, const char *path, struct ond_value *v);

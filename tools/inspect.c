@@ -227,19 +227,9 @@ static int kernels(const char *path, struct ond_options *o, const char *calibrat
     struct ond_value *in = NULL, *out = NULL;
     size_t n_in = 0, n_out = 0;
     struct ond_error err = {0};
-    uint64_t seed = 0;
     int rc = cli_session("inspect", path, o, calibrate, m, s);
-    if (rc == CLI_OK) {
-        n_in = ond_model_input_count(*m);
-        if (!(in = calloc(n_in + 1, sizeof *in)))
-            rc = CLI_FAIL;
-    }
-    for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
-        struct ond_value decl;
-        ond_model_input(*m, i, &decl, NULL);
-        if (cli_random_input("inspect", &in[i], &decl, batch, &seed))
-            rc = CLI_FAIL;
-    }
+    if (rc == CLI_OK && cli_random_inputs("inspect", *m, batch, &in, &n_in))
+        rc = CLI_FAIL;
     if (rc == CLI_OK && (ond_session_run_alloc(*s, in, n_in, &out, &n_out, &err) ||
                          ond_session_profile(*s, in, n_in, out, n_out, prof, &err)))
         rc = cli_error("inspect", &err);
