@@ -1,5 +1,4 @@
 /* exec.c: helpers ops' prepare functions share to build oneDNN primitives (see exec.h). */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,10 +455,7 @@ enum ond_status ond_prep_int8_begin(struct ond_prep *p, struct ond_int8 *s,
     float *acc = s->buf, *inv_w = acc + m, *bias_q = acc + 2 * m;
     const float *wd = w->data, *bd = b ? b->data : NULL;
     for (int64_t oc = 0; oc < m; oc++) {
-        float mx = 0;
-        for (size_t i = 0; i < per; i++)
-            mx = fmaxf(mx, fabsf(wd[(size_t)oc * per + i]));
-        float sw = mx > 0 ? mx / 127.f : 1.f;
+        float sw = ond_int8_channel_scale(wd + (size_t)oc * per, per);
         inv_w[oc] = 1.f / sw;
         acc[oc] = p->in_scale[0] * sw;
         bias_q[oc] = bd ? bd[oc] / acc[oc] : 0.f;

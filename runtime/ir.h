@@ -179,6 +179,10 @@ enum ond_status ond_tensor_adopt_data(struct ond_graph *g, struct ond_tensor *t,
 void *ond_aligned_alloc(size_t nbytes);
 /* Reads element i of an integer tensor (int32 or int64) as int64. */
 int64_t ond_int_at(const struct ond_info *info, size_t i);
+/* The symmetric int8 scale of one output channel's per float weights at w: max |w| / 127, 1
+ * for a channel of zeros. int8 convolutions and `ondine quantize` both use
+ * it, so QDQ weights read back to the same int8 values. */
+float ond_int8_channel_scale(const float *w, size_t per);
 
 /* ---- graph (runtime/graph.c) ---- */
 enum ond_status ond_graph_create(const struct ond_options *opts, struct ond_graph **g,

@@ -126,10 +126,7 @@ static enum ond_status weights(struct ond_pass_ctx *c, struct ond_node *n, struc
         return err ? err->status : OND_STATUS_NO_MEMORY;
     const float *wd = w->info.data;
     for (int64_t oc = 0; oc < m; oc++) {
-        float mx = 0;
-        for (size_t i = 0; i < per; i++)
-            mx = fmaxf(mx, fabsf(wd[(size_t)oc * per + i]));
-        float sc = mx > 0 ? mx / 127.f : 1.f;
+        float sc = ond_int8_channel_scale(wd + (size_t)oc * per, per);
         ((float *)sd)[oc] = sc;
         for (size_t i = 0; i < per; i++)
             ((int8_t *)qd)[(size_t)oc * per + i] =

@@ -1,6 +1,7 @@
 /* tensor.c: dtype sizes, element counts with overflow checks, shape formatting, and
  * constant data buffers. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,4 +152,12 @@ int64_t ond_int_at(const struct ond_info *info, size_t i)
     if (info->dtype == OND_DTYPE_INT32)
         return ((const int32_t *)info->data)[i];
     return ((const int64_t *)info->data)[i];
+}
+
+float ond_int8_channel_scale(const float *w, size_t per)
+{
+    float mx = 0;
+    for (size_t i = 0; i < per; i++)
+        mx = fmaxf(mx, fabsf(w[i]));
+    return mx > 0 ? mx / 127.f : 1.f;
 }
