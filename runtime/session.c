@@ -441,9 +441,16 @@ static enum ond_status plan_prim(struct ond_session *s, struct plan *pl, const s
         if (!n->out[k])
             continue;
         if (k == 0 && addend >= 0 && !copy) {
-            /* Its content changes: no later consumer may take it as the reorder it was. */
+            /* Its content changes: no later consumer may take it as the reorder it was, nor
+             * take a reorder made of its old content (a plain copy made for an eval step
+             * before this node) for the new one. */
+            int root = pl->values[addend].root;
             pl->n_in_place++;
             pl->values[addend].reorder_of = -1;
+            for (int u = 0; u < pl->n_values; u++)
+                if (pl->values[u].reorder_of >= 0 &&
+                    pl->values[pl->values[u].reorder_of].root == root)
+                    pl->values[u].reorder_of = -1;
             if ((st = view_value(pl, addend, &p->out_md[0], &v, err)))
                 break;
         } else if (!new_value(pl, &p->out_md[k], &v)) {
@@ -949,10 +956,21 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     return OND_OK;
 }
 
-/* bf16 runs only where oneDNN has bf16 kernels: never silently fp32 labelled bf16. */
-static enum ond_status check_precision(enum ond_precision precision, struct ond_error *err)
+/* bf16 runs only where oneDNN has bf16 kernels: never silently fp32 labelled bf16. A model
+ * loaded for int8 sessions had its QDQ pairs taken as scales (fold_qdq): a float session of it
+ * would compute without their rounding, so it is refused. */
+static enum ond_status check_precision(const struct ond_model *model,
+                                       enum ond_precision precision, struct ond_error *err)
 {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    const struct ond_pass_report *r = model->passes;
+    for (int i = 0; r && precision != OND_PRECISION_INT8 && i < r->n_passes; i++)
+        if (r->passes[i].int8_only && r->passes[i].ran && r->passes[i].rewrites)
+            return ond_fail(err, OND_STATUS_INVALID_ARGUMENT,
+                            "the model was loaded with precision int8, which took its "
+                            "QuantizeLinear/DequantizeLinear pairs as int8 scales (%s); load "
+                            "it with the session's precision to keep their rounding",
+                            r->passes[i].name);
     switch (precision) {
     case OND_PRECISION_FP32:
         return OND_OK;
@@ -986,7 +1004,7 @@ enum ond_status ond_session_create(const struct ond_model *model, const struct o
         s->opts = *opts;
     else
         ond_options_init(&s->opts);
-    enum ond_status pst = check_precision(s->opts.precision, err);
+    enum ond_status pst = check_precision(model, s->opts.precision, err);
     if (pst) {
         free(s);
         return pst;
