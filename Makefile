@@ -15,7 +15,7 @@ CAN_LIBFUZZER = echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)
 	{ return d && n; }' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null
 
 .PHONY: all deps configure build check demo install conformance bench clean sanitize fuzz \
-	fuzz-build fuzz-check tsan precision-report
+	fuzz-build fuzz-check fuzz-graphs tsan precision-report
 
 all: build
 
@@ -67,6 +67,15 @@ fuzz-check:
 		echo "fuzz smoke tests skipped: clang cannot link libFuzzer (install clang," \
 			"libclang-rt-14-dev)"; \
 	fi
+
+# make fuzz-graphs SECONDS=N: the graph fuzzer (tests/graphfuzz) on new seeds for N seconds:
+# graphs tried, failures shrunk and saved under $(BUILD)/graphfuzz/failures. ONNX Runtime joins
+# when $(BUILD)/node has onnxruntime-node (make bench installs it).
+fuzz-graphs: build
+	PYTHONPATH=python ONDINE_LIBRARY=$(BUILD)/lib/libondine.so \
+		GRAPHFUZZ_REF=$(BUILD)/lib/libgraphfuzz_ref.so \
+		GRAPHFUZZ_NODE_PATH=$(abspath $(BUILD))/node/node_modules OMP_WAIT_POLICY=PASSIVE \
+		$(PY) tests/graphfuzz/fuzz.py --seconds $(SECONDS) --out $(BUILD)/graphfuzz
 
 demo: build
 	tools/demo.sh $(BUILD)
