@@ -209,22 +209,26 @@ def concurrent(s, x, refs):
 
 
 def shutdown(s, x):
-    result = {}
-
-    def slow():
-        result["r"] = s.json("POST", "/v2/models/resnet20_fashion/infer",
-                             infer_body(np.repeat(x[:1], 256, axis=0)))
-    t = threading.Thread(target=slow)
-    t.start()
-    time.sleep(0.05)
+    """The signal comes once the server counts the request in flight (/metrics); the answer
+    is read after it."""
+    body = json.dumps(infer_body(np.repeat(x[:1], 64, axis=0)))
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+    c.request("POST", "/v2/models/resnet20_fashion/infer", body)
+    for _ in range(3000):
+        m = re.search(r"ondine_requests_in_flight (\d+)", s.request("GET", "/metrics")[2].decode())
+        if m and int(m.group(1)) >= 2:
+            break
+        time.sleep(0.01)
     s.p.send_signal(signal.SIGTERM)
-    t.join()
+    r = c.getresponse()
+    status, answer = r.status, json.loads(r.read())
     try:
         code = s.p.wait(timeout=60)
     except subprocess.TimeoutExpired:
         s.p.kill()
         code = None
-    check(result.get("r", (0,))[0] == 200, "SIGTERM: the request in flight is answered")
+    check(status == 200 and len(answer["outputs"][0]["data"]) == 640,
+          f"SIGTERM: the request in flight is answered (got {status} {str(answer)[:100]})")
     check(code == 0, f"SIGTERM: the server exits 0 (got {code})")
 
 

@@ -7,9 +7,9 @@
  * (Inference-Header-Content-Length). A path may name a version (/versions/V/); there is one.
  * Bad requests get {"error": "..."} and 400 (malformed JSON, wrong datatype or shape, unknown,
  * missing or repeated inputs), 404 (unknown model or path), 405, 413 (body over
- * --max-body-bytes or a tensor over --max-elements) or 503 (queue full, or draining after
- * SIGTERM). SIGTERM or SIGINT stops accepting connections, lets the requests in flight finish
- * (30 s at most), then exits 0. Listens on IPv4 only. */
+ * --max-body-bytes or a tensor over --max-elements) or 503 (queue full, or a request begun
+ * after SIGTERM). SIGTERM or SIGINT stops accepting connections, lets the requests begun before
+ * it finish (30 s at most), then exits 0. Listens on IPv4 only. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -53,6 +53,7 @@ struct conn {
     char *body;
     size_t len;
     bool too_big;
+    bool late;      /* began after SIGTERM: refused with 503 */
 };
 
 static const struct {
@@ -474,6 +475,9 @@ static enum MHD_Result metrics(struct server *srv, struct MHD_Connection *c)
 #define OUT(...) (len += (size_t)snprintf(t + len, len < cap ? cap - len : 0, __VA_ARGS__))
 #define EACH for (int i = 0; i < srv->n_models; i++)
 #define NAME srv->models[i].name
+    OUT("# HELP ondine_requests_in_flight HTTP requests being handled, this one included.\n"
+        "# TYPE ondine_requests_in_flight gauge\nondine_requests_in_flight %d\n",
+        atomic_load(&srv->in_flight));
     OUT("# HELP ondine_requests_total Inference requests answered.\n"
         "# TYPE ondine_requests_total counter\n");
     EACH OUT("ondine_requests_total{model=\"%s\"} %llu\n", NAME,
@@ -578,7 +582,7 @@ static enum MHD_Result route(struct server *srv, struct MHD_Connection *c, const
     if (strcmp(rest, "/infer") == 0) {
         if (!post)
             return send_error(c, 405, "%s takes POST", url);
-        if (!ready)
+        if (cs->late)
             return send_error(c, 503, "the server is stopping");
         return infer(srv, c, m, cs);
     }
@@ -596,6 +600,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!(cs = calloc(1, sizeof *cs)))
             return MHD_NO;
         *state = cs;
+        cs->late = atomic_load(&srv->draining);
         atomic_fetch_add(&srv->in_flight, 1);
         return MHD_YES;
     }
@@ -776,8 +781,12 @@ int cli_serve(int argc, char **argv)
         MHD_socket listen = MHD_quiesce_daemon(d);
         if (listen != MHD_INVALID_SOCKET)
             close(listen);
-        for (int ms = 0; ms < 30000 && atomic_load(&srv.in_flight) > 0; ms += 10)
+        /* Drained once nothing is in flight for 200 ms on end: a connection accepted just
+         * before the signal may not have reached the handler yet. */
+        for (int ms = 0, idle = 0; ms < 30000 && idle < 200; ms += 10) {
             nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+            idle = atomic_load(&srv.in_flight) > 0 ? 0 : idle + 10;
+        }
         fprintf(stderr, "ondine serve: %s, stopped with %d requests in flight\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", atomic_load(&srv.in_flight));
     }
