@@ -5,7 +5,7 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-static float scalar(float x, const void *u)
+float ond_scalar_abs(float x, const void *u)
 {
     (void)u;
     return fabsf(x);
@@ -15,7 +15,7 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
 {
     (void)n;
     (void)err;
-    *(struct ond_unary *)params = (struct ond_unary){.f = scalar, .alg = dnnl_eltwise_abs};
+    *(struct ond_unary *)params = (struct ond_unary){.f = ond_scalar_abs, .alg = dnnl_eltwise_abs};
     return OND_OK;
 }
 

@@ -6,7 +6,7 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-static float scalar(float x, const void *u)
+float ond_scalar_elu(float x, const void *u)
 {
     const struct ond_unary *p = u;
     return x >= 0 ? x : p->alpha * expm1f(x);
@@ -15,7 +15,7 @@ static float scalar(float x, const void *u)
 static enum ond_status parse(struct ond_node *n, void *params, struct ond_error *err)
 {
     struct ond_unary *p = params;
-    *p = (struct ond_unary){.f = scalar, .alg = dnnl_eltwise_elu};
+    *p = (struct ond_unary){.f = ond_scalar_elu, .alg = dnnl_eltwise_elu};
     return ond_attr_float(n, "alpha", 1.f, &p->alpha, err);
 }
 

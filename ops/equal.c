@@ -1,8 +1,8 @@
-/* equal.c: ONNX Equal, opsets 1, 7, 11, 13, 19 (19 adds strings, which ondine does not hold): a == b, NaN equal to nothing, a bool output.
- * Opset 1 broadcasts B onto A only with attribute broadcast 1 (from attribute axis, as
- * Add-1); 7 and later broadcast as numpy. Inputs of one type: any integer, float or bool
- * (ONNX narrows some opsets to fewer types; ondine takes them all).
- * Sessions run the eval (C): bool tensors are plain bytes to the planner. */
+/* equal.c: ONNX Equal, opsets 1, 7, 11, 13, 19 (19 adds strings, which ondine does not hold): a
+ * == b, NaN equal to nothing, a bool output. Opset 1 broadcasts B onto A only with attribute
+ * broadcast 1 (from attribute axis, as Add-1); 7 and later broadcast as numpy. Inputs of one
+ * type: any integer, float or bool (ONNX narrows some opsets to fewer types; ondine takes them
+ * all). Sessions run the eval (C): bool tensors are plain bytes to the planner. */
 #include "ops/op.h"
 
 static bool equal(const void *a, const void *b, int32_t dtype)

@@ -5,7 +5,7 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-static float scalar(float x, const void *u)
+float ond_scalar_exp(float x, const void *u)
 {
     (void)u;
     return expf(x);
@@ -15,7 +15,7 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
 {
     (void)n;
     (void)err;
-    *(struct ond_unary *)params = (struct ond_unary){.f = scalar, .alg = dnnl_eltwise_exp};
+    *(struct ond_unary *)params = (struct ond_unary){.f = ond_scalar_exp, .alg = dnnl_eltwise_exp};
     return OND_OK;
 }
 

@@ -7,13 +7,13 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-static float gelu_erf(float x, const void *u)
+float ond_scalar_gelu_erf(float x, const void *u)
 {
     (void)u;
     return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
 }
 
-static float gelu_tanh(float x, const void *u)
+float ond_scalar_gelu_tanh(float x, const void *u)
 {
     (void)u;
     const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
@@ -28,9 +28,9 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
     if (st)
         return st;
     if (strcmp(mode, "none") == 0)
-        *p = (struct ond_unary){.f = gelu_erf, .alg = dnnl_eltwise_gelu_erf};
+        *p = (struct ond_unary){.f = ond_scalar_gelu_erf, .alg = dnnl_eltwise_gelu_erf};
     else if (strcmp(mode, "tanh") == 0)
-        *p = (struct ond_unary){.f = gelu_tanh, .alg = dnnl_eltwise_gelu_tanh};
+        *p = (struct ond_unary){.f = ond_scalar_gelu_tanh, .alg = dnnl_eltwise_gelu_tanh};
     else
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "attribute 'approximate' must be \"none\" or \"tanh\", got \"%s\"",

@@ -1,7 +1,7 @@
-/* greaterorequal.c: ONNX GreaterOrEqual, opsets 12, 16: a >= b, false where a NaN is compared, a bool output.
- * Inputs of one type, numpy-broadcast: any integer, float or bool (ONNX narrows some opsets
- * to fewer types; ondine takes them all).
- * Sessions run the eval (C): bool tensors are plain bytes to the planner. */
+/* greaterorequal.c: ONNX GreaterOrEqual, opsets 12, 16: a >= b, false where a NaN is compared,
+ * a bool output. Inputs of one type, numpy-broadcast: any integer, float or bool (ONNX narrows
+ * some opsets to fewer types; ondine takes them all). Sessions run the eval (C): bool tensors
+ * are plain bytes to the planner. */
 #include "ops/op.h"
 
 static bool greater_or_equal(const void *a, const void *b, int32_t dtype)

@@ -1,8 +1,8 @@
 /* less.c: ONNX Less, opsets 1, 7, 9, 13: a < b, false where a NaN is compared, a bool output.
- * Opset 1 broadcasts B onto A only with attribute broadcast 1 (from attribute axis, as
- * Add-1); 7 and later broadcast as numpy. Inputs of one type: any integer, float or bool
- * (ONNX narrows some opsets to fewer types; ondine takes them all).
- * Sessions run the eval (C): bool tensors are plain bytes to the planner. */
+ * Opset 1 broadcasts B onto A only with attribute broadcast 1 (from attribute axis, as Add-1);
+ * 7 and later broadcast as numpy. Inputs of one type: any integer, float or bool (ONNX narrows
+ * some opsets to fewer types; ondine takes them all). Sessions run the eval (C): bool tensors
+ * are plain bytes to the planner. */
 #include "ops/op.h"
 
 static bool less(const void *a, const void *b, int32_t dtype)

@@ -175,6 +175,18 @@ enum ond_status ond_variadic_infer(const struct ond_node *n, const struct ond_in
 /* Max (sign 1) or Min (-1) of every input, broadcast, any ond_num_dtype; NaN propagates. */
 enum ond_status ond_minmax_eval(const struct ond_node *n, const struct ond_info *const *in,
                                 const struct ond_info *out, void *const *out_data, int sign);
+/* The scalar functions of the activations that can be post-ops (u: a struct ond_unary), in
+ * their op files: ops/postops.c applies them. */
+float ond_scalar_tanh(float x, const void *u);
+float ond_scalar_elu(float x, const void *u);
+float ond_scalar_gelu_erf(float x, const void *u);
+float ond_scalar_gelu_tanh(float x, const void *u);
+float ond_scalar_swish(float x, const void *u);
+float ond_scalar_softplus(float x, const void *u);
+float ond_scalar_mish(float x, const void *u);
+float ond_scalar_abs(float x, const void *u);
+float ond_scalar_sqrt(float x, const void *u);
+float ond_scalar_exp(float x, const void *u);
 
 /* ---- group C: shapes, layout and constants (ops/layout_util.c) ---- */
 /* Reads a 1-D (or scalar) int32/int64 input in[k] (`what` names it in errors): *count gets
@@ -206,8 +218,14 @@ void ond_convert(const void *src, int32_t sdt, void *dst, int32_t ddt, size_t n)
 enum ond_status ond_apply_post(const struct ond_node *n, const struct ond_info *const *in,
                                float *out, uint64_t numel, struct ond_error *err);
 /* Name of a post-op kind as ai.ondine attributes and inspect spell it: "relu", "clip",
- * "leaky_relu", "sigmoid", "hard_swish", "sum", "add"; NULL for an unknown kind. */
+ * "leaky_relu", "sigmoid", "hard_swish", "sum", "add", "tanh", "elu", "gelu_erf",
+ * "gelu_tanh", "swish", "soft_relu", "mish", "abs", "sqrt", "exp"; NULL for an unknown kind. */
 const char *ond_postop_name(enum ond_postop_kind kind);
+/* The oneDNN eltwise algorithm (a dnnl_alg_kind_t) of a kind from OND_POST_TANH on; 0 for
+ * the others. */
+int ond_postop_alg(enum ond_postop_kind kind);
+/* The kind from OND_POST_TANH on that runs oneDNN eltwise algorithm alg; 0 when none does. */
+enum ond_postop_kind ond_postop_of_alg(int alg);
 /* "sum, relu": the node's post-ops, comma-separated, into buf. */
 const char *ond_post_str(const struct ond_node *n, char *buf, size_t len);
 /* Reads the attributes post_ops (STRINGS: kinds in order) and post_params (FLOATS: alpha

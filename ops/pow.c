@@ -1,10 +1,10 @@
 /* pow.c: ONNX Pow. Opset 1: float, B broadcast onto A only with attribute broadcast 1 (from
- * attribute axis, as Add-1). Opsets 7, 12, 13, 15: numpy broadcasting; from 12 the exponent
- * may have another type (any integer or float) than the base (float, double, float16, int32,
- * int64; 13 and 15 add bfloat16). Mixed types are accepted at every opset. The output has the base's type: computed in double, an
- * integer result truncated and saturated as Cast does (exact below 2^53).
- * Sessions: a float base with a constant one-element exponent that does not grow the shape
- * runs as oneDNN eltwise pow (alpha 1, beta the exponent); the rest runs the eval. */
+ * attribute axis, as Add-1). Opsets 7, 12, 13, 15: numpy broadcasting; from 12 the exponent may
+ * have another type (any integer or float) than the base (float, double, float16, int32, int64;
+ * 13 and 15 add bfloat16). Mixed types are accepted at every opset. The output has the base's
+ * type: computed in double, an integer result truncated and saturated as Cast does (exact below
+ * 2^53). Sessions: a float base with a constant one-element exponent that does not grow the
+ * shape runs as oneDNN eltwise pow (alpha 1, beta the exponent); the rest runs the eval. */
 #include <math.h>
 
 #include "ops/op.h"

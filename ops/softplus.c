@@ -5,7 +5,7 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-static float scalar(float x, const void *u)
+float ond_scalar_softplus(float x, const void *u)
 {
     (void)u;
     /* exp of a non-positive argument only: no overflow for large x */
@@ -16,7 +16,8 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
 {
     (void)n;
     (void)err;
-    *(struct ond_unary *)params = (struct ond_unary){.f = scalar, .alg = dnnl_eltwise_soft_relu};
+    *(struct ond_unary *)params =
+        (struct ond_unary){.f = ond_scalar_softplus, .alg = dnnl_eltwise_soft_relu};
     return OND_OK;
 }
 

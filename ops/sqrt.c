@@ -5,7 +5,7 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-static float scalar(float x, const void *u)
+float ond_scalar_sqrt(float x, const void *u)
 {
     (void)u;
     return sqrtf(x);
@@ -15,7 +15,8 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
 {
     (void)n;
     (void)err;
-    *(struct ond_unary *)params = (struct ond_unary){.f = scalar, .alg = dnnl_eltwise_sqrt};
+    *(struct ond_unary *)params =
+        (struct ond_unary){.f = ond_scalar_sqrt, .alg = dnnl_eltwise_sqrt};
     return OND_OK;
 }
 

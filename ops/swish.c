@@ -6,7 +6,7 @@
 #include "ops/op.h"
 #include "runtime/exec.h"
 
-static float scalar(float x, const void *u)
+float ond_scalar_swish(float x, const void *u)
 {
     const struct ond_unary *p = u;
     float t = p->alpha * x;
@@ -17,7 +17,7 @@ static float scalar(float x, const void *u)
 static enum ond_status parse(struct ond_node *n, void *params, struct ond_error *err)
 {
     struct ond_unary *p = params;
-    *p = (struct ond_unary){.f = scalar, .alg = dnnl_eltwise_swish};
+    *p = (struct ond_unary){.f = ond_scalar_swish, .alg = dnnl_eltwise_swish};
     return ond_attr_float(n, "alpha", 1.f, &p->alpha, err);
 }
 

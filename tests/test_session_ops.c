@@ -397,6 +397,35 @@ static void test_eltwise(void **state)
     assert_int_equal(st.evals, 0);
 }
 
+static void elu_attrs(struct tm *m, Onnx__NodeProto *n) { tm_attr_float(m, n, "alpha", 0.7f); }
+
+/* Issue 15's activations with a oneDNN eltwise algorithm, PRelu (prelu primitive), Pow with
+ * a constant exponent (eltwise pow) and Max of two (binary max) on a blocked input, against
+ * their evals; opset 18 (Gelu and Swish need 20 and 24). */
+static void test_eltwise_15(void **state)
+{
+    (void)state;
+    ond_test_seed(15);
+    static const char *const plain[] = {"Tanh", "Exp", "Neg", "Abs", "Reciprocal", "Round",
+                                        "Softplus", "Mish"};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        unary(plain[i], 18, NULL, NULL);
+    unary("Elu", 18, elu_attrs, NULL);
+
+    struct tm *m = blocked_model(18);
+    float slope[16], two = 2.f;
+    for (int i = 0; i < 16; i++)
+        slope[i] = 0.1f * (float)i - 0.5f;
+    init_floats(m, "slope", 3, (int64_t[]){16, 1, 1}, slope);
+    init_floats(m, "two", 0, NULL, &two);
+    tm_node(m, "PRelu", "prelu", "c,slope", "p");
+    tm_node(m, "Pow", "pow", "p,two", "q");
+    tm_node(m, "Max", "max", "q,c", "y");
+    tm_output(m, "y");
+    struct ond_plan_stats st = compare(m, 1, &x_shape);
+    assert_blocked_primitive(&st, 4);
+}
+
 static void test_softmax_lrn(void **state)
 {
     (void)state;
@@ -802,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_binary_broadcast),
         cmocka_unit_test(test_sum),
         cmocka_unit_test(test_eltwise),
+        cmocka_unit_test(test_eltwise_15),
         cmocka_unit_test(test_softmax_lrn),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_gemm),
