@@ -1,15 +1,29 @@
 /* prelu.c: ONNX PRelu, opsets 1, 6, 7, 9, 16: x for x >= 0, slope * x below, slope broadcast
- * to X's shape (unidirectional from 7; opsets 1 and 6 ask for shapes that broadcast too, and
- * consumed_inputs of opset 1 is ignored; 9 and 16 only add types). float only.
+ * to X's shape (unidirectional from 7; 9 and 16 only add types). Opsets 1 and 6 apply a 1-D
+ * slope of more than one value per channel (X's dim 1, as the PyTorch exports of that time
+ * expect); consumed_inputs of opset 1 is ignored. float only.
  * Sessions: oneDNN prelu with a constant slope as its weights (X's rank, plain); a slope
  * computed at run time runs the eval. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 
+/* The slope as it broadcasts to X: before opset 7, a 1-D slope [C] as [C, 1, ...]. */
+static struct ond_info slope(const struct ond_node *n, const struct ond_info *x,
+                             const struct ond_info *s)
+{
+    struct ond_info r = *s;
+    if (n->op->since < 7 && s->rank == 1 && s->dims[0] != 1 && x->rank >= 2) {
+        r.rank = x->rank - 1;
+        for (int i = 1; i < r.rank; i++)
+            r.dims[i] = 1;
+    }
+    return r;
+}
+
 static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
                              struct ond_info *out, struct ond_error *err)
 {
-    const struct ond_info *x = in[0], *s = in[1];
+    const struct ond_info *x = in[0], sv = slope(n, in[0], in[1]), *s = &sv;
     enum ond_status st = ond_require_float(n, x, 0, err);
     if (st || (st = ond_require_float(n, s, 1, err)))
         return st;
@@ -46,16 +60,17 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                             const struct ond_info *out, void *const *out_data,
                             struct ond_error *err)
 {
-    (void)n;
     (void)err;
+    struct ond_info s = slope(n, in[0], in[1]);
+    const struct ond_info *x[2] = {in[0], &s};
     struct prelu_run c = {in[0]->data, in[1]->data, out_data[0]};
-    ond_bcast_runs(&out[0], 2, in, prelu_run, &c);
+    ond_bcast_runs(&out[0], 2, x, prelu_run, &c);
     return OND_OK;
 }
 
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
 {
-    const struct ond_info *x = p->in[0], *s = p->in[1];
+    const struct ond_info *x = p->in[0], sv = slope(p->node, p->in[0], p->in[1]), *s = &sv;
     if (!ond_prep_float_activation(p, 0, "X"))
         return OND_OK;
     if (!s->data)
@@ -88,8 +103,14 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     return ond_prep_finish_weighted(p, pd, m, -1, err);
 }
 
-const struct ond_op ond_op_prelu = {
+const struct ond_op ond_op_prelu_1 = {
     .domain = "", .name = "PRelu", .since = 1,
+    .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
+    .infer = infer, .eval = eval, .prepare = prepare,
+};
+
+const struct ond_op ond_op_prelu_7 = {
+    .domain = "", .name = "PRelu", .since = 7,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
     .infer = infer, .eval = eval, .prepare = prepare,
 };
