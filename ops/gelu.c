@@ -10,14 +10,16 @@
 float ond_scalar_gelu_erf(float x, const void *u)
 {
     (void)u;
-    return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    /* erfc, not 1 + erf: no cancellation for negative x */
+    return 0.5f * x * erfcf(-x * 0.70710678118654752f);
 }
 
 float ond_scalar_gelu_tanh(float x, const void *u)
 {
     (void)u;
     const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-    return 0.5f * x * (1.f + tanhf(k * (x + 0.044715f * x * x * x)));
+    /* (1 + tanh z) / 2 written as sigmoid(2z): no cancellation for negative x */
+    return x / (1.f + expf(-2.f * k * (x + 0.044715f * x * x * x)));
 }
 
 static enum ond_status parse(struct ond_node *n, void *params, struct ond_error *err)
