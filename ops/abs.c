@@ -1,5 +1,6 @@
-/* abs.c: ONNX Abs, opsets 1, 6, 13 (same float semantics; consumed_inputs of
- * opset 1 ignored). float only (ONNX also allows integers). Sessions: oneDNN eltwise abs. */
+/* abs.c: ONNX Abs, opsets 1, 6, 13 (13 adds bfloat16; consumed_inputs of opset 1 ignored):
+ * float, double and every integer type (Abs of the most negative integer is itself, as
+ * numpy). Sessions: float runs as oneDNN eltwise abs; the other types run the eval. */
 #include <math.h>
 
 #include "ops/op.h"
@@ -15,7 +16,8 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
 {
     (void)n;
     (void)err;
-    *(struct ond_unary *)params = (struct ond_unary){.f = ond_scalar_abs, .alg = dnnl_eltwise_abs};
+    *(struct ond_unary *)params =
+        (struct ond_unary){.f = ond_scalar_abs, .alg = dnnl_eltwise_abs, .num = OND_NUM_ABS};
     return OND_OK;
 }
 
@@ -23,6 +25,6 @@ const struct ond_op ond_op_abs = {
     .domain = "", .name = "Abs", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct ond_unary),
-    .parse = parse, .infer = ond_infer_same, .eval = ond_unary_eval,
+    .parse = parse, .infer = ond_unary_infer, .eval = ond_unary_eval,
     .prepare = ond_unary_prepare,
 };

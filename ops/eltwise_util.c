@@ -362,14 +362,78 @@ enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct 
 
 /* ---- the elementwise family of issue 15: float activations, comparisons, Min/Max ---- */
 
+static bool num_type(enum ond_unary_num num, int32_t dt)
+{
+    switch (dt) {
+    case OND_DTYPE_DOUBLE: case OND_DTYPE_INT8: case OND_DTYPE_INT16: case OND_DTYPE_INT32:
+    case OND_DTYPE_INT64:
+        return num != OND_NUM_NONE;
+    case OND_DTYPE_UINT8: case OND_DTYPE_UINT16: case OND_DTYPE_UINT32: case OND_DTYPE_UINT64:
+        return num == OND_NUM_ABS || num == OND_NUM_SIGN;
+    }
+    return false;
+}
+
+enum ond_status ond_unary_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                struct ond_info *out, struct ond_error *err)
+{
+    const struct ond_unary *u = n->params;
+    if (!num_type(u->num, in[0]->dtype))
+        return ond_infer_same(n, in, out, err);
+    out[0] = *in[0];
+    out[0].data = NULL;
+    return OND_OK;
+}
+
+/* Neg, Abs, Sign of signed T (U: its unsigned twin, so negation wraps) or double. */
+#define SIGNED_NUM(T, U)                                                                \
+    do {                                                                              \
+        const T *x = xv;                                                              \
+        T *y = yv;                                                                    \
+        for (uint64_t i = 0; i < numel; i++) {                                        \
+            T v = x[i], neg = (T)((U)0 - (U)v);                                       \
+            y[i] = num == OND_NUM_NEG ? neg : num == OND_NUM_ABS ? (v < 0 ? neg : v)  \
+                   : v > 0 ? (T)1 : v < 0 ? (T)-1 : v;                                \
+        }                                                                             \
+    } while (0)
+
+/* Abs (the value) and Sign (0 or 1) of unsigned T. */
+#define UNSIGNED_NUM(T)                                                  \
+    do {                                                                 \
+        const T *x = xv;                                                 \
+        T *y = yv;                                                       \
+        for (uint64_t i = 0; i < numel; i++)                             \
+            y[i] = num == OND_NUM_ABS ? x[i] : (T)(x[i] != 0);           \
+    } while (0)
+
+static void num_eval(enum ond_unary_num num, int32_t dt, const void *xv, void *yv,
+                     uint64_t numel)
+{
+    switch (dt) {
+    case OND_DTYPE_DOUBLE: SIGNED_NUM(double, double); break;
+    case OND_DTYPE_INT8: SIGNED_NUM(int8_t, uint8_t); break;
+    case OND_DTYPE_INT16: SIGNED_NUM(int16_t, uint16_t); break;
+    case OND_DTYPE_INT32: SIGNED_NUM(int32_t, uint32_t); break;
+    case OND_DTYPE_INT64: SIGNED_NUM(int64_t, uint64_t); break;
+    case OND_DTYPE_UINT8: UNSIGNED_NUM(uint8_t); break;
+    case OND_DTYPE_UINT16: UNSIGNED_NUM(uint16_t); break;
+    case OND_DTYPE_UINT32: UNSIGNED_NUM(uint32_t); break;
+    case OND_DTYPE_UINT64: UNSIGNED_NUM(uint64_t); break;
+    }
+}
+
 enum ond_status ond_unary_eval(const struct ond_node *n, const struct ond_info *const *in,
                                const struct ond_info *out, void *const *out_data,
                                struct ond_error *err)
 {
-    (void)out;
     (void)err;
     const struct ond_unary *u = n->params;
-    return ond_unary_float_eval(n, in, out_data, u->f);
+    if (in[0]->dtype == OND_DTYPE_FLOAT)
+        return ond_unary_float_eval(n, in, out_data, u->f);
+    uint64_t numel = 0;
+    ond_numel(&out[0], 0, &numel);
+    num_eval(u->num, in[0]->dtype, in[0]->data, out_data[0], numel);
+    return OND_OK;
 }
 
 enum ond_status ond_unary_prepare(struct ond_prep *p, struct ond_error *err)

@@ -1,6 +1,7 @@
-/* neg.c: ONNX Neg, opsets 1, 6, 13 (same float semantics; consumed_inputs of
- * opset 1 ignored). float only (ONNX also allows signed integers). Sessions: oneDNN eltwise
- * linear with alpha -1. */
+/* neg.c: ONNX Neg, opsets 1, 6, 13 (13 adds bfloat16; consumed_inputs of opset 1 ignored):
+ * float, double and the signed integer types (integers wrap: Neg of the most negative value
+ * is itself, as numpy). Sessions: float runs as oneDNN eltwise linear with alpha -1; the other
+ * types run the eval. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 
@@ -14,8 +15,8 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
 {
     (void)n;
     (void)err;
-    *(struct ond_unary *)params =
-        (struct ond_unary){.f = scalar, .alg = dnnl_eltwise_linear, .alpha = -1.f};
+    *(struct ond_unary *)params = (struct ond_unary){
+        .f = scalar, .alg = dnnl_eltwise_linear, .alpha = -1.f, .num = OND_NUM_NEG};
     return OND_OK;
 }
 
@@ -23,6 +24,6 @@ const struct ond_op ond_op_neg = {
     .domain = "", .name = "Neg", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct ond_unary),
-    .parse = parse, .infer = ond_infer_same, .eval = ond_unary_eval,
+    .parse = parse, .infer = ond_unary_infer, .eval = ond_unary_eval,
     .prepare = ond_unary_prepare,
 };

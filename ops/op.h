@@ -140,12 +140,19 @@ void ond_bcast_runs(const struct ond_info *out, int nx, const struct ond_info *c
                     ond_run_fn run, void *ctx);
 /* A float activation's params: f computes it in C (the eval; u is the struct), alg (a
  * dnnl_alg_kind_t) with alpha and beta in sessions (ond_unary_prepare). The op's parse fills
- * it; f reads alpha and beta as the op's attributes too. */
+ * it; f reads alpha and beta as the op's attributes too. Neg, Abs and Sign set num: they also
+ * take double and the integer types (Neg the signed ones), computed in C in that type
+ * (integers wrap: Neg and Abs of the most negative value give it back, as numpy). */
+enum ond_unary_num { OND_NUM_NONE, OND_NUM_NEG, OND_NUM_ABS, OND_NUM_SIGN };
 struct ond_unary {
     float (*f)(float x, const void *u);
     int alg;
     float alpha, beta;
+    enum ond_unary_num num;
 };
+/* Output 0 of input 0's dtype (float, or num's types) and shape. */
+enum ond_status ond_unary_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                struct ond_info *out, struct ond_error *err);
 enum ond_status ond_unary_eval(const struct ond_node *n, const struct ond_info *const *in,
                                const struct ond_info *out, void *const *out_data,
                                struct ond_error *err);

@@ -3,10 +3,11 @@
  *
  * The eltwise formulas are the ONNX ops' own, as their evals compute them (ops/relu.c,
  * clip.c, leakyrelu.c, sigmoid.c, hardswish.c; from tanh on, the ops' ond_scalar_ functions
- * themselves), so a fused graph gives the unfused graph's floats. In a file, a node's post-ops are two attributes: post_ops, the kinds in order
- * ("sum", "relu"), and post_params, alpha and beta of each (clip: min and max; leaky_relu,
- * elu, swish: alpha), omitted when no kind takes parameters. A sum or add post-op reads the node's next
- * input after the base op's inputs. */
+ * themselves), so a fused graph gives the unfused graph's floats. In a file, a node's
+ * post-ops are two attributes: post_ops, the kinds in order ("sum", "relu"), and post_params,
+ * alpha and beta of each (clip: min and max; leaky_relu, elu, swish: alpha), omitted when no
+ * kind takes parameters. A sum or add post-op reads the node's next input after the base op's
+ * inputs. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

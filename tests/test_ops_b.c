@@ -686,6 +686,40 @@ static void test_eltwise_15_rules(void **state)
     m = unary(6, "Elu", 1, D3, &n);
     tm_attr_int(m, n, "alpha", 1);
     tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (Elu): attribute 'alpha' must be FLOAT");
+    /* Neg, Abs, Sign of integers wrap as numpy; Sign keeps a NaN. */
+    m = tm_new(8, 13);
+    tm_input(m, "x", OND_DTYPE_INT64, 1, D4);
+    tm_output(m, "neg");
+    tm_output(m, "abs");
+    tm_output(m, "sign");
+    tm_node(m, "Neg", "neg", "x", "neg");
+    tm_node(m, "Abs", "abs", "x", "abs");
+    tm_node(m, "Sign", "sign", "x", "sign");
+    static const int64_t xi[] = {INT64_MIN, -3, 0, 5};
+    static const int64_t neg_i[] = {INT64_MIN, 3, 0, -5}, abs_i[] = {INT64_MIN, 3, 0, 5},
+                         sign_i[] = {-1, -1, 0, 1};
+    in[0] = ond_test_value("x", OND_DTYPE_INT64, 1, D4, xi);
+    run(&r, tm_load_ok(m), in, 1);
+    assert_memory_equal(r.out[0].data, neg_i, sizeof neg_i);
+    assert_memory_equal(r.out[1].data, abs_i, sizeof abs_i);
+    assert_memory_equal(r.out[2].data, sign_i, sizeof sign_i);
+    run_done(&r);
+    m = tm_new(8, 13);
+    tm_input(m, "x", OND_DTYPE_DOUBLE, 1, D3);
+    tm_output(m, "y");
+    tm_node(m, "Sign", "sign", "x", "y");
+    static const double xd[] = {-0.5, NAN, 2};
+    in[0] = ond_test_value("x", OND_DTYPE_DOUBLE, 1, D3, xd);
+    run(&r, tm_load_ok(m), in, 1);
+    const double *yd = r.out[0].data;
+    assert_true(yd[0] == -1 && isnan(yd[1]) && yd[2] == 1);
+    run_done(&r);
+    m = tm_new(8, 13);
+    tm_input(m, "x", OND_DTYPE_UINT8, 1, D3);
+    tm_output(m, "y");
+    tm_node(m, "Neg", "neg", "x", "y");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "node 'neg' (Neg): input 0 is uint8");
+
     m = unary(1, "Not", 1, D3, &n);
     tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (Not): input is float, not bool");
 }
