@@ -567,6 +567,22 @@ static struct tm *activations_15(void)
     return m;
 }
 
+/* The same activations after a residual add (Conv [sum, elu]) and after an Add no conv takes
+ * (Add [tanh], a oneDNN binary with an eltwise post-op). */
+static struct tm *add_activations_15(void)
+{
+    struct tm *m = tm_new(8, 18);
+    tm_input(m, "x", F, 4, x4);
+    tm_node(m, "Relu", "pre", "x", "a");
+    conv(m, "c1", "a", "y1", 3, 3, 3, true);
+    tm_node(m, "Add", "add1", "y1,a", "s1");
+    tm_node(m, "Elu", "elu", "s1", "e1");
+    tm_node(m, "Add", "add2", "e1,e1", "s2");
+    tm_node(m, "Tanh", "tanh", "s2", "out");
+    tm_output(m, "out");
+    return m;
+}
+
 static void test_activations_15(void **state)
 {
     (void)state;
@@ -578,6 +594,14 @@ static void test_activations_15(void **state)
     assert_true(has_fusion(r, "Conv 'c2' + Mish 'mish' -> Conv 'c2' [soft_relu, mish]"));
     assert_true(has_fusion(r, "Conv 'c3' + Exp 'exp' -> Conv 'c3' [abs, sqrt, exp]"));
     assert_float_equal(find(g, "c1")->post[1].alpha, 0.5f, 0);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+
+    m = add_activations_15();
+    g = optimized(m, 2, NULL, &r);
+    assert_true(has_fusion(r, "Conv 'c1' + Add 'add1' + Elu 'elu' -> Conv 'c1' [sum, elu]"));
+    assert_true(has_fusion(r, "Add 'add2' + Tanh 'tanh' -> Add 'add2' [tanh]"));
     ond_pass_report_free(r);
     ond_graph_free(g);
     tm_free(m);
@@ -1318,6 +1342,7 @@ static void test_session_fused(void **state)
     session_matches_reference(small_resnet(), 5);
     session_matches_reference(residual("Add", 13, false), 2);
     session_matches_reference(activations_15(), 3);
+    session_matches_reference(add_activations_15(), 3);
 }
 
 int main(void)
