@@ -427,8 +427,9 @@ static void test_eltwise_15(void **state)
     assert_blocked_primitive(&st, 4);
 }
 
-/* Gelu (both forms) and Swish cannot load yet (opsets 20 and 24): their scalar functions
- * against torch 1.13 (float64: F.gelu, F.gelu(approximate='tanh'), x * sigmoid(0.7 x)),
+/* Gelu (both forms) and Swish cannot load yet (opsets 20 and 24) and Mish has no 1.12 node
+ * test: their scalar functions against torch 1.13 (float64: F.gelu, F.gelu(approximate=
+ * 'tanh'), x * sigmoid(0.7 x), F.mish),
  * then as oneDNN post-ops of a conv in a session against the reference, which applies those
  * functions. */
 static void test_post_ops_15(void **state)
@@ -437,7 +438,8 @@ static void test_post_ops_15(void **state)
     static const float x[] = {-3.f, -0.5f, 0.25f, 2.f};
     static const double erf_ref[] = {-0.00404969409, -0.154268769, 0.149676581, 1.95449974},
                         tanh_ref[] = {-0.00363739208, -0.15428599, 0.149675351, 1.95459769},
-                        swish_ref[] = {-0.327290464, -0.206691211, 0.135909672, 1.60436778};
+                        swish_ref[] = {-0.327290464, -0.206691211, 0.135909672, 1.60436778},
+                        mish_ref[] = {-0.145647461, -0.220743775, 0.16957241, 1.94395896};
     const struct ond_unary u = {.alpha = 0.7f};
     for (int i = 0; i < 4; i++) {
         /* float rounding: measured at most 4.8e-7 relative (gelu_erf at -3) */
@@ -445,6 +447,7 @@ static void test_post_ops_15(void **state)
         assert_float_equal(ond_scalar_gelu_tanh(x[i], &u), tanh_ref[i],
                            1e-6 * fabs(tanh_ref[i]));
         assert_float_equal(ond_scalar_swish(x[i], &u), swish_ref[i], 1e-6 * fabs(swish_ref[i]));
+        assert_float_equal(ond_scalar_mish(x[i], &u), mish_ref[i], 1e-6 * fabs(mish_ref[i]));
     }
     ond_test_seed(16);
     struct tm *m = blocked_model(18);
