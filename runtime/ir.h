@@ -81,6 +81,18 @@ enum ond_postop_kind {
     OND_POST_HARD_SWISH,
     OND_POST_SUM,         /* add the tensor of node input `input` in place (residual) */
     OND_POST_ADD,         /* add the tensor of node input `input`, read-only (binary) */
+    /* oneDNN eltwise algorithms with their alpha and beta (ond_postop_alg), computed in C by
+     * the ops' own scalar functions: */
+    OND_POST_TANH,
+    OND_POST_ELU,         /* alpha */
+    OND_POST_GELU_ERF,
+    OND_POST_GELU_TANH,
+    OND_POST_SWISH,       /* alpha */
+    OND_POST_SOFTPLUS,
+    OND_POST_MISH,
+    OND_POST_ABS,
+    OND_POST_SQRT,
+    OND_POST_EXP,
 };
 
 struct ond_postop {

@@ -92,8 +92,8 @@ xi = np.array([5, 1000001], dtype=np.int64)
 case("b", "int_exact", ident, [("x", TensorProto.INT64, [2])], [("y", TensorProto.INT64, [2])],
      [([xi], [np.array([5, 1000000], dtype=np.int64)])])
 # An op ondine does not claim.
-case("b", "tanh_unsupported", [helper.make_node("Tanh", ["x"], ["y"])], [("x", F, [3])],
-     [("y", F, [3])], [([xn], [np.tanh(xn)])])
+case("b", "sinh_unsupported", [helper.make_node("Sinh", ["x"], ["y"])], [("x", F, [3])],
+     [("y", F, [3])], [([xn], [np.sinh(xn)])])
 # A chain for --bisect: a = relu(x), b = a + c, y = b * k.
 c = np.array([1, 2, 3], dtype=np.float32)
 k = np.array([2, 2, 2], dtype=np.float32)
@@ -119,7 +119,7 @@ p = run(root, "--json", report, want_rc=1)
 got = lines(p)
 want = {"relu_pass": "PASS", "relu_fail": "FAIL", "relu_tol": "PASS", "relu_shape": "FAIL",
         "relu_dtype": "FAIL", "nan_match": "PASS", "nan_mismatch": "FAIL", "int_exact": "FAIL",
-        "tanh_unsupported": "SKIP", "chain_fail": "FAIL"}
+        "sinh_unsupported": "SKIP", "chain_fail": "FAIL"}
 assert {n: l.split()[0] for n, l in got.items()} == want, p.stdout
 assert p.stdout.splitlines()[-1] == "3 passed, 6 failed, 1 skipped", p.stdout
 assert f"element 4 (set 1) is {y.flat[4]:.9g}, expected {bad.flat[4]:.9g}" in got["relu_fail"], \
@@ -128,7 +128,7 @@ assert "shape [2,3], expected [3,2]" in got["relu_shape"], got["relu_shape"]
 assert "dtype float, expected double" in got["relu_dtype"], got["relu_dtype"]
 assert "element 1 (set 0) is nan, expected 0" in got["nan_mismatch"], got["nan_mismatch"]
 assert "element 1 (set 0) is 1000001, expected 1000000" in got["int_exact"], got["int_exact"]
-assert "Tanh" in got["tanh_unsupported"], got["tanh_unsupported"]
+assert "Sinh" in got["sinh_unsupported"], got["sinh_unsupported"]
 r = json.load(open(report))
 assert r["totals"] == {"passed": 3, "failed": 6, "errors": 0, "skipped": 1, "total": 10}, r
 by = {c["name"]: c for c in r["cases"]}
@@ -137,7 +137,7 @@ assert (worst["set"], worst["index"]) == (1, 4), worst
 assert abs(worst["got"] - float(y.flat[4])) < 1e-6 and abs(worst["expected"] - bad.flat[4]) < 1e-6
 assert abs(by["relu_fail"]["outputs"][0]["max_abs"] - 0.5) < 1e-6, by["relu_fail"]
 assert by["relu_pass"]["outputs"][0]["ok"] and by["relu_pass"]["outputs"][0]["max_abs"] == 0
-assert by["tanh_unsupported"]["skip_ops"] == ["Tanh"], by["tanh_unsupported"]
+assert by["sinh_unsupported"]["skip_ops"] == ["Sinh"], by["sinh_unsupported"]
 assert by["chain_fail"]["ops"] == ["Relu", "Add", "Mul"], by["chain_fail"]
 
 # Tolerances: 5e-4 relative passes the default rtol 1e-3, not 1e-4.

@@ -546,6 +546,67 @@ static void test_activations(void **state)
     tm_free(m);
 }
 
+/* The activations that are one oneDNN eltwise algorithm (issue 15's ops), chained after convs;
+ * -O2 against -O0 in the reference interpreter, then the fused convs' oneDNN post-ops in a
+ * session against the unfused -O0 graph. */
+static struct tm *activations_15(void)
+{
+    struct tm *m = tm_new(8, 18);
+    tm_input(m, "x", F, 4, x4);
+    conv(m, "c1", "x", "y1", 3, 3, 3, true);
+    tm_node(m, "Tanh", "tanh", "y1", "a1");
+    tm_attr_float(m, tm_node(m, "Elu", "elu", "a1", "a2"), "alpha", 0.5f);
+    conv(m, "c2", "a2", "y2", 3, 3, 3, true);
+    tm_node(m, "Softplus", "softplus", "y2", "a3");
+    tm_node(m, "Mish", "mish", "a3", "a4");
+    conv(m, "c3", "a4", "y3", 3, 3, 3, true);
+    tm_node(m, "Abs", "abs", "y3", "a5");
+    tm_node(m, "Sqrt", "sqrt", "a5", "a6");
+    tm_node(m, "Exp", "exp", "a6", "out");
+    tm_output(m, "out");
+    return m;
+}
+
+/* The same activations after a residual add (Conv [sum, elu]) and after an Add no conv takes
+ * (Add [tanh], a oneDNN binary with an eltwise post-op). */
+static struct tm *add_activations_15(void)
+{
+    struct tm *m = tm_new(8, 18);
+    tm_input(m, "x", F, 4, x4);
+    tm_node(m, "Relu", "pre", "x", "a");
+    conv(m, "c1", "a", "y1", 3, 3, 3, true);
+    tm_node(m, "Add", "add1", "y1,a", "s1");
+    tm_node(m, "Elu", "elu", "s1", "e1");
+    tm_node(m, "Add", "add2", "e1,e1", "s2");
+    tm_node(m, "Tanh", "tanh", "s2", "out");
+    tm_output(m, "out");
+    return m;
+}
+
+static void test_activations_15(void **state)
+{
+    (void)state;
+    struct tm *m = activations_15();
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 3);
+    assert_true(has_fusion(r, "Conv 'c1' + Elu 'elu' -> Conv 'c1' [tanh, elu]"));
+    assert_true(has_fusion(r, "Conv 'c2' + Mish 'mish' -> Conv 'c2' [soft_relu, mish]"));
+    assert_true(has_fusion(r, "Conv 'c3' + Exp 'exp' -> Conv 'c3' [abs, sqrt, exp]"));
+    assert_float_equal(find(g, "c1")->post[1].alpha, 0.5f, 0);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+
+    m = add_activations_15();
+    g = optimized(m, 2, NULL, &r);
+    assert_true(has_fusion(r, "Conv 'c1' + Add 'add1' + Elu 'elu' -> Conv 'c1' [sum, elu]"));
+    assert_true(has_fusion(r, "Add 'add2' + Tanh 'tanh' -> Add 'add2' [tanh]"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
 /* Illegal: a Clip bound that is not constant; a conv output read twice. */
 static void test_activation_illegal(void **state)
 {
@@ -1280,6 +1341,8 @@ static void test_session_fused(void **state)
     (void)state;
     session_matches_reference(small_resnet(), 5);
     session_matches_reference(residual("Add", 13, false), 2);
+    session_matches_reference(activations_15(), 3);
+    session_matches_reference(add_activations_15(), 3);
 }
 
 int main(void)
@@ -1294,6 +1357,7 @@ int main(void)
         cmocka_unit_test(test_residual_illegal),
         cmocka_unit_test(test_residual_projection),
         cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_activations_15),
         cmocka_unit_test(test_activation_illegal),
         cmocka_unit_test(test_add_activation),
         cmocka_unit_test(test_inner_product),
