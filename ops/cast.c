@@ -1,9 +1,10 @@
-/* cast.c: ONNX Cast, opset 1 (`to` a type name string such as "FLOAT") and opsets 6, 9, 13,
- * 19, 21, 23, 24, 25 (`to` an int TensorProto type; 19 adds `saturate`, which only float8
- * targets read, and 19 to 25 add float8, int4, float4, int2 types, all UNSUPPORTED here). Between float, double, float16, bfloat16, int8, uint8,
- * int32, int64 and bool, rounding to nearest even into float16/bfloat16; float to integer
- * truncates toward zero and saturates. Other types (string, complex...) are UNSUPPORTED:
- * node tests test_cast_FLOAT_to_STRING and test_cast_STRING_to_FLOAT are skipped. */
+/* cast.c: ONNX Cast, opset 1 (`to` a type name string such as "FLOAT") and opsets 6, 9, 13, 19,
+ * 21, 23, 24, 25 (`to` an int TensorProto type; 19 adds `saturate`, which only float8 targets
+ * read, and 19 to 25 add float8, int4, float4, int2 types, all UNSUPPORTED here). Between float,
+ * double, float16, bfloat16, int8, uint8, int32, int64 and bool, rounding to nearest even into
+ * float16/bfloat16; float to integer truncates toward zero and saturates. Other types (string,
+ * complex...) are UNSUPPORTED: node tests test_cast_FLOAT_to_STRING and test_cast_STRING_to_FLOAT
+ * are skipped. */
 #include <string.h>
 
 #include "ops/op.h"
