@@ -213,8 +213,10 @@ static enum ond_status call_fn(struct inliner *in, struct fn *fn, const Onnx__No
         char **outs = ins ? ond_alloc(g, sizeof *outs * (b->n_output + 1), err) : NULL;
         Onnx__AttributeProto **attrs =
             outs ? ond_alloc(g, sizeof *attrs * (b->n_attribute + 1), err) : NULL;
-        if (!attrs)
-            return fn->active = false, err->status;
+        if (!attrs) {
+            st = err->status;
+            break;
+        }
         *n = *b;
         n->base.n_unknown_fields = 0;  /* the body's overload stays on b, read below */
         n->input = ins;
@@ -247,6 +249,7 @@ static enum ond_status call_fn(struct inliner *in, struct fn *fn, const Onnx__No
             }
             *c = *v;
             c->name = a->name;
+            c->ref_attr_name = NULL;
             attrs[n->n_attribute++] = c;
         }
         if (!st) {
