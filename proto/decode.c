@@ -348,6 +348,11 @@ enum ond_status ond_load_attr(struct ond_load_ctx *c, const struct ond_node *n,
     }
     a->n = a->n ? a->n : ap->n_tensors + ap->n_graphs + ap->n_type_protos + ap->n_sparse_tensors;
     if (ap->t) {
+        int32_t dt = ap->t->data_type;
+        if (dt > OND_DTYPE_BFLOAT16 && dt <= OND_DTYPE_LAST_ONNX)
+            return ond_fail(err, OND_STATUS_UNSUPPORTED,
+                            "node '%s' (%s): attribute '%s' has type %s, which ondine does not "
+                            "support", n->name, n->op_type, an, ond_dtype_name(dt));
         struct ond_tensor *t = ond_alloc(g, sizeof *t, err);
         if (!t)
             return err->status;

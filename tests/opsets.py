@@ -245,6 +245,11 @@ tb = w8.SerializeToString()
 assert tb.count(b"\x10\x02") == 1
 refused(good.replace(tb, tb.replace(b"\x10\x02", b"\x10\x11")), "node 'dq8' (DequantizeLinear)",
         "'w8'", "float8e4m3fn")
+kval = numpy_helper.from_array(np.zeros(4, np.uint8), "v")
+good = model_bytes([helper.make_node("Constant", [], ["y"], name="k8", value=kval)], [], [vi("y")])
+tb = kval.SerializeToString()
+refused(good.replace(tb, tb.replace(b"\x10\x02", b"\x10\x13")),
+        "node 'k8' (Constant): attribute 'value' has type float8e5m2")
 refused(model_bytes([helper.make_node("Pad", ["x", "p"], ["y"], mode="wrap")],
                     [vi("x", shape=[2])], [vi("y")],
                     [numpy_helper.from_array(np.array([1, 1], np.int64), "p")], opset=18),
