@@ -170,6 +170,8 @@ void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
 char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err);
 
 /* ---- dtypes and dims (runtime/tensor.c) ---- */
+/* The highest TensorProto data type ONNX defines (int2, IR 11); ondine holds fewer. */
+#define OND_DTYPE_LAST_ONNX 26
 size_t ond_dtype_size(int32_t dtype);   /* 0 for unsupported types */
 bool ond_dtype_supported(int32_t dtype);
 /* Elements of a fully known shape; false on overflow, unknown dims or over limit. */
