@@ -17,6 +17,9 @@ level, and the run must have compared every case (a loader that refused them all
   agrees to float error; many values saturate (the run prints how many). Folding the pairs away (as -O1
   and -O2 once did in fp32) is off by up to a quantization step (0.004) and by the saturation.
   atol 1e-5 (measured 0).
+- cast_matrix: Cast between every pair of the integer and float types ondine holds, on values
+  each source type's range allows and each destination holds exactly (so numpy's astype is the
+  reference, exact). int16, uint16, uint32 and uint64 sources once read as uint8. Exact.
 - resnet20_fashion_qdq (tests/data, tools/models/make_qdq_reference.py): the QDQ model `ondine
   quantize` writes for examples/models/resnet20_fashion.onnx on 8 test images, ONNX Runtime's
   outputs (optimizations off). Folding the pairs in fp32 was off by up to 3.1 on logits of
@@ -122,6 +125,53 @@ def qdq_chain():
     return folder("qdq_chain", model, x, y)
 
 
+def cast_matrix():
+    """One model: input per source type, a Cast per (source, destination) that holds the
+    source's test values exactly."""
+    T = TensorProto
+    types = {T.INT8: np.int8, T.UINT8: np.uint8, T.INT16: np.int16, T.UINT16: np.uint16,
+             T.INT32: np.int32, T.UINT32: np.uint32, T.INT64: np.int64, T.UINT64: np.uint64,
+             T.FLOAT: np.float32, T.DOUBLE: np.float64}
+    values = {T.INT8: [-128, -3, 0, 7, 127], T.UINT8: [0, 3, 128, 200, 255],
+              T.INT16: [-32768, -300, 0, 1000, 32767], T.UINT16: [0, 300, 40000, 65534, 65535],
+              T.INT32: [-2 ** 31, -70000, 0, 70000, 2 ** 31 - 1],
+              T.UINT32: [0, 70000, 2 ** 31, 4000000000, 2 ** 32 - 1],
+              T.INT64: [-2 ** 62, -5, 0, 5, 2 ** 62], T.UINT64: [0, 5, 2 ** 40, 2 ** 62, 2 ** 63],
+              T.FLOAT: [-100.75, -0.5, 0.0, 2.25, 120.5], T.DOUBLE: [-1e10, -0.25, 0, 3.5, 1e10]}
+    nodes, ins, outs, feeds, refs = [], [], [], [], []
+    for src, sty in types.items():
+        x = np.array(values[src], sty)
+        name = f"x_{np.dtype(sty).name}"
+        ins.append(helper.make_tensor_value_info(name, src, [5]))
+        feeds.append((name, x))
+        for dst, dty in types.items():
+            if dst == src:
+                continue
+            with np.errstate(invalid="ignore"):
+                y = x.astype(dty)
+            back = y.astype(np.float64) if dty in (np.float32, np.float64) else y
+            if not np.array_equal(np.trunc(x.astype(np.float64)), back.astype(np.float64)) or \
+                    (np.issubdtype(sty, np.integer) and dty == np.float32 and
+                     np.abs(x.astype(np.float64)).max() > 2 ** 24):
+                continue  # the destination cannot hold these values exactly
+            out = f"{name}_to_{np.dtype(dty).name}"
+            nodes.append(helper.make_node("Cast", [name], [out], to=dst))
+            outs.append(helper.make_tensor_value_info(out, dst, [5]))
+            refs.append((out, y))
+    graph = helper.make_graph(nodes, "cast_matrix", ins, outs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    d = os.path.join(WORK, "cast_matrix")
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    for k, (n, a) in enumerate(feeds):
+        save(os.path.join(d, "test_data_set_0", f"input_{k}.pb"), a, n)
+    for k, (n, a) in enumerate(refs):
+        save(os.path.join(d, "test_data_set_0", f"output_{k}.pb"), a, n)
+    print(f"cast_matrix: {len(refs)} casts")
+    return d
+
+
 def check(path, atol, level):
     """`ondine test` of one folder: it must report exactly one pass."""
     p = subprocess.run([ONDINE, "test", path, f"-O{level}", "--rtol", "0", "--atol", str(atol)],
@@ -139,11 +189,11 @@ def main():
                     "--model", "preact_resnet18", "--opset", "13", "--bn", "keep",
                     "--batches", "2", "--out", WORK], check=True, stdout=subprocess.DEVNULL)
     cases = [(os.path.join(WORK, "preact_resnet18_bnkeep_op13"), 1e-5),
-             (pad_shortcut(), 1e-5), (qdq_chain(), 1e-5),
+             (pad_shortcut(), 1e-5), (qdq_chain(), 1e-5), (cast_matrix(), 0),
              (os.path.join(SRC, "tests/data/resnet20_fashion_qdq"), 0.5)]
     results = [check(path, atol, level) for path, atol in cases for level in (0, 1, 2)]
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-    return 0 if all(results) and len(results) == 12 else 1
+    return 0 if all(results) and len(results) == 3 * len(cases) else 1
 
 
 if __name__ == "__main__":
