@@ -1,8 +1,9 @@
-/* argmax.c: ONNX ArgMax and ArgMin, opsets 1, 11 (negative axis), 12 (select_last_index)
- * and 13 (types only). Attributes axis (default 0), keepdims (default 1), select_last_index
- * (default 0: the first of equal extremes). Numeric input; int64 output. Values compare as
- * doubles (int64 beyond 2^53 loses its low bits); NaN is never picked unless a row holds
- * nothing else. Sessions run the eval: oneDNN 2.6 has no arg-reduction. */
+/* argmax.c: ONNX ArgMax and ArgMin, opsets 1, 11 (negative axis; taken at every opset, as
+ * ONNX Runtime does), 12 (select_last_index) and 13 (types only). Attributes axis (default
+ * 0), keepdims (default 1), select_last_index (default 0: the first of equal extremes).
+ * Numeric input; int64 output. Values compare as doubles (int64 beyond 2^53 loses its low
+ * bits); NaN is never picked unless a row holds nothing else. Sessions run the eval: oneDNN
+ * 2.6 has no arg-reduction. */
 #include <string.h>
 
 #include "ops/op.h"
@@ -31,10 +32,6 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "attribute 'select_last_index' needs opset 12, the model has %lld",
                              (long long)n->opset);
-    if (p->axis < 0 && n->opset < 11)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                             "attribute 'axis' is %lld: negative axes need opset 11",
-                             (long long)p->axis);
     return OND_OK;
 }
 

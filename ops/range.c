@@ -2,7 +2,9 @@
  * double, int16, int32, int64); output 1-D of max(ceil((limit - start) / delta), 0)
  * elements, start + i * delta. A zero delta is an error naming the node (INVALID_MODEL when
  * constant, else INVALID_INPUT); so is a length over int64. No attributes. Sessions run the
- * eval. */
+ * eval, and need the inputs known at planning: constants, or int32/int64 graph inputs
+ * (shape operands); float graph inputs are refused, so test_range_float_type_positive_delta
+ * is in tests/node_skip.txt. */
 #include <math.h>
 #include <string.h>
 

@@ -1,9 +1,11 @@
-/* split.c: ONNX Split, opsets 1, 2, 11, 13 and 18. Attribute axis (default 0; negative from
- * 11). The part lengths come from the `split` attribute (1, 2, 11) or input 1 (1, 13, 18;
- * int64, 1-D); without them the axis is cut into equal parts, one per output: it must
- * divide evenly before 18; from 18 (attribute num_outputs, equal to the output count) the
- * parts are ceil(dim / outputs) long and the last ones shorter. At most 64 outputs. All
- * dtypes. Sessions run the eval (a strided copy per output). */
+/* split.c: ONNX Split, opsets 1, 2, 11, 13 and 18. Attribute axis (default 0; negative counts
+ * from the end at every opset: 11 made it official, older exporters already wrote it). The
+ * part lengths come from the `split` attribute (1, 2, 11) or input 1 (1, 13, 18; int64,
+ * 1-D); without them the axis is cut into equal parts, one per output: it must divide
+ * evenly before 18; from 18 (attribute num_outputs, equal to the output count) the parts
+ * are ceil(dim / outputs) long and the last ones shorter. At most 64 outputs (4 in a
+ * session, runtime/exec.h's OND_PREP_MAX_OUT). All dtypes. Sessions run the eval (a strided
+ * copy per output). */
 #include <string.h>
 
 #include "ops/op.h"
@@ -36,10 +38,6 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
                                  "attribute 'num_outputs' is %lld, the node has %d outputs",
                                  (long long)p->num_outputs, n->n_out);
     }
-    if (!st && n->opset < 11 && p->axis < 0)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                             "attribute 'axis' is %lld: negative axes need opset 11",
-                             (long long)p->axis);
     if (!st && p->n_split >= 0 && n->n_in > 1 && n->in[1])
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "attribute 'split' and input 1 (split) are both given");

@@ -1,6 +1,7 @@
 /* strided.c: the copies under Split, Expand, Tile, DepthToSpace and SpaceToDepth: a dense
- * row-major box read from a strided source (stride 0 repeats an element). Runs of the
- * innermost dim that are contiguous in the source go by memcpy. */
+ * row-major box read from a strided source (stride 0 repeats an element; runs of the
+ * innermost dim that are contiguous in the source go by memcpy), and the same as one oneDNN
+ * reorder for sessions (positive strides only: oneDNN describes no broadcast). */
 #include <string.h>
 
 #include "ops/op.h"

@@ -1,9 +1,10 @@
-/* topk.c: ONNX TopK, opsets 1 (attribute k), 10 (K as input 1: int64, one element) and 11
- * (negative axis; attributes largest, default 1, and sorted, default 1). Attribute axis
- * (default -1). Outputs Values (the input's dtype) and Indices (int64) along the axis, the
- * k largest (or smallest) in order, equal values by lower index first; an unsorted request
- * gets them sorted too. NaN counts as larger than any number. Numeric input, values compared
- * as doubles. K must lie in [0, dim]. Sessions run the eval: oneDNN 2.6 has no top-k. */
+/* topk.c: ONNX TopK, opsets 1 (attribute k), 10 (K as input 1: int64, one element), 11
+ * (negative axis, taken at every opset; attributes largest, default 1, and sorted, default
+ * 1) and 24 (types only). Attribute axis (default -1). Outputs Values (the input's dtype)
+ * and Indices (int64) along the axis, the k largest (or smallest) in order, equal values by
+ * lower index first; an unsorted request gets them sorted too. NaN counts as larger than
+ * any number. Numeric input, values compared as doubles. K must lie in [0, dim]. Sessions
+ * run the eval: oneDNN 2.6 has no top-k. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,6 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "attributes 'largest' and 'sorted' need opset 11, the model has "
                              "%lld", (long long)n->opset);
-    if (n->opset < 11 && p->axis < 0 && p->axis != -1)
-        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                             "attribute 'axis' is %lld: negative axes need opset 11",
-                             (long long)p->axis);
     if ((p->largest != 0 && p->largest != 1) || (p->sorted != 0 && p->sorted != 1))
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "attributes 'largest' and 'sorted' must be 0 or 1");
