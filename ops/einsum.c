@@ -5,12 +5,15 @@
  * sums, inner, outer and batched matrix products of up to 8 operands of one dtype (float,
  * double, int32, int64) with at most 24 distinct indices. A letter's dims must agree; "..."
  * dims broadcast. An explicit output that drops "..." dims (numpy sums them, ONNX leaves it
- * open) is refused naming the equation. Sessions run the eval: a direct sum over every
- * index, accumulated in double (int64 beyond 2^53 loses its low bits), refused past 2^36
- * products. */
+ * open) is refused naming the equation.
+ * eval: a direct sum over every index, accumulated in double (int64 beyond 2^53 loses its
+ * low bits), refused past 2^36 products. Sessions: two float operands of matrix-product form
+ * ("bij,bjk->bik", "bij,bkj->bik", "nhwc,cd->nhwd"...: see matmul_views) run as one oneDNN
+ * matmul over strided views of the plain buffers; other equations run the eval. */
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 #define EIN_MAX_IN 8
 #define EIN_ELL (-1)                   /* the "..." symbol in a term */
@@ -331,9 +334,121 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+/* The matmul form of a two-operand equation without "..." or repeated letters: every letter
+ * a batch index (in both operands and the output), or one of M (A and output), N (B and
+ * output) and K (A and B, summed); the letters of one of M, N, K must stand together in the
+ * same order wherever they appear, and merge into one dim. Each operand and the output
+ * become a strided view [1, batch..., rows, cols] of its plain buffer (batch in the
+ * output's order; the leading 1 keeps the view's rank apart from the tensor's, so the
+ * planner hands the buffer over as it is). False when the equation is not of that form. */
+static bool matmul_views(const struct einsum *e, const struct ond_info *const *in,
+                         const struct ond_info *out, int *rank, dnnl_dims_t dims[3],
+                         dnnl_dims_t strides[3])
+{
+    /* pos[t][l]: position of letter l in term t (A, B, output), or -1. */
+    int pos[3][EIN_LETTERS];
+    const struct term *terms[3] = {&e->in[0], &e->in[1], &e->out};
+    const struct ond_info *infos[3] = {in[0], in[1], out};
+    int64_t st[3][OND_MAX_RANK];
+    if (e->n_in != 2 || e->in[0].ell || e->in[1].ell)
+        return false;
+    for (int t = 0; t < 3; t++) {
+        for (int l = 0; l < EIN_LETTERS; l++)
+            pos[t][l] = -1;
+        for (int i = 0; i < terms[t]->n; i++) {
+            if (pos[t][terms[t]->sym[i]] >= 0)
+                return false;
+            pos[t][terms[t]->sym[i]] = i;
+        }
+        int64_t s = 1;
+        for (int i = infos[t]->rank - 1; i >= 0; i--) {
+            st[t][i] = s;
+            s *= infos[t]->dims[i];
+        }
+    }
+    /* The groups M, N, K in the order of a term holding them (A, B, A); batch letters in the
+     * output's order. */
+    enum { M, N, K };
+    int group[3][OND_MAX_RANK], len[3] = {0, 0, 0}, batch[OND_MAX_RANK], nb = 0;
+    const int ref[3] = {0, 1, 0};
+    for (int g = 0; g < 3; g++)
+        for (int i = 0; i < terms[ref[g]]->n; i++) {
+            int l = terms[ref[g]]->sym[i];
+            bool a = pos[0][l] >= 0, b = pos[1][l] >= 0, o = pos[2][l] >= 0;
+            if ((g == M && a && !b && o) || (g == N && !a && b && o) || (g == K && a && b && !o))
+                group[g][len[g]++] = l;
+            else if (a != b && !o)
+                return false;   /* summed within one operand */
+        }
+    for (int i = 0; i < terms[2]->n; i++)
+        if (pos[0][terms[2]->sym[i]] >= 0 && pos[1][terms[2]->sym[i]] >= 0)
+            batch[nb++] = terms[2]->sym[i];
+    if (nb + 3 > DNNL_MAX_NDIMS)
+        return false;
+    /* Rows and columns of each view: A [M, K], B [K, N], output [M, N]. */
+    const int rc[3][2] = {{M, K}, {K, N}, {M, N}};
+    *rank = nb + 3;
+    for (int t = 0; t < 3; t++) {
+        dims[t][0] = 1;
+        strides[t][0] = 1;
+        for (int i = 0; i < nb; i++) {
+            dims[t][1 + i] = infos[t]->dims[pos[t][batch[i]]];
+            strides[t][1 + i] = st[t][pos[t][batch[i]]];
+        }
+        for (int j = 0; j < 2; j++) {
+            int g = rc[t][j], first = len[g] ? pos[t][group[g][0]] : -1;
+            int64_t d = 1;
+            for (int i = 0; i < len[g]; i++) {
+                if (pos[t][group[g][i]] != first + i)
+                    return false;
+                d *= infos[t]->dims[first + i];
+            }
+            dims[t][1 + nb + j] = d;
+            strides[t][1 + nb + j] = len[g] ? st[t][first + len[g] - 1] : 1;
+        }
+    }
+    return true;
+}
+
+/* Two float operands in matmul form (matmul_views): one oneDNN matmul over strided views, a
+ * constant operand copied once into its view's layout. */
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_node *n = p->node;
+    dnnl_dims_t dims[3], strides[3];
+    dnnl_memory_desc_t md[3];
+    int rank, mem[2] = {-1, -1};
+    enum ond_status st;
+    if (!matmul_views(n->params, p->in, &p->out[0], &rank, dims, strides))
+        return ond_prep_decline(p, "equation '%s' is not a matrix product",
+                                ((const struct einsum *)n->params)->eq);
+    if (p->in[0]->dtype != OND_DTYPE_FLOAT)
+        return ond_prep_decline(p, "%s operands", ond_dtype_name(p->in[0]->dtype));
+    for (int t = 0; t < 3; t++)
+        OND_DNNL(dnnl_memory_desc_init_by_strides(&md[t], rank, dims[t], dnnl_f32, strides[t]),
+                 n, err);
+    for (int k = 0; k < 2; k++) {
+        if (p->in_md[k])
+            p->want_md[k] = md[k];
+        else if ((st = ond_prep_const_from(p, k, &md[k], &md[k], &mem[k], err)))
+            return st;
+    }
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd;
+    OND_DNNL(dnnl_matmul_desc_init(&desc, &md[0], &md[1], NULL, &md[2]), n, err);
+    if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
+        return st;
+    p->out_md[0] = md[2];
+    ond_prep_arg(p, DNNL_ARG_SRC, p->in_md[0] ? OND_ARG_IN : OND_ARG_MEM, p->in_md[0] ? 0 : mem[0]);
+    ond_prep_arg(p, DNNL_ARG_WEIGHTS, p->in_md[1] ? OND_ARG_IN : OND_ARG_MEM,
+                 p->in_md[1] ? 1 : mem[1]);
+    ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
+    return ond_prep_finish(p, pd, err);
+}
+
 const struct ond_op ond_op_einsum = {
     .domain = "", .name = "Einsum", .since = 12,
     .min_in = 1, .max_in = EIN_MAX_IN, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct einsum),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,
 };

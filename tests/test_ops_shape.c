@@ -2,8 +2,9 @@
  * TopK, DepthToSpace, SpaceToDepth, ConvTranspose, Einsum) on cases the ONNX 1.12 node tests
  * leave out, with outputs computed by hand: each runs through the reference interpreter and
  * through sessions at -O0 and -O2. Then the refusals of bad attributes and inputs, naming
- * node and rule; and the oneDNN paths (ConvTranspose with constant grouped, dilated weights;
- * DepthToSpace) on blocked input from a Conv, against the reference on random inputs. */
+ * node and rule; and the oneDNN paths against the reference (every op's eval, checked by the
+ * node tests) on random inputs: ConvTranspose with constant grouped, dilated weights and
+ * DepthToSpace/SpaceToDepth on blocked input from a Conv, Einsum's matmul forms. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -358,8 +359,56 @@ static void test_refusals(void **state)
     tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'bad' (Range): delta is 0");
 }
 
-/* x [2, 3, 8, 8] -> Conv (16 channels: a blocked layout) -> the op under test, through a
- * session against the reference on seeded random inputs; the op must run as a primitive. */
+struct shape {
+    int rank;
+    int64_t dims[6];
+};
+
+/* Loads m at -O0 (frees it) and runs it through a session and the reference on seeded
+ * random inputs of the given shapes (graph input order): output 0 must agree, and every
+ * node run as a oneDNN primitive or a view. */
+static void vs_reference(struct tm *m, int n_in, const struct shape *shapes, const char *what)
+{
+    struct ond_model *model = tm_load_model(m, 0);
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    struct ond_value in[2], want[4], *got = NULL;
+    struct ond_plan_stats st;
+    size_t n_got = 0;
+    assert_true(n_in <= 2 && model->graph->n_outputs <= 4);
+    for (int i = 0; i < n_in; i++) {
+        size_t n = ond_test_numel(shapes[i].rank, shapes[i].dims);
+        float *v = malloc(sizeof *v * n);
+        assert_non_null(v);
+        for (size_t j = 0; j < n; j++)
+            v[j] = ond_test_frand();
+        in[i] = ond_test_value(model->graph->inputs[i]->name, F, shapes[i].rank,
+                               shapes[i].dims, v);
+    }
+    if (ond_reference_run(model->graph, in, (size_t)n_in, want, NULL, NULL, &err) ||
+        ond_session_create(model, NULL, &s, &err) ||
+        ond_session_run_alloc(s, in, (size_t)n_in, &got, &n_got, &err) ||
+        ond_session_plan_stats(s, in, (size_t)n_in, &st, &err))
+        fail_msg("%s: %s", what, err.message);
+    assert_int_equal(got[0].rank, want[0].rank);
+    assert_memory_equal(got[0].dims, want[0].dims, sizeof(int64_t) * (size_t)want[0].rank);
+    /* Measured: max abs error under 1e-6 on outputs up to about 3 (oneDNN sums the
+     * products in another order). */
+    assert_close(got[0].data, want[0].data, want[0].size / sizeof(float), 0, 1e-5f);
+    if (st.evals)
+        fail_msg("%s: eval steps: %d, first %s", what, st.evals, st.first_eval);
+    ond_values_free(got, n_got);
+    for (int i = 0; i < model->graph->n_outputs; i++) {
+        free((void *)want[i].name);
+        free(want[i].data);
+    }
+    for (int i = 0; i < n_in; i++)
+        free(in[i].data);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+/* x [2, 3, 8, 8] -> Conv (16 channels: a blocked layout) -> the op under test. */
 static void blocked(void (*add)(struct tm *m), const char *op)
 {
     struct tm *m = tm_new(8, 13);
@@ -368,33 +417,7 @@ static void blocked(void (*add)(struct tm *m), const char *op)
     tm_conv3x3(m, "x", "c", 3, 16, 0.3f, 0.5f);
     add(m);
     tm_output(m, "y");
-    struct ond_model *model = tm_load_model(m, 0);
-    struct ond_session *s = NULL;
-    struct ond_error err = {0};
-    struct ond_value want, *got = NULL;
-    struct ond_plan_stats st;
-    size_t n_got = 0;
-    float xv[2 * 3 * 8 * 8];
-    for (size_t i = 0; i < sizeof xv / sizeof xv[0]; i++)
-        xv[i] = ond_test_frand();
-    struct ond_value in = ond_test_value("x", F, 4, xd, xv);
-    if (ond_reference_run(model->graph, &in, 1, &want, NULL, NULL, &err) ||
-        ond_session_create(model, NULL, &s, &err) ||
-        ond_session_run_alloc(s, &in, 1, &got, &n_got, &err) ||
-        ond_session_plan_stats(s, &in, 1, &st, &err))
-        fail_msg("%s: %s", op, err.message);
-    assert_int_equal(got[0].rank, want.rank);
-    assert_memory_equal(got[0].dims, want.dims, sizeof(int64_t) * (size_t)want.rank);
-    /* Measured: max abs error between 4e-7 and 1e-6 on outputs up to about 3 (oneDNN sums
-     * the deconvolution's products in another order). */
-    assert_close(got[0].data, want.data, want.size / sizeof(float), 0, 1e-5f);
-    if (st.evals)
-        fail_msg("%s: eval steps: %d, first %s", op, st.evals, st.first_eval);
-    ond_values_free(got, n_got);
-    free((void *)want.name);
-    free(want.data);
-    ond_session_free(s);
-    ond_model_free(model);
+    vs_reference(m, 1, &(struct shape){4, {2, 3, 8, 8}}, op);
 }
 
 /* Grouped (4), dilated (2), strided (2), padded, output_padding 1, bias: [2, 12, 15, 15]. */
@@ -431,6 +454,39 @@ static void test_blocked_input(void **state)
     blocked(add_s2d, "SpaceToDepth");
 }
 
+/* Einsum equations of matrix-product form run as one oneDNN matmul over strided views:
+ * batched with B transposed, merged row letters against a constant matrix, and an output
+ * whose columns come before its rows. */
+static struct tm *einsum2(const char *eq, int ra, const int64_t *a, int rb, const int64_t *b,
+                          bool b_const)
+{
+    struct tm *m = tm_new(8, 12);
+    tm_input(m, "a", F, ra, a);
+    if (b_const)
+        tm_init_rand(m, "b", rb, b, -1, 1);
+    else
+        tm_input(m, "b", F, rb, b);
+    tm_attr_string(m, tm_node(m, "Einsum", "e", "a,b", "y"), "equation", eq);
+    tm_output(m, "y");
+    return m;
+}
+
+static void test_einsum_matmul(void **state)
+{
+    (void)state;
+    ond_test_seed(12);
+    struct shape s[] = {{3, {2, 3, 4}}, {3, {2, 5, 4}}};
+    vs_reference(einsum2("bij,bkj->bik", 3, s[0].dims, 3, s[1].dims, false), 2, s,
+                 "bij,bkj->bik");
+    s[0] = (struct shape){4, {2, 3, 3, 8}};
+    vs_reference(einsum2("nhwc,cd->nhwd", 4, s[0].dims, 2, (int64_t[]){8, 6}, true), 1, s,
+                 "nhwc,cd->nhwd");
+    s[0] = (struct shape){4, {2, 8, 3, 5}};
+    s[1] = (struct shape){3, {2, 4, 8}};
+    vs_reference(einsum2("nchw,nkc->nkhw", 4, s[0].dims, 3, s[1].dims, false), 2, s,
+                 "nchw,nkc->nkhw");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_convtranspose_1d),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_blocked_input),
+        cmocka_unit_test(test_einsum_matmul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
