@@ -1,14 +1,14 @@
 /* convtranspose.c: ONNX ConvTranspose, opsets 1 and 11 (same semantics; 22 changes types
  * only), 1-D, 2-D and 3-D. Attributes: kernel_shape (must agree with W), strides,
  * dilations, pads, auto_pad (NOTSET, SAME_UPPER, SAME_LOWER, VALID), group, output_padding
- * (added at the end of each spatial dim), output_shape (spatial dims, or all of them; pads
- * are then derived, as with SAME_*: the odd unit of the total padding at the end for
- * SAME_UPPER, at the start otherwise). Inputs X [N, C, D...], W [C, M/group, k...],
- * optional B [M]. float only.
+ * (added at the end of each spatial dim; below the stride or the dilation), output_shape
+ * (spatial dims, or all of them; pads are then derived, as with SAME_*: the odd unit of the
+ * total padding at the end for SAME_UPPER, at the start otherwise). Inputs X [N, C, D...],
+ * W [C, M/group, k...], optional B [M]. float only.
  * eval is a direct scatter (every input pixel times the kernel added into the output).
  * Sessions: one oneDNN deconvolution, constant W reordered once from ONNX's [C, M/g] order,
  * run-time W read in place through a strided view; a negative derived start pad and
- * configurations oneDNN lacks run the eval. */
+ * geometries oneDNN lacks run the eval. */
 #include <string.h>
 
 #include "ops/op.h"
@@ -90,6 +90,10 @@ static enum ond_status resolve(const struct ond_node *n, int sp, const int64_t *
         g->s[i] = w->n_strides > 0 ? w->strides[i] : 1;
         g->d[i] = w->n_dilations > 0 ? w->dilations[i] : 1;
         int64_t opad = p->n_opad > 0 ? p->opad[i] : 0;
+        if (opad && opad >= g->s[i] && opad >= g->d[i])
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                                 "output_padding %lld at spatial dim %d is not below the stride "
+                                 "or the dilation", (long long)opad, i);
         g->pb[i] = w->n_pads > 0 && w->auto_pad == OND_PAD_NOTSET ? w->pads[i] : 0;
         g->pe[i] = w->n_pads > 0 && w->auto_pad == OND_PAD_NOTSET ? w->pads[sp + i] : 0;
         if (in[i] < 0 || k[i] < 0) {
@@ -307,10 +311,12 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
         return st;
     dnnl_deconvolution_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
-    OND_DNNL(dnnl_dilated_deconvolution_forward_desc_init(&desc, dnnl_forward_inference,
-                                                          dnnl_deconvolution_direct, &src, &wei,
-                                                          b ? &bias : NULL, &dst, strides, dil,
-                                                          pl, pr), n, err);
+    /* oneDNN rejects some geometries ONNX allows (a large negative end padding). */
+    if (dnnl_dilated_deconvolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                                     dnnl_deconvolution_direct, &src, &wei,
+                                                     b ? &bias : NULL, &dst, strides, dil, pl,
+                                                     pr) != dnnl_success)
+        return ond_prep_decline(p, "oneDNN takes no deconvolution of this geometry");
     if ((st = ond_prep_pd(p, &desc, &pd, err)) || !pd)
         return st;
     int wm = -1, bm = -1;
