@@ -354,4 +354,20 @@ enum ond_status ond_conv_integer(const struct ond_node *n, const struct ond_conv
 void ond_matmul_integer(const struct ond_info *a, const struct ond_info *azp,
                         const struct ond_info *b, const struct ond_info *bzp, int32_t *y);
 
+/* ---- strided copies (ops/strided.c): Split, Expand, Tile, DepthToSpace, SpaceToDepth ---- */
+#define OND_STRIDED_MAX_RANK (2 * OND_MAX_RANK)
+/* Fills dst, dense row-major of dims (rank up to OND_STRIDED_MAX_RANK), from src read with
+ * the given element strides (0 repeats); es bytes per element. */
+void ond_strided_copy(void *dst, const void *src, int rank, const int64_t *dims,
+                      const int64_t *strides, size_t es);
+/* Transposing a dense row-major tensor of dims by perm: out_dims[i] = dims[perm[i]], and the
+ * element strides to read it with (ond_strided_copy, ond_prep_strided). */
+void ond_permuted(int rank, const int64_t *dims, const int *perm, int64_t *out_dims,
+                  int64_t *strides);
+/* Session prepare of a strided copy of a float input 0 into output 0 (dense dims, rank at
+ * most 12): one oneDNN reorder reading a view of the plain input with those strides, into
+ * a plain view of the output. Declines for other dtypes. */
+enum ond_status ond_prep_strided(struct ond_prep *p, int rank, const int64_t *dims,
+                                 const int64_t *strides, struct ond_error *err);
+
 #endif
