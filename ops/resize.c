@@ -219,6 +219,9 @@ static enum ond_status resolve(const struct ond_node *n, const struct ond_info *
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "%s has %d values, X has %d %s", n_scales > 0 ? "scales" : "sizes",
                              given, n_axes, p->n_axes >= 0 ? "axes" : "dims");
+    if (p->coord == TF_CROP_AND_RESIZE && n_roi < 0)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                             "tf_crop_and_resize needs input 1 (roi)");
     if (p->coord == TF_CROP_AND_RESIZE && n_roi != 2 * n_axes)
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "roi has %d values, tf_crop_and_resize needs %d", n_roi, 2 * n_axes);
@@ -339,8 +342,12 @@ static double cubic(double d, double a)
 static int taps(const struct resize *p, const struct plan *pl, int a, int64_t in, int64_t o,
                 int64_t *idx, double *w, bool *outside)
 {
-    double x = source(p, pl, a, in, o), f = floor(x), r = x - f;
-    *outside = p->coord == TF_CROP_AND_RESIZE && (x < 0 || x > (double)(in - 1));
+    double x = source(p, pl, a, in, o);
+    *outside = p->coord == TF_CROP_AND_RESIZE && !(x >= 0 && x <= (double)(in - 1));
+    /* A hostile roi or scale can put x anywhere (or make it NaN): past 4 positions out every
+     * tap is clamped to the same edge anyway, so clamping x there changes nothing else. */
+    x = isnan(x) ? 0 : fmin(fmax(x, -4), (double)in + 3);
+    double f = floor(x), r = x - f;
     int count = 0;
     int64_t first = (int64_t)f;
     if (p->mode == NEAREST) {
