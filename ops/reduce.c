@@ -6,10 +6,12 @@
  * an absent or empty axes an identity instead of a reduction over every axis.
  * Over no elements: Sum, L1, L2, SumSquare give 0, Prod 1, Max -inf, Min +inf, Mean NaN,
  * LogSum and LogSumExp -inf. Repeated axes are an error naming the node.
- * Sessions: oneDNN reduction (mean, sum, max, min, mul; L1 and L2 as norm_lp_sum p = 1, 2;
- * SumSquare as norm_lp_power_p_sum p = 2) on the input in the layout it arrives in (plain if
- * oneDNN has no kernel for it); keepdims 0 writes a plain view with the reduced dims kept as
- * 1. LogSum and LogSumExp, and reductions with nothing to reduce, run the eval. */
+ * Sessions: Mean and Max over exactly the spatial dims of [N, C, D...] (rank 3 to 5) as one
+ * oneDNN pooling window (oneDNN 2.6's reduction has only a reference kernel for the blocked
+ * and channels-last layouts convolutions leave); otherwise oneDNN reduction (mean, sum, max,
+ * min, mul; L1 and L2 as norm_lp_sum p = 1, 2; SumSquare as norm_lp_power_p_sum p = 2) on the
+ * input in the layout it arrives in (plain if oneDNN has no kernel for it). keepdims 0 writes
+ * a plain view with the reduced dims kept as 1. LogSum and LogSumExp, and reductions with nothing to reduce, run the eval. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,66 @@ static enum ond_status reduction_pd(struct ond_prep *p, dnnl_alg_kind_t alg, flo
     return ond_prep_pd(p, &desc, pd, err);
 }
 
+/* Whether md, over [N, C, 1...], holds element (n, c) at n * C + c, as plain [N, C] does
+ * (channels-last, or C blocked without padding). */
+static bool flat_nc(const dnnl_memory_desc_t *md)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (md->format_kind != dnnl_blocked || md->padded_dims[1] != md->dims[1] ||
+        b->strides[0] != md->dims[1])
+        return false;
+    if (b->inner_nblks == 0)
+        return b->strides[1] == 1;
+    return b->inner_nblks == 1 && b->inner_idxs[0] == 1 && b->strides[1] == b->inner_blks[0];
+}
+
+static enum ond_status pool_pd(struct ond_prep *p, const dnnl_memory_desc_t *dst,
+                               dnnl_primitive_desc_t *pd, struct ond_error *err)
+{
+    const struct reduce *q = p->node->params;
+    const struct ond_info *x = p->in[0];
+    dnnl_dims_t kernel, ones, zeros;
+    for (int i = 0; i < x->rank - 2; i++) {
+        kernel[i] = x->dims[2 + i];
+        ones[i] = 1;
+        zeros[i] = 0;
+    }
+    dnnl_pooling_v2_desc_t desc;
+    OND_DNNL(dnnl_pooling_v2_forward_desc_init(
+                 &desc, dnnl_forward_inference,
+                 q->kind == MAX ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding,
+                 p->in_md[0], dst, ones, kernel, zeros, zeros, zeros), p->node, err);
+    return ond_prep_pd(p, &desc, pd, err);
+}
+
+/* ReduceMean or ReduceMax over exactly the spatial dims of [N, C, D...] (rank 3 to 5; the
+ * squeeze-and-excitation, MnasNet and ShuffleNet case): one pooling window over them, which
+ * has kernels for blocked and channels-last layouts where the reduction has only its
+ * reference one. dst has the keepdims shape, in the layout pooling picks; with keepdims 0 the
+ * output tensor reads it as plain [N, C], so a layout that is not byte-for-byte that is
+ * replaced by plain. */
+static enum ond_status prepare_pool(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_info *x = p->in[0];
+    int64_t dims[OND_MAX_RANK];
+    for (int i = 0; i < x->rank; i++)
+        dims[i] = i < 2 ? x->dims[i] : 1;
+    dnnl_memory_desc_t dst;
+    dnnl_primitive_desc_t pd;
+    enum ond_status st = ond_prep_md_dims(p, x->rank, dims, &dst, err);
+    dst.data_type = p->in_md[0]->data_type;
+    if (st || (st = pool_pd(p, &dst, &pd, err)) || !pd)
+        return st;
+    const struct reduce *q = p->node->params;
+    if (!q->keepdims && !flat_nc(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0))) {
+        dnnl_primitive_desc_destroy(pd);
+        if ((st = ond_md_float(x->rank, dims, true, &dst, err)) ||
+            (st = pool_pd(p, &dst, &pd, err)) || !pd)
+            return st;
+    }
+    return ond_prep_finish_unary(p, pd, err);
+}
+
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
 {
     static const dnnl_alg_kind_t algs[] = {
@@ -257,6 +319,13 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
         st = ond_md_any(&p->out[0], p->in_md[0]->data_type, &dst, err);
     else
         st = ond_md_float(x->rank, dims, true, &dst, err);
+    bool spatial = x->rank >= 3 && x->rank <= 5 && !red[0] && !red[1];
+    for (int i = 2; i < x->rank; i++)
+        spatial = spatial && red[i];
+    /* A keepdims 0 output is seen as plain f32, which pooling writes only from f32. */
+    if (!st && spatial && (q->kind == MEAN || q->kind == MAX) &&
+        (q->keepdims || p->in_md[0]->data_type == dnnl_f32))
+        return prepare_pool(p, err);
     dnnl_primitive_desc_t pd = NULL;
     if (!st)
         st = reduction_pd(p, algs[q->kind], power, p->in_md[0], &dst, &pd, err);
