@@ -229,6 +229,15 @@ for policy, sizes in (("not_larger", [6, 7]), ("not_smaller", [7, 9])):
          helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="linear", axes=[3, 2],
                           keep_aspect_ratio_policy=policy), xr, ref, 18,
          [("sizes", np.array(sizes, np.int64))])
+# Upsample 9 and Resize 10: the asymmetric transform x / s; nearest rounds up when the dim
+# shrinks (ONNX Runtime's rule; ondine matched ONNX Runtime 1.30 on torch's opset 9 and 10
+# exports within 6e-7).
+ref = lin_axis(lin_axis(x64, 2, 10, lambda i: i / 2), 3, 6, lambda i: i / 1.5)
+case("upsample_9_linear", helper.make_node("Upsample", ["x", "scales"], ["y"], mode="linear"),
+     xr, ref.astype(np.float32), 9, [("scales", np.array([1, 1, 2, 1.5], np.float32))])
+ref = xr[:, :, [0, 2, 4]][:, :, :, [0, 2]]    # x / 0.6 = 0, 1.67, 3.33 -> 0, 2, 4 (ceil)
+case("resize_10_nearest_shrink", helper.make_node("Resize", ["x", "scales"], ["y"]), xr, ref,
+     10, [("scales", np.array([1, 1, 0.6, 0.6], np.float32))])
 # half_pixel_symmetric (19): x_ori = c (1 - out / (in * s)) + (x + 0.5) / s - 0.5, c = in / 2.
 s = 1.7
 out_h, out_w = int(5 * s), int(4 * s)
