@@ -76,10 +76,13 @@ enum ond_status ond_norm_params(const struct ond_node *n, const struct ond_info 
     for (int k = 1; k < 3 && !st; k++) {
         if ((st = ond_require_float(n, in[k], k, err)) || in[k]->rank < 0)
             continue;
-        if (in[k]->rank != 1 || (per >= 0 && in[k]->dims[0] >= 0 && in[k]->dims[0] != per))
+        if (in[k]->rank != 1)
             st = ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                               "input %d must be 1-D of %lld values, got rank %d", k,
-                               (long long)per, in[k]->rank);
+                               "input %d must be 1-D, got rank %d", k, in[k]->rank);
+        else if (per >= 0 && in[k]->dims[0] >= 0 && in[k]->dims[0] != per)
+            st = ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                               "input %d has %lld values, %lld expected", k,
+                               (long long)in[k]->dims[0], (long long)per);
     }
     return st;
 }
