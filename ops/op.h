@@ -370,4 +370,19 @@ void ond_permuted(int rank, const int64_t *dims, const int *perm, int64_t *out_d
 enum ond_status ond_prep_strided(struct ond_prep *p, int rank, const int64_t *dims,
                                  const int64_t *strides, struct ond_error *err);
 
+/* ---- normalization (ops/groupnorm.c), shared with InstanceNormalization and
+ * LayerNormalization ---- */
+/* Reads epsilon (default 1e-5; finite, not negative) and, when stash_type is not NULL, the
+ * attribute stash_type (default 1; a known type: the evals compute statistics in double). */
+enum ond_status ond_norm_attrs(const struct ond_node *n, float *epsilon, int64_t *stash_type,
+                               struct ond_error *err);
+/* Checks inputs 1 and 2 (scale, bias): float, 1-D of per values (per < 0: not known). */
+enum ond_status ond_norm_params(const struct ond_node *n, const struct ond_info *const *in,
+                                int64_t per, struct ond_error *err);
+/* y = (x - mean) / sqrt(var + epsilon) * scale[c] + bias[c] over X [N, C, D...] of known
+ * dims, mean and biased var taken per sample over each of `groups` runs of C / groups
+ * channels (groups divides C). */
+void ond_group_normalize(const struct ond_info *x, int64_t groups, float epsilon,
+                         const float *scale, const float *bias, float *y);
+
 #endif

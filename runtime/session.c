@@ -763,11 +763,22 @@ static void free_plan(struct plan *pl)
 
 /* Small 1-D integer inputs are taken as shape operands (Reshape's shape, Unsqueeze's axes,
  * Pad's pads...): the plan knows their values, so shapes that depend on them are concrete,
- * and plans are cached by those values. */
-static bool shape_input(const struct ond_info *info)
+ * and plans are cached by those values. So are small 1-D float inputs that only Resize and
+ * Upsample read, as their scales or roi (graph input t; info its shape as bound). */
+static bool shape_input(const struct ond_graph *g, const struct ond_tensor *t,
+                        const struct ond_info *info)
 {
-    return (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32) &&
-           info->rank <= 1 && (info->rank == 0 || info->dims[0] <= 2 * OND_MAX_RANK);
+    bool small = info->rank <= 1 && (info->rank == 0 || info->dims[0] <= 2 * OND_MAX_RANK);
+    if (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32)
+        return small;
+    if (info->dtype != OND_DTYPE_FLOAT || !small || !t->uses)
+        return false;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_in; k++)
+            if (g->nodes[i]->in[k] == t && (k == 0 || (strcmp(g->nodes[i]->op_type, "Resize") &&
+                                                       strcmp(g->nodes[i]->op_type, "Upsample"))))
+                return false;
+    return true;
 }
 
 static enum ond_status build_plan(struct ond_session *s, const struct ond_value *inputs,
@@ -821,7 +832,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         pl->input_info[i] = *info;
         dnnl_memory_desc_t md;
         int v;
-        if (shape_input(info)) {
+        if (shape_input(g, t, info)) {
             size_t bytes = ond_info_bytes(info);
             if (!(pl->known[t->id] = ond_aligned_alloc(bytes))) {
                 st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
@@ -1091,7 +1102,8 @@ static enum ond_status get_plan(struct ond_session *s, const struct ond_value *b
         /* A shape operand the caller gave can make a valid model fail planning. */
         const struct ond_graph *g = s->model->graph;
         for (int i = 0; st == OND_STATUS_INVALID_MODEL && i < g->n_inputs; i++)
-            if (shape_input(&(struct ond_info){bound[i].dtype, bound[i].rank,
+            if (shape_input(g, g->inputs[i],
+                            &(struct ond_info){bound[i].dtype, bound[i].rank,
                                                {bound[i].rank ? bound[i].dims[0] : 0}, NULL})) {
                 st = err ? (err->status = OND_STATUS_INVALID_INPUT) : OND_STATUS_INVALID_INPUT;
                 ond_error_prefix(err, "with the values of input '%s': ", g->inputs[i]->name);
