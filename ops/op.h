@@ -43,6 +43,9 @@ struct ond_op {
     /* Multiply-accumulates for inspection, from the node's (known) tensor infos. */
     uint64_t (*macs)(const struct ond_node *n);
     enum ond_quant quant;
+    /* eval reads only its inputs' dims, never their data (Shape): a session computes it at
+     * planning, where every dim is known, so what it feeds (a Reshape's shape) is known too. */
+    bool dims_only;
 };
 
 /* ---- registry (ops/registry.c) ---- */

@@ -67,5 +67,5 @@ const struct ond_op ond_op_shape = {
     .domain = "", .name = "Shape", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct shape),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .dims_only = true,
 };

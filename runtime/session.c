@@ -863,7 +863,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         bool known = n->op->eval != NULL;
         for (int k = 0; k < n->n_in; k++) {
             in[k] = n->in[k] ? &pl->info[n->in[k]->id] : NULL;
-            if (in[k] && !in[k]->data)
+            if (in[k] && !in[k]->data && !n->op->dims_only)
                 known = false;
         }
         for (int k = 0; k < n->n_out; k++)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""trust_models.py: the models that once gave wrong answers silently, each against an independent
-reference, through `ondine test` at -O0, -O1 and -O2 (fp32). Every case must pass at every
+"""trust_models.py: the models that once gave wrong answers silently (or were refused at one
+level only), each against an independent reference, through `ondine test` at -O0, -O1 and -O2 (fp32). Every case must pass at every
 level, and the run must have compared every case (a loader that refused them all fails too).
 
 - preact_resnet18: pre-activation ResNet-18 (BN -> ReLU -> conv blocks, identity and projection
@@ -20,6 +20,8 @@ level, and the run must have compared every case (a loader that refused them all
 - cast_matrix: Cast between every pair of the integer and float types ondine holds, on values
   each source type's range allows and each destination holds exactly (so numpy's astype is the
   reference, exact). int16, uint16, uint32 and uint64 sources once read as uint8. Exact.
+- shape_reshape: Reshape(Relu(x), Shape(x)) with a symbolic batch, as torch exports GroupNorm;
+  -O0 refused it (Shape's output was not computed at planning); numpy's reference, exact.
 - resnet20_fashion_qdq (tests/data, tools/models/make_qdq_reference.py): the QDQ model `ondine
   quantize` writes for examples/models/resnet20_fashion.onnx on 8 test images, ONNX Runtime's
   outputs (optimizations off). Folding the pairs in fp32 was off by up to 3.1 on logits of
@@ -172,6 +174,19 @@ def cast_matrix():
     return d
 
 
+def shape_reshape():
+    T = TensorProto
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Reshape", ["r", "s"], ["y"])]
+    graph = helper.make_graph(nodes, "shape_reshape",
+                              [helper.make_tensor_value_info("x", T.FLOAT, ["n", 4])],
+                              [helper.make_tensor_value_info("y", T.FLOAT, ["n", 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    return folder("shape_reshape", model, x, np.maximum(x, 0))
+
+
 def check(path, atol, level):
     """`ondine test` of one folder: it must report exactly one pass."""
     p = subprocess.run([ONDINE, "test", path, f"-O{level}", "--rtol", "0", "--atol", str(atol)],
@@ -190,6 +205,7 @@ def main():
                     "--batches", "2", "--out", WORK], check=True, stdout=subprocess.DEVNULL)
     cases = [(os.path.join(WORK, "preact_resnet18_bnkeep_op13"), 1e-5),
              (pad_shortcut(), 1e-5), (qdq_chain(), 1e-5), (cast_matrix(), 0),
+             (shape_reshape(), 0),
              (os.path.join(SRC, "tests/data/resnet20_fashion_qdq"), 0.5)]
     results = [check(path, atol, level) for path, atol in cases for level in (0, 1, 2)]
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
