@@ -35,6 +35,11 @@ extern "C" {
 #define OND_VERSION_MAJOR 0
 #define OND_VERSION_MINOR 1
 #define OND_VERSION_PATCH 0
+#define OND_STR_(x) #x
+#define OND_STR(x) OND_STR_(x)
+/* "MAJOR.MINOR.PATCH", what ond_version() returns. */
+#define OND_VERSION_STRING \
+    OND_STR(OND_VERSION_MAJOR) "." OND_STR(OND_VERSION_MINOR) "." OND_STR(OND_VERSION_PATCH)
 
 /* Highest tensor rank ondine handles (oneDNN's limit). */
 #define OND_MAX_RANK 12

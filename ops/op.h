@@ -52,14 +52,14 @@ struct ond_op {
 const struct ond_op *ond_op_find(const char *domain, const char *name, int64_t opset);
 /* Whether any entry has this domain and name (to tell "unknown op" from "unsupported opset"). */
 bool ond_op_known(const char *domain, const char *name);
+/* Binds every node to its op and runs the op's parse, in node order. Unsupported ops are all
+ * listed in one error; with partial, they are recorded in g->unsupported and left unbound. */
+enum ond_status ond_graph_bind_ops(struct ond_graph *g, bool partial, struct ond_error *err);
 size_t ond_op_count(void);
 const struct ond_op *ond_op_at(size_t i);
 
 /* ---- attribute helpers (ops/attr.c): absent attributes take the default; a present one of
  * the wrong type is an error naming node and attribute. ---- */
-enum ond_status ond_node_fail(struct ond_error *err, const struct ond_node *n,
-                              enum ond_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 enum ond_status ond_attr_int(const struct ond_node *n, const char *name, int64_t def,
                              int64_t *v, struct ond_error *err);
 enum ond_status ond_attr_float(const struct ond_node *n, const char *name, float def, float *v,

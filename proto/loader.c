@@ -265,7 +265,7 @@ static enum ond_status check_types(const struct ond_graph *g, struct ond_error *
     return OND_OK;
 }
 
-enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, const char *label,
+enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, const char *label,
                                const struct ond_options *opts, bool partial,
                                struct ond_graph **out, struct ond_error *err)
 {
@@ -318,10 +318,8 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
         goto done;
     ond_trace("ir");
     if ((st = ond_graph_sort(g, err)) || (st = ond_graph_bind_ops(g, partial, err)) ||
-        (st = check_types(g, err)) ||
-        (st = ond_graph_infer(g, err)) || (st = ond_graph_validate(g, err)))
+        (st = check_types(g, err)))
         goto done;
-    ond_trace("infer");
     *out = g;
     g = NULL;
 done:

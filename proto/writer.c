@@ -279,7 +279,7 @@ static enum ond_status model(struct pool *p, const struct ond_graph *g, Onnx__Mo
     mp->has_ir_version = 1;
     mp->ir_version = g->ir_version;
     mp->producer_name = "ondine";
-    mp->producer_version = str(ond_version());
+    mp->producer_version = str(OND_VERSION_STRING);
     mp->graph = gp;
     gp->name = str(g->name);
     for (int i = 0; i < g->n_nodes && !st; i++)

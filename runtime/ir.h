@@ -156,6 +156,10 @@ struct ond_graph {
 /* ---- errors (runtime/error.c) ---- */
 enum ond_status ond_fail(struct ond_error *err, enum ond_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ond_fail with "node 'NAME' (OP): " before the message. */
+enum ond_status ond_node_fail(struct ond_error *err, const struct ond_node *n,
+                              enum ond_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Prepend context ("loading 'x.onnx': ") to a message already set. */
 void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -217,9 +221,6 @@ enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err);
 /* Forgets n's attributes, freeing the data of tensor attributes (only n holds them). */
 void ond_node_drop_attrs(struct ond_graph *g, struct ond_node *n);
 enum ond_status ond_graph_validate(const struct ond_graph *g, struct ond_error *err);
-/* Binds every node to its op and runs the op's parse, in node order. Unsupported ops are all
- * listed in one error; with partial, they are recorded in g->unsupported and left unbound. */
-enum ond_status ond_graph_bind_ops(struct ond_graph *g, bool partial, struct ond_error *err);
 const struct ond_attr *ond_node_attr(const struct ond_node *n, const char *name);
 
 /* ---- shape inference (runtime/infer.c) ---- */

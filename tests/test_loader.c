@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "proto/loader.h"
+#include "runtime/model.h"
 #include "tests/util.h"
 
 static enum ond_status load_bytes(const void *buf, size_t len, struct ond_error *err)
