@@ -7,14 +7,19 @@
  *
  * Thread safety: a loaded model is read-only and may back any number of sessions, created and
  * used from any threads; it must outlive them. ond_session_run and ond_session_run_alloc may be
- * called on one session from several threads at once: such runs are serialized by the
- * session's mutex (they share its plans, activation memory and scratchpad), so each output is
- * bitwise the one a single-threaded caller gets; to run in parallel, use one session per
- * thread. ond_session_free must not overlap a run of that session. Same inputs, same options
- * (threads included): bitwise the same outputs, run after run. Each run computes on
- * options.threads OpenMP threads, the caller's among them; the caller's floating-point modes
- * (MXCSR) are restored on return, the OpenMP workers keep flush-to-zero unless no_ftz.
- * Options and tensors passed in are only read during the call.
+ * called on one session from several threads at once, and such runs proceed in parallel: they
+ * share the session's plans (primitives, reordered weights) read-only, and each takes its own
+ * activation memory and scratchpad from the session's pool (made on demand, at most
+ * options.max_concurrent_runs sets; a run beyond that waits for one to be free). Each output
+ * is bitwise the one a single-threaded caller gets. Planning for new input shapes is
+ * serialized; running is not. ond_session_free must not overlap a run of that session. Same
+ * inputs, same options (threads included): bitwise the same outputs, run after run.
+ *
+ * Side effects: none on the caller's thread or process. Each run computes on options.threads
+ * OpenMP threads, the caller's among them; the caller's OpenMP thread count
+ * (omp_get_max_threads) and floating-point modes (MXCSR) are as they were on return, and so
+ * are the OpenMP workers' (flush-to-zero, unless no_ftz, is set for ondine's work and
+ * restored). Options and tensors passed in are only read during the call.
  */
 #ifndef ONDINE_H
 #define ONDINE_H
@@ -113,6 +118,14 @@ struct ond_options {
      * (normal, batch 1), whose ranges rarely match real data: give real inputs for accuracy. */
     const struct ond_value *calibration;
     size_t n_calibration_sets;
+    /* Sessions: how many runs of one session compute at once (each holds its own activations
+     * and scratchpad); 0: the number of processors. */
+    int max_concurrent_runs;
+    /* Sessions keep a plan per set of input shapes (and values of the inputs that decide
+     * shapes); beyond this many bytes of plans (weights in kernel layouts, values computed
+     * at planning, activations and scratchpads), the least recently used ones that no run
+     * holds are freed. Default 1 GiB; 0: no bound. */
+    uint64_t max_plan_cache_bytes;
 };
 
 /* A tensor passed to or returned from a run. dims[i] < 0 only in model queries (symbolic dim). */

@@ -164,6 +164,8 @@ void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
 /* With ONDINE_TRACE set, prints the wall and CPU time spent since the previous call on this
  * thread, naming it phase, and the peak RSS; NULL only starts the clock. */
 void ond_trace(const char *phase);
+/* With ONDINE_TRACE set, prints "ondine: " and the message on a line (events: a plan evicted). */
+void ond_trace_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- arena (runtime/graph.c): 64-byte aligned, zeroed, freed with the graph ---- */
 void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
@@ -210,6 +212,9 @@ struct ond_node *ond_graph_add_node(struct ond_graph *g, int n_in, int n_out,
                                     struct ond_error *err);
 int ond_graph_symbol(struct ond_graph *g, const char *name, struct ond_error *err);
 int64_t ond_graph_opset(const struct ond_graph *g, const char *domain); /* -1 if not imported */
+/* runtime/shape_operands.c: per graph input, whether its value decides some shape (it flows
+ * into a shape position: Reshape's shape, Pad's pads...); malloc'd, NULL when out of memory. */
+bool *ond_shape_operands(const struct ond_graph *g);
 /* Orders nodes topologically (stable: keeps file order where legal); fails on a cycle. */
 enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err);
 /* Drops dead nodes (and their attributes), recounts uses, sorts. */

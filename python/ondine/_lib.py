@@ -37,6 +37,8 @@ class Options(ctypes.Structure):
         ("max_depth", ctypes.c_int),
         ("calibration", ctypes.c_void_p),
         ("n_calibration_sets", ctypes.c_size_t),
+        ("max_concurrent_runs", ctypes.c_int),
+        ("max_plan_cache_bytes", ctypes.c_uint64),
     ]
 
 
