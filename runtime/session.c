@@ -1233,6 +1233,14 @@ static enum ond_status get_plan(struct ond_session *s, const struct ond_value *b
     return st;
 }
 
+int ond_session_plans_built(struct ond_session *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->plans_built;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 /* Gives back a plan held by get_plan (NULL: none). */
 static void put_plan(struct ond_session *s, struct plan *pl)
 {
