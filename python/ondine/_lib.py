@@ -3,13 +3,13 @@
 Search order (the first that applies wins; a path that is given but does not load is an
 error, never skipped):
   1. the ONDINE_LIBRARY environment variable: the path of libondine.so;
-  2. next to this package: ondine/libondine.so.0, where `make install` puts a copy;
+  2. next to this package: ondine/libondine.so.0, where `make install` and pip put a copy;
   3. the build tree, when the package is imported from the source tree (python/ondine):
      build/lib/libondine.so.0 at the top of the repository;
   4. the system's loader: libondine.so.0 by name (LD_LIBRARY_PATH, ld.so's cache).
 
 ctypes.CDLL releases the GIL around every call, so runs in different Python threads proceed
-in parallel (tests/test_session.py checks it).
+in parallel, also on one session (python/tests/test_session.py and test_threads.py check it).
 """
 import ctypes
 import os
