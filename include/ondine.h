@@ -102,6 +102,10 @@ struct ond_options {
                                            (INVALID_ARGUMENT, listing the passes) */
     size_t n_disabled_passes;
     int no_ftz;                         /* 1: keep denormals (slower); default flushes to zero */
+    int fold_initializer_inputs;        /* loading: initializers also listed as graph inputs
+                                           (IR < 4) are defaults a run may override by
+                                           name (not listed by ond_model_input); 1: constants,
+                                           folded into the graph like other initializers */
     /* Resource limits, 0 for none; exceeding one is OND_STATUS_LIMIT, before allocating.
      * A model keeps those it was loaded with, for its sessions and runs too (the limits given
      * to ond_session_create are not used). Defaults in docs/c-api.md. */
@@ -170,7 +174,9 @@ OND_API enum ond_status ond_session_create(const struct ond_model *model, const 
                                    struct ond_session **session, struct ond_error *err);
 OND_API void ond_session_free(struct ond_session *session);
 
-/* Run once. inputs[i] name a graph input each (every input once). outputs: one per graph output
+/* Run once. inputs[i] name a graph input each (every input once), and may name initializers
+ * an IR < 4 model lists as inputs, to override their values for this run (see
+ * fold_initializer_inputs). outputs: one per graph output
  * in graph order, caller-owned buffers (data, size); ondine fills dtype, rank and dims, and
  * name when it is NULL (pointing into the model). */
 OND_API enum ond_status ond_session_run(struct ond_session *session, const struct ond_value *inputs,

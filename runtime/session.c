@@ -134,7 +134,8 @@ struct ond_session {
     pthread_cond_t ctx_freed;
     int n_ctx;                        /* contexts of all plans */
     int plans_built;
-    bool *shape_operand;              /* per graph input: its values decide shapes */
+    bool *shape_operand;              /* per graph input, then default (runtime/ir.h): the
+                                         plan knows its values */
     bool observe;                     /* plans keep every float activation (calibration) */
     float *qscale;                    /* int8: per tensor, the scale of its s8/u8 form (0:
                                          it stays float) */
@@ -860,12 +861,13 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         !(pl->last_read = calloc((size_t)nt + 1, sizeof *pl->last_read)) ||
         !(pl->output_value = calloc((size_t)nt + 1, sizeof *pl->output_value)) ||
         !(pl->outs = calloc((size_t)nt + 1, sizeof *pl->outs)) ||
-        !(pl->input_info = calloc((size_t)g->n_inputs + 1, sizeof *pl->input_info))) {
+        !(pl->input_info = calloc((size_t)(g->n_inputs + g->n_defaults) + 1,
+                                  sizeof *pl->input_info))) {
         free_plan(pl);
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a plan");
     }
     pl->n_tensors = nt;
-    pl->n_inputs = g->n_inputs;
+    pl->n_inputs = g->n_inputs + g->n_defaults;
     pl->qscale = s->qscale;
     /* Observing, every float activation is kept to the end like an output. */
     for (int i = 0; i < (s->observe ? nt : g->n_outputs); i++) {
@@ -887,8 +889,8 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
                 pl->last_read[g->nodes[i]->in[k]->id] = i;
     for (int i = 0; i < pl->n_outs; i++)
         pl->last_read[pl->outs[i]->id] = INT32_MAX;
-    for (int i = 0; i < g->n_inputs && !st; i++) {
-        struct ond_tensor *t = g->inputs[i];
+    for (int i = 0; i < pl->n_inputs && !st; i++) {
+        struct ond_tensor *t = i < g->n_inputs ? g->inputs[i] : g->defaults[i - g->n_inputs];
         struct ond_info *info = &pl->info[t->id];
         info->rank = inputs[i].rank;
         memcpy(info->dims, inputs[i].dims, sizeof(int64_t) * (size_t)inputs[i].rank);
@@ -896,8 +898,11 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         dnnl_memory_desc_t md;
         int v;
         /* The plan knows the values of shape operands, so shapes that depend on them are
-         * concrete; plans are cached by those values. */
-        if (s->shape_operand[i]) {
+         * concrete, and of defaults, which primitives take as constants (weights); plans are
+         * cached by those values. A default the caller left is the model's. */
+        if (i >= g->n_inputs && inputs[i].data == t->dflt) {
+            info->data = pl->input_info[i].data = t->dflt;
+        } else if (s->shape_operand[i]) {
             size_t bytes = ond_info_bytes(info);
             if (!(pl->known[t->id] = ond_aligned_alloc(bytes))) {
                 st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
@@ -1126,7 +1131,8 @@ static struct plan *find_plan(struct ond_session *s, const struct ond_value *inp
             const struct ond_info *pi = &p->input_info[i];
             same = pi->rank == inputs[i].rank &&
                    memcmp(pi->dims, inputs[i].dims, sizeof(int64_t) * (size_t)pi->rank) == 0 &&
-                   (!pi->data || memcmp(pi->data, inputs[i].data, ond_info_bytes(pi)) == 0);
+                   (!pi->data || pi->data == inputs[i].data ||
+                    memcmp(pi->data, inputs[i].data, ond_info_bytes(pi)) == 0);
         }
         if (same)
             return p;
@@ -1410,16 +1416,19 @@ static enum ond_status execute_hosted(struct ond_session *s, struct plan *pl, st
     return st;
 }
 
-/* Orders the caller's inputs as the graph's and checks each. */
+/* Orders the caller's inputs as the graph's, then its defaults (the model's value where the
+ * caller gives none), and checks each. */
 static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_value *inputs,
                                    size_t n_inputs, struct ond_value *bound,
                                    struct ond_error *err)
 {
-    if (n_inputs != (size_t)g->n_inputs)
-        return ond_fail(err, OND_STATUS_INVALID_INPUT, "the model takes %d input%s, got %zu",
-                        g->n_inputs, g->n_inputs == 1 ? "" : "s", n_inputs);
-    for (int i = 0; i < g->n_inputs; i++) {
-        const struct ond_tensor *t = g->inputs[i];
+    if (n_inputs < (size_t)g->n_inputs || n_inputs > (size_t)(g->n_inputs + g->n_defaults))
+        return ond_fail(err, OND_STATUS_INVALID_INPUT, "the model takes %d input%s%s, got %zu",
+                        g->n_inputs, g->n_inputs == 1 ? "" : "s",
+                        g->n_defaults ? " (and initializers it lists as inputs)" : "", n_inputs);
+    size_t given = 0;
+    for (int i = 0; i < g->n_inputs + g->n_defaults; i++) {
+        const struct ond_tensor *t = i < g->n_inputs ? g->inputs[i] : g->defaults[i - g->n_inputs];
         const struct ond_value *v = NULL;
         for (size_t k = 0; k < n_inputs; k++) {
             if (!inputs[k].name)
@@ -1430,6 +1439,13 @@ static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_v
                                     t->name);
                 v = &inputs[k];
             }
+        }
+        if (!v && i >= g->n_inputs) {
+            bound[i] = (struct ond_value){.name = t->name, .dtype = t->info.dtype,
+                                          .rank = t->info.rank, .data = (void *)t->dflt,
+                                          .size = ond_info_bytes(&t->info)};
+            memcpy(bound[i].dims, t->info.dims, sizeof(int64_t) * (size_t)t->info.rank);
+            continue;
         }
         if (!v) {
             for (size_t k = 0; k < n_inputs; k++)
@@ -1443,6 +1459,13 @@ static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_v
         if (st)
             return st;
         bound[i] = *v;
+        given++;
+    }
+    for (size_t k = 0; given < n_inputs && k < n_inputs; k++) {
+        const struct ond_tensor *t = ond_graph_find_tensor(g, inputs[k].name);
+        if (!t || !(t->flags & OND_TENSOR_INPUT))
+            return ond_fail(err, OND_STATUS_INVALID_INPUT, "'%s' is not an input of the model",
+                            inputs[k].name);
     }
     return OND_OK;
 }
@@ -1457,7 +1480,7 @@ static enum ond_status plan_for(struct ond_session *s, const struct ond_value *i
     const struct ond_graph *g = s->model->graph;
     enum ond_status st = OND_OK;
     *pl = NULL;
-    if (!(*bound = calloc((size_t)g->n_inputs + 1, sizeof **bound)))
+    if (!(*bound = calloc((size_t)(g->n_inputs + g->n_defaults) + 1, sizeof **bound)))
         st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
     else
         st = bind_inputs(g, inputs, n_inputs, *bound, err);

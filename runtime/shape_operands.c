@@ -41,7 +41,7 @@ static bool is_position(const struct ond_node *n, int k)
 bool *ond_shape_operands(const struct ond_graph *g)
 {
     bool *needed = calloc((size_t)g->n_tensors + 1, sizeof *needed);
-    bool *out = calloc((size_t)g->n_inputs + 1, sizeof *out);
+    bool *out = calloc((size_t)(g->n_inputs + g->n_defaults) + 1, sizeof *out);
     if (!needed || !out) {
         free(needed);
         free(out);
@@ -61,6 +61,9 @@ bool *ond_shape_operands(const struct ond_graph *g)
     }
     for (int i = 0; i < g->n_inputs; i++)
         out[i] = needed[g->inputs[i]->id];
+    /* Defaults are known at planning whatever they feed: primitives take them as constants. */
+    for (int i = 0; i < g->n_defaults; i++)
+        out[g->n_inputs + i] = true;
     free(needed);
     return out;
 }

@@ -180,6 +180,70 @@ static void test_shape_operand_through_chain(void **state)
     ond_model_free(model);
 }
 
+/* IR 3, x [1,1,3,3] -> Conv(w) -> y with the initializer w [1,1,2,2] (ones) also listed as a
+ * graph input: a default the caller may override by name, as in ONNX Runtime. */
+static struct ond_model *default_weight_model(bool fold)
+{
+    struct tm *m = tm_new(3, 8);
+    tm_input(m, "x", OND_DTYPE_FLOAT, 4, (int64_t[]){1, 1, 3, 3});
+    tm_input(m, "w", OND_DTYPE_FLOAT, 4, (int64_t[]){1, 1, 2, 2});
+    tm_init(m, "w", OND_DTYPE_FLOAT, 4, (int64_t[]){1, 1, 2, 2}, (float[]){1, 1, 1, 1});
+    tm_node(m, "Conv", "conv", "x,w", "y");
+    tm_output(m, "y");
+    struct ond_options o;
+    ond_options_init(&o);
+    o.fold_initializer_inputs = fold;
+    struct ond_model *model = NULL;
+    struct ond_error err = {0};
+    uint8_t *bytes;
+    size_t len;
+    bytes = tm_pack(m, &len);
+    tm_free(m);
+    if (ond_model_load_buffer(bytes, len, &o, &model, &err))
+        fail_msg("load: %s", err.message);
+    free(bytes);
+    return model;
+}
+
+static void test_initializer_inputs_are_defaults(void **state)
+{
+    (void)state;
+    struct ond_model *model = default_weight_model(false);
+    assert_int_equal(ond_model_input_count(model), 1); /* w is not required */
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w2[4] = {2, 0, 0, -1}, y[4];
+    struct ond_value in[2] = {
+        {.name = "x", .dtype = OND_DTYPE_FLOAT, .rank = 4, .dims = {1, 1, 3, 3}, .data = x,
+         .size = sizeof x},
+        {.name = "w", .dtype = OND_DTYPE_FLOAT, .rank = 4, .dims = {1, 1, 2, 2}, .data = w2,
+         .size = sizeof w2},
+    };
+    struct ond_value out = {.data = y, .size = sizeof y};
+    /* By hand: 2x2 windows of x summed (ones), then 2 * top-left - bottom-right. */
+    const float sums[4] = {12, 16, 24, 28}, over[4] = {2 - 5, 4 - 6, 8 - 8, 10 - 9};
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(ond_session_run(s, in, 1, &out, 1, &err), OND_OK);
+        assert_memory_equal(y, sums, sizeof y);
+        if (ond_session_run(s, in, 2, &out, 1, &err))
+            fail_msg("override: %s", err.message);
+        assert_memory_equal(y, over, sizeof y);
+    }
+    assert_int_equal(ond_session_plans_built(s), 2);
+    ond_session_free(s);
+    ond_model_free(model);
+    /* Folded on request: w is a constant, which a run cannot name. */
+    model = default_weight_model(true);
+    assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
+    assert_int_equal(ond_session_run(s, in, 1, &out, 1, &err), OND_OK);
+    assert_memory_equal(y, sums, sizeof y);
+    assert_int_equal(ond_session_run(s, in, 2, &out, 1, &err), OND_STATUS_INVALID_INPUT);
+    assert_non_null(strstr(err.message, "the model takes 1 input, got 2"));
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_run_alloc),
         cmocka_unit_test(test_integer_data_input_one_plan),
         cmocka_unit_test(test_shape_operand_through_chain),
+        cmocka_unit_test(test_initializer_inputs_are_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@ class Options(ctypes.Structure):
         ("disabled_passes", ctypes.POINTER(ctypes.c_char_p)),
         ("n_disabled_passes", ctypes.c_size_t),
         ("no_ftz", ctypes.c_int),
+        ("fold_initializer_inputs", ctypes.c_int),
         ("max_file_bytes", ctypes.c_uint64),
         ("max_tensor_elements", ctypes.c_uint64),
         ("max_total_bytes", ctypes.c_uint64),
