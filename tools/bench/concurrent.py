@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """concurrent.py: runs from several threads on ONE InferenceSession (threads=1 per run) against
 the same runs from one thread: throughput speed-up, and whether every output is bitwise the
-single-threaded one. Also prints the machine's load (the speed-up is only meaningful with
-free cores). A benchmark, not a test: numbers go to docs/performance.md by hand.
+single-threaded one. Also prints the CPUs the process kept busy and the machine's load: the
+speed-up is only meaningful with free cores (on a loaded Linux with autogroup scheduling, a
+process gets one share of the CPUs however many threads it runs). A benchmark, not a test.
 
 usage: concurrent.py MODEL.onnx [--threads 2] [--runs 20] [--rounds 3]
 Run from the repository with PYTHONPATH=python (and the build tree's library), e.g.
@@ -38,11 +39,9 @@ def main():
     want = [sess.run(None, f) for f in feeds]  # plans, and the single-threaded outputs
 
     def serial():
-        t0 = time.perf_counter()
         for f in feeds:
             for _ in range(a.runs):
                 sess.run(None, f)
-        return time.perf_counter() - t0
 
     mismatches = []
 
@@ -53,24 +52,30 @@ def main():
                 if not all(np.array_equal(g, w) for g, w in zip(got, want[i])):
                     mismatches.append(i)
         ts = [threading.Thread(target=work, args=(i,)) for i in range(a.threads)]
-        t0 = time.perf_counter()
         for t in ts:
             t.start()
         for t in ts:
             t.join()
-        return time.perf_counter() - t0
+
+    def timed(f):
+        """Wall seconds, and CPU seconds the process used per wall second."""
+        w0, c0 = time.perf_counter(), time.process_time()
+        f()
+        w = time.perf_counter() - w0
+        return w, (time.process_time() - c0) / w
 
     parallel()  # one context per caller thread, made once
     one, many = [], []
     for _ in range(a.rounds):  # alternating, so both see the same load
-        one.append(serial())
-        many.append(parallel())
-    s1, sn = statistics.median(one), statistics.median(many)
+        one.append(timed(serial))
+        many.append(timed(parallel))
+    s1, sn = statistics.median(w for w, _ in one), statistics.median(w for w, _ in many)
+    c1, cn = statistics.median(c for _, c in one), statistics.median(c for _, c in many)
     runs = a.threads * a.runs
     print(f"model {os.path.basename(os.path.dirname(a.model)) or a.model}, "
           f"{runs} runs per round, {a.rounds} rounds, threads=1 per run")
-    print(f"  1 caller thread : {s1 * 1e3 / runs:7.2f} ms per run")
-    print(f"  {a.threads} caller threads: {sn * 1e3 / runs:7.2f} ms per run "
+    print(f"  1 caller thread : {s1 * 1e3 / runs:7.2f} ms per run, {c1:.2f} CPUs busy")
+    print(f"  {a.threads} caller threads: {sn * 1e3 / runs:7.2f} ms per run, {cn:.2f} CPUs busy "
           f"(speed-up {s1 / sn:.2f}x)")
     print(f"  outputs bitwise equal to single-threaded: {'yes' if not mismatches else 'NO'}")
     print(f"  load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
