@@ -1,7 +1,8 @@
 /* loader.c: ONNX ModelProto bytes -> IR graph.
  *
  * Handles IR versions 3..11, opset imports per domain (default domain 1..26), initializers
- * also listed as graph inputs (constants with defaults), model-local functions (inlined by
+ * also listed as graph inputs (before IR 4: defaults a run may override, kept out of folding
+ * unless fold_initializer_inputs; else constants), model-local functions (inlined by
  * proto/inline.c), and nodes without names. Before protobuf-c unpacks anything, a wire-format
  * scan bounds message nesting, and unpacking runs through an allocator with a byte budget
  * (proto/wire.c), so hostile bytes cannot exhaust the stack or memory; proto/decode.c turns
@@ -194,6 +195,7 @@ static enum ond_status load_model(struct ond_load_ctx *c, const Onnx__ModelProto
             return st;
     }
     if (!(g->inputs = ond_alloc(g, sizeof *g->inputs * (gp->n_input + 1), err)) ||
+        !(g->defaults = ond_alloc(g, sizeof *g->defaults * (gp->n_input + 1), err)) ||
         !(g->outputs = ond_alloc(g, sizeof *g->outputs * (gp->n_output + 1), err)))
         return err->status;
     for (size_t i = 0; i < gp->n_input; i++) {
@@ -201,8 +203,18 @@ static enum ond_status load_model(struct ond_load_ctx *c, const Onnx__ModelProto
         if (!*nm)
             return ond_fail(err, OND_STATUS_INVALID_MODEL, "graph input %zu has no name", i);
         struct ond_tensor *t = ond_graph_find_tensor(g, nm);
+        if (t && t->flags == OND_TENSOR_CONST && g->ir_version < 4 &&
+            !g->opts.fold_initializer_inputs) {
+            /* IR < 4 lists initializers as inputs: a default the caller may override, kept
+             * out of folding (as ONNX Runtime does) unless asked. */
+            t->flags = OND_TENSOR_INPUT | OND_TENSOR_DEFAULT;
+            t->dflt = t->info.data;
+            t->info.data = NULL;
+            g->defaults[g->n_defaults++] = t;
+            continue;
+        }
         if (t && (t->flags & OND_TENSOR_CONST))
-            continue; /* IR < 4 lists initializers as inputs: a constant with a default */
+            continue; /* a constant with a default (folded on request) */
         if (t)
             return ond_fail(err, OND_STATUS_INVALID_MODEL, "graph input '%s' is listed twice", nm);
         if (!(t = ond_graph_add_tensor(g, nm, err)))

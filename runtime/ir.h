@@ -32,6 +32,10 @@ enum {
     OND_TENSOR_OUTPUT = 2, /* graph output */
     OND_TENSOR_CONST = 4,  /* initializer or folded constant: info.data holds its value */
     OND_TENSOR_BADTYPE = 8, /* declared with a type ondine cannot hold (string, sequence...) */
+    OND_TENSOR_DEFAULT = 16, /* with INPUT: an initializer also listed as a graph input (IR < 4),
+                                a default the caller may override at run time: its value is
+                                at dflt, info.data is NULL (passes and inference treat it as
+                                run-time data); in graph->defaults, not graph->inputs */
 };
 
 struct ond_node;
@@ -46,6 +50,7 @@ struct ond_tensor {
     struct ond_node *producer;
     int uses;              /* node inputs that read it, graph outputs not counted */
     int id;                /* index in graph->tensors */
+    const void *dflt;      /* OND_TENSOR_DEFAULT: the initializer's value (in own) */
     float qscale;          /* the scale of its int8 form a QDQ model gives (fold_qdq); 0: none */
     bool qunsigned;        /* with qscale: u8 (non-negative), else s8 */
 };
@@ -146,6 +151,8 @@ struct ond_graph {
     struct ond_tensor **tensors;
     int n_inputs, n_outputs;
     struct ond_tensor **inputs;  /* run-time inputs only */
+    int n_defaults;
+    struct ond_tensor **defaults; /* OND_TENSOR_DEFAULT inputs, which callers may leave out */
     struct ond_tensor **outputs;
     int n_syms, cap_syms;
     const char **syms;           /* symbolic dim names: dim d <= -2 is syms[-2 - d] */
@@ -168,6 +175,8 @@ void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
 /* With ONDINE_TRACE set, prints the wall and CPU time spent since the previous call on this
  * thread, naming it phase, and the peak RSS; NULL only starts the clock. */
 void ond_trace(const char *phase);
+/* With ONDINE_TRACE set, prints "ondine: " and the message on a line (events: a plan evicted). */
+void ond_trace_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- arena (runtime/graph.c): 64-byte aligned, zeroed, freed with the graph ---- */
 void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
@@ -214,6 +223,10 @@ struct ond_node *ond_graph_add_node(struct ond_graph *g, int n_in, int n_out,
                                     struct ond_error *err);
 int ond_graph_symbol(struct ond_graph *g, const char *name, struct ond_error *err);
 int64_t ond_graph_opset(const struct ond_graph *g, const char *domain); /* -1 if not imported */
+/* runtime/shape_operands.c: per graph input, whether its value decides some shape (it flows
+ * into a shape position: Reshape's shape, Pad's pads...), then true per default (a session
+ * knows defaults at planning too); malloc'd, NULL when out of memory. */
+bool *ond_shape_operands(const struct ond_graph *g);
 /* Orders nodes topologically (stable: keeps file order where legal); fails on a cycle. */
 enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err);
 /* Drops dead nodes (and their attributes), recounts uses, sorts. */

@@ -17,4 +17,5 @@ void ond_options_init(struct ond_options *o)
     o->max_total_bytes = 8ull << 30;
     o->max_nodes = 1 << 20;
     o->max_depth = 64;
+    o->max_plan_cache_bytes = 1ull << 30;
 }

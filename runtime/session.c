@@ -10,15 +10,23 @@
  * input's storage. A sum post-op's output takes over its addend's buffer when no one else
  * reads it, else starts as a copy. Values that own storage live in one arena, placed by
  * liveness so buffers are reused. Graph inputs are read in place from the caller's buffers
- * (small 1-D integer inputs, taken as shape operands, are known at planning instead: plans
- * are cached by their values); outputs are copied out in plain layout.
+ * (the inputs whose values decide shapes, found by runtime/shape_operands.c, are known at
+ * planning instead: plans are cached by their values); outputs are copied out in plain
+ * layout. Plans are kept, least recently used first out, within max_plan_cache_bytes.
  *
  * int8 sessions: the model's activations are calibrated first (runtime/calibrate.c: an f32
  * session that observes every activation); each value then carries its tensor's scale, and
  * reorders between f32 and s8/u8 convert with it (the contract is in runtime/exec.h).
  *
- * Runs on one session are serialized (the arena and scratchpad are the session's); use one
- * session per thread to run in parallel. Nothing is allocated or created while running.
+ * Concurrent runs: a plan is read-only once built; what a run writes (the arena, the
+ * scratchpad, oneDNN memory objects and a stream) is a context, taken from the plan's idle
+ * ones or made for it, at most max_concurrent_runs per session. The session's lock guards the
+ * plan list and the contexts, briefly; building a plan holds another lock, so that two first
+ * runs for one shape build it once while runs of other plans go on. Once a plan has as many
+ * contexts as it has concurrent callers, nothing is allocated or created while running.
+ *
+ * A run leaves no trace on its host: OpenMP's thread count is set for the call and restored,
+ * and flush-to-zero is set in each OpenMP thread for the run and restored in it after.
  */
 #include <omp.h>
 #include <pthread.h>
@@ -41,7 +49,6 @@
  * root's lifetime covers every value viewing it. */
 struct value {
     dnnl_memory_desc_t md;
-    dnnl_memory_t mem;
     size_t size, offset;
     size_t at;             /* bytes into its root's storage (a slice of a concat's output) */
     int first, last;       /* steps that write it first and read it last */
@@ -71,7 +78,19 @@ struct step {
     int n_in, n_out;
     int *in_value;                        /* -1: constant, data in in_info */
     int *out_value;
-    struct ond_info *in_info, *out_info;
+    struct ond_info *in_info, *out_info;  /* in_info's data: set for constants only */
+    const struct ond_info **in_ptr;       /* NULL for an omitted input */
+};
+
+/* What one run writes into: a plan's activations (arena) and scratchpad, the oneDNN memory
+ * objects over them, a stream, and the arguments of eval steps. */
+struct ctx {
+    struct ctx *next;                     /* the plan's idle contexts */
+    dnnl_stream_t stream;
+    void *arena, *scratch;
+    dnnl_memory_t *mem;                   /* per value */
+    dnnl_memory_t scratch_mem;
+    struct ond_info *in_info;             /* an eval step's inputs, as many as the widest */
     const struct ond_info **in_ptr;
     void **out_data;
 };
@@ -95,12 +114,13 @@ struct plan {
     const float *qscale;              /* int8: the session's scales per tensor, else NULL */
     int node_at;                      /* index of the node being planned */
     int n_views, n_in_place, n_output_reorders;
-    void *arena;
-    size_t arena_size;
-    void *scratch;
-    size_t scratch_size;
-    dnnl_memory_t scratch_mem;
+    size_t arena_size, scratch_size;
+    int max_args;                     /* inputs or outputs of the widest eval or copy step */
     uint64_t bytes;                   /* held: computed values, activations, scratchpad */
+    uint64_t weight_bytes;            /* constants in primitives' layouts */
+    struct ctx *idle;
+    int n_ctx;                        /* contexts made, idle or in use */
+    int users;                        /* calls holding the plan: it is not evicted */
 };
 
 struct ond_session {
@@ -108,8 +128,14 @@ struct ond_session {
     struct ond_options opts;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
-    struct plan *plans;
-    pthread_mutex_t lock;
+    struct plan *plans;               /* most recently used first */
+    pthread_mutex_t lock;             /* plans, their users and contexts */
+    pthread_mutex_t build;            /* held while building a plan */
+    pthread_cond_t ctx_freed;
+    int n_ctx;                        /* contexts of all plans */
+    int plans_built;
+    bool *shape_operand;              /* per graph input, then default (runtime/ir.h): the
+                                         plan knows its values */
     bool observe;                     /* plans keep every float activation (calibration) */
     float *qscale;                    /* int8: per tensor, the scale of its s8/u8 form (0:
                                          it stays float) */
@@ -364,9 +390,7 @@ static bool alloc_eval(struct step *st, int n_in, int n_out)
     st->in_info = calloc((size_t)n_in + 1, sizeof *st->in_info);
     st->out_info = calloc((size_t)n_out + 1, sizeof *st->out_info);
     st->in_ptr = calloc((size_t)n_in + 1, sizeof *st->in_ptr);
-    st->out_data = calloc((size_t)n_out + 1, sizeof *st->out_data);
-    return st->in_value && st->out_value && st->in_info && st->out_info && st->in_ptr &&
-           st->out_data;
+    return st->in_value && st->out_value && st->in_info && st->out_info && st->in_ptr;
 }
 
 static void free_prep(struct ond_prep *p)
@@ -715,12 +739,76 @@ static void place(struct plan *pl)
     pl->arena_size = top;
 }
 
-/* Where value v's bytes are: the caller's input buffer or the arena. */
-static void *value_data(const struct plan *pl, int v, const struct ond_value *inputs)
+/* Where value v's bytes are: the caller's input buffer or a context's arena. */
+static void *value_data(const struct plan *pl, void *arena, int v,
+                        const struct ond_value *inputs)
 {
     const struct value *root = &pl->values[pl->values[v].root];
     return (root->input ? (char *)inputs[root->input_index].data
-                        : (char *)pl->arena + root->offset) + pl->values[v].at;
+                        : (char *)arena + root->offset) + pl->values[v].at;
+}
+
+static void free_ctx(const struct plan *pl, struct ctx *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; c->mem && i < pl->n_values; i++)
+        if (c->mem[i])
+            dnnl_memory_destroy(c->mem[i]);
+    if (c->scratch_mem)
+        dnnl_memory_destroy(c->scratch_mem);
+    if (c->stream)
+        dnnl_stream_destroy(c->stream);
+    free(c->mem);
+    free(c->arena);
+    free(c->scratch);
+    free(c->in_info);
+    free(c->in_ptr);
+    free(c->out_data);
+    free(c);
+}
+
+/* A context for running pl. Graph inputs, and views of them, get the caller's buffer at
+ * each run. */
+static enum ond_status new_ctx(struct ond_session *s, const struct plan *pl, struct ctx **out,
+                               struct ond_error *err)
+{
+    struct ctx *c = calloc(1, sizeof *c);
+    size_t w = (size_t)pl->max_args + 1;
+    if (!c || !(c->mem = calloc((size_t)pl->n_values + 1, sizeof *c->mem)) ||
+        !(c->arena = ond_aligned_alloc(pl->arena_size)) ||
+        !(c->scratch = ond_aligned_alloc(pl->scratch_size)) ||
+        !(c->in_info = calloc(w, sizeof *c->in_info)) ||
+        !(c->in_ptr = calloc(w, sizeof *c->in_ptr)) ||
+        !(c->out_data = calloc(w, sizeof *c->out_data))) {
+        free_ctx(pl, c);
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate %zu bytes of activations",
+                        pl->arena_size);
+    }
+    enum ond_status st = ond_dnnl(dnnl_stream_create(&c->stream, s->engine,
+                                                     dnnl_stream_default_flags),
+                                  "stream_create", NULL, err);
+    for (int i = 0; i < pl->n_values && !st; i++) {
+        void *h = pl->values[pl->values[i].root].input ? DNNL_MEMORY_NONE
+                                                        : value_data(pl, c->arena, i, NULL);
+        st = ond_dnnl(dnnl_memory_create(&c->mem[i], &pl->values[i].md, s->engine, h),
+                      "memory_create", NULL, err);
+    }
+    if (!st && pl->scratch_size) {
+        dnnl_memory_desc_t md;
+        dnnl_dims_t d = {(dnnl_dim_t)pl->scratch_size};
+        st = ond_dnnl(dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_u8, dnnl_a), "scratchpad md",
+                      NULL, err);
+        if (!st)
+            st = ond_dnnl(dnnl_memory_create(&c->scratch_mem, &md, s->engine, c->scratch),
+                          "memory_create", NULL, err);
+    }
+    if (st) {
+        free_ctx(pl, c);
+        return st;
+    }
+    *out = c;
+    return OND_OK;
 }
 
 static void free_plan(struct plan *pl)
@@ -738,11 +826,11 @@ static void free_plan(struct plan *pl)
         free(st->in_info);
         free(st->out_info);
         free(st->in_ptr);
-        free(st->out_data);
     }
-    for (int i = 0; i < pl->n_values; i++)
-        if (pl->values[i].mem)
-            dnnl_memory_destroy(pl->values[i].mem);
+    for (struct ctx *c = pl->idle, *next; c; c = next) {
+        next = c->next;
+        free_ctx(pl, c);
+    }
     free(pl->values);
     free(pl->steps);
     free(pl->info);
@@ -751,34 +839,10 @@ static void free_plan(struct plan *pl)
     free(pl->output_value);
     free(pl->outs);
     free(pl->input_info);
-    free(pl->arena);
-    free(pl->scratch);
-    if (pl->scratch_mem)
-        dnnl_memory_destroy(pl->scratch_mem);
     for (int i = 0; pl->known && i < pl->n_tensors; i++)
         free(pl->known[i]);
     free(pl->known);
     free(pl);
-}
-
-/* Small 1-D integer inputs are taken as shape operands (Reshape's shape, Unsqueeze's axes,
- * Pad's pads...): the plan knows their values, so shapes that depend on them are concrete,
- * and plans are cached by those values. So are small 1-D float inputs that only Resize and
- * Upsample read, as their scales or roi (graph input t; info its shape as bound). */
-static bool shape_input(const struct ond_graph *g, const struct ond_tensor *t,
-                        const struct ond_info *info)
-{
-    bool small = info->rank <= 1 && (info->rank == 0 || info->dims[0] <= 2 * OND_MAX_RANK);
-    if (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32)
-        return small;
-    if (info->dtype != OND_DTYPE_FLOAT || !small || !t->uses)
-        return false;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i]->n_in; k++)
-            if (g->nodes[i]->in[k] == t && (k == 0 || (strcmp(g->nodes[i]->op_type, "Resize") &&
-                                                       strcmp(g->nodes[i]->op_type, "Upsample"))))
-                return false;
-    return true;
 }
 
 static enum ond_status build_plan(struct ond_session *s, const struct ond_value *inputs,
@@ -797,12 +861,13 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         !(pl->last_read = calloc((size_t)nt + 1, sizeof *pl->last_read)) ||
         !(pl->output_value = calloc((size_t)nt + 1, sizeof *pl->output_value)) ||
         !(pl->outs = calloc((size_t)nt + 1, sizeof *pl->outs)) ||
-        !(pl->input_info = calloc((size_t)g->n_inputs + 1, sizeof *pl->input_info))) {
+        !(pl->input_info = calloc((size_t)(g->n_inputs + g->n_defaults) + 1,
+                                  sizeof *pl->input_info))) {
         free_plan(pl);
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a plan");
     }
     pl->n_tensors = nt;
-    pl->n_inputs = g->n_inputs;
+    pl->n_inputs = g->n_inputs + g->n_defaults;
     pl->qscale = s->qscale;
     /* Observing, every float activation is kept to the end like an output. */
     for (int i = 0; i < (s->observe ? nt : g->n_outputs); i++) {
@@ -824,15 +889,20 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
                 pl->last_read[g->nodes[i]->in[k]->id] = i;
     for (int i = 0; i < pl->n_outs; i++)
         pl->last_read[pl->outs[i]->id] = INT32_MAX;
-    for (int i = 0; i < g->n_inputs && !st; i++) {
-        struct ond_tensor *t = g->inputs[i];
+    for (int i = 0; i < pl->n_inputs && !st; i++) {
+        struct ond_tensor *t = i < g->n_inputs ? g->inputs[i] : g->defaults[i - g->n_inputs];
         struct ond_info *info = &pl->info[t->id];
         info->rank = inputs[i].rank;
         memcpy(info->dims, inputs[i].dims, sizeof(int64_t) * (size_t)inputs[i].rank);
         pl->input_info[i] = *info;
         dnnl_memory_desc_t md;
         int v;
-        if (shape_input(g, t, info)) {
+        /* The plan knows the values of shape operands, so shapes that depend on them are
+         * concrete, and of defaults, which primitives take as constants (weights); plans are
+         * cached by those values. A default the caller left is the model's. */
+        if (i >= g->n_inputs && inputs[i].data == t->dflt) {
+            info->data = pl->input_info[i].data = t->dflt;
+        } else if (s->shape_operand[i]) {
             size_t bytes = ond_info_bytes(info);
             if (!(pl->known[t->id] = ond_aligned_alloc(bytes))) {
                 st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
@@ -918,45 +988,24 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         st = plan_budget(g, pl, (uint64_t)pl->arena_size + pl->scratch_size,
                          "activations and scratchpad", err);
     }
-    if (!st) {
-        pl->arena = ond_aligned_alloc(pl->arena_size);
-        pl->scratch = ond_aligned_alloc(pl->scratch_size);
-        if (!pl->arena || !pl->scratch)
-            st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate %zu bytes of activations",
-                          pl->arena_size);
-    }
-    /* Graph inputs, and views of them, get the caller's buffer at each run. */
-    for (int i = 0; i < pl->n_values && !st; i++) {
-        struct value *v = &pl->values[i];
-        void *h = pl->values[v->root].input ? DNNL_MEMORY_NONE : value_data(pl, i, NULL);
-        st = ond_dnnl(dnnl_memory_create(&v->mem, &v->md, s->engine, h), "memory_create", NULL,
-                      err);
-    }
-    if (!st && pl->scratch_size) {
-        dnnl_memory_desc_t md;
-        dnnl_dims_t d = {(dnnl_dim_t)pl->scratch_size};
-        st = ond_dnnl(dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_u8, dnnl_a), "scratchpad md",
-                      NULL, err);
-        if (!st)
-            st = ond_dnnl(dnnl_memory_create(&pl->scratch_mem, &md, s->engine, pl->scratch),
-                          "memory_create", NULL, err);
-    }
-    /* Eval steps point at their buffers once. */
+    /* Eval steps point at their constant inputs once; a context gives the rest per run. */
     for (int i = 0; i < pl->n_steps && !st; i++) {
         struct step *sp = &pl->steps[i];
+        for (int k = 0; k < sp->n_mem; k++) {
+            const dnnl_memory_desc_t *md;
+            if (dnnl_memory_get_memory_desc(sp->mem[k], &md) == dnnl_success)
+                pl->weight_bytes += dnnl_memory_desc_get_size(md);
+        }
         if (sp->kind == STEP_PRIM)
             continue;
+        pl->max_args = sp->n_in > pl->max_args ? sp->n_in : pl->max_args;
+        pl->max_args = sp->n_out > pl->max_args ? sp->n_out : pl->max_args;
         for (int k = 0; k < sp->n_in; k++) {
-            int v = sp->in_value[k];
-            if (v >= 0 && !pl->values[pl->values[v].root].input)
-                sp->in_info[k].data = value_data(pl, v, NULL);
-            else if (sp->node && sp->node->in[k] && sp->in_value[k] < 0)
+            if (sp->node && sp->node->in[k] && sp->in_value[k] < 0)
                 sp->in_info[k].data = pl->info[sp->node->in[k]->id].data;
             sp->in_ptr[k] = sp->node && sp->kind == STEP_EVAL && !sp->node->in[k] ? NULL
                                                                                   : &sp->in_info[k];
         }
-        for (int k = 0; k < sp->n_out; k++)
-            sp->out_data[k] = value_data(pl, sp->out_value[k], NULL);
     }
     if (st) {
         free_plan(pl);
@@ -1021,8 +1070,13 @@ enum ond_status ond_session_create(const struct ond_model *model, const struct o
         return pst;
     }
     pthread_mutex_init(&s->lock, NULL);
-    enum ond_status st = ond_dnnl(dnnl_engine_create(&s->engine, dnnl_cpu, 0), "engine_create",
-                                  NULL, err);
+    pthread_mutex_init(&s->build, NULL);
+    pthread_cond_init(&s->ctx_freed, NULL);
+    enum ond_status st = OND_OK;
+    if (!(s->shape_operand = ond_shape_operands(model->graph)))
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a session");
+    if (!st)
+        st = ond_dnnl(dnnl_engine_create(&s->engine, dnnl_cpu, 0), "engine_create", NULL, err);
     if (!st)
         st = ond_dnnl(dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags),
                       "stream_create", NULL, err);
@@ -1061,6 +1115,9 @@ void ond_session_free(struct ond_session *s)
     if (s->engine)
         dnnl_engine_destroy(s->engine);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->build);
+    pthread_cond_destroy(&s->ctx_freed);
+    free(s->shape_operand);
     free(s->qscale);
     free(s->qunsigned);
     free(s);
@@ -1074,7 +1131,8 @@ static struct plan *find_plan(struct ond_session *s, const struct ond_value *inp
             const struct ond_info *pi = &p->input_info[i];
             same = pi->rank == inputs[i].rank &&
                    memcmp(pi->dims, inputs[i].dims, sizeof(int64_t) * (size_t)pi->rank) == 0 &&
-                   (!pi->data || memcmp(pi->data, inputs[i].data, ond_info_bytes(pi)) == 0);
+                   (!pi->data || pi->data == inputs[i].data ||
+                    memcmp(pi->data, inputs[i].data, ond_info_bytes(pi)) == 0);
         }
         if (same)
             return p;
@@ -1082,53 +1140,198 @@ static struct plan *find_plan(struct ond_session *s, const struct ond_value *inp
     return NULL;
 }
 
-/* The plan for inputs, built if it is not cached; the caller holds s->lock. */
-/* Plans kept per session: a caller that feeds ever new shapes, or shape operands (see
- * shape_input), must not grow a session without bound. */
-#define PLANS_MAX 8
+/* What a plan holds against max_plan_cache_bytes: pl->bytes counts one context's activations
+ * and scratchpad. */
+static uint64_t plan_bytes(const struct plan *pl)
+{
+    uint64_t per_ctx = (uint64_t)pl->arena_size + pl->scratch_size;
+    return pl->bytes + pl->weight_bytes + (pl->n_ctx > 1 ? (uint64_t)(pl->n_ctx - 1) * per_ctx : 0);
+}
 
-/* The plan for the inputs' shapes (and shape operands' values): found and moved to the front,
- * or built, the least recently used dropped beyond PLANS_MAX. */
+/* While the plans hold more than max_plan_cache_bytes, frees the least recently used one
+ * that no call holds, never the most recent; the caller holds s->lock. */
+static void trim_plans(struct ond_session *s)
+{
+    uint64_t limit = s->opts.max_plan_cache_bytes, total = 0;
+    for (struct plan *p = s->plans; p; p = p->next)
+        total += plan_bytes(p);
+    while (limit && total > limit) {
+        struct plan **victim = NULL;
+        for (struct plan **p = &s->plans; *p; p = &(*p)->next)
+            if (*p != s->plans && !(*p)->users)
+                victim = p;
+        if (!victim)
+            return;
+        struct plan *v = *victim;
+        *victim = v->next;
+        ond_trace_note("plan evicted: %llu bytes; the session's plans held %llu, over "
+                       "max_plan_cache_bytes %llu", (unsigned long long)plan_bytes(v),
+                       (unsigned long long)total, (unsigned long long)limit);
+        total -= plan_bytes(v);
+        s->n_ctx -= v->n_ctx;
+        free_plan(v);
+        pthread_cond_broadcast(&s->ctx_freed);
+    }
+}
+
+/* The cached plan for inputs, held and moved to the front, or NULL; the caller holds s->lock. */
+static struct plan *hold_plan(struct ond_session *s, const struct ond_value *inputs)
+{
+    struct plan *pl = find_plan(s, inputs), **at = &s->plans;
+    if (!pl)
+        return NULL;
+    while (*at != pl)
+        at = &(*at)->next;
+    *at = pl->next;
+    pl->next = s->plans;
+    s->plans = pl;
+    pl->users++;
+    return pl;
+}
+
+static int session_threads(const struct ond_session *s)
+{
+    return s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
+}
+
+/* The plan for the inputs' shapes (and shape operands' values), held until put_plan: cached,
+ * or built. Building holds s->build, so that two calls that miss at once build it once. */
 static enum ond_status get_plan(struct ond_session *s, const struct ond_value *bound,
                                 struct plan **out, struct ond_error *err)
 {
-    struct plan *pl = find_plan(s, bound), **at = &s->plans;
+    pthread_mutex_lock(&s->lock);
+    struct plan *pl = hold_plan(s, bound);
+    pthread_mutex_unlock(&s->lock);
     enum ond_status st = OND_OK;
-    if (pl) {
-        while (*at != pl)
-            at = &(*at)->next;
-        *at = pl->next;
-    } else if ((st = build_plan(s, bound, &pl, err))) {
-        /* A shape operand the caller gave can make a valid model fail planning. */
-        const struct ond_graph *g = s->model->graph;
-        for (int i = 0; st == OND_STATUS_INVALID_MODEL && i < g->n_inputs; i++)
-            if (shape_input(g, g->inputs[i],
-                            &(struct ond_info){bound[i].dtype, bound[i].rank,
-                                               {bound[i].rank ? bound[i].dims[0] : 0}, NULL})) {
-                st = err ? (err->status = OND_STATUS_INVALID_INPUT) : OND_STATUS_INVALID_INPUT;
-                ond_error_prefix(err, "with the values of input '%s': ", g->inputs[i]->name);
+    if (!pl) {
+        pthread_mutex_lock(&s->build);
+        pthread_mutex_lock(&s->lock);
+        pl = hold_plan(s, bound);
+        pthread_mutex_unlock(&s->lock);
+        if (!pl) {
+            /* Kernels are chosen for the thread count at hand when primitives are created
+             * (oneDNN reads the calling thread's OpenMP setting): plan with the run's, so
+             * that a plan built in any thread computes bitwise the same. */
+            int host_threads = omp_get_max_threads();
+            omp_set_num_threads(session_threads(s));
+            st = build_plan(s, bound, &pl, err);
+            omp_set_num_threads(host_threads);
+            if (!st) {
+                pthread_mutex_lock(&s->lock);
+                pl->next = s->plans;
+                s->plans = pl;
+                pl->users = 1;
+                s->plans_built++;
+                trim_plans(s);
+                pthread_mutex_unlock(&s->lock);
             }
-        *out = NULL;
-        return st;
-    }
-    pl->next = s->plans;
-    s->plans = pl;
-    int n = 0;
-    for (struct plan **p = &s->plans; *p; p = &(*p)->next)
-        if (++n == PLANS_MAX && (*p)->next) {
-            free_plan((*p)->next);
-            (*p)->next = NULL;
-            break;
         }
-    *out = pl;
-    return OND_OK;
+        pthread_mutex_unlock(&s->build);
+    }
+    /* A shape operand the caller gave can make a valid model fail planning. */
+    const struct ond_graph *g = s->model->graph;
+    for (int i = 0; st == OND_STATUS_INVALID_MODEL && i < g->n_inputs; i++)
+        if (s->shape_operand[i]) {
+            st = err ? (err->status = OND_STATUS_INVALID_INPUT) : OND_STATUS_INVALID_INPUT;
+            ond_error_prefix(err, "with the values of input '%s': ", g->inputs[i]->name);
+        }
+    *out = st ? NULL : pl;
+    return st;
 }
 
-static void set_ftz(bool on)
+int ond_session_plans_built(struct ond_session *s)
 {
-    unsigned csr = _mm_getcsr();
-    csr = on ? csr | 0x8040u : csr & ~0x8040u; /* FTZ (bit 15) and DAZ (bit 6) */
-    _mm_setcsr(csr);
+    pthread_mutex_lock(&s->lock);
+    int n = s->plans_built;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* Gives back a plan held by get_plan (NULL: none). */
+static void put_plan(struct ond_session *s, struct plan *pl)
+{
+    if (!pl)
+        return;
+    pthread_mutex_lock(&s->lock);
+    pl->users--;
+    trim_plans(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Gives back a context of pl that take_ctx gave (NULL: none). */
+static void put_ctx(struct ond_session *s, struct plan *pl, struct ctx *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    c->next = pl->idle;
+    pl->idle = c;
+    pthread_cond_broadcast(&s->ctx_freed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A context to run the held plan pl in: an idle one, or a new one while the session has fewer
+ * than max_concurrent_runs (idle ones of other plans are freed to make room); else waits for
+ * a run to give one back. */
+static enum ond_status take_ctx(struct ond_session *s, struct plan *pl, struct ctx **out,
+                                struct ond_error *err)
+{
+    int max = s->opts.max_concurrent_runs > 0 ? s->opts.max_concurrent_runs
+                                              : omp_get_num_procs();
+    pthread_mutex_lock(&s->lock);
+    while (!pl->idle && s->n_ctx >= max) {
+        struct plan *p = s->plans;
+        while (p && !p->idle)
+            p = p->next;
+        if (p) {
+            struct ctx *c = p->idle;
+            p->idle = c->next;
+            p->n_ctx--;
+            s->n_ctx--;
+            free_ctx(p, c);
+        } else {
+            pthread_cond_wait(&s->ctx_freed, &s->lock);
+        }
+    }
+    if ((*out = pl->idle)) {
+        pl->idle = (*out)->next;
+        pthread_mutex_unlock(&s->lock);
+        return OND_OK;
+    }
+    s->n_ctx++;
+    pl->n_ctx++;
+    pthread_mutex_unlock(&s->lock);
+    enum ond_status st = new_ctx(s, pl, out, err);
+    if (st) {
+        pthread_mutex_lock(&s->lock);
+        s->n_ctx--;
+        pl->n_ctx--;
+        pthread_cond_broadcast(&s->ctx_freed);
+        pthread_mutex_unlock(&s->lock);
+    }
+    return st;
+}
+
+/* Each thread of a run's OpenMP team keeps its own floating-point modes here while the run
+ * sets flush-to-zero (or clears it, no_ftz) for ondine's work; fp_leave restores them. The
+ * OpenMP runtime runs a thread's parallel regions of one size on the same pool threads, so
+ * oneDNN's regions in between run on threads fp_enter set. */
+static _Thread_local unsigned saved_csr;
+static _Thread_local bool csr_saved;
+
+static void fp_enter(bool ftz)
+{
+    saved_csr = _mm_getcsr();
+    csr_saved = true;
+    /* FTZ (bit 15) and DAZ (bit 6) */
+    _mm_setcsr(ftz ? saved_csr | 0x8040u : saved_csr & ~0x8040u);
+}
+
+static void fp_leave(void)
+{
+    if (csr_saved)
+        _mm_setcsr(saved_csr);
+    csr_saved = false;
 }
 
 static double now_ms(void)
@@ -1138,53 +1341,51 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Runs the steps; with step_ms, waits after each step and records its time (profiling). */
-static enum ond_status execute(struct ond_session *s, struct plan *pl,
-                               const struct ond_value *inputs, double *step_ms,
-                               struct ond_error *err)
+/* Runs the steps in context c; with step_ms, waits after each step and records its time
+ * (profiling). */
+static enum ond_status execute(struct plan *pl, struct ctx *c, const struct ond_value *inputs,
+                               double *step_ms, struct ond_error *err)
 {
     double t = step_ms ? now_ms() : 0;
     for (int i = 0; i < pl->n_values; i++)
         if (pl->values[pl->values[i].root].input)
-            dnnl_memory_set_data_handle(pl->values[i].mem, value_data(pl, i, inputs));
+            dnnl_memory_set_data_handle(c->mem[i], value_data(pl, c->arena, i, inputs));
     for (int i = 0; i < pl->n_steps; i++) {
         struct step *sp = &pl->steps[i];
+        enum ond_status st = OND_OK;
         if (sp->kind == STEP_PRIM) {
             dnnl_exec_arg_t args[OND_PREP_MAX_ARGS + 1];
             int na = 0;
             for (int a = 0; a < sp->n_args; a++) {
                 args[na].arg = sp->arg_id[a];
-                args[na++].memory = sp->arg_value[a] >= 0 ? pl->values[sp->arg_value[a]].mem
+                args[na++].memory = sp->arg_value[a] >= 0 ? c->mem[sp->arg_value[a]]
                                                           : sp->arg_mem[a];
             }
-            if (pl->scratch_mem) {
+            if (c->scratch_mem) {
                 args[na].arg = DNNL_ARG_SCRATCHPAD;
-                args[na++].memory = pl->scratch_mem;
+                args[na++].memory = c->scratch_mem;
             }
-            enum ond_status st = ond_dnnl(dnnl_primitive_execute(sp->prim, s->stream, na, args),
-                                          "primitive_execute", sp->node, err);
+            st = ond_dnnl(dnnl_primitive_execute(sp->prim, c->stream, na, args),
+                          "primitive_execute", sp->node, err);
             if (!st && step_ms)
-                st = ond_dnnl(dnnl_stream_wait(s->stream), "stream_wait", sp->node, err);
-            if (st)
-                return st;
-            if (step_ms) {
-                double now = now_ms();
-                step_ms[i] = now - t;
-                t = now;
-            }
-            continue;
-        }
-        /* Eval and copy steps read inputs that may be the caller's. */
-        for (int k = 0; k < sp->n_in; k++)
-            if (sp->in_value[k] >= 0 && pl->values[pl->values[sp->in_value[k]].root].input)
-                sp->in_info[k].data = value_data(pl, sp->in_value[k], inputs);
-        enum ond_status st = OND_OK;
-        if (sp->kind == STEP_COPY) {
-            memcpy(sp->out_data[0], sp->in_info[0].data, pl->values[sp->out_value[0]].size);
+                st = ond_dnnl(dnnl_stream_wait(c->stream), "stream_wait", sp->node, err);
         } else {
-            for (int k = 0; k < sp->n_out; k++)
-                memset(sp->out_data[k], 0, pl->values[sp->out_value[k]].size);
-            st = sp->node->op->eval(sp->node, sp->in_ptr, sp->out_info, sp->out_data, err);
+            /* Eval and copy steps get their buffers in this context. */
+            for (int k = 0; k < sp->n_in; k++) {
+                c->in_info[k] = sp->in_info[k];
+                if (sp->in_value[k] >= 0)
+                    c->in_info[k].data = value_data(pl, c->arena, sp->in_value[k], inputs);
+                c->in_ptr[k] = sp->in_ptr[k] ? &c->in_info[k] : NULL;
+            }
+            for (int k = 0; k < sp->n_out; k++) {
+                c->out_data[k] = value_data(pl, c->arena, sp->out_value[k], inputs);
+                if (sp->kind == STEP_EVAL)
+                    memset(c->out_data[k], 0, pl->values[sp->out_value[k]].size);
+            }
+            if (sp->kind == STEP_COPY)
+                memcpy(c->out_data[0], c->in_info[0].data, pl->values[sp->out_value[0]].size);
+            else
+                st = sp->node->op->eval(sp->node, c->in_ptr, sp->out_info, c->out_data, err);
         }
         if (st)
             return st;
@@ -1194,19 +1395,40 @@ static enum ond_status execute(struct ond_session *s, struct plan *pl,
             t = now;
         }
     }
-    return ond_dnnl(dnnl_stream_wait(s->stream), "stream_wait", NULL, err);
+    return ond_dnnl(dnnl_stream_wait(c->stream), "stream_wait", NULL, err);
 }
 
-/* Orders the caller's inputs as the graph's and checks each. */
+/* execute on the session's thread count and floating-point modes, leaving the host's as
+ * they were (ondine.h). */
+static enum ond_status execute_hosted(struct ond_session *s, struct plan *pl, struct ctx *c,
+                                      const struct ond_value *inputs, double *step_ms,
+                                      struct ond_error *err)
+{
+    int threads = session_threads(s), host_threads = omp_get_max_threads();
+    bool ftz = !s->opts.no_ftz;
+    omp_set_num_threads(threads);
+#pragma omp parallel num_threads(threads)
+    fp_enter(ftz);
+    enum ond_status st = execute(pl, c, inputs, step_ms, err);
+#pragma omp parallel num_threads(threads)
+    fp_leave();
+    omp_set_num_threads(host_threads);
+    return st;
+}
+
+/* Orders the caller's inputs as the graph's, then its defaults (the model's value where the
+ * caller gives none), and checks each. */
 static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_value *inputs,
                                    size_t n_inputs, struct ond_value *bound,
                                    struct ond_error *err)
 {
-    if (n_inputs != (size_t)g->n_inputs)
-        return ond_fail(err, OND_STATUS_INVALID_INPUT, "the model takes %d input%s, got %zu",
-                        g->n_inputs, g->n_inputs == 1 ? "" : "s", n_inputs);
-    for (int i = 0; i < g->n_inputs; i++) {
-        const struct ond_tensor *t = g->inputs[i];
+    if (n_inputs < (size_t)g->n_inputs || n_inputs > (size_t)(g->n_inputs + g->n_defaults))
+        return ond_fail(err, OND_STATUS_INVALID_INPUT, "the model takes %d input%s%s, got %zu",
+                        g->n_inputs, g->n_inputs == 1 ? "" : "s",
+                        g->n_defaults ? " (and initializers it lists as inputs)" : "", n_inputs);
+    size_t given = 0;
+    for (int i = 0; i < g->n_inputs + g->n_defaults; i++) {
+        const struct ond_tensor *t = i < g->n_inputs ? g->inputs[i] : g->defaults[i - g->n_inputs];
         const struct ond_value *v = NULL;
         for (size_t k = 0; k < n_inputs; k++) {
             if (!inputs[k].name)
@@ -1217,6 +1439,13 @@ static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_v
                                     t->name);
                 v = &inputs[k];
             }
+        }
+        if (!v && i >= g->n_inputs) {
+            bound[i] = (struct ond_value){.name = t->name, .dtype = t->info.dtype,
+                                          .rank = t->info.rank, .data = (void *)t->dflt,
+                                          .size = ond_info_bytes(&t->info)};
+            memcpy(bound[i].dims, t->info.dims, sizeof(int64_t) * (size_t)t->info.rank);
+            continue;
         }
         if (!v) {
             for (size_t k = 0; k < n_inputs; k++)
@@ -1230,40 +1459,38 @@ static enum ond_status bind_inputs(const struct ond_graph *g, const struct ond_v
         if (st)
             return st;
         bound[i] = *v;
+        given++;
+    }
+    for (size_t k = 0; given < n_inputs && k < n_inputs; k++) {
+        const struct ond_tensor *t = ond_graph_find_tensor(g, inputs[k].name);
+        if (!t || !(t->flags & OND_TENSOR_INPUT))
+            return ond_fail(err, OND_STATUS_INVALID_INPUT, "'%s' is not an input of the model",
+                            inputs[k].name);
     }
     return OND_OK;
 }
 
-static int session_threads(const struct ond_session *s)
-{
-    return s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
-}
-
 /* The prologue of every call that needs a plan: binds the caller's inputs (*bound, freed by
- * the caller), takes the session's lock (always: the caller unlocks), then finds or builds the
- * plan for them. */
-static enum ond_status lock_plan(struct ond_session *s, const struct ond_value *inputs,
-                                 size_t n_inputs, struct ond_value **bound, struct plan **pl,
-                                 struct ond_error *err)
+ * the caller), then finds or builds the plan for them, held (the caller gives it back with
+ * put_plan, also on failure). */
+static enum ond_status plan_for(struct ond_session *s, const struct ond_value *inputs,
+                                size_t n_inputs, struct ond_value **bound, struct plan **pl,
+                                struct ond_error *err)
 {
     const struct ond_graph *g = s->model->graph;
     enum ond_status st = OND_OK;
-    if (!(*bound = calloc((size_t)g->n_inputs + 1, sizeof **bound)))
+    *pl = NULL;
+    if (!(*bound = calloc((size_t)(g->n_inputs + g->n_defaults) + 1, sizeof **bound)))
         st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
     else
         st = bind_inputs(g, inputs, n_inputs, *bound, err);
-    pthread_mutex_lock(&s->lock);
-    /* Kernels are chosen for the thread count at hand when primitives are created (oneDNN
-     * reads the calling thread's OpenMP setting): plan with the run's, so that a plan built in
-     * any thread computes bitwise the same. */
-    omp_set_num_threads(session_threads(s));
     if (!st)
         st = get_plan(s, *bound, pl, err);
     return st;
 }
 
-/* ond_session_run, with per-step times (step_ms non-NULL) for profiling; *plan_out gets the
- * plan that ran. */
+/* ond_session_run, with per-step times (step_ms non-NULL) for profiling; with plan_out, the
+ * plan that ran stays held for the caller (put_plan), who reads it. */
 static enum ond_status run(struct ond_session *s, const struct ond_value *inputs,
                            size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
                            double **step_ms, struct plan **plan_out, struct ond_error *err)
@@ -1276,22 +1503,14 @@ static enum ond_status run(struct ond_session *s, const struct ond_value *inputs
                         g->n_outputs, n_outputs);
     struct ond_value *bound = NULL;
     struct plan *pl = NULL;
-    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
-    if (!st) {
-        int threads = session_threads(s);
-        bool ftz = !s->opts.no_ftz;
-        /* The calling thread computes too: its floating-point modes are restored after. */
-        unsigned caller_csr = _mm_getcsr();
-#pragma omp parallel num_threads(threads)
-        set_ftz(ftz);
-        if (step_ms && !(*step_ms = calloc((size_t)pl->n_steps + 1, sizeof **step_ms)))
-            st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate the profile");
-        if (!st)
-            st = execute(s, pl, bound, step_ms ? *step_ms : NULL, err);
-        _mm_setcsr(caller_csr);
-    }
-    if (plan_out)
-        *plan_out = pl;
+    struct ctx *c = NULL;
+    enum ond_status st = plan_for(s, inputs, n_inputs, &bound, &pl, err);
+    if (!st)
+        st = take_ctx(s, pl, &c, err);
+    if (!st && step_ms && !(*step_ms = calloc((size_t)pl->n_steps + 1, sizeof **step_ms)))
+        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate the profile");
+    if (!st)
+        st = execute_hosted(s, pl, c, bound, step_ms ? *step_ms : NULL, err);
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_tensor *t = pl->outs[i];
         const struct ond_info *info = &pl->info[t->id];
@@ -1310,11 +1529,16 @@ static enum ond_status run(struct ond_session *s, const struct ond_value *inputs
                           o->data ? o->size : 0);
             break;
         }
-        const void *src = pl->output_value[i] < 0 ? info->data
-                                                  : value_data(pl, pl->output_value[i], bound);
+        const void *src = pl->output_value[i] < 0
+                              ? info->data
+                              : value_data(pl, c->arena, pl->output_value[i], bound);
         memcpy(o->data, src, bytes);
     }
-    pthread_mutex_unlock(&s->lock);
+    put_ctx(s, pl, c);
+    if (plan_out && !st)
+        *plan_out = pl;
+    else
+        put_plan(s, pl);
     free(bound);
     return st;
 }
@@ -1334,18 +1558,21 @@ enum ond_status ond_session_observe(struct ond_session *s, const struct ond_valu
         return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "not an observing session");
     struct ond_value *bound = NULL;
     struct plan *pl = NULL;
-    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
-    if (!st) {
-        st = execute(s, pl, bound, NULL, err);
-    }
+    struct ctx *c = NULL;
+    enum ond_status st = plan_for(s, inputs, n_inputs, &bound, &pl, err);
+    if (!st)
+        st = take_ctx(s, pl, &c, err);
+    if (!st)
+        st = execute_hosted(s, pl, c, bound, NULL, err);
     for (int i = 0; !st && i < pl->n_outs; i++) {
         const struct ond_tensor *t = pl->outs[i];
         uint64_t numel = 0;
         ond_numel(&pl->info[t->id], 0, &numel);
         if (pl->output_value[i] >= 0)
-            fn(ctx, t, value_data(pl, pl->output_value[i], bound), (size_t)numel);
+            fn(ctx, t, value_data(pl, c->arena, pl->output_value[i], bound), (size_t)numel);
     }
-    pthread_mutex_unlock(&s->lock);
+    put_ctx(s, pl, c);
+    put_plan(s, pl);
     free(bound);
     return st;
 }
@@ -1418,6 +1645,7 @@ enum ond_status ond_session_profile(struct ond_session *s, const struct ond_valu
         layout_str(pl, dst, ps->dst, sizeof ps->dst);
     }
     free(ms);
+    put_plan(s, pl);
     if (st)
         ond_profile_free(prof);
     return st;
@@ -1437,7 +1665,7 @@ enum ond_status ond_session_output_shapes(struct ond_session *s, const struct on
     const struct ond_graph *g = s->model->graph;
     struct ond_value *bound = NULL;
     struct plan *pl = NULL;
-    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
+    enum ond_status st = plan_for(s, inputs, n_inputs, &bound, &pl, err);
     for (int i = 0; i < g->n_outputs && !st; i++) {
         const struct ond_info *info = &pl->info[g->outputs[i]->id];
         uint64_t numel = 0;
@@ -1449,7 +1677,7 @@ enum ond_status ond_session_output_shapes(struct ond_session *s, const struct on
         memcpy(outputs[i].dims, info->dims, sizeof(int64_t) * (size_t)info->rank);
         outputs[i].size = (size_t)numel * ond_dtype_size(info->dtype);
     }
-    pthread_mutex_unlock(&s->lock);
+    put_plan(s, pl);
     free(bound);
     return st;
 }
@@ -1461,7 +1689,7 @@ enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_v
     memset(stats, 0, sizeof *stats);
     struct ond_value *bound = NULL;
     struct plan *pl = NULL;
-    enum ond_status st = lock_plan(s, inputs, n_inputs, &bound, &pl, err);
+    enum ond_status st = plan_for(s, inputs, n_inputs, &bound, &pl, err);
     for (int i = 0; !st && i < pl->n_steps; i++) {
         const struct step *sp = &pl->steps[i];
         if (sp->kind == STEP_COPY) {
@@ -1480,7 +1708,7 @@ enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_v
         stats->output_reorders = pl->n_output_reorders;
         stats->arena_bytes = pl->arena_size;
     }
-    pthread_mutex_unlock(&s->lock);
+    put_plan(s, pl);
     free(bound);
     return st;
 }

@@ -31,6 +31,9 @@ enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_v
                                        size_t n_inputs, struct ond_plan_stats *stats,
                                        struct ond_error *err);
 
+/* How many plans the session has built (found again in its cache, a plan is not rebuilt). */
+int ond_session_plans_built(struct ond_session *s);
+
 /* One step of a profiled run: a node's primitive or eval, a reorder or a copy. */
 struct ond_profile_step {
     const char *node;    /* node name ("" for a reorder the planner inserted) */

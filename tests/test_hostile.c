@@ -504,8 +504,8 @@ static void test_run_time_indices(void **state)
     ond_session_free(s);
     ond_model_free(model);
 
-    /* Reshape's shape as a run-time input: small integer inputs are shape operands the plan
-     * is made for, so a shape that does not fit is the caller's input, named with the node. */
+    /* Reshape's shape as a run-time input: a shape operand the plan is made for, so a shape
+     * that does not fit is the caller's input, named with the node. */
     struct tm *m = tm_new(8, 13);
     tm_input(m, "x", F, 1, (int64_t[]){6});
     tm_input(m, "shape", I64, 1, (int64_t[]){2});

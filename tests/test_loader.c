@@ -109,7 +109,8 @@ static void test_encodings(void **state)
     tm_free(m);
 }
 
-/* IR 3: initializers listed as graph inputs are constants, not run-time inputs. */
+/* IR 3: initializers listed as graph inputs are defaults (not required inputs, their value
+ * kept apart from folding), or constants with fold_initializer_inputs. */
 static void test_ir3_initializer_inputs(void **state)
 {
     (void)state;
@@ -128,8 +129,25 @@ static void test_ir3_initializer_inputs(void **state)
     assert_int_equal(tm_load(m, &g, &err), OND_OK);
     assert_int_equal(g->n_inputs, 1);
     assert_string_equal(g->inputs[0]->name, "x");
+    const struct ond_tensor *w = ond_graph_find_tensor(g, "w");
+    assert_int_equal(w->flags, OND_TENSOR_INPUT | OND_TENSOR_DEFAULT);
+    assert_null(w->info.data);
+    assert_memory_equal(w->dflt, f, sizeof f);
+    assert_int_equal(g->n_defaults, 1);
+    assert_ptr_equal(g->defaults[0], w);
+    ond_graph_free(g);
+    uint8_t *bytes;
+    size_t len;
+    bytes = tm_pack(m, &len);
+    struct ond_options o;
+    ond_options_init(&o);
+    o.fold_initializer_inputs = 1;
+    assert_int_equal(ond_load_graph(bytes, len, NULL, "test", &o, false, &g, &err), OND_OK);
+    assert_int_equal(g->n_inputs, 1);
+    assert_int_equal(g->n_defaults, 0);
     assert_true(ond_graph_find_tensor(g, "w")->flags & OND_TENSOR_CONST);
     ond_graph_free(g);
+    free(bytes);
     tm_free(m);
 }
 

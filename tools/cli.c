@@ -49,6 +49,10 @@ int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_
         o->opt_level = a[2] - '0';
         return 1;
     }
+    if (strcmp(a, "--fold-initializer-inputs") == 0) {
+        o->fold_initializer_inputs = 1;
+        return 1;
+    }
     if (strcmp(a, "--disable-pass") == 0 || strcmp(a, "--threads") == 0) {
         if (*i + 1 >= argc) {
             cli_usage(verb, "%s needs a value", a);

@@ -24,7 +24,8 @@ int cli_error(const char *verb, const struct ond_error *err);
 int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a whole non-negative integer; false on junk. */
 bool cli_int(const char *s, long long min, long long max, long long *v);
-/* Handles the flags every model verb shares: -O0/-O1/-O2, --disable-pass NAME, --threads N.
+/* Handles the flags every model verb shares: -O0/-O1/-O2, --disable-pass NAME, --threads N,
+ * --fold-initializer-inputs.
  * Returns 1 when argv[*i] was consumed (advancing *i past a value), 0 if not a common flag,
  * -1 on a bad value (message printed). disabled must have room for argc names. */
 int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_options *o,

@@ -80,7 +80,7 @@ class InferenceSession:
     disabled_passes: names of optimization passes to skip.
 
     run() may be called from several Python threads at once: the GIL is released while the
-    C library runs, and the library serializes runs on one session.
+    C library runs, and runs on one session proceed in parallel (docs/python.md).
     """
 
     # Bound at class creation so __del__ still reaches them during interpreter shutdown.
