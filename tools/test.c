@@ -1,15 +1,11 @@
 /* test.c: `ondine test PATH...`: runs ONNX backend test folders (model.onnx plus
- * test_data_set_<k>/input_<i>.pb and output_<i>.pb) through sessions and compares each output
- * with its reference: |got - ref| <= atol + rtol * |ref| for float and double, exact equality
- * for integer and bool outputs, NaN matching only NaN. One line per case and the totals last;
- * --json writes the report. --compare-levels also runs each case at -O0 and holds the chosen
- * level to the -O0 outputs. --bisect explains a failing case node by node: the reference
- * interpreter runs the optimized graph and the -O0 graph, tensors are matched by name, and the
- * first -O0 node whose output diverges is named (optionally against per-tensor .pb files).
+ * test_data_set_<k>/input_<i>.pb and output_<i>.pb) through sessions and holds each output to
+ * its reference (test_compare.c). One line per case and the totals last; --json writes the
+ * report (test_json.c). --compare-levels also runs each case at -O0 and holds the chosen level
+ * to the -O0 outputs; --bisect explains a failing case node by node (test_bisect.c).
  * Models the loader refuses as unsupported are skipped, as are cases in --skip-list files. */
 #include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,8 +14,8 @@
 
 #include "proto/loader.h"
 #include "runtime/model.h"
-#include "runtime/reference.h"
 #include "tools/cli.h"
+#include "tools/test.h"
 
 static const char help[] =
     "usage: ondine test PATH... [options]\n"
@@ -38,180 +34,11 @@ static const char help[] =
     "  --calibrate DIR     int8: calibration inputs for every case (a backend test folder,\n"
     "                      or .pb/.npy files; default: seeded random inputs, with a warning)\n";
 
-#define MAX_IO 64
-#define MAX_DEPTH 3
-
-enum status { PASS, FAIL, ERROR, SKIP };
 static const char *const status_name[] = {"PASS", "FAIL", "ERROR", "SKIP"};
-
-struct skip {
-    char *name, *reason;
-};
-
-struct cfg {
-    double rtol, atol;
-    const char *filter, *json_path, *bisect_dir, *calibrate;
-    bool compare_levels, bisect, tty;
-    struct ond_options opts;
-    struct skip *skips;
-    size_t n_skips;
-};
-
-/* One output held to its reference, merged over the data sets. */
-struct cmp {
-    char name[256];
-    bool bad;
-    char problem[256];   /* a dtype, shape or size mismatch; empty when values were compared */
-    double max_abs, max_rel;
-    bool has_worst, worst_bad;
-    double worst_ratio;  /* |got - ref| / (atol + rtol |ref|) of the worst element */
-    double worst_diff;   /* its |got - ref| */
-    int worst_set;
-    size_t worst_index;
-    double worst_got, worst_want;
-};
-
-struct report {
-    enum status status;
-    char reason[2048];
-    char ops[2048];       /* op types of the -O0 graph, space separated */
-    char skip_ops[512];   /* ops a SKIP's message names, space separated */
-    int n_sets;
-    struct cmp out[MAX_IO], lvl[MAX_IO];
-    int n_out, n_lvl;
-    char bisect[4096];    /* lines of the bisection, newline separated */
-    char bisect_node[512], bisect_dir_node[512];
-    double seconds;
-};
-
-struct set {
-    struct ond_value in[MAX_IO], want[MAX_IO];
-    int n_in, n_want;
-};
-
-/* ---- comparing values ---- */
-
-static double elem(int32_t dtype, const void *data, size_t i)
-{
-    switch (dtype) {
-    case OND_DTYPE_FLOAT: return ((const float *)data)[i];
-    case OND_DTYPE_DOUBLE: return ((const double *)data)[i];
-    case OND_DTYPE_INT8: return ((const int8_t *)data)[i];
-    case OND_DTYPE_UINT8: return ((const uint8_t *)data)[i];
-    case OND_DTYPE_BOOL: return ((const uint8_t *)data)[i];
-    case OND_DTYPE_INT16: return ((const int16_t *)data)[i];
-    case OND_DTYPE_UINT16: return ((const uint16_t *)data)[i];
-    case OND_DTYPE_INT32: return ((const int32_t *)data)[i];
-    case OND_DTYPE_UINT32: return ((const uint32_t *)data)[i];
-    case OND_DTYPE_INT64: return (double)((const int64_t *)data)[i];
-    case OND_DTYPE_UINT64: return (double)((const uint64_t *)data)[i];
-    default: return 0;
-    }
-}
-
-static const char *shape_str(int rank, const int64_t *dims, char *buf, size_t len)
-{
-    size_t at = (size_t)snprintf(buf, len, "[");
-    for (int d = 0; d < rank && at < len; d++)
-        at += (size_t)snprintf(buf + at, len - at, "%s%lld", d ? "," : "", (long long)dims[d]);
-    if (at < len)
-        snprintf(buf + at, len - at, "]");
-    return buf;
-}
-
-static uint64_t numel(const struct ond_value *v)
-{
-    uint64_t n = 1;
-    for (int d = 0; d < v->rank; d++)
-        n *= v->dims[d] > 0 ? (uint64_t)v->dims[d] : 0;
-    return n;
-}
-
-/* Holds got to want (data set `set`), merging into c what earlier sets left there. */
-static void compare(const struct cfg *cfg, int set, const struct ond_value *got,
-                    const struct ond_value *want, struct cmp *c)
-{
-    char a[256], b[256];
-    if (got->dtype != want->dtype) {
-        c->bad = true;
-        snprintf(c->problem, sizeof c->problem, "dtype %s, expected %s",
-                 ond_dtype_name(got->dtype), ond_dtype_name(want->dtype));
-        return;
-    }
-    size_t rank = (size_t)(want->rank > 0 ? want->rank : 0);
-    if (got->rank != want->rank || memcmp(got->dims, want->dims, sizeof(int64_t) * rank)) {
-        c->bad = true;
-        snprintf(c->problem, sizeof c->problem, "shape %s, expected %s",
-                 shape_str(got->rank, got->dims, a, sizeof a),
-                 shape_str(want->rank, want->dims, b, sizeof b));
-        return;
-    }
-    size_t es = ond_dtype_size(want->dtype), n = (size_t)numel(want);
-    if (!es || got->size < n * es || want->size < n * es) {
-        /* Types ondine does not compute with: bytes must agree. */
-        if (got->size != want->size || memcmp(got->data, want->data, want->size)) {
-            c->bad = true;
-            snprintf(c->problem, sizeof c->problem, "%s data differs",
-                     ond_dtype_name(want->dtype));
-        }
-        return;
-    }
-    bool is_float = want->dtype == OND_DTYPE_FLOAT || want->dtype == OND_DTYPE_DOUBLE;
-    for (size_t i = 0; i < n; i++) {
-        double g = elem(want->dtype, got->data, i), w = elem(want->dtype, want->data, i);
-        double d, tol = cfg->atol + cfg->rtol * fabs(w);
-        bool ok;
-        if (!is_float) {
-            const char *gb = got->data, *wb = want->data;
-            ok = memcmp(gb + i * es, wb + i * es, es) == 0;
-            d = fabs(g - w);
-        } else if (isnan(g) || isnan(w)) {
-            ok = isnan(g) && isnan(w);
-            d = ok ? 0 : INFINITY;
-        } else if (g == w) {
-            ok = true;
-            d = 0;
-        } else {
-            d = fabs(g - w);
-            ok = d <= tol;
-        }
-        double ratio = d == 0 ? 0 : tol > 0 ? d / tol : INFINITY;
-        if (d > c->max_abs)
-            c->max_abs = d;
-        if (w != 0 && isfinite(w) && d / fabs(w) > c->max_rel)
-            c->max_rel = d / fabs(w);
-        if (!ok)
-            c->bad = true;
-        /* Ties (a zero tolerance makes every ratio infinite) go to the larger difference. */
-        bool worse = ratio > c->worst_ratio || (ratio == c->worst_ratio && d > c->worst_diff);
-        if (!c->has_worst || (!ok && !c->worst_bad) || (!ok == c->worst_bad && worse)) {
-            c->has_worst = true;
-            c->worst_bad = !ok;
-            c->worst_ratio = ratio;
-            c->worst_diff = d;
-            c->worst_set = set;
-            c->worst_index = i;
-            c->worst_got = g;
-            c->worst_want = w;
-        }
-    }
-}
-
-/* "output 'y': element 12 (set 0) is 0.51, expected 0.6 (max abs error 0.09, max rel 0.15)" */
-static size_t describe(const struct cmp *c, const char *what, char *buf, size_t len)
-{
-    if (c->problem[0])
-        return (size_t)snprintf(buf, len, "%s '%s': %s", what, c->name, c->problem);
-    return (size_t)snprintf(buf, len,
-                            "%s '%s': element %zu (set %d) is %.9g, expected %.9g "
-                            "(max abs error %.3g, max rel %.3g)",
-                            what, c->name, c->worst_index, c->worst_set, c->worst_got,
-                            c->worst_want, c->max_abs, c->max_rel);
-}
 
 /* ---- test folders ---- */
 
-static bool is_dir(const char *path)
+bool test_is_dir(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -262,7 +89,7 @@ static bool collect(const char *path, int depth, struct cases *l)
     for (int i = 0; i < n; i++) {
         char sub[4096];
         snprintf(sub, sizeof sub, "%s/%s", path, list[i]->d_name);
-        if (ok && list[i]->d_name[0] != '.' && is_dir(sub))
+        if (ok && list[i]->d_name[0] != '.' && test_is_dir(sub))
             ok = collect(sub, depth - 1, l);
         free(list[i]);
     }
@@ -271,7 +98,7 @@ static bool collect(const char *path, int depth, struct cases *l)
     return ok;
 }
 
-static const char *base_name(const char *dir)
+const char *test_base_name(const char *dir)
 {
     const char *s = strrchr(dir, '/');
     return s ? s + 1 : dir;
@@ -335,7 +162,7 @@ static const char *skip_reason(const struct cfg *cfg, const char *name)
 
 /* ---- running a case ---- */
 
-static void free_set(struct set *s)
+void test_free_set(struct set *s)
 {
     for (int i = 0; i < s->n_in; i++) {
         free((void *)s->in[i].name);
@@ -348,7 +175,7 @@ static void free_set(struct set *s)
     s->n_in = s->n_want = 0;
 }
 
-static enum ond_status read_set(const char *dir, int k, struct set *s, struct ond_error *err)
+enum ond_status test_read_set(const char *dir, int k, struct set *s, struct ond_error *err)
 {
     memset(s, 0, sizeof *s);
     for (int out = 0; out < 2; out++) {
@@ -372,7 +199,7 @@ static enum ond_status read_set(const char *dir, int k, struct set *s, struct on
 }
 
 /* The set's inputs bound by position to the graph's inputs. */
-static void bind(const struct ond_model *m, const struct set *s, struct ond_value *bound)
+void test_bind(const struct ond_model *m, const struct set *s, struct ond_value *bound)
 {
     for (int i = 0; i < s->n_in; i++) {
         bound[i] = s->in[i];
@@ -393,13 +220,6 @@ static void set_reason(struct report *r, const char *dir, const char *prefix,
     snprintf(r->reason, sizeof r->reason, "%s%s", prefix, msg);
 }
 
-static void append(char *buf, size_t len, const char *sep, const char *s)
-{
-    size_t at = strlen(buf);
-    if (at + 1 < len)
-        snprintf(buf + at, len - at, "%s%s", at ? sep : "", s);
-}
-
 /* The ops an UNSUPPORTED message names: "unsupported ops (domain.op-opset): A-7, x.B-1" or
  * "node 'n' (Op): ...". */
 static void skipped_ops(const char *msg, char *buf, size_t len)
@@ -414,7 +234,7 @@ static void skipped_ops(const char *msg, char *buf, size_t len)
             char *dash = strrchr(op, '-');
             if (dash)
                 *dash = 0;
-            append(buf, len, " ", op);
+            test_append(buf, len, " ", op);
             p += item;
             p += strspn(p, ", ");
         }
@@ -439,206 +259,8 @@ static void list_ops(const struct ond_graph *g, char *buf, size_t len)
             seen = strcmp(g->nodes[j]->op_type, g->nodes[i]->op_type) == 0 &&
                    strcmp(g->nodes[j]->domain, g->nodes[i]->domain) == 0;
         if (!seen)
-            append(buf, len, " ", op);
+            test_append(buf, len, " ", op);
     }
-}
-
-/* ---- bisection ---- */
-
-struct bisect {
-    const struct cfg *cfg;
-    const struct ond_graph *opt;
-    struct ond_value *saved;      /* per tensor of the optimized graph: its traced value */
-    const char *dir;              /* <tensor>.pb references, or NULL */
-    int set;                      /* the data set being bisected */
-    int compared, removed, dir_compared, dir_missing;
-    char first[1024], first_node[512], first_dir[1024], first_dir_node[512];
-};
-
-static struct ond_value value_of(const struct ond_info *info, const char *name)
-{
-    struct ond_value v = {.name = name, .dtype = info->dtype, .rank = info->rank,
-                          .data = (void *)info->data};
-    uint64_t n = 0;
-    ond_numel(info, 0, &n);
-    memcpy(v.dims, info->dims, sizeof(int64_t) * (size_t)(info->rank > 0 ? info->rank : 0));
-    v.size = (size_t)n * ond_dtype_size(info->dtype);
-    return v;
-}
-
-static void save_trace(void *ctx, const struct ond_node *n, const struct ond_info *out)
-{
-    struct bisect *b = ctx;
-    for (int k = 0; k < n->n_out; k++) {
-        if (!n->out[k] || !out[k].data)
-            continue;
-        struct ond_value *v = &b->saved[n->out[k]->id];
-        *v = value_of(&out[k], n->out[k]->name);
-        v->data = malloc(v->size ? v->size : 1);
-        if (v->data)
-            memcpy(v->data, out[k].data, v->size);
-    }
-}
-
-/* Tensor names may hold '/' and the like: anything but [A-Za-z0-9._-] becomes '_'. */
-static void pb_path(const char *dir, const char *name, char *path, size_t len)
-{
-    size_t at = (size_t)snprintf(path, len, "%s/", dir);
-    for (const char *p = name; *p && at + 4 < len; p++) {
-        char c = *p;
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     c == '.' || c == '_' || c == '-';
-        path[at++] = plain ? c : '_';
-    }
-    snprintf(path + at, len - at, ".pb");
-}
-
-static void diverged(const struct ond_node *n, const struct cmp *c, char *buf, size_t len,
-                     char *node, size_t node_len)
-{
-    char what[600];
-    snprintf(what, sizeof what, "node '%s' (%s) output", n->name, n->op_type);
-    describe(c, what, buf, len);
-    snprintf(node, node_len, "%s", n->name);
-}
-
-static void check_trace(void *ctx, const struct ond_node *n, const struct ond_info *out)
-{
-    struct bisect *b = ctx;
-    for (int k = 0; k < n->n_out; k++) {
-        if (!n->out[k] || !out[k].data)
-            continue;
-        const char *name = n->out[k]->name;
-        struct ond_value got = value_of(&out[k], name);
-        const struct ond_tensor *t = ond_graph_find_tensor(b->opt, name);
-        if (!t || !b->saved[t->id].data) {
-            b->removed++;
-        } else if (!b->first[0]) {
-            struct cmp c = {0};
-            snprintf(c.name, sizeof c.name, "%s", name);
-            compare(b->cfg, b->set, &b->saved[t->id], &got, &c);
-            b->compared++;
-            if (c.bad)
-                diverged(n, &c, b->first, sizeof b->first, b->first_node, sizeof b->first_node);
-        }
-        if (!b->dir || b->first_dir[0])
-            continue;
-        char path[4096];
-        struct ond_value ref;
-        struct ond_error err = {0};
-        pb_path(b->dir, name, path, sizeof path);
-        if (access(path, R_OK) != 0) {
-            b->dir_missing++;
-            continue;
-        }
-        struct cmp c = {0};
-        snprintf(c.name, sizeof c.name, "%s", name);
-        if (ond_tensor_proto_read(path, &ref, &err)) {
-            snprintf(b->first_dir, sizeof b->first_dir, "%s", err.message);
-            continue;
-        }
-        compare(b->cfg, b->set, &got, &ref, &c);
-        b->dir_compared++;
-        if (c.bad)
-            diverged(n, &c, b->first_dir, sizeof b->first_dir, b->first_dir_node,
-                     sizeof b->first_dir_node);
-        free((void *)ref.name);
-        free(ref.data);
-    }
-}
-
-static void line(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void line(struct report *r, const char *fmt, ...)
-{
-    char buf[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    append(r->bisect, sizeof r->bisect, "\n", buf);
-}
-
-/* Compares a list of outputs; fills buf with the first difference, or leaves it empty. */
-static void compare_outputs(const struct cfg *cfg, int set, const struct ond_value *got,
-                            const struct ond_value *want, int n, char *buf, size_t len)
-{
-    buf[0] = 0;
-    for (int i = 0; i < n && !buf[0]; i++) {
-        struct cmp c = {0};
-        snprintf(c.name, sizeof c.name, "%s", got[i].name ? got[i].name : "?");
-        compare(cfg, set, &got[i], &want[i], &c);
-        if (c.bad)
-            describe(&c, "output", buf, len);
-    }
-}
-
-static void bisect(const struct cfg *cfg, const struct ond_model *m0, const struct ond_model *opt,
-                   struct ond_session *s, const char *dir, int set, struct report *r)
-{
-    struct set data;
-    struct ond_error err = {0};
-    struct ond_value bound[MAX_IO], ref_opt[MAX_IO], ref0[MAX_IO], *sess = NULL;
-    size_t n_sess = 0;
-    int n_out = m0->graph->n_outputs;
-    struct bisect b = {.cfg = cfg, .opt = opt->graph, .set = set};
-    char ref_dir[4096] = "", diff[1200];
-    if (cfg->bisect_dir) {
-        snprintf(ref_dir, sizeof ref_dir, "%s/%s", cfg->bisect_dir, base_name(dir));
-        b.dir = is_dir(ref_dir) ? ref_dir : cfg->bisect_dir;
-    }
-    if (read_set(dir, set, &data, &err) || n_out > MAX_IO ||
-        !(b.saved = calloc((size_t)opt->graph->n_tensors + 1, sizeof *b.saved))) {
-        line(r, "cannot read test_data_set_%d: %s", set, err.message);
-        free_set(&data);
-        return;
-    }
-    bind(m0, &data, bound);
-    bool opt_ran = !ond_reference_run(opt->graph, bound, (size_t)data.n_in, ref_opt, save_trace,
-                                      &b, &err);
-    if (!opt_ran)
-        line(r, "the optimized graph does not run in the reference interpreter: %s",
-             err.message);
-    if (ond_reference_run(m0->graph, bound, (size_t)data.n_in, ref0, check_trace, &b, &err)) {
-        line(r, "the -O0 graph does not run in the reference interpreter: %s", err.message);
-    } else {
-        if (opt_ran && b.first[0])
-            line(r, "the optimized graph first diverges from -O0 at %s", b.first);
-        else if (opt_ran)
-            line(r, "the optimized graph matches -O0 at all %d shared tensors (%d removed by "
-                    "passes)", b.compared, b.removed);
-        snprintf(r->bisect_node, sizeof r->bisect_node, "%s", b.first_node);
-        if (b.dir && b.first_dir[0])
-            line(r, "-O0 first diverges from %s at %s", b.dir, b.first_dir);
-        else if (b.dir)
-            line(r, "-O0 matches %s at all %d tensors it holds (%d without a file)", b.dir,
-                 b.dir_compared, b.dir_missing);
-        snprintf(r->bisect_dir_node, sizeof r->bisect_dir_node, "%s", b.first_dir_node);
-        if (data.n_want == n_out) {
-            compare_outputs(cfg, set, ref0, data.want, n_out, diff, sizeof diff);
-            line(r, "the -O0 reference interpreter %s the expected outputs%s%s",
-                 diff[0] ? "differs from" : "matches", diff[0] ? ": " : "", diff);
-        }
-        if (ond_session_run_alloc(s, bound, (size_t)data.n_in, &sess, &n_sess, &err)) {
-            line(r, "the session does not run: %s", err.message);
-        } else {
-            compare_outputs(cfg, set, sess, ref0, n_out, diff, sizeof diff);
-            line(r, "the session's outputs %s the -O0 reference interpreter's%s%s",
-                 diff[0] ? "differ from" : "match", diff[0] ? ": " : "", diff);
-            ond_values_free(sess, n_sess);
-        }
-        for (int i = 0; i < n_out; i++) {
-            free((void *)ref0[i].name);
-            free(ref0[i].data);
-        }
-    }
-    for (int i = 0; opt_ran && i < opt->graph->n_outputs; i++) {
-        free((void *)ref_opt[i].name);
-        free(ref_opt[i].data);
-    }
-    for (int i = 0; i < opt->graph->n_tensors; i++)
-        free(b.saved[i].data);
-    free(b.saved);
-    free_set(&data);
 }
 
 /* ---- one case ---- */
@@ -652,7 +274,7 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
     for (int k = 0; r->status != ERROR; k++) {
         char path[4096], prefix[64];
         snprintf(path, sizeof path, "%s/test_data_set_%d", dir, k);
-        if (!is_dir(path)) {
+        if (!test_is_dir(path)) {
             if (!k) {
                 r->status = ERROR;
                 snprintf(r->reason, sizeof r->reason, "no test_data_set_0 folder");
@@ -665,9 +287,9 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
         size_t n_got = 0, n_got0 = 0;
         snprintf(prefix, sizeof prefix, "test_data_set_%d: ", k);
         r->n_sets = k + 1;
-        enum ond_status st = read_set(dir, k, &data, &err);
+        enum ond_status st = test_read_set(dir, k, &data, &err);
         if (!st) {
-            bind(m, &data, bound);
+            test_bind(m, &data, bound);
             st = ond_session_run_alloc(s, bound, (size_t)data.n_in, &got, &n_got, &err);
         }
         if (!st && s0) {
@@ -685,10 +307,10 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
             r->n_out = r->n_lvl = (int)n_got;
             for (size_t i = 0; i < n_got; i++) {
                 snprintf(r->out[i].name, sizeof r->out[i].name, "%s", got[i].name);
-                compare(cfg, k, &got[i], &data.want[i], &r->out[i]);
+                test_compare(cfg, k, &got[i], &data.want[i], &r->out[i]);
                 if (s0) {
                     snprintf(r->lvl[i].name, sizeof r->lvl[i].name, "%s", got[i].name);
-                    compare(cfg, k, &got[i], &got0[i], &r->lvl[i]);
+                    test_compare(cfg, k, &got[i], &got0[i], &r->lvl[i]);
                 }
                 if ((r->out[i].bad || (s0 && r->lvl[i].bad)) && failed < 0)
                     failed = k;
@@ -698,7 +320,7 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
         }
         ond_values_free(got, n_got);
         ond_values_free(got0, n_got0);
-        free_set(&data);
+        test_free_set(&data);
     }
     if (!s0)
         r->n_lvl = 0;
@@ -707,7 +329,7 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
 
 static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
 {
-    const char *name = base_name(dir), *skip = skip_reason(cfg, name);
+    const char *name = test_base_name(dir), *skip = skip_reason(cfg, name);
     char path[4096], level[32];
     struct ond_error err = {0};
     struct ond_model *m0 = NULL, *m = NULL;
@@ -765,133 +387,24 @@ static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
         for (int i = 0; i < r->n_out; i++)
             if (r->out[i].bad) {
                 char buf[1024];
-                describe(&r->out[i], "output", buf, sizeof buf);
-                append(r->reason, sizeof r->reason, "; ", buf);
+                test_describe(&r->out[i], "output", buf, sizeof buf);
+                test_append(r->reason, sizeof r->reason, "; ", buf);
             }
         for (int i = 0; i < r->n_lvl; i++)
             if (r->lvl[i].bad) {
                 char buf[1024], what[64];
                 snprintf(what, sizeof what, "-O%d vs -O0 output", cfg->opts.opt_level);
-                describe(&r->lvl[i], what, buf, sizeof buf);
-                append(r->reason, sizeof r->reason, "; ", buf);
+                test_describe(&r->lvl[i], what, buf, sizeof buf);
+                test_append(r->reason, sizeof r->reason, "; ", buf);
             }
     }
     if (r->status == FAIL && cfg->bisect && failed >= 0)
-        bisect(cfg, m0, m, s, dir, failed, r);
+        test_bisect(cfg, m0, m, s, dir, failed, r);
     ond_session_free(s0);
     ond_session_free(s);
     if (m != m0)
         ond_model_free(m);
     ond_model_free(m0);
-}
-
-/* ---- the report ---- */
-
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.9g", v);
-    else
-        cli_json_str(f, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-}
-
-static void json_words(FILE *f, const char *key, const char *words)
-{
-    fprintf(f, ", \"%s\": [", key);
-    for (const char *p = words; *p;) {
-        size_t len = strcspn(p, " ");
-        char w[512];
-        snprintf(w, sizeof w, "%.*s", (int)len, p);
-        fprintf(f, "%s", p == words ? "" : ", ");
-        cli_json_str(f, w);
-        p += len + (p[len] ? 1 : 0);
-    }
-    fprintf(f, "]");
-}
-
-static void json_cmps(FILE *f, const char *key, const struct cmp *c, int n)
-{
-    fprintf(f, ", \"%s\": [", key);
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "%s{\"name\": ", i ? ", " : "");
-        cli_json_str(f, c[i].name);
-        fprintf(f, ", \"ok\": %s, \"problem\": ", c[i].bad ? "false" : "true");
-        if (c[i].problem[0])
-            cli_json_str(f, c[i].problem);
-        else
-            fprintf(f, "null");
-        fprintf(f, ", \"max_abs\": ");
-        json_num(f, c[i].max_abs);
-        fprintf(f, ", \"max_rel\": ");
-        json_num(f, c[i].max_rel);
-        fprintf(f, ", \"worst\": ");
-        if (c[i].has_worst && !c[i].problem[0]) {
-            fprintf(f, "{\"set\": %d, \"index\": %zu, \"got\": ", c[i].worst_set,
-                    c[i].worst_index);
-            json_num(f, c[i].worst_got);
-            fprintf(f, ", \"expected\": ");
-            json_num(f, c[i].worst_want);
-            fprintf(f, "}");
-        } else {
-            fprintf(f, "null");
-        }
-        fprintf(f, "}");
-    }
-    fprintf(f, "]");
-}
-
-static void json_case(FILE *f, const struct cfg *cfg, const char *dir, const struct report *r,
-                      bool first)
-{
-    static const char *const lower[] = {"pass", "fail", "error", "skip"};
-    fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
-    cli_json_str(f, base_name(dir));
-    fprintf(f, ", \"path\": ");
-    cli_json_str(f, dir);
-    fprintf(f, ", \"status\": \"%s\", \"reason\": ", lower[r->status]);
-    cli_json_str(f, r->reason);
-    json_words(f, "ops", r->ops);
-    json_words(f, "skip_ops", r->skip_ops);
-    fprintf(f, ", \"sets\": %d, \"seconds\": %.3f", r->n_sets, r->seconds);
-    json_cmps(f, "outputs", r->out, r->n_out);
-    if (cfg->compare_levels)
-        json_cmps(f, "levels", r->lvl, r->n_lvl);
-    if (r->bisect[0]) {
-        fprintf(f, ", \"bisect\": {\"first_node\": ");
-        if (r->bisect_node[0])
-            cli_json_str(f, r->bisect_node);
-        else
-            fprintf(f, "null");
-        fprintf(f, ", \"dir_first_node\": ");
-        if (r->bisect_dir_node[0])
-            cli_json_str(f, r->bisect_dir_node);
-        else
-            fprintf(f, "null");
-        fprintf(f, ", \"text\": ");
-        cli_json_str(f, r->bisect);
-        fprintf(f, "}");
-    }
-    fprintf(f, "}");
-}
-
-static void json_head(FILE *f, const struct cfg *cfg)
-{
-    static const char *const prec[] = {"fp32", "bf16", "int8"};
-    fprintf(f, "{\n  \"ondine\": ");
-    cli_json_str(f, ond_version());
-    fprintf(f, ",\n  \"options\": {\"rtol\": ");
-    json_num(f, cfg->rtol);
-    fprintf(f, ", \"atol\": ");
-    json_num(f, cfg->atol);
-    fprintf(f, ", \"opt_level\": %d, \"precision\": \"%s\", \"threads\": %d, "
-            "\"compare_levels\": %s, \"filter\": ",
-            cfg->opts.opt_level, prec[cfg->opts.precision], cfg->opts.threads,
-            cfg->compare_levels ? "true" : "false");
-    if (cfg->filter)
-        cli_json_str(f, cfg->filter);
-    else
-        fprintf(f, "null");
-    fprintf(f, "},\n  \"cases\": [");
 }
 
 /* ---- the verb ---- */
@@ -951,7 +464,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg, const char **disab
                 cfg->bisect_dir = a + 9;
             else if (has_value && argv[i + 1][0] != '-' && holds_pb(argv[i + 1]))
                 cfg->bisect_dir = argv[++i];
-            if (cfg->bisect_dir && !is_dir(cfg->bisect_dir))
+            if (cfg->bisect_dir && !test_is_dir(cfg->bisect_dir))
                 return cli_usage("test", "--bisect: '%s' is not a folder", cfg->bisect_dir);
         } else if (a[0] == '-' && a[1]) {
             return cli_usage("test", "unknown option '%s'", a);
@@ -974,9 +487,9 @@ static void run_all(const struct cfg *cfg, const struct cases *l, FILE *json, in
 {
     size_t total = 0, done = 0, written = 0;
     for (size_t i = 0; i < l->n; i++)
-        total += !cfg->filter || strstr(base_name(l->dirs[i]), cfg->filter);
+        total += !cfg->filter || strstr(test_base_name(l->dirs[i]), cfg->filter);
     for (size_t i = 0; i < l->n; i++) {
-        const char *dir = l->dirs[i], *name = base_name(dir);
+        const char *dir = l->dirs[i], *name = test_base_name(dir);
         if (cfg->filter && !strstr(name, cfg->filter))
             continue;
         if (cfg->tty) {
@@ -1003,7 +516,7 @@ static void run_all(const struct cfg *cfg, const struct cases *l, FILE *json, in
         }
         fflush(stdout);
         if (json)
-            json_case(json, cfg, dir, r, written++ == 0);
+            test_json_case(json, cfg, dir, r, written++ == 0);
         free(r);
     }
 }
@@ -1061,7 +574,7 @@ int cli_test(int argc, char **argv)
     }
     if (rc == CLI_OK) {
         if (json)
-            json_head(json, &cfg);
+            test_json_head(json, &cfg);
         run_all(&cfg, &l, json, counts);
         printf("%d passed, %d failed", counts[PASS], counts[FAIL] + counts[ERROR]);
         if (counts[SKIP])
