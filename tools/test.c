@@ -24,6 +24,15 @@ static const char help[] =
     "  --rtol X, --atol Y  tolerance |got - ref| <= atol + rtol*|ref| (default 1e-3, 1e-5;\n"
     "                      with --precision bf16 2e-2, 5e-2; int8 5e-2, 1e-1)\n"
     "  --json FILE         write the report as JSON\n"
+    "  --metric M          how float outputs are held to references: elementwise (default,\n"
+    "                      by --rtol/--atol), cosine[:MIN] (cosine similarity >= MIN per\n"
+    "                      data set, default 0.999), topk:K (in each row of the last axis,\n"
+    "                      the reference's top class is in the result's top K); integer\n"
+    "                      outputs are always exact\n"
+    "  -q, --quiet         print failures and the totals only\n"
+    "  --min-passed N      fail unless at least N cases pass\n"
+    "  --allow-empty       succeed when nothing was compared (no case selected, or every\n"
+    "                      case skipped); by default that fails\n"
     "  --skip-list FILE    skip the cases it names: one 'name reason...' a line, # comments\n"
     "  --compare-levels    also run at -O0 and compare the outputs of the two levels\n"
     "  --bisect[=DIR]      for a failing case, name the first node whose output diverges\n"
@@ -175,30 +184,71 @@ void test_free_set(struct set *s)
     s->n_in = s->n_want = 0;
 }
 
-enum ond_status test_read_set(const char *dir, int k, struct set *s, struct ond_error *err)
+/* Reads input_<i> / output_<i> (.pb, else .npy) of one data set, in file order. */
+static enum ond_status read_files(const char *dir, int k, bool out, struct ond_value *v, int *n,
+                                  struct ond_error *err)
 {
-    memset(s, 0, sizeof *s);
-    for (int out = 0; out < 2; out++) {
-        struct ond_value *v = out ? s->want : s->in;
-        int *n = out ? &s->n_want : &s->n_in;
-        for (;; (*n)++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/test_data_set_%d/%s_%d.pb", dir, k,
-                     out ? "output" : "input", *n);
-            if (access(path, F_OK) != 0)
-                break;
-            if (*n == MAX_IO)
-                return ond_fail(err, OND_STATUS_LIMIT, "more than %d %ss", MAX_IO,
-                                out ? "output" : "input");
+    for (;; (*n)++) {
+        char path[4096];
+        size_t len = (size_t)snprintf(path, sizeof path, "%s/test_data_set_%d/%s_%d.pb", dir, k,
+                                      out ? "output" : "input", *n);
+        if (access(path, F_OK) != 0 && len < sizeof path)
+            memcpy(path + len - 3, ".npy", 5);
+        if (access(path, F_OK) != 0)
+            return OND_OK;
+        if (*n == MAX_IO)
+            return ond_fail(err, OND_STATUS_LIMIT, "more than %d %ss", MAX_IO,
+                            out ? "output" : "input");
+        if (path[strlen(path) - 1] == 'y' && cli_read_tensor("test", path, &v[*n]))
+            return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "cannot read '%s'", path);
+        if (path[strlen(path) - 1] == 'b') {
             enum ond_status st = ond_tensor_proto_read(path, &v[*n], err);
             if (st)
                 return st;
         }
     }
-    return OND_OK;
 }
 
-/* The set's inputs bound by position to the graph's inputs. */
+/* Puts v (n values read in file order) in the order of the graph's tensors when the files'
+ * names are those tensors' names, each once; else keeps the file order (position binds).
+ * ONNX 1.12 stores bfloat16 tensors as UINT16: the bits are the same, so a UINT16 value where
+ * the graph declares bfloat16 is read as bfloat16. True when the names bound. */
+static bool order(struct ond_tensor *const *decl, int n_decl, struct ond_value *v, int n)
+{
+    struct ond_value sorted[MAX_IO] = {0};
+    bool by_name = n == n_decl && n > 0;
+    for (int i = 0; i < n && by_name; i++) {
+        int j = 0;
+        while (j < n_decl && !(v[i].name && strcmp(v[i].name, decl[j]->name) == 0))
+            j++;
+        by_name = j < n_decl && !sorted[j].data;
+        if (by_name)
+            sorted[j] = v[i];
+    }
+    if (by_name)
+        memcpy(v, sorted, sizeof *v * (size_t)n);
+    for (int i = 0; i < n && i < n_decl; i++)
+        if (v[i].dtype == OND_DTYPE_UINT16 && decl[i]->info.dtype == OND_DTYPE_BFLOAT16)
+            v[i].dtype = OND_DTYPE_BFLOAT16;
+    return by_name;
+}
+
+enum ond_status test_read_set(const struct ond_model *m, const char *dir, int k, struct set *s,
+                              struct ond_error *err)
+{
+    memset(s, 0, sizeof *s);
+    enum ond_status st = read_files(dir, k, false, s->in, &s->n_in, err);
+    if (!st)
+        st = read_files(dir, k, true, s->want, &s->n_want, err);
+    if (!st) {
+        const struct ond_graph *g = m->graph;
+        order(g->inputs, g->n_inputs, s->in, s->n_in);
+        s->outputs_by_name = order(g->outputs, g->n_outputs, s->want, s->n_want);
+    }
+    return st;
+}
+
+/* The set's inputs bound to the graph's inputs (by the files' names, else by position). */
 void test_bind(const struct ond_model *m, const struct set *s, struct ond_value *bound)
 {
     for (int i = 0; i < s->n_in; i++) {
@@ -220,9 +270,15 @@ static void set_reason(struct report *r, const char *dir, const char *prefix,
     snprintf(r->reason, sizeof r->reason, "%s%s", prefix, msg);
 }
 
-/* The ops an UNSUPPORTED message names: "unsupported ops (domain.op-opset): A-7, x.B-1" or
- * "node 'n' (Op): ...". */
-static void skipped_ops(const char *msg, char *buf, size_t len)
+const char *const test_skip_kind_name[3] = {"not_implemented", "unsupported_feature",
+                                             "skip_list"};
+static const char *const skip_kind_text[3] = {
+    "op not implemented", "claimed op, unsupported attribute, type or mode", "skip list"};
+
+/* The ops an UNSUPPORTED message names, and what it means: "unsupported ops
+ * (domain.op-opset): A-7, x.B-1" lists ops (or opsets) ondine does not implement; "node 'n'
+ * (Op): ..." is an op it implements refusing one of the node's attributes, types or modes. */
+static enum skip_kind skipped_ops(const char *msg, char *buf, size_t len)
 {
     const char *list = strstr(msg, "(domain.op-opset): ");
     buf[0] = 0;
@@ -238,13 +294,15 @@ static void skipped_ops(const char *msg, char *buf, size_t len)
             p += item;
             p += strspn(p, ", ");
         }
-        return;
+        return SKIP_NOT_IMPLEMENTED;
     }
     const char *node = strstr(msg, "node '");
     const char *open = node ? strstr(node, "' (") : NULL;
     const char *close = open ? strstr(open, "):") : NULL;
-    if (close)
-        snprintf(buf, len, "%.*s", (int)(close - open - 3), open + 3);
+    if (!close)
+        return SKIP_NOT_IMPLEMENTED;
+    snprintf(buf, len, "%.*s", (int)(close - open - 3), open + 3);
+    return SKIP_UNSUPPORTED_FEATURE;
 }
 
 static void list_ops(const struct ond_graph *g, char *buf, size_t len)
@@ -264,6 +322,23 @@ static void list_ops(const struct ond_graph *g, char *buf, size_t len)
 }
 
 /* ---- one case ---- */
+
+/* A failing output whose values match another output's reference file (bound by position):
+ * the files are in another order than the graph's outputs. */
+static void find_swaps(const struct cfg *cfg, int k, const struct ond_value *got,
+                       const struct set *data, struct report *r)
+{
+    for (int i = 0; i < data->n_want; i++)
+        for (int j = 0; j < data->n_want && r->out[i].bad && !r->out[i].match[0]; j++) {
+            struct cmp c = {0};
+            if (j != i)
+                test_compare(cfg, k, &got[i], &data->want[j], &c);
+            if (j != i && !c.bad)
+                snprintf(r->out[i].match, sizeof r->out[i].match,
+                         "test_data_set_%d/output_%d (tensor '%s')", k, j,
+                         data->want[j].name ? data->want[j].name : "");
+        }
+}
 
 /* Runs every data set of the case (all of them, so the report covers every set, unless one
  * cannot run); the first set that fails, or -1. */
@@ -287,7 +362,7 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
         size_t n_got = 0, n_got0 = 0;
         snprintf(prefix, sizeof prefix, "test_data_set_%d: ", k);
         r->n_sets = k + 1;
-        enum ond_status st = test_read_set(dir, k, &data, &err);
+        enum ond_status st = test_read_set(m, dir, k, &data, &err);
         if (!st) {
             test_bind(m, &data, bound);
             st = ond_session_run_alloc(s, bound, (size_t)data.n_in, &got, &n_got, &err);
@@ -317,6 +392,8 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
             }
             if (failed >= 0)
                 r->status = FAIL;
+            if (!data.outputs_by_name)
+                find_swaps(cfg, k, got, &data, r);
         }
         ond_values_free(got, n_got);
         ond_values_free(got0, n_got0);
@@ -340,6 +417,7 @@ static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
     snprintf(level, sizeof level, "at -O%d: ", cfg->opts.opt_level);
     if (skip) {
         r->status = SKIP;
+        r->skip_kind = SKIP_LISTED;
         snprintf(r->reason, sizeof r->reason, "skip list: %s", skip);
         return;
     }
@@ -349,7 +427,7 @@ static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
         r->status = st == OND_STATUS_UNSUPPORTED ? SKIP : ERROR;
         set_reason(r, dir, "", &err);
         if (st == OND_STATUS_UNSUPPORTED)
-            skipped_ops(r->reason, r->skip_ops, sizeof r->skip_ops);
+            r->skip_kind = skipped_ops(r->reason, r->skip_ops, sizeof r->skip_ops);
         return;
     }
     list_ops(m0->graph, r->ops, sizeof r->ops);
@@ -421,6 +499,24 @@ static bool parse_tol(const char *s, double *v)
     return true;
 }
 
+/* elementwise | cosine[:MIN] | topk:K */
+static bool parse_metric(const char *s, struct cfg *cfg)
+{
+    char *end;
+    if (strcmp(s, "elementwise") == 0) {
+        cfg->metric = METRIC_ELEMENTWISE;
+        return true;
+    }
+    if (strncmp(s, "cosine", 6) == 0 && (!s[6] || s[6] == ':')) {
+        cfg->metric = METRIC_COSINE;
+        if (s[6])
+            cfg->min_cosine = strtod(s + 7, &end);
+        return !s[6] || (!*end && s[7] && cfg->min_cosine > 0 && cfg->min_cosine <= 1);
+    }
+    cfg->metric = METRIC_TOPK;
+    return strncmp(s, "topk:", 5) == 0 && cli_int(s + 5, 1, 1 << 30, &cfg->topk);
+}
+
 static int parse_args(int argc, char **argv, struct cfg *cfg, const char **disabled,
                       const char **paths, int *n_paths)
 {
@@ -458,6 +554,17 @@ static int parse_args(int argc, char **argv, struct cfg *cfg, const char **disab
             }
         } else if (strcmp(a, "--compare-levels") == 0) {
             cfg->compare_levels = true;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            cfg->quiet = true;
+        } else if (strcmp(a, "--allow-empty") == 0) {
+            cfg->allow_empty = true;
+        } else if (strcmp(a, "--metric") == 0) {
+            if (!has_value || !parse_metric(argv[++i], cfg))
+                return cli_usage("test", "--metric takes elementwise, cosine[:MIN] (0 < MIN <= 1)"
+                                 " or topk:K (K >= 1)");
+        } else if (strcmp(a, "--min-passed") == 0) {
+            if (!has_value || !cli_int(argv[++i], 0, 1 << 30, &cfg->min_passed))
+                return cli_usage("test", "--min-passed takes a whole number >= 0");
         } else if (strcmp(a, "--bisect") == 0 || strncmp(a, "--bisect=", 9) == 0) {
             cfg->bisect = true;
             if (a[8] == '=')
@@ -482,8 +589,8 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Runs the selected cases, printing a line each; counts[status]. */
-static void run_all(const struct cfg *cfg, const struct cases *l, FILE *json, int *counts)
+/* Runs the selected cases, printing a line each (with --quiet, failures only). */
+static void run_all(const struct cfg *cfg, const struct cases *l, FILE *json, struct totals *t)
 {
     size_t total = 0, done = 0, written = 0;
     for (size_t i = 0; i < l->n; i++)
@@ -499,16 +606,23 @@ static void run_all(const struct cfg *cfg, const struct cases *l, FILE *json, in
         struct report *r = calloc(1, sizeof *r);
         if (!r) {
             fprintf(stderr, "ondine test: cannot allocate a report\n");
-            counts[ERROR]++;
+            t->status[ERROR]++;
             continue;
         }
         double t0 = now();
         run_case(cfg, dir, r);
         r->seconds = now() - t0;
-        counts[r->status]++;
+        t->status[r->status]++;
+        if (r->status == SKIP)
+            t->skip[r->skip_kind]++;
         if (cfg->tty)
             printf("\r\033[K");
-        printf("%s %s%s%s\n", status_name[r->status], name, r->reason[0] ? ": " : "", r->reason);
+        char kind[128] = "";
+        if (r->status == SKIP && r->skip_kind != SKIP_LISTED)
+            snprintf(kind, sizeof kind, " (%s)", skip_kind_text[r->skip_kind]);
+        if (!cfg->quiet || r->status == FAIL || r->status == ERROR)
+            printf("%s %s%s%s%s\n", status_name[r->status], name, kind,
+                   r->reason[0] ? ": " : "", r->reason);
         for (const char *p = r->bisect; *p;) {
             size_t len = strcspn(p, "\n");
             printf("  bisect: %.*s\n", (int)len, p);
@@ -544,22 +658,63 @@ static void default_tolerance(struct cfg *cfg)
                 "accuracy needs real data (--calibrate DIR)\n");
 }
 
+/* Prints the totals; fails on a failure, on fewer passes than --min-passed, and on a run
+ * that compared nothing (no case selected, or every case skipped) unless --allow-empty. */
+static int totals(const struct cfg *cfg, const struct totals *t)
+{
+    const int *n = t->status;
+    printf("%d passed, %d failed", n[PASS], n[FAIL] + n[ERROR]);
+    if (n[SKIP]) {
+        printf(", %d skipped (", n[SKIP]);
+        for (int k = 0, first = 1; k < 3; k++)
+            if (t->skip[k]) {
+                printf("%s%d %s", first ? "" : ", ", t->skip[k], skip_kind_text[k]);
+                first = 0;
+            }
+        printf(")");
+    }
+    printf("\n");
+    if (n[FAIL] + n[ERROR])
+        return CLI_FAIL;
+    if (n[PASS] < cfg->min_passed) {
+        fprintf(stderr, "ondine test: %d passed, fewer than --min-passed %lld\n", n[PASS],
+                cfg->min_passed);
+        return CLI_FAIL;
+    }
+    if (!n[PASS] && !cfg->allow_empty) {
+        fprintf(stderr, "ondine test: compared nothing: %s (--allow-empty to accept)\n",
+                n[SKIP] ? "every case was skipped" : cfg->filter ? "--filter matches no case"
+                                                              : "no case");
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 int cli_test(int argc, char **argv)
 {
     /* Negative: not given, the precision's default applies. */
-    struct cfg cfg = {.rtol = -1, .atol = -1, .tty = isatty(STDOUT_FILENO)};
+    struct cfg cfg = {.rtol = -1, .atol = -1, .tty = isatty(STDOUT_FILENO), .min_cosine = 0.999};
     ond_options_init(&cfg.opts);
     const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
     struct cases l = {0};
-    int n_paths = 0, counts[4] = {0, 0, 0, 0};
+    int n_paths = 0;
+    struct totals t = {0};
     int rc = disabled && paths ? parse_args(argc, argv, &cfg, disabled, paths, &n_paths)
                                : CLI_FAIL;
     if (rc == CLI_OK)
         default_tolerance(&cfg);
     for (int i = 0; rc == CLI_OK && i < n_paths; i++) {
         size_t before = l.n;
-        if (!collect(paths[i], MAX_DEPTH, &l)) {
+        struct stat sb;
+        if (stat(paths[i], &sb) != 0) {
+            fprintf(stderr, "ondine test: '%s' does not exist\n", paths[i]);
+            rc = CLI_FAIL;
+        } else if (!S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "ondine test: '%s' is a file; give the test folder that holds "
+                    "model.onnx and test_data_set_*/ (or a folder of such folders)\n", paths[i]);
+            rc = CLI_FAIL;
+        } else if (!collect(paths[i], MAX_DEPTH, &l)) {
             fprintf(stderr, "ondine test: cannot allocate the case list\n");
             rc = CLI_FAIL;
         } else if (l.n == before) {
@@ -575,18 +730,11 @@ int cli_test(int argc, char **argv)
     if (rc == CLI_OK) {
         if (json)
             test_json_head(json, &cfg);
-        run_all(&cfg, &l, json, counts);
-        printf("%d passed, %d failed", counts[PASS], counts[FAIL] + counts[ERROR]);
-        if (counts[SKIP])
-            printf(", %d skipped", counts[SKIP]);
-        printf("\n");
-        rc = counts[FAIL] + counts[ERROR] ? CLI_FAIL : CLI_OK;
+        run_all(&cfg, &l, json, &t);
+        rc = totals(&cfg, &t);
     }
     if (json) {
-        int total = counts[PASS] + counts[FAIL] + counts[ERROR] + counts[SKIP];
-        fprintf(json, "\n  ],\n  \"totals\": {\"passed\": %d, \"failed\": %d, \"errors\": %d, "
-                "\"skipped\": %d, \"total\": %d}\n}\n", counts[PASS], counts[FAIL],
-                counts[ERROR], counts[SKIP], total);
+        test_json_tail(json, &t);
         if (fclose(json) != 0) {
             fprintf(stderr, "ondine test: cannot write '%s'\n", cfg.json_path);
             rc = CLI_FAIL;

@@ -15,6 +15,18 @@ struct ond_session;
 #define MAX_DEPTH 3
 
 enum status { PASS, FAIL, ERROR, SKIP };
+/* Why a case was skipped: the model uses an op (or opset) ondine does not implement; an op it
+ * implements refused an attribute, type or mode (training-mode BatchNormalization, MaxPool's
+ * indices, a string Cast); a --skip-list names it. */
+enum skip_kind { SKIP_NOT_IMPLEMENTED, SKIP_UNSUPPORTED_FEATURE, SKIP_LISTED };
+extern const char *const test_skip_kind_name[3];
+
+/* Cases by status, skips by kind. */
+struct totals {
+    int status[4], skip[3];
+};
+
+enum metric { METRIC_ELEMENTWISE, METRIC_COSINE, METRIC_TOPK };
 
 struct skip {
     char *name, *reason;
@@ -23,48 +35,79 @@ struct skip {
 struct cfg {
     double rtol, atol;
     const char *filter, *json_path, *bisect_dir, *calibrate;
-    bool compare_levels, bisect, tty;
+    bool compare_levels, bisect, tty, quiet, allow_empty;
+    long long min_passed;
+    enum metric metric;
+    double min_cosine;
+    long long topk;
     struct ond_options opts;
     struct skip *skips;
     size_t n_skips;
 };
+
+/* One element of an output against its reference. */
+struct worst {
+    bool bad;
+    double ratio;        /* |got - ref| / (atol + rtol |ref|) */
+    double diff;         /* |got - ref| */
+    int set;
+    size_t index;        /* flat */
+    double got, want;
+};
+
+#define N_WORST 3
 
 /* One output held to its reference, merged over the data sets. */
 struct cmp {
     char name[256];
     bool bad;
     char problem[256];   /* a dtype, shape or size mismatch; empty when values were compared */
+    char match[300];     /* a failing output: the other reference file its values match */
     double max_abs, max_rel;
-    bool has_worst, worst_bad;
-    double worst_ratio;  /* |got - ref| / (atol + rtol |ref|) of the worst element */
-    double worst_diff;   /* its |got - ref| */
-    int worst_set;
-    size_t worst_index;
-    double worst_got, worst_want;
+    int rank;
+    int64_t dims[OND_MAX_RANK];
+    uint64_t n_elems, n_bad;       /* elements compared, and out of the elementwise tolerance */
+    struct worst worst[N_WORST];   /* worst first */
+    int n_worst;
+    /* --metric cosine: the lowest similarity (has_metric); topk: rows checked and failing. */
+    bool has_metric;
+    double metric, metric_limit;
+    int metric_set;
+    uint64_t metric_rows, metric_bad;
+    size_t metric_row, metric_class;
 };
 
 struct report {
     enum status status;
     char reason[2048];
     char ops[2048];       /* op types of the -O0 graph, space separated */
+    enum skip_kind skip_kind;
     char skip_ops[512];   /* ops a SKIP's message names, space separated */
     int n_sets;
     struct cmp out[MAX_IO], lvl[MAX_IO];
     int n_out, n_lvl;
     char bisect[4096];    /* lines of the bisection, newline separated */
     char bisect_node[512], bisect_dir_node[512];
+    /* The bisection's conclusion: reference_disagrees, pass_diverges, session_differs,
+     * not_reproduced or cannot_run, and its sentence. */
+    const char *verdict;
+    char verdict_text[1024];
     double seconds;
 };
 
 struct set {
     struct ond_value in[MAX_IO], want[MAX_IO];
     int n_in, n_want;
+    bool outputs_by_name;  /* the output files' names bound them, else their position */
 };
 
 /* Holds got to want (data set `set`), merging into c what earlier sets left there. */
 void test_compare(const struct cfg *cfg, int set, const struct ond_value *got,
                   const struct ond_value *want, struct cmp *c);
-/* "output 'y': element 12 (set 0) is 0.51, expected 0.6 (max abs error 0.09, max rel 0.15)" */
+/* The index of flat element i of c's output, one entry per dim. */
+void test_unflatten(const struct cmp *c, size_t i, int64_t *idx);
+/* "output 'y': 1 of 12 elements (8.33%) out of tolerance; worst [2,0] (set 0) is 0.51,
+ * expected 0.6 (max abs error 0.09, max rel 0.15)" */
 size_t test_describe(const struct cmp *c, const char *what, char *buf, size_t len);
 /* Compares a list of outputs; fills buf with the first difference, or leaves it empty. */
 void test_compare_outputs(const struct cfg *cfg, int set, const struct ond_value *got,
@@ -75,8 +118,9 @@ void test_append(char *buf, size_t len, const char *sep, const char *s);
 bool test_is_dir(const char *path);
 /* "suite/case" -> "case". */
 const char *test_base_name(const char *dir);
-/* Reads test_data_set_<k> of dir into s (free with test_free_set, also after a failure). */
-enum ond_status test_read_set(const char *dir, int k, struct set *s, struct ond_error *err);
+/* Reads test_data_set_<k> of dir into s, in the order of m's inputs and outputs (free with test_free_set, also after a failure). */
+enum ond_status test_read_set(const struct ond_model *m, const char *dir, int k, struct set *s,
+                              struct ond_error *err);
 void test_free_set(struct set *s);
 /* The set's inputs bound to the graph's inputs (names from the graph). */
 void test_bind(const struct ond_model *m, const struct set *s, struct ond_value *bound);
@@ -88,5 +132,6 @@ void test_bisect(const struct cfg *cfg, const struct ond_model *m0, const struct
 void test_json_head(FILE *f, const struct cfg *cfg);
 void test_json_case(FILE *f, const struct cfg *cfg, const char *dir, const struct report *r,
                     bool first);
+void test_json_tail(FILE *f, const struct totals *t);
 
 #endif

@@ -127,6 +127,32 @@ static void line(struct report *r, const char *fmt, ...)
     test_append(r->bisect, sizeof r->bisect, "\n", buf);
 }
 
+/* One conclusion from the bisection's findings, the most specific first. */
+static void verdict(struct report *r, const char *pass_node, bool ref_differs, bool sess_ran,
+                    bool sess_differs)
+{
+    if (pass_node[0]) {
+        r->verdict = "pass_diverges";
+        snprintf(r->verdict_text, sizeof r->verdict_text, "the optimized graph differs from "
+                 "the -O0 graph from node '%s' on: a pass changed the result", pass_node);
+    } else if (sess_ran && sess_differs) {
+        r->verdict = "session_differs";
+        snprintf(r->verdict_text, sizeof r->verdict_text, "the session differs from the "
+                 "reference interpreter on the same graph: a kernel (oneDNN primitive or "
+                 "eval) computes something else than the op's reference");
+    } else if (ref_differs) {
+        r->verdict = "reference_disagrees";
+        snprintf(r->verdict_text, sizeof r->verdict_text, "the reference interpreter agrees "
+                 "with the session but not with the expected outputs: the reference data "
+                 "disagrees with the model (or an op's reference eval is wrong)");
+    } else {
+        r->verdict = "not_reproduced";
+        snprintf(r->verdict_text, sizeof r->verdict_text, "the bisection found no difference "
+                 "on this data set");
+    }
+    line(r, "verdict: %s", r->verdict_text);
+}
+
 void test_bisect(const struct cfg *cfg, const struct ond_model *m0, const struct ond_model *opt,
                  struct ond_session *s, const char *dir, int set, struct report *r)
 {
@@ -141,7 +167,10 @@ void test_bisect(const struct cfg *cfg, const struct ond_model *m0, const struct
         snprintf(ref_dir, sizeof ref_dir, "%s/%s", cfg->bisect_dir, test_base_name(dir));
         b.dir = test_is_dir(ref_dir) ? ref_dir : cfg->bisect_dir;
     }
-    if (test_read_set(dir, set, &data, &err) || n_out > MAX_IO ||
+    bool ref_differs = false, sess_differs = false, sess_ran = false;
+    r->verdict = "cannot_run";
+    snprintf(r->verdict_text, sizeof r->verdict_text, "the bisection could not run");
+    if (test_read_set(m0, dir, set, &data, &err) || n_out > MAX_IO ||
         !(b.saved = calloc((size_t)opt->graph->n_tensors + 1, sizeof *b.saved))) {
         line(r, "cannot read test_data_set_%d: %s", set, err.message);
         test_free_set(&data);
@@ -170,6 +199,7 @@ void test_bisect(const struct cfg *cfg, const struct ond_model *m0, const struct
         snprintf(r->bisect_dir_node, sizeof r->bisect_dir_node, "%s", b.first_dir_node);
         if (data.n_want == n_out) {
             test_compare_outputs(cfg, set, ref0, data.want, n_out, diff, sizeof diff);
+            ref_differs = diff[0];
             line(r, "the -O0 reference interpreter %s the expected outputs%s%s",
                  diff[0] ? "differs from" : "matches", diff[0] ? ": " : "", diff);
         }
@@ -177,10 +207,13 @@ void test_bisect(const struct cfg *cfg, const struct ond_model *m0, const struct
             line(r, "the session does not run: %s", err.message);
         } else {
             test_compare_outputs(cfg, set, sess, ref0, n_out, diff, sizeof diff);
+            sess_ran = true;
+            sess_differs = diff[0];
             line(r, "the session's outputs %s the -O0 reference interpreter's%s%s",
                  diff[0] ? "differ from" : "match", diff[0] ? ": " : "", diff);
             ond_values_free(sess, n_sess);
         }
+        verdict(r, opt_ran ? b.first_node : "", ref_differs, sess_ran, sess_differs);
         for (int i = 0; i < n_out; i++) {
             free((void *)ref0[i].name);
             free(ref0[i].data);

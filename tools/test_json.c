@@ -46,17 +46,36 @@ static void json_cmps(FILE *f, const char *key, const struct cmp *c, int n)
         json_num(f, c[i].max_abs);
         fprintf(f, ", \"max_rel\": ");
         json_num(f, c[i].max_rel);
-        fprintf(f, ", \"worst\": ");
-        if (c[i].has_worst && !c[i].problem[0]) {
-            fprintf(f, "{\"set\": %d, \"index\": %zu, \"got\": ", c[i].worst_set,
-                    c[i].worst_index);
-            json_num(f, c[i].worst_got);
-            fprintf(f, ", \"expected\": ");
-            json_num(f, c[i].worst_want);
-            fprintf(f, "}");
-        } else {
+        fprintf(f, ", \"elements\": %llu, \"out_of_tolerance\": %llu, \"match\": ",
+                (unsigned long long)c[i].n_elems, (unsigned long long)c[i].n_bad);
+        if (c[i].match[0])
+            cli_json_str(f, c[i].match);
+        else
             fprintf(f, "null");
+        if (c[i].has_metric) {
+            fprintf(f, ", \"cosine\": ");
+            json_num(f, c[i].metric);
         }
+        if (c[i].metric_rows)
+            fprintf(f, ", \"topk_rows\": %llu, \"topk_rows_failing\": %llu",
+                    (unsigned long long)c[i].metric_rows, (unsigned long long)c[i].metric_bad);
+        /* The worst elements, worst first: index is multi-dimensional, flat_index flat. */
+        fprintf(f, ", \"worst\": [");
+        for (int k = 0; k < c[i].n_worst && !c[i].problem[0]; k++) {
+            const struct worst *w = &c[i].worst[k];
+            fprintf(f, "%s{\"set\": %d, \"index\": [", k ? ", " : "", w->set);
+            int64_t idx[OND_MAX_RANK];
+            test_unflatten(&c[i], w->index, idx);
+            for (int d = 0; d < c[i].rank; d++)
+                fprintf(f, "%s%lld", d ? ", " : "", (long long)idx[d]);
+            fprintf(f, "], \"flat_index\": %zu, \"ok\": %s, \"got\": ", w->index,
+                    w->bad ? "false" : "true");
+            json_num(f, w->got);
+            fprintf(f, ", \"expected\": ");
+            json_num(f, w->want);
+            fprintf(f, "}");
+        }
+        fprintf(f, "]");
         fprintf(f, "}");
     }
     fprintf(f, "]");
@@ -73,6 +92,11 @@ void test_json_case(FILE *f, const struct cfg *cfg, const char *dir, const struc
     fprintf(f, ", \"status\": \"%s\", \"reason\": ", lower[r->status]);
     cli_json_str(f, r->reason);
     json_words(f, "ops", r->ops);
+    fprintf(f, ", \"skip_kind\": ");
+    if (r->status == SKIP)
+        cli_json_str(f, test_skip_kind_name[r->skip_kind]);
+    else
+        fprintf(f, "null");
     json_words(f, "skip_ops", r->skip_ops);
     fprintf(f, ", \"sets\": %d, \"seconds\": %.3f", r->n_sets, r->seconds);
     json_cmps(f, "outputs", r->out, r->n_out);
@@ -89,6 +113,10 @@ void test_json_case(FILE *f, const struct cfg *cfg, const char *dir, const struc
             cli_json_str(f, r->bisect_dir_node);
         else
             fprintf(f, "null");
+        fprintf(f, ", \"verdict\": ");
+        cli_json_str(f, r->verdict ? r->verdict : "cannot_run");
+        fprintf(f, ", \"verdict_text\": ");
+        cli_json_str(f, r->verdict_text);
         fprintf(f, ", \"text\": ");
         cli_json_str(f, r->bisect);
         fprintf(f, "}");
@@ -114,4 +142,15 @@ void test_json_head(FILE *f, const struct cfg *cfg)
     else
         fprintf(f, "null");
     fprintf(f, "},\n  \"cases\": [");
+}
+
+void test_json_tail(FILE *f, const struct totals *t)
+{
+    const int *n = t->status;
+    fprintf(f, "\n  ],\n  \"totals\": {\"passed\": %d, \"failed\": %d, \"errors\": %d, "
+            "\"skipped\": %d, \"total\": %d", n[PASS], n[FAIL], n[ERROR], n[SKIP],
+            n[PASS] + n[FAIL] + n[ERROR] + n[SKIP]);
+    for (int k = 0; k < 3; k++)
+        fprintf(f, ", \"skipped_%s\": %d", test_skip_kind_name[k], t->skip[k]);
+    fprintf(f, "}\n}\n");
 }
