@@ -289,6 +289,18 @@ assert "output 'd': 1 of 3 elements (33.3%) out of tolerance; worst [1] (set 0) 
 by = {c["name"]: c for c in json.load(open(report))["cases"]}
 assert by["swapped"]["outputs"][0]["match"].startswith("test_data_set_0/output_1"), by["swapped"]
 
+# data.json (ONNX's model tests) sets the case's tolerance unless --rtol/--atol are given:
+# atol 0.02 covers the 0.01 off.
+with open(os.path.join(root, "f", "npy_off", "data.json"), "w") as f:
+    f.write('{"atol": 0.02, "model_name": "npy_off", "rtol": 0.0}')
+p = run(os.path.join(root, "f", "npy_off"), "--json", report, want_rc=0)
+case_report = json.load(open(report))["cases"][0]
+assert (case_report["rtol"], case_report["atol"], case_report["tolerance_from"]) == \
+    (0, 0.02, "data.json"), case_report
+p = run(os.path.join(root, "f", "npy_off"), "--atol", "1e-5", want_rc=1)
+assert "(rtol 0, atol 1e-05 from data.json)" in p.stdout, p.stdout
+os.remove(os.path.join(root, "f", "npy_off", "data.json"))
+
 # --metric: the off-by-1e-2 element fails elementwise but passes cosine 0.999 and top-1.
 d = os.path.join(root, "f", "npy_off")
 run(d, "--metric", "cosine", want_rc=0)

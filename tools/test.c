@@ -404,8 +404,59 @@ static int run_sets(const struct cfg *cfg, const char *dir, const struct ond_mod
     return failed;
 }
 
+/* The number after "key": in a small JSON text; false when absent or not a number >= 0. */
+static bool json_number(const char *text, const char *key, double *v)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    const char *p = strstr(text, quoted);
+    if (!p)
+        return false;
+    p += strlen(quoted);
+    p += strspn(p, " \t\r\n");
+    if (*p++ != ':')
+        return false;
+    char *end;
+    double x = strtod(p, &end);
+    if (end == p || !(x >= 0) || !isfinite(x))
+        return false;
+    *v = x;
+    return true;
+}
+
+/* ONNX's model tests state their tolerance in data.json ({"rtol": 0.001, "atol": 1e-07, ...})
+ * beside model.onnx or in the folder above it; it applies to the case unless the command
+ * line gave --rtol / --atol. */
+static void case_tolerance(const char *dir, struct cfg *c, struct report *r)
+{
+    for (int up = 0; up < 2; up++) {
+        char path[4096], text[4096];
+        snprintf(path, sizeof path, "%s%s/data.json", dir, up ? "/.." : "");
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = 0;
+        bool any = false;
+        double v;
+        if (!c->rtol_given && json_number(text, "rtol", &v))
+            c->rtol = v, any = true;
+        if (!c->atol_given && json_number(text, "atol", &v))
+            c->atol = v, any = true;
+        if (any)
+            snprintf(r->tol_from, sizeof r->tol_from, "%sdata.json", up ? "../" : "");
+        break;
+    }
+    r->rtol = c->rtol;
+    r->atol = c->atol;
+}
+
 static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
 {
+    struct cfg local = *cfg;
+    case_tolerance(dir, &local, r);
+    cfg = &local;
     const char *name = test_base_name(dir), *skip = skip_reason(cfg, name);
     char path[4096], level[32];
     struct ond_error err = {0};
@@ -475,6 +526,12 @@ static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
                 test_describe(&r->lvl[i], what, buf, sizeof buf);
                 test_append(r->reason, sizeof r->reason, "; ", buf);
             }
+        if (r->tol_from[0]) {
+            char buf[160];
+            snprintf(buf, sizeof buf, "(rtol %g, atol %g from %s)", r->rtol, r->atol,
+                     r->tol_from);
+            test_append(r->reason, sizeof r->reason, " ", buf);
+        }
     }
     if (r->status == FAIL && cfg->bisect && failed >= 0)
         test_bisect(cfg, m0, m, s, dir, failed, r);
@@ -644,6 +701,8 @@ static void default_tolerance(struct cfg *cfg)
 {
     enum ond_precision p = cfg->opts.precision;
     bool stated = cfg->rtol < 0 || cfg->atol < 0;
+    cfg->rtol_given = cfg->rtol >= 0;
+    cfg->atol_given = cfg->atol >= 0;
     static const double rtol[] = {1e-3, 2e-2, 5e-2}, atol[] = {1e-5, 5e-2, 1e-1};
     static const char *const name[] = {"fp32", "bf16", "int8"};
     if (cfg->rtol < 0)

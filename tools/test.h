@@ -34,6 +34,7 @@ struct skip {
 
 struct cfg {
     double rtol, atol;
+    bool rtol_given, atol_given;   /* on the command line: data.json does not override */
     const char *filter, *json_path, *bisect_dir, *calibrate;
     bool compare_levels, bisect, tty, quiet, allow_empty;
     long long min_passed;
@@ -93,6 +94,8 @@ struct report {
     const char *verdict;
     char verdict_text[1024];
     double seconds;
+    double rtol, atol;     /* the tolerance the case was held to */
+    char tol_from[64];     /* "data.json" when a data.json set it */
 };
 
 struct set {

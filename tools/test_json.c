@@ -98,7 +98,12 @@ void test_json_case(FILE *f, const struct cfg *cfg, const char *dir, const struc
     else
         fprintf(f, "null");
     json_words(f, "skip_ops", r->skip_ops);
-    fprintf(f, ", \"sets\": %d, \"seconds\": %.3f", r->n_sets, r->seconds);
+    fprintf(f, ", \"sets\": %d, \"seconds\": %.3f, \"rtol\": ", r->n_sets, r->seconds);
+    json_num(f, r->rtol);
+    fprintf(f, ", \"atol\": ");
+    json_num(f, r->atol);
+    fprintf(f, ", \"tolerance_from\": ");
+    cli_json_str(f, r->tol_from[0] ? r->tol_from : "options");
     json_cmps(f, "outputs", r->out, r->n_out);
     if (cfg->compare_levels)
         json_cmps(f, "levels", r->lvl, r->n_lvl);
