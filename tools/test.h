@@ -118,7 +118,24 @@ void test_compare_outputs(const struct cfg *cfg, int set, const struct ond_value
 /* Appends s to buf, after sep unless buf is empty; truncates silently. */
 void test_append(char *buf, size_t len, const char *sep, const char *s);
 
+struct cases {
+    char **dirs;
+    size_t n, cap;
+};
+
 bool test_is_dir(const char *path);
+/* Adds path if it is a test folder (model.onnx), else the test folders below it (by name,
+ * depth levels); false when out of memory. */
+bool test_collect(const char *path, int depth, struct cases *l);
+/* Whether dir directly holds .pb files (a --bisect reference folder, not a test folder). */
+bool test_holds_pb(const char *dir);
+/* Adds the cases file names ('name reason...' a line, # comments) to cfg's skips. */
+bool test_read_skip_list(struct cfg *cfg, const char *file);
+/* The skip list's reason for the case, or NULL. */
+const char *test_skip_reason(const struct cfg *cfg, const char *name);
+/* c's tolerance for the case in dir: a data.json's unless the command line gave one; noted in
+ * r (rtol, atol, tol_from). */
+void test_case_tolerance(const char *dir, struct cfg *c, struct report *r);
 /* "suite/case" -> "case". */
 const char *test_base_name(const char *dir);
 /* Reads test_data_set_<k> of dir into s, in the order of m's inputs and outputs (free with test_free_set, also after a failure). */
