@@ -260,9 +260,9 @@ case("e", "dropout_training", [helper.make_node("Dropout", ["x", "r", "t"], ["y"
      [("x", F, [3]), ("r", F, []), ("t", Bo, [])], [("y", F, [3])],
      [([xn, np.float32(0), np.bool_(True)], [xn])])
 p = run(os.path.join(root, "e"), "--json", report, want_rc=1)
-assert "(claimed op, unsupported attribute, type or mode)" in p.stdout, p.stdout
+assert "(unsupported attribute/type/mode of a claimed op)" in p.stdout, p.stdout
 assert p.stdout.splitlines()[-1].endswith(
-    "1 skipped (1 claimed op, unsupported attribute, type or mode)"), p.stdout
+    "1 skipped (1 unsupported attribute/type/mode of a claimed op)"), p.stdout
 r = json.load(open(report))
 assert r["cases"][0]["skip_kind"] == "unsupported_feature", r["cases"][0]
 assert r["totals"]["skipped_unsupported_feature"] == 1, r["totals"]

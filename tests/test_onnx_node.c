@@ -272,7 +272,7 @@ static void test_node_suite(void **state)
     }
     free(list);
     print_message("node tests: %d passed, %d failed, %d skipped (op not implemented), %d "
-                  "skipped (claimed op, unsupported attribute, type or mode), %d skipped "
+                  "skipped (unsupported attribute/type/mode of a claimed op), %d skipped "
                   "(tests/node_skip.txt)\n", counts[PASS], counts[FAIL], counts[SKIP] - feature,
                   feature, listed);
     print_message("through sessions: %d passed (%d with every node a primitive or view), "

@@ -61,7 +61,7 @@ static void set_reason(struct report *r, const char *dir, const char *prefix,
 const char *const test_skip_kind_name[3] = {"not_implemented", "unsupported_feature",
                                              "skip_list"};
 static const char *const skip_kind_text[3] = {
-    "op not implemented", "claimed op, unsupported attribute, type or mode", "skip list"};
+    "op not implemented", "unsupported attribute/type/mode of a claimed op", "skip list"};
 
 /* The ops an UNSUPPORTED message names, and what it means: "unsupported ops
  * (domain.op-opset): A-7, x.B-1" lists ops (or opsets) ondine does not implement; "node 'n'
