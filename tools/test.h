@@ -138,7 +138,8 @@ const char *test_skip_reason(const struct cfg *cfg, const char *name);
 void test_case_tolerance(const char *dir, struct cfg *c, struct report *r);
 /* "suite/case" -> "case". */
 const char *test_base_name(const char *dir);
-/* Reads test_data_set_<k> of dir into s, in the order of m's inputs and outputs (free with test_free_set, also after a failure). */
+/* Reads test_data_set_<k> of dir into s, in the order of m's inputs and outputs (free with
+ * test_free_set, also after a failure). */
 enum ond_status test_read_set(const struct ond_model *m, const char *dir, int k, struct set *s,
                               struct ond_error *err);
 void test_free_set(struct set *s);

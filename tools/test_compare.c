@@ -118,13 +118,14 @@ static void topk(const struct cfg *cfg, int set, int32_t dtype, const struct ond
     size_t cols = want->rank > 0 && want->dims[want->rank - 1] > 0
                       ? (size_t)want->dims[want->rank - 1] : 1;
     for (size_t row = 0; row * cols < n; row++) {
+        const size_t at0 = row * cols;
         size_t best = 0, above = 0;
         for (size_t j = 1; j < cols; j++)
-            if (elem(dtype, want->data, row * cols + j) > elem(dtype, want->data, row * cols + best))
+            if (elem(dtype, want->data, at0 + j) > elem(dtype, want->data, at0 + best))
                 best = j;
-        double at = elem(dtype, got->data, row * cols + best);
+        double at = elem(dtype, got->data, at0 + best);
         for (size_t j = 0; j < cols; j++)
-            above += elem(dtype, got->data, row * cols + j) > at;
+            above += elem(dtype, got->data, at0 + j) > at;
         c->metric_rows++;
         if (above >= (size_t)cfg->topk) {
             c->bad = true;
