@@ -312,7 +312,11 @@ for bad_metric in ("cosine:0", "topk:0", "l2"):
 # top-k fails when the largest class moves out of the top K.
 case("g", "topk_moved", ident, [("x", F, [2, 3])], [("y", F, [2, 3])],
      [([np.float32([[1, 2, 3], [3, 2, 1]])], [np.float32([[1, 2, 3], [1, 2, 3]])])])
-p = run(os.path.join(root, "g"), "--metric", "topk:2", want_rc=1)
+p = run(os.path.join(root, "g"), "--metric", "topk:2", "--json", report, want_rc=1)
+r = json.load(open(report))
+assert r["options"]["metric"] == "topk:2", r["options"]
+assert (r["cases"][0]["outputs"][0]["topk_rows"], r["cases"][0]["outputs"][0]["topk_rows_failing"]) \
+    == (2, 1), r["cases"][0]
 assert "1 of 2 rows have the reference's top class outside the result's top 2 (first: row 1" \
     in p.stdout, p.stdout
 print("ondine test: all checks passed")

@@ -146,6 +146,13 @@ void test_json_head(FILE *f, const struct cfg *cfg)
         cli_json_str(f, cfg->filter);
     else
         fprintf(f, "null");
+    fprintf(f, ", \"metric\": ");
+    if (cfg->metric == METRIC_COSINE)
+        fprintf(f, "\"cosine:%.9g\"", cfg->min_cosine);
+    else if (cfg->metric == METRIC_TOPK)
+        fprintf(f, "\"topk:%lld\"", cfg->topk);
+    else
+        fprintf(f, "\"elementwise\"");
     fprintf(f, "},\n  \"cases\": [");
 }
 
