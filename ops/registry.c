@@ -1,4 +1,14 @@
-/* registry.c: the table of ops, built from ops.def, and lookup by (domain, name, opset). */
+/* registry.c: the table of ops, built from ops.def, and lookup by (domain, name, opset).
+ *
+ * An entry covers its `since` version and every later opset up to the next entry of the same
+ * op, and the newest entry covers every opset the loader accepts (OND_MAX_OPSET, 26). That is
+ * right only while each ONNX version after an op's newest entry adds nothing but types: the
+ * op files were checked against ONNX's operator sets through opset 25 (ONNX 1.20); opset 26
+ * (ONNX 1.21) adds the new ops BitCast and CumProd and changes none of ondine's. Where a version changed semantics (Pad-19 wrap, AveragePool-19 dilations,
+ * Cast-19 saturate, QuantizeLinear/DequantizeLinear 19-25), the op reads it by the node's
+ * opset. Added types ondine does not hold (float8, int4/uint4, float4, int2/uint2) are refused
+ * at load, naming type and node (proto/loader.c); an op refuses the held types it does not
+ * compute in its infer. */
 #include <string.h>
 
 #include "ops/op.h"

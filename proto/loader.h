@@ -6,8 +6,8 @@
 #include "runtime/ir.h"
 
 #define OND_MIN_IR_VERSION 3
-#define OND_MAX_IR_VERSION 10
-#define OND_MAX_OPSET 18
+#define OND_MAX_IR_VERSION 11
+#define OND_MAX_OPSET 26
 
 /* Builds a graph (nodes sorted, ops bound and parsed, shapes inferred, validated) from the
  * bytes of a ModelProto. dir: the folder external data resolves in (NULL: a model loaded from

@@ -81,6 +81,18 @@ enum ond_postop_kind {
     OND_POST_HARD_SWISH,
     OND_POST_SUM,         /* add the tensor of node input `input` in place (residual) */
     OND_POST_ADD,         /* add the tensor of node input `input`, read-only (binary) */
+    /* oneDNN eltwise algorithms with their alpha and beta (ond_postop_alg), computed in C by
+     * the ops' own scalar functions: */
+    OND_POST_TANH,
+    OND_POST_ELU,         /* alpha */
+    OND_POST_GELU_ERF,
+    OND_POST_GELU_TANH,
+    OND_POST_SWISH,       /* alpha */
+    OND_POST_SOFTPLUS,
+    OND_POST_MISH,
+    OND_POST_ABS,
+    OND_POST_SQRT,
+    OND_POST_EXP,
 };
 
 struct ond_postop {
@@ -158,6 +170,8 @@ void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
 char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err);
 
 /* ---- dtypes and dims (runtime/tensor.c) ---- */
+/* The highest TensorProto data type ONNX defines (int2, IR 11); ondine holds fewer. */
+#define OND_DTYPE_LAST_ONNX 26
 size_t ond_dtype_size(int32_t dtype);   /* 0 for unsupported types */
 bool ond_dtype_supported(int32_t dtype);
 /* Elements of a fully known shape; false on overflow, unknown dims or over limit. */

@@ -441,9 +441,16 @@ static enum ond_status plan_prim(struct ond_session *s, struct plan *pl, const s
         if (!n->out[k])
             continue;
         if (k == 0 && addend >= 0 && !copy) {
-            /* Its content changes: no later consumer may take it as the reorder it was. */
+            /* Its content changes: no later consumer may take it as the reorder it was, nor
+             * take a reorder made of its old content (a plain copy made for an eval step
+             * before this node) for the new one. */
+            int root = pl->values[addend].root;
             pl->n_in_place++;
             pl->values[addend].reorder_of = -1;
+            for (int u = 0; u < pl->n_values; u++)
+                if (pl->values[u].reorder_of >= 0 &&
+                    pl->values[pl->values[u].reorder_of].root == root)
+                    pl->values[u].reorder_of = -1;
             if ((st = view_value(pl, addend, &p->out_md[0], &v, err)))
                 break;
         } else if (!new_value(pl, &p->out_md[k], &v)) {
@@ -756,11 +763,22 @@ static void free_plan(struct plan *pl)
 
 /* Small 1-D integer inputs are taken as shape operands (Reshape's shape, Unsqueeze's axes,
  * Pad's pads...): the plan knows their values, so shapes that depend on them are concrete,
- * and plans are cached by those values. */
-static bool shape_input(const struct ond_info *info)
+ * and plans are cached by those values. So are small 1-D float inputs that only Resize and
+ * Upsample read, as their scales or roi (graph input t; info its shape as bound). */
+static bool shape_input(const struct ond_graph *g, const struct ond_tensor *t,
+                        const struct ond_info *info)
 {
-    return (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32) &&
-           info->rank <= 1 && (info->rank == 0 || info->dims[0] <= 2 * OND_MAX_RANK);
+    bool small = info->rank <= 1 && (info->rank == 0 || info->dims[0] <= 2 * OND_MAX_RANK);
+    if (info->dtype == OND_DTYPE_INT64 || info->dtype == OND_DTYPE_INT32)
+        return small;
+    if (info->dtype != OND_DTYPE_FLOAT || !small || !t->uses)
+        return false;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_in; k++)
+            if (g->nodes[i]->in[k] == t && (k == 0 || (strcmp(g->nodes[i]->op_type, "Resize") &&
+                                                       strcmp(g->nodes[i]->op_type, "Upsample"))))
+                return false;
+    return true;
 }
 
 static enum ond_status build_plan(struct ond_session *s, const struct ond_value *inputs,
@@ -814,7 +832,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         pl->input_info[i] = *info;
         dnnl_memory_desc_t md;
         int v;
-        if (shape_input(info)) {
+        if (shape_input(g, t, info)) {
             size_t bytes = ond_info_bytes(info);
             if (!(pl->known[t->id] = ond_aligned_alloc(bytes))) {
                 st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
@@ -845,7 +863,7 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
         bool known = n->op->eval != NULL;
         for (int k = 0; k < n->n_in; k++) {
             in[k] = n->in[k] ? &pl->info[n->in[k]->id] : NULL;
-            if (in[k] && !in[k]->data)
+            if (in[k] && !in[k]->data && !n->op->dims_only)
                 known = false;
         }
         for (int k = 0; k < n->n_out; k++)
@@ -949,10 +967,21 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
     return OND_OK;
 }
 
-/* bf16 runs only where oneDNN has bf16 kernels: never silently fp32 labelled bf16. */
-static enum ond_status check_precision(enum ond_precision precision, struct ond_error *err)
+/* bf16 runs only where oneDNN has bf16 kernels: never silently fp32 labelled bf16. A model
+ * loaded for int8 sessions had its QDQ pairs taken as scales (fold_qdq): a float session of it
+ * would compute without their rounding, so it is refused. */
+static enum ond_status check_precision(const struct ond_model *model,
+                                       enum ond_precision precision, struct ond_error *err)
 {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    const struct ond_pass_report *r = model->passes;
+    for (int i = 0; r && precision != OND_PRECISION_INT8 && i < r->n_passes; i++)
+        if (r->passes[i].int8_only && r->passes[i].ran && r->passes[i].rewrites)
+            return ond_fail(err, OND_STATUS_INVALID_ARGUMENT,
+                            "the model was loaded with precision int8, which took its "
+                            "QuantizeLinear/DequantizeLinear pairs as int8 scales (%s); load "
+                            "it with the session's precision to keep their rounding",
+                            r->passes[i].name);
     switch (precision) {
     case OND_PRECISION_FP32:
         return OND_OK;
@@ -986,7 +1015,7 @@ enum ond_status ond_session_create(const struct ond_model *model, const struct o
         s->opts = *opts;
     else
         ond_options_init(&s->opts);
-    enum ond_status pst = check_precision(s->opts.precision, err);
+    enum ond_status pst = check_precision(model, s->opts.precision, err);
     if (pst) {
         free(s);
         return pst;
@@ -1073,7 +1102,8 @@ static enum ond_status get_plan(struct ond_session *s, const struct ond_value *b
         /* A shape operand the caller gave can make a valid model fail planning. */
         const struct ond_graph *g = s->model->graph;
         for (int i = 0; st == OND_STATUS_INVALID_MODEL && i < g->n_inputs; i++)
-            if (shape_input(&(struct ond_info){bound[i].dtype, bound[i].rank,
+            if (shape_input(g, g->inputs[i],
+                            &(struct ond_info){bound[i].dtype, bound[i].rank,
                                                {bound[i].rank ? bound[i].dims[0] : 0}, NULL})) {
                 st = err ? (err->status = OND_STATUS_INVALID_INPUT) : OND_STATUS_INVALID_INPUT;
                 ond_error_prefix(err, "with the values of input '%s': ", g->inputs[i]->name);

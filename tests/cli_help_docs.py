@@ -10,7 +10,7 @@ ondine, doc = sys.argv[1:3]
 text = open(doc).read()
 FLAG = r"(?<![\w-])(--[a-z][a-z0-9-]*|-O[012]|-[a-zA-Z])(?![\w-])"
 bad = []
-for verb in ("inspect", "optimize", "quantize", "run", "bench", "test"):
+for verb in ("inspect", "optimize", "quantize", "run", "bench", "test", "serve"):
     help_text = subprocess.run([ondine, verb, "--help"], capture_output=True, text=True,
                                check=True).stdout
     # Option lines: two spaces, the flags, two or more spaces, the description.

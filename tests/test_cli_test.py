@@ -103,8 +103,8 @@ xi = np.array([5, 1000001], dtype=np.int64)
 case("b", "int_exact", ident, [("x", TensorProto.INT64, [2])], [("y", TensorProto.INT64, [2])],
      [([xi], [np.array([5, 1000000], dtype=np.int64)])])
 # An op ondine does not claim.
-case("b", "tanh_unsupported", [helper.make_node("Tanh", ["x"], ["y"])], [("x", F, [3])],
-     [("y", F, [3])], [([xn], [np.tanh(xn)])])
+case("b", "sinh_unsupported", [helper.make_node("Sinh", ["x"], ["y"])], [("x", F, [3])],
+     [("y", F, [3])], [([xn], [np.sinh(xn)])])
 # A chain for --bisect: a = relu(x), b = a + c, y = b * k.
 c = np.array([1, 2, 3], dtype=np.float32)
 k = np.array([2, 2, 2], dtype=np.float32)
@@ -130,7 +130,7 @@ p = run(root, "--json", report, want_rc=1)
 got = lines(p)
 want = {"relu_pass": "PASS", "relu_fail": "FAIL", "relu_tol": "PASS", "relu_shape": "FAIL",
         "relu_dtype": "FAIL", "nan_match": "PASS", "nan_mismatch": "FAIL", "int_exact": "FAIL",
-        "tanh_unsupported": "SKIP", "chain_fail": "FAIL"}
+        "sinh_unsupported": "SKIP", "chain_fail": "FAIL"}
 assert {n: l.split()[0] for n, l in got.items()} == want, p.stdout
 assert p.stdout.splitlines()[-1] == "3 passed, 6 failed, 1 skipped (1 op not implemented)", \
     p.stdout
@@ -143,7 +143,7 @@ assert "dtype float, expected double" in got["relu_dtype"], got["relu_dtype"]
 assert "worst [1] (set 0) is nan, expected 0" in got["nan_mismatch"], got["nan_mismatch"]
 assert "1 of 2 elements (50%) out of tolerance; worst [1] (set 0) is 1000001, expected 1000000" \
     in got["int_exact"], got["int_exact"]
-assert "Tanh" in got["tanh_unsupported"], got["tanh_unsupported"]
+assert "Sinh" in got["sinh_unsupported"], got["sinh_unsupported"]
 r = json.load(open(report))
 assert r["totals"] == {"passed": 3, "failed": 6, "errors": 0, "skipped": 1, "total": 10,
                        "skipped_not_implemented": 1, "skipped_unsupported_feature": 0,
@@ -157,8 +157,8 @@ assert (worst["set"], worst["index"], worst["flat_index"], worst["ok"]) == (1, [
 assert abs(worst["got"] - float(y.flat[4])) < 1e-6 and abs(worst["expected"] - bad.flat[4]) < 1e-6
 assert abs(by["relu_fail"]["outputs"][0]["max_abs"] - 0.5) < 1e-6, by["relu_fail"]
 assert by["relu_pass"]["outputs"][0]["ok"] and by["relu_pass"]["outputs"][0]["max_abs"] == 0
-assert by["tanh_unsupported"]["skip_ops"] == ["Tanh"], by["tanh_unsupported"]
-assert by["tanh_unsupported"]["skip_kind"] == "not_implemented", by["tanh_unsupported"]
+assert by["sinh_unsupported"]["skip_ops"] == ["Sinh"], by["sinh_unsupported"]
+assert by["sinh_unsupported"]["skip_kind"] == "not_implemented", by["sinh_unsupported"]
 assert by["chain_fail"]["ops"] == ["Relu", "Add", "Mul"], by["chain_fail"]
 
 # Tolerances: 5e-4 relative passes the default rtol 1e-3, not 1e-4.
@@ -244,9 +244,9 @@ assert "is a file; give the test folder" in p.stderr, p.stderr
 # A run that compares nothing fails: a filter that matches no case, every case skipped.
 p = run(root, "--filter", "no_such_case", want_rc=1)
 assert "compared nothing: --filter matches no case" in p.stderr, p.stderr
-p = run(os.path.join(root, "b", "tanh_unsupported"), want_rc=1)
+p = run(os.path.join(root, "b", "sinh_unsupported"), want_rc=1)
 assert "compared nothing: every case was skipped" in p.stderr, p.stderr
-run(os.path.join(root, "b", "tanh_unsupported"), "--allow-empty", want_rc=0)
+run(os.path.join(root, "b", "sinh_unsupported"), "--allow-empty", want_rc=0)
 p = run(os.path.join(root, "a", "relu_pass"), "--min-passed", "2", want_rc=1)
 assert "1 passed, fewer than --min-passed 2" in p.stderr, p.stderr
 run(os.path.join(root, "a", "relu_pass"), "--min-passed", "1", want_rc=0)

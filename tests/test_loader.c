@@ -230,7 +230,8 @@ static void test_container_structure(void **state)
     free(amp);
 }
 
-/* 6-8: enums out of range, opsets and IR versions, empty names. */
+/* 6-8: enums out of range (the types ONNX added after bfloat16 named), opsets and IR versions
+ * (1..26, 3..11), empty names. */
 static void test_enums_opsets_names(void **state)
 {
     (void)state;
@@ -268,6 +269,26 @@ static void test_enums_opsets_names(void **state)
     m = relu_model();
     tm_proto(m)->ir_version = 2;
     assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err, "IR version 2 is not supported");
+    m = relu_model();
+    tm_proto(m)->ir_version = 12;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err, "IR version 12 is not supported "
+                 "(ondine reads 3 to 11)");
+    m = relu_model();
+    tm_proto(m)->opset_import[0]->version = 27;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "opset 27 of the default domain is beyond the supported 1..26");
+    /* Types ONNX added after bfloat16 are named; 27 is past them all. */
+    m = relu_model();
+    tm_init(m, "f8", OND_DTYPE_FLOAT, 1, d, NULL)->data_type = 17;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "value 'f8' has type float8e4m3fn, which ondine does not support");
+    m = relu_model();
+    tm_graph(m)->input[0]->type->tensor_type->elem_type = 22;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "node 'relu' (Relu): value 'x' has type int4");
+    m = relu_model();
+    tm_init(m, "bad", OND_DTYPE_FLOAT, 1, d, NULL)->data_type = 27;
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err, "data type 27 is not an ONNX");
     m = relu_model();
     tm_graph(m)->node[0]->domain = "com.example";
     assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err, "com.example");

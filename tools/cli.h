@@ -16,6 +16,7 @@ int cli_bench(int argc, char **argv);
 int cli_optimize(int argc, char **argv);
 int cli_test(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* Prints "ondine VERB: message" on stderr and returns CLI_FAIL. */
 int cli_error(const char *verb, const struct ond_error *err);

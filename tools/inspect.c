@@ -306,7 +306,10 @@ static void print_passes(const struct ond_pass_report *r)
                    p->nodes_after);
         else
             printf("  %-26s        -   %s\n", p->name,
-                   p->disabled ? "disabled" : p->level == 2 ? "-O2 only" : "-O1 and -O2");
+                   p->disabled                        ? "disabled"
+                   : p->level <= r->opt_level && p->int8_only ? "int8 sessions only"
+                   : p->level == 2                     ? "-O2 only"
+                                                       : "-O1 and -O2");
     }
     printf("fusions     %d\n", r->n_fusions);
     for (int i = 0; i < r->n_fusions; i++)

@@ -2,7 +2,9 @@
  * post-op of that node.
  *
  *   before:  x -> Conv -> y -> Relu -> r         after:  x -> Conv [relu] -> r
- *   (also Clip with constant bounds, LeakyRelu, Sigmoid, HardSwish; chains of them in order)
+ *   (also Clip with constant bounds, LeakyRelu, Sigmoid, HardSwish, and the ops whose kernel is
+ *   one oneDNN eltwise algorithm with a post-op kind: Tanh, Elu, Gelu, Swish, Softplus, Mish,
+ *   Abs, Sqrt, Exp; chains of them in order)
  *
  * Math: r = act(op(x)). oneDNN applies eltwise post-ops to the Conv's and InnerProduct's
  * accumulators before writing; the plain-C evals (Gemm, ScaleShift, and the reference

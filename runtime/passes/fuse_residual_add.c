@@ -18,11 +18,19 @@
  *   symbol (no broadcasting): a sum post-op adds element by element.
  * - y has one reader, the add, and is not a graph output: it disappears into the sum.
  * - the Conv has no sum post-op yet (oneDNN takes one per primitive).
- * - s is not a constant and not a graph input: the session accumulates into s's buffer in
- *   place, which must be an activation it owns, not weights or the caller's input.
+ * - s is not a constant, not a graph input and not a graph output: the session accumulates
+ *   into s's buffer in place, which must be an activation it owns, not weights or the
+ *   caller's input, and whose value nobody reads afterwards (a graph output is read after the
+ *   run).
  * - s is made before the Conv in node order and no node after the Conv reads s: the fused
  *   Conv is then the last reader of s, so accumulating into its buffer destroys nothing a later
  *   node needs, and the existing order stays topological.
+ * - the same holds for every tensor that may share s's storage in a session: those that view
+ *   ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout: their session step is a view
+ *   of their input) make from s or s is made from, transitively. Overwriting s overwrites them.
+ * The pass guarantees these; the planner (runtime/session.c) checks again that nothing reads
+ * the addend's storage later before it accumulates in place, and copies the addend if it
+ * would, so a pass bug costs a copy, not a wrong answer.
  * - the activation (Relu, Clip with constant bounds, LeakyRelu, Sigmoid, HardSwish) joins only
  *   when it is the add output's one reader and that output is not a graph output.
  */
@@ -42,22 +50,49 @@ static bool has_sum(const struct ond_node *n)
     return false;
 }
 
+/* Whether a session may run n as a view of its first input (ops/ that call ond_prep_view). */
+static bool is_view(const struct ond_node *n)
+{
+    static const char *const views[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+                                        "Dropout"};
+    for (size_t i = 0; n && i < sizeof views / sizeof views[0]; i++)
+        if (ond_pass_is(n, "", views[i]))
+            return true;
+    return false;
+}
+
+/* Whether t may share storage with s: t is s, or a chain of views leads from one to the
+ * other's root, or both view one root. */
+static const struct ond_tensor *view_root(const struct ond_tensor *t)
+{
+    while (t->producer && is_view(t->producer) && t->producer->n_in > 0 && t->producer->in[0])
+        t = t->producer->in[0];
+    return t;
+}
+
 /* Whether conv (making y, read only by add) can take the sum of shortcut s. */
 static bool can_take(const struct ond_pass_ctx *c, const struct ond_node *add,
                      const struct ond_tensor *y, const struct ond_tensor *s)
 {
     const struct ond_node *conv = y->producer;
     if (!ond_pass_is(conv, "", "Conv") || conv->out[0] != y || ond_pass_sole_user(c, y) != add ||
-        has_sum(conv) || conv->n_post >= OND_MAX_POSTOPS - 1 ||
-        (s->flags & (OND_TENSOR_CONST | OND_TENSOR_INPUT)) || !s->producer ||
+        has_sum(conv) || conv->n_post >= OND_MAX_POSTOPS - 1 || !s->producer ||
         s->producer->id >= conv->id)
         return false;
     const struct ond_graph *g = c->g;
-    for (int i = conv->id + 1; i < g->n_nodes; i++) {
-        const struct ond_node *n = g->nodes[i];
-        for (int k = 0; !n->dead && n != add && k < n->n_in; k++)
-            if (n->in[k] == s)
-                return false;
+    const struct ond_tensor *root = view_root(s);
+    for (int i = 0; i < g->n_tensors; i++) {
+        const struct ond_tensor *t = g->tensors[i];
+        if (!t || view_root(t) != root)
+            continue;
+        if (t->flags & (OND_TENSOR_CONST | OND_TENSOR_INPUT | OND_TENSOR_OUTPUT))
+            return false;
+        for (int j = conv->id + 1; j < g->n_nodes; j++) {
+            const struct ond_node *n = g->nodes[j];
+            for (int k = 0; !n->dead && n != add && k < n->n_in; k++)
+                if (n->in[k] == t)
+                    return false;
+        }
     }
     return true;
 }

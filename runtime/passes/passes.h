@@ -25,7 +25,8 @@ struct ond_op_counts {
 struct ond_pass_stat {
     const char *name;
     int level;             /* lowest -O level that runs it */
-    bool ran;              /* false: above the level, or disabled by name */
+    bool ran;              /* false: above the level, disabled by name, or int8 only */
+    bool int8_only;        /* runs only when the model is loaded for int8 sessions */
     bool disabled;         /* named in the options' disabled_passes */
     int rewrites;
     int nodes_before, nodes_after;

@@ -177,6 +177,13 @@ bool ond_pass_activation(const struct ond_node *n, struct ond_postop *q)
             return ond_attr_float(n, "min", -FLT_MAX, &q->alpha, NULL) == OND_OK &&
                    ond_attr_float(n, "max", FLT_MAX, &q->beta, NULL) == OND_OK;
         return clip_bound(n, 1, -FLT_MAX, &q->alpha) && clip_bound(n, 2, FLT_MAX, &q->beta);
+    } else if (n->op->eval == ond_unary_eval && n->params) {
+        /* The float activations of ops/eltwise_util.c whose oneDNN algorithm a kind runs. */
+        const struct ond_unary *u = n->params;
+        q->kind = ond_postop_of_alg(u->alg);
+        q->alpha = u->alpha;
+        q->beta = u->beta;
+        return q->kind != 0;
     } else {
         return false;
     }

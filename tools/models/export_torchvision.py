@@ -21,7 +21,7 @@ from onnx import numpy_helper
 
 MODELS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
           "resnext50_32x4d", "wide_resnet50_2", "vgg16", "vgg16_bn",
-          "googlenet", "mobilenet_v2"]
+          "googlenet", "mobilenet_v2", "preact_resnet18"]
 OPSETS = [9, 11, 13, 17]
 # Written to <folder>/exporter_version: folders of an older exporter (other weights) are
 # exported again by tools/conformance.py and the Python tests' fixture.
@@ -50,16 +50,62 @@ def calibrate(model, size, seed):
         m.momentum = 0.1  # torch's default, which the exporter writes as ONNX momentum
 
 
+class PreActBlock(torch.nn.Module):
+    """ResNet v2 basic block (He et al., "Identity Mappings in Deep Residual Networks"):
+    BN -> ReLU -> 3x3 conv -> BN -> ReLU -> 3x3 conv, plus the block input, or a 1x1
+    projection of the pre-activated input where the shape changes."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        nn = torch.nn
+        self.bn1, self.bn2 = nn.BatchNorm2d(cin), nn.BatchNorm2d(cout)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.proj = None
+        if stride != 1 or cin != cout:
+            self.proj = nn.Conv2d(cin, cout, 1, stride, bias=False)
+
+    def forward(self, x):
+        a = torch.relu(self.bn1(x))
+        shortcut = self.proj(a) if self.proj is not None else x
+        y = self.conv1(a)
+        y = self.conv2(torch.relu(self.bn2(y)))
+        return y + shortcut
+
+
+def preact_resnet18():
+    """Pre-activation ResNet-18 (torchvision has none): stem conv + max pool, four stages of
+    two PreActBlocks, final BN -> ReLU -> global average pool -> FC."""
+    nn = torch.nn
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [PreActBlock(cin, cout, stride), PreActBlock(cout, cout, 1)]
+        cin = cout
+    layers += [nn.BatchNorm2d(cin), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+               nn.Linear(cin, 1000)]
+    return nn.Sequential(*layers)
+
+
 def build(name, seed, size):
     torch.manual_seed(seed)
-    kw = {}
-    if name == "googlenet":
-        # init_weights=True silences the "default init will change" warning;
-        # transform_input=False keeps the graph a plain CNN.
-        kw = dict(aux_logits=False, init_weights=True, transform_input=False)
-    model = getattr(torchvision.models, name)(weights=None, **kw)
-    # Fresh BNs are identity (w 1, b 0): randomize scale and shift so a runtime
-    # that folds or mis-applies BN actually gets caught; statistics come from data.
+    if name == "preact_resnet18":
+        model = preact_resnet18()
+    else:
+        kw = {}
+        if name == "googlenet":
+            # init_weights=True silences the "default init will change" warning;
+            # transform_input=False keeps the graph a plain CNN.
+            kw = dict(aux_logits=False, init_weights=True, transform_input=False)
+        model = getattr(torchvision.models, name)(weights=None, **kw)
+    randomize_bn(model)
+    calibrate(model, size, seed)
+    return model.eval()
+
+
+def randomize_bn(model):
+    """Fresh BNs are identity (w 1, b 0): randomize scale and shift so a runtime that folds
+    or mis-applies BN actually gets caught; their statistics come from data (calibrate)."""
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             with torch.no_grad():
@@ -75,8 +121,6 @@ def build(name, seed, size):
         if last is not None:
             with torch.no_grad():
                 last.weight.mul_(0.25)
-    calibrate(model, size, seed)
-    return model.eval()
 
 
 def op_summary(model):
