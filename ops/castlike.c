@@ -3,8 +3,8 @@
  * double, float16, bfloat16, int8, uint8, int32, int64 and bool. Attribute saturate (19+,
  * default 1) only concerns float8 types, which ondine refuses (as it does int4, string...).
  * Sessions run the eval (C). Node tests test_castlike_BFLOAT16_to_FLOAT and
- * test_castlike_FLOAT_to_BFLOAT16 are skipped (tests/node_skip.txt: their bfloat16 data is
- * stored as UINT16). */
+ * test_castlike_FLOAT_to_BFLOAT16 are skipped (tests/node_skip.txt: their input 'like' is [1]
+ * while the model declares [3,4], broken ONNX 1.12 data). */
 #include "ops/op.h"
 
 static bool castable(int32_t dt)

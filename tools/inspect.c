@@ -15,6 +15,7 @@
 
 #include "ops/op.h"
 #include "runtime/model.h"
+#include "runtime/passes/passes.h"
 #include "runtime/session.h"
 #include "tools/cli.h"
 
@@ -541,6 +542,15 @@ int cli_inspect(int argc, char **argv)
     if (rc == CLI_OK && after && pass_index(after) == -2)
         rc = cli_usage("inspect", "--after: unknown pass '%s' ('ondine inspect --passes MODEL' "
                                   "lists them)", after);
+    /* Drawing "after" a pass that does not run would draw another pass's graph. */
+    if (rc == CLI_OK && after && pass_index(after) >= 0 &&
+        ond_pass_level((size_t)pass_index(after)) > o.opt_level)
+        rc = cli_usage("inspect", "--after: pass '%s' runs from -O%d on, not at -O%d (add -O%d)",
+                       after, ond_pass_level((size_t)pass_index(after)), o.opt_level,
+                       ond_pass_level((size_t)pass_index(after)));
+    for (size_t k = 0; rc == CLI_OK && after && k < o.n_disabled_passes; k++)
+        if (strcmp(o.disabled_passes[k], after) == 0)
+            rc = cli_usage("inspect", "--after: pass '%s' is disabled (--disable-pass)", after);
     if (rc != CLI_OK) {
         free(disabled);
         return rc;
