@@ -53,12 +53,13 @@ RESIDUAL = re.compile(r"^Conv '[^']+' \+ (Add|Sum) '[^']+' \+ Relu '[^']+' -> "
                       r"Conv '[^']+' \[sum, relu\]$")
 for path, add in ((model, "Add"), (caffe2, "Sum")):
     r = json.loads(inspect("--json", "--passes", path))
+    lines = [f["line"] for f in r["fusions"]]
     rewrites = {p["name"]: p["rewrites"] for p in r["passes"]}
     assert rewrites["fold_batchnorm"] == 53, rewrites
     assert rewrites["fuse_residual_add"] == 16, rewrites
-    residual = [f for f in r["fusions"] if RESIDUAL.match(f)]
-    assert len(residual) == 16 and all(f" + {add} '" in f for f in residual), r["fusions"]
-    folded = [f for f in r["fusions"] if " + BatchNormalization '" in f]
+    residual = [f for f in lines if RESIDUAL.match(f)]
+    assert len(residual) == 16 and all(f" + {add} '" in f for f in residual), lines
+    folded = [f for f in lines if " + BatchNormalization '" in f]
     assert len(folded) == 53, folded
     assert r["optimized"]["nodes"] == OPTIMIZED, r["optimized"]
     assert r["optimized"]["nodes_total"] == 56, r["optimized"]

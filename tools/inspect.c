@@ -21,12 +21,14 @@
 #define DOT_PROGRAM "/usr/bin/dot"
 
 static const char help[] =
-    "usage: ondine inspect MODEL [--json] [--batch N] [--passes] [-O0|-O1|-O2]\n"
-    "                            [--disable-pass NAME]... [--dot FILE] [--svg FILE]\n"
+    "usage: ondine inspect MODEL [--json] [--batch N] [--passes [--why-not]]\n"
+    "                            [-O0|-O1|-O2] [--disable-pass NAME]... [--dot FILE] [--svg FILE]\n"
     "                            [--after PASS|all]\n"
     "  --json               one JSON object on stdout (keys in docs/cli.md)\n"
     "  --batch N            value of symbolic dims for shapes, MACs and FLOPs (default 1)\n"
-    "  --passes             what each optimization pass did, and every fusion\n"
+    "  --passes             what each optimization pass did, every fusion, and a count of\n"
+    "                       the candidates passes rejected\n"
+    "  --why-not            with --passes: list each rejected candidate with the rule it broke\n"
     "  -O0, -O1, -O2        optimization level (default -O2)\n"
     "  --disable-pass NAME  skip one pass (repeatable)\n"
     "  --dot FILE           write the graph for Graphviz (fused nodes list their post-ops)\n"
@@ -164,6 +166,41 @@ static void json_counts(FILE *f, const struct ond_op_counts *c)
     fprintf(f, "}");
 }
 
+static void json_strs(FILE *f, const char *key, char *const *v, int n)
+{
+    fprintf(f, ", \"%s\": [", key);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        cli_json_str(f, v[i]);
+    }
+    fprintf(f, "]");
+}
+
+/* fusions: {"pass", "nodes", "into", "post_ops", "line"}; not_fused: {"pass", "nodes",
+ * "reason"}. */
+static void json_records(FILE *f, const char *key, const struct ond_pass_records *rs)
+{
+    fprintf(f, "  \"%s\": [", key);
+    for (int i = 0; i < rs->n; i++) {
+        const struct ond_pass_record *x = &rs->items[i];
+        fprintf(f, "%s\n    {\"pass\": ", i ? "," : "");
+        cli_json_str(f, x->pass);
+        json_strs(f, "nodes", x->nodes, x->n_nodes);
+        if (x->reason) {
+            fprintf(f, ", \"reason\": ");
+            cli_json_str(f, x->reason);
+        } else {
+            fprintf(f, ", \"into\": ");
+            cli_json_str(f, x->into);
+            json_strs(f, "post_ops", x->post_ops, x->n_post);
+            fprintf(f, ", \"line\": ");
+            cli_json_str(f, x->line);
+        }
+        fprintf(f, "}");
+    }
+    fprintf(f, "%s],\n", rs->n ? "\n  " : "");
+}
+
 static void json_passes(FILE *f, const struct ond_pass_report *r)
 {
     fprintf(f, "  \"opt_level\": %d,\n  \"passes\": [", r->opt_level);
@@ -175,12 +212,10 @@ static void json_passes(FILE *f, const struct ond_pass_report *r)
                    "\"nodes_after\": %d}", p->ran ? "true" : "false", p->rewrites,
                 p->nodes_before, p->nodes_after);
     }
-    fprintf(f, "\n  ],\n  \"fusions\": [");
-    for (int i = 0; i < r->n_fusions; i++) {
-        fprintf(f, "%s\n    ", i ? "," : "");
-        cli_json_str(f, r->fusions[i]);
-    }
-    fprintf(f, "%s],\n  \"optimized\": {\"nodes\": ", r->n_fusions ? "\n  " : "");
+    fprintf(f, "\n  ],\n");
+    json_records(f, "fusions", &r->fusions);
+    json_records(f, "not_fused", &r->not_fused);
+    fprintf(f, "  \"optimized\": {\"nodes\": ");
     json_counts(f, &r->optimized);
     fprintf(f, ", \"nodes_total\": %d},\n", r->optimized.total);
 }
@@ -295,7 +330,7 @@ static void print_json(const char *path, const struct ond_graph *g, const struct
     fprintf(f, "]\n}\n");
 }
 
-static void print_passes(const struct ond_pass_report *r)
+static void print_passes(const struct ond_pass_report *r, bool why_not)
 {
     printf("passes at -O%d                 rewrites   nodes\n", r->opt_level);
     for (int i = 0; i < r->n_passes; i++) {
@@ -310,9 +345,18 @@ static void print_passes(const struct ond_pass_report *r)
                    : p->level == 2                     ? "-O2 only"
                                                        : "-O1 and -O2");
     }
-    printf("fusions     %d\n", r->n_fusions);
-    for (int i = 0; i < r->n_fusions; i++)
-        printf("  %s\n", r->fusions[i]);
+    printf("fusions     %d\n", r->fusions.n);
+    for (int i = 0; i < r->fusions.n; i++)
+        printf("  %s\n", r->fusions.items[i].line);
+    printf("not fused   %d%s\n", r->not_fused.n,
+           r->not_fused.n && !why_not ? " (--why-not lists them)" : "");
+    for (int i = 0; why_not && i < r->not_fused.n; i++) {
+        const struct ond_pass_record *x = &r->not_fused.items[i];
+        printf("  %s:", x->pass);
+        for (int k = 0; k < x->n_nodes; k++)
+            printf("%s '%s'", k ? " +" : "", x->nodes[k]);
+        printf(": rule not met: %s\n", x->reason);
+    }
 }
 
 static void print_text(const char *path, const struct ond_graph *g, const struct summary *s,
@@ -488,7 +532,7 @@ int cli_inspect(int argc, char **argv)
 {
     const char *path = NULL, *dot = NULL, *svg = NULL, *after = NULL, *calibrate = NULL;
     const char *precision = "fp32";
-    bool json = false, passes = false, want_kernels = false;
+    bool json = false, passes = false, why_not = false, want_kernels = false;
     long long batch = 1;
     struct ond_options o;
     ond_options_init(&o);
@@ -509,6 +553,8 @@ int cli_inspect(int argc, char **argv)
             json = true;
         else if (strcmp(a, "--passes") == 0)
             passes = true;
+        else if (strcmp(a, "--why-not") == 0)
+            passes = why_not = true;
         else if (strcmp(a, "--kernels") == 0)
             want_kernels = true;
         else if (strcmp(a, "--precision") == 0) {
@@ -565,7 +611,7 @@ int cli_inspect(int argc, char **argv)
         else
             print_text(path, m->graph, &s, batch, m->passes);
         if (!json && passes)
-            print_passes(m->passes);
+            print_passes(m->passes, why_not);
         if (!json && want_kernels)
             print_kernels(stdout, &prof, precision, false);
         if (dot || svg)
