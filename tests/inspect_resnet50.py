@@ -91,6 +91,17 @@ inspect("--dot", dot, "--after", "all", model)
 with open(dot) as f:
     final = f.read()
 assert final.count('label="Conv [sum, relu]') == 16 and "Add" not in final, final[:500]
+# Labels: the name within its block, attributes in short, constants' dims, shapes keeping the
+# symbolic batch N everywhere (not 1 inside and N at the ends).
+stem = 'label="Conv [relu]\\nconv1\\nk7x7 p3 s2\\nconst 64x3x7x7, 64\\n[N,64,112,112]"'
+assert stem in final, final[:1500]
+assert 'label="/layer1/layer1.0"' in final and "[1," not in final, final[:1500]
+html = f"{work}/resnet50.html"
+inspect("--passes", "--html", html, model)
+with open(html) as f:
+    page = f.read()
+# The blocks overview links each block to its cluster in the optimized graph.
+assert page.count('href="#ac') == 16 and page.count('<g id="ac') == 16, page[:1000]
 if os.access("/usr/bin/dot", os.X_OK):
     svg = f"{work}/resnet50.svg"
     inspect("--svg", svg, model)
