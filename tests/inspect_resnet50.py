@@ -91,9 +91,10 @@ inspect("--dot", dot, "--after", "all", model)
 with open(dot) as f:
     final = f.read()
 assert final.count('label="Conv [sum, relu]') == 16 and "Add" not in final, final[:500]
-# Labels: the name within its block, attributes in short, constants' dims, shapes keeping the
+# Labels: the name within its block, attributes in short, shapes keeping the
 # symbolic batch N everywhere (not 1 inside and N at the ends).
-stem = 'label="Conv [relu]\\nconv1\\nk7x7 p3 s2\\nconst 64x3x7x7, 64\\n[N,64,112,112]"'
+stem = 'tooltip="/conv1/Conv\\nconv1.weight float[64,3,7,7]\\n/conv1/Conv_bias float[64]", ' \
+    'label="Conv [relu] k7x7 p3 s2\\nconv1\\n[N,64,112,112]"'
 assert stem in final, final[:1500]
 assert 'label="/layer1/layer1.0"' in final and "[1," not in final, final[:1500]
 html = f"{work}/resnet50.html"
@@ -133,6 +134,9 @@ assert bad.returncode == 1 and "unknown pass 'fold_everything'" in bad.stderr \
 bad = subprocess.run([ondine, "inspect", "--dot", dot, "--after", "fold_everything", model],
                      capture_output=True, text=True)
 assert bad.returncode == 2 and "unknown pass" in bad.stderr, bad.stderr
+bad = subprocess.run([ondine, "inspect", "-O1", "--dot", dot, "--after", "fuse_activation", model],
+                     capture_output=True, text=True)
+assert bad.returncode == 2 and "runs from -O2, not at -O1" in bad.stderr, bad.stderr
 print("inspect --passes, --dot/--svg --after, pass options: ok")
 
 # -O1 output is standard ONNX: onnx.checker's full check (with shape inference) passes.

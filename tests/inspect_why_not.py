@@ -67,3 +67,14 @@ line = ("  fuse_residual_add: 'c3' + 'add3': rule not met: the shortcut is made 
         "in node order and no node after the Conv reads it or a tensor that may share its storage")
 assert line in why.splitlines(), why
 print("text: a count, --why-not lists them: ok")
+
+# The graph's labels: name, attributes, small constants by value, shapes with the symbol N.
+subprocess.run([ondine, "inspect", path, "-O0", "--dot", f"{work}/near_misses.dot"], check=True,
+               stdout=subprocess.DEVNULL)
+dot = open(f"{work}/near_misses.dot").read()
+for label in ('label="Conv p1\\nc1\\n[N,3,5,5]"', 'label="Mul\\nmul10\\nconst 2\\n[N,3,5,5]"',
+              'label="Clip\\nclip11\\nconst 0, 6\\n[N,3,5,5]"',
+              'label="Gemm\\ngemm6\\n[N,4]"'):
+    assert label in dot, (label, dot)
+assert "[1," not in dot, dot
+print("dot labels: ok")

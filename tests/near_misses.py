@@ -47,6 +47,12 @@ def build(path):
     const("z9", np.uint8(0))
     node("QuantizeLinear", "q9", "s3,s9,z9", "qv9")
     node("DequantizeLinear", "dq9", "qv9,s9,z9", "o9")
+    # Not candidates: labels show their constants' values.
+    const("two", np.float32(2))
+    node("Mul", "mul10", "x,two", "o10")
+    const("zero", np.float32(0))
+    const("six", np.float32(6))
+    node("Clip", "clip11", "p5,zero,six", "o11")
     WANT = [("fold_batchnorm", ["c1", "bn1"], "has one reader"),
             ("fuse_activation", ["c1", "r1"], "has one reader"),
             ("fuse_activation", ["c2", "sig2"], "not a graph output"),
@@ -57,7 +63,8 @@ def build(path):
             ("fuse_activation", ["c7", "clip7"], "Clip's bounds"),
             ("fold_qdq", ["q9"], "DequantizeLinear output")]
 
-    outs = ["o1", "o1r", "y2", "o2", "o3", "s4", "o4", "z5", "o5", "f6", "o6", "o7", "o9"]
+    outs = ["o1", "o1r", "y2", "o2", "o3", "s4", "o4", "z5", "o5", "f6", "o6", "o7", "o9", "o10",
+            "o11"]
     graph = helper.make_graph(
         nodes, "near_misses",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 5, 5]),

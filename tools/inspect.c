@@ -555,6 +555,10 @@ int cli_inspect(int argc, char **argv)
     if (rc == CLI_OK && after && pass_index(after) == -2)
         rc = cli_usage("inspect", "--after: unknown pass '%s' ('ondine inspect --passes MODEL' "
                                   "lists them)", after);
+    if (rc == CLI_OK && after && pass_index(after) >= 0 &&
+        ond_pass_level((size_t)pass_index(after)) > o.opt_level)
+        rc = cli_usage("inspect", "--after: pass '%s' runs from -O%d, not at -O%d", after,
+                       ond_pass_level((size_t)pass_index(after)), o.opt_level);
     if (rc != CLI_OK) {
         free(disabled);
         return rc;

@@ -1,10 +1,11 @@
 /* report.c: the pictures of `ondine inspect`: the graph for Graphviz (--dot, --svg) and the
  * HTML report (--html).
  *
- * A node's box reads: op and post-ops ("Conv [sum, relu]", a Clip's bounds in brackets), its
- * name, its attributes in short (k3x3 s2 p1 g32 d2 for kernel, strides, pads, group,
- * dilations; name=value for others), its constant inputs (values when they have at most 4
- * elements, "Mul / const 2", else their dims) and its output shape with symbolic dims by name.
+ * A node's box reads: op and post-ops ("Conv [sum, relu]", a Clip's bounds in brackets) with
+ * its attributes in short when they fit (k3x3 s2 p1 g32 d2 for kernel, strides, pads, group,
+ * dilations; name=value for others), its name, the values of constant inputs of at most 4
+ * elements ("Mul / const 2") and its output shape with symbolic dims by name; its tooltip the
+ * full name and every constant input's shape.
  * Nodes whose names share a block ("/layer1/layer1.0" of "/layer1/layer1.0/conv1/Conv", as
  * torch exports name them) are drawn in one cluster and named within it, which keeps ResNets
  * legible; a graph without such names is drawn flat.
@@ -134,32 +135,27 @@ static const char *posts_str(const struct ond_node *n, char *buf, size_t len)
     return buf;
 }
 
-/* A constant input: its values when small (float, int64, int32), else its dims. */
-static void const_str(const struct ond_tensor *t, char *buf, size_t len, size_t *at)
+/* A constant input's values when it has at most SMALL_CONST (float, int64, int32); false,
+ * writing nothing, for others. */
+static bool small_const(const struct ond_tensor *t, char *buf, size_t len, size_t *at)
 {
     uint64_t numel = 0;
     const struct ond_info *i = &t->info;
-    bool known = ond_numel(i, 0, &numel);
-    if (known && numel <= SMALL_CONST && i->data &&
-        (i->dtype == OND_DTYPE_FLOAT || i->dtype == OND_DTYPE_INT64 ||
-         i->dtype == OND_DTYPE_INT32)) {
-        add(buf, len, at, "%s", numel == 1 ? "" : "{");
-        for (uint64_t k = 0; k < numel; k++) {
-            if (i->dtype == OND_DTYPE_FLOAT)
-                add(buf, len, at, "%s%g", k ? "," : "", (double)((const float *)i->data)[k]);
-            else if (i->dtype == OND_DTYPE_INT64)
-                add(buf, len, at, "%s%lld", k ? "," : "",
-                    (long long)((const int64_t *)i->data)[k]);
-            else
-                add(buf, len, at, "%s%d", k ? "," : "", ((const int32_t *)i->data)[k]);
-        }
-        add(buf, len, at, "%s", numel == 1 ? "" : "}");
-        return;
+    if (!ond_numel(i, 0, &numel) || numel > SMALL_CONST || !i->data ||
+        (i->dtype != OND_DTYPE_FLOAT && i->dtype != OND_DTYPE_INT64 &&
+         i->dtype != OND_DTYPE_INT32))
+        return false;
+    add(buf, len, at, "%s", numel == 1 ? "" : "{");
+    for (uint64_t k = 0; k < numel; k++) {
+        if (i->dtype == OND_DTYPE_FLOAT)
+            add(buf, len, at, "%s%g", k ? "," : "", (double)((const float *)i->data)[k]);
+        else if (i->dtype == OND_DTYPE_INT64)
+            add(buf, len, at, "%s%lld", k ? "," : "", (long long)((const int64_t *)i->data)[k]);
+        else
+            add(buf, len, at, "%s%d", k ? "," : "", ((const int32_t *)i->data)[k]);
     }
-    for (int d = 0; d < i->rank; d++)
-        add(buf, len, at, "%s%lld", d ? "x" : "", (long long)i->dims[d]);
-    if (i->rank == 0)
-        add(buf, len, at, "scalar");
+    add(buf, len, at, "%s", numel == 1 ? "" : "}");
+    return true;
 }
 
 /* Output shape with symbols by name; the dtype only when not float. */
@@ -172,26 +168,38 @@ static const char *shape_str(const struct ond_graph *g, const struct ond_info *i
     return buf;
 }
 
-/* The lines of a node's box, separated by '\n'. */
+/* The lines of a node's box, separated by '\n': op, post-ops and (when short) attributes;
+ * name; attributes; small constants; output shape. Its tooltip: the full name and every
+ * constant input with its shape. */
 static void node_label(const struct ond_graph *g, const struct ond_node *n, size_t prefix,
-                       char *buf, size_t len)
+                       char *buf, size_t len, char *tip, size_t tip_len)
 {
-    char tmp[512];
-    size_t at = 0;
+    char tmp[512], attrs[512];
+    size_t at = 0, tip_at = 0;
     add(buf, len, &at, "%s", n->op_type);
     if (n->n_post)
         add(buf, len, &at, " [%s]", posts_str(n, tmp, sizeof tmp));
+    bool inline_attrs = at + strlen(attrs_str(n, attrs, sizeof attrs)) <= 30;
+    if (*attrs && inline_attrs)
+        add(buf, len, &at, " %s", attrs);
     short_name(n, prefix, tmp, sizeof tmp);
     if (*tmp)
         add(buf, len, &at, "\n%s", tmp);
-    if (*attrs_str(n, tmp, sizeof tmp))
-        add(buf, len, &at, "\n%.60s", tmp);
-    int consts = 0;
-    for (int k = 0; k < n->n_in; k++)
-        if (n->in[k] && (n->in[k]->flags & OND_TENSOR_CONST)) {
-            add(buf, len, &at, "%s", consts++ ? ", " : "\nconst ");
-            const_str(n->in[k], buf, len, &at);
-        }
+    if (*attrs && !inline_attrs)
+        add(buf, len, &at, "\n%.60s", attrs);
+    add(tip, tip_len, &tip_at, "%s", n->name);
+    for (int k = 0, small = 0; k < n->n_in; k++) {
+        const struct ond_tensor *t = n->in[k];
+        if (!t || !(t->flags & OND_TENSOR_CONST))
+            continue;
+        size_t mark = at;
+        add(buf, len, &at, "%s", small ? ", " : "\nconst ");
+        if (small_const(t, buf, len, &at))
+            small++;
+        else
+            buf[at = mark] = 0;
+        add(tip, tip_len, &tip_at, "\n%s %s", t->name, ond_info_str(g, &t->info, tmp, sizeof tmp));
+    }
     if (n->n_out && n->out[0])
         add(buf, len, &at, "\n%s", shape_str(g, &n->out[0]->info, tmp, sizeof tmp));
 }
@@ -271,13 +279,13 @@ static void dot_node(FILE *f, const struct ond_graph *g, const struct ond_pass_r
                      bool before, const char *prefix, int i, bool clustered)
 {
     const struct ond_node *n = g->nodes[i];
-    char label[1024], cls[512];
+    char label[1024], tip[1024], cls[512];
     bool fused, missed;
-    node_label(g, n, clustered ? block_len(n->name) : 0, label, sizeof label);
+    node_label(g, n, clustered ? block_len(n->name) : 0, label, sizeof label, tip, sizeof tip);
     marks(r, n, before, cls, sizeof cls, &fused, &missed);
     fprintf(f, "    n%d [id=\"%sn%d\", class=\"%s%s%s\", tooltip=", i, prefix, i, cls,
             fused ? " fused" : "", missed ? " missed" : "");
-    dot_str(f, n->name);
+    dot_str(f, tip);
     fprintf(f, ", label=");
     dot_str(f, label);
     fprintf(f, "%s%s%s];\n",
@@ -505,7 +513,7 @@ static const char style[] =
     "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px;"
     "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}";
 
-/* Changes the selector highlights. When the script ran through, the page counts its graph
+/* Changes the selector highlights (report.html#pass=NAME opens with that pass). When the script ran through, the page counts its graph
  * nodes into data-ready and puts the graphs' box in data-graph (x,y,w,h), which the headless
  * test reads. */
 static const char script[] =
@@ -515,6 +523,7 @@ static const char script[] =
     "n.classList.contains('p-'+p)));"
     "document.querySelectorAll('tr[data-pass]').forEach(r=>{r.hidden=!!p&&r.dataset.pass!==p;});}"
     "sel.addEventListener('change',pick);"
+    "const h=location.hash.match(/^#pass=(\\w+)$/);if(h){sel.value=h[1];pick();}"
     "document.getElementById('fit').addEventListener('change',e=>"
     "document.getElementById('graphs').classList.toggle('fit',e.target.checked));"
     "const r=document.getElementById('graphs').getBoundingClientRect();"
