@@ -257,18 +257,23 @@ static void marks(const struct ond_pass_report *r, const struct ond_node *n, boo
  * when fewer than two blocks. */
 static int blocks(const struct ond_graph *g, int *cl)
 {
-    int n = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
+    int n = 0, *head = calloc((size_t)g->n_nodes + 1, sizeof *head);   /* block -> first node */
+    for (int i = 0; head && i < g->n_nodes; i++) {
         const char *name = g->nodes[i]->name;
         size_t l = block_len(name);
         cl[i] = -1;
-        for (int j = 0; l && j < i && cl[i] < 0; j++)
-            if (cl[j] >= 0 && block_len(g->nodes[j]->name) == l &&
-                strncmp(g->nodes[j]->name, name, l) == 0)
-                cl[i] = cl[j];
-        if (l && cl[i] < 0)
+        for (int b = 0; l && b < n && cl[i] < 0; b++)
+            if (block_len(g->nodes[head[b]]->name) == l &&
+                strncmp(g->nodes[head[b]]->name, name, l) == 0)
+                cl[i] = b;
+        if (l && cl[i] < 0) {
+            head[n] = i;
             cl[i] = n++;
+        }
     }
+    if (!head)
+        n = 0;
+    free(head);
     if (n < 2)
         for (int i = 0; i < g->n_nodes; i++)
             cl[i] = -1;
@@ -513,9 +518,9 @@ static const char style[] =
     "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px;"
     "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}";
 
-/* Changes the selector highlights (report.html#pass=NAME opens with that pass). When the script ran through, the page counts its graph
- * nodes into data-ready and puts the graphs' box in data-graph (x,y,w,h), which the headless
- * test reads. */
+/* Changes the selector highlights (report.html#pass=NAME opens with that pass). When the
+ * script ran through, the page counts its graph nodes into data-ready and puts the graphs' box
+ * in data-graph (x,y,w,h), which the headless test reads. */
 static const char script[] =
     "const sel=document.getElementById('pass');"
     "function pick(){const p=sel.value;document.body.classList.toggle('dim',!!p);"
