@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """`ondine inspect --passes` on a model built to have one near miss of each kind: `--json` lists
 every rejected candidate with its nodes and the rule it broke, in the words the pass file's
-banner quotes (the reason strings defined in runtime/passes/*.c), and the fusions as
-structured records; the text form counts them, `--why-not` lists them.
+banner quotes (the reason strings defined in runtime/passes/*.c, which docs/passes.md states
+word for word), and the fusions as structured records; the text form counts them, `--why-not`
+lists them; `--dot` labels carry names, attributes, small constants and symbolic shapes.
 Usage: inspect_why_not.py ONDINE_BINARY SOURCE_DIR WORK_DIR"""
 import json
 import os
@@ -50,6 +51,14 @@ assert report["fusions"] == [{"pass": "batchnorm_scale_shift", "nodes": ["bn1"],
                               "post_ops": [], "line": "BatchNormalization 'bn1' -> ScaleShift "
                               "'bn1'"}], report["fusions"]
 print(f"{len(got)} near misses, each with its rule: ok")
+
+# docs/passes.md states every rule in the same words.
+doc = " ".join(open(f"{src}/docs/passes.md").read().split())
+for pass_name in ("fold_qdq", "fold_batchnorm", "batchnorm_scale_shift", "fuse_residual_add",
+                  "fuse_inner_product", "fuse_activation", "fuse_add_activation"):
+    for rule in rules(pass_name):
+        assert rule in doc, (pass_name, rule)
+print("docs/passes.md quotes every rule: ok")
 
 # A fusion's record lists the post-ops it leaves: add5's Relu, once add5's sum is read only by it.
 outs2 = [o for o in outs if o != "z5"]
