@@ -58,6 +58,9 @@ for name in ("c1", "bn1", "sig2", "add3", "gemm6", "clip7"):
 assert re.search(r'class="node [^"]*p-fold_batchnorm[^"]*missed"', dom.stdout), "c1 + bn1"
 assert "rule not met" in dom.stdout and "ScaleShift" in dom.stdout
 assert "<th>ms</th><th>kernel</th>" in dom.stdout
+# --profile: c1 ran on a oneDNN convolution ("brgconv:avx512_core", "jit:avx2", ...).
+row = re.search(r"<tr id=\"row\d+\"><td class=\"n\">\d+</td><td>c1</td>.*?</tr>", dom.stdout)
+assert row and re.search(r"<td>[a-z_0-9]+:[a-z_0-9]+</td></tr>", row.group(0)), row
 
 shot = f"{work}/report.png"
 run = subprocess.run(BROWSER + [f"--screenshot={shot}", f"file://{page}"], capture_output=True,

@@ -22,18 +22,24 @@ static const char SAME_SHAPE[] = "an Add of opset 1 or 6, or a Sum, has two inpu
                                  "shape";
 static const char ROOM[] = "the Add has room for one more post-op";
 
+/* Whether n reads z as an activation or a Clip. */
+static bool activation_of(const struct ond_node *n, const struct ond_tensor *z)
+{
+    struct ond_postop q;
+    return n && !n->dead && n->n_in > 0 && n->in[0] == z &&
+           (ond_pass_activation(n, &q) || ond_pass_is(n, "", "Clip"));
+}
+
 /* A reader of z that is an activation or a Clip: its only reader when it has one. */
 static struct ond_node *activation_after(const struct ond_pass_ctx *c, const struct ond_tensor *z)
 {
-    struct ond_postop q;
     struct ond_node *r = ond_pass_sole_user(c, z);
-    for (int i = 0; !r && i < c->g->n_nodes; i++) {
-        struct ond_node *n = c->g->nodes[i];
-        if (!n->dead && n->n_in > 0 && n->in[0] == z)
-            r = n;
-    }
-    return r && r->in[0] == z && (ond_pass_activation(r, &q) || ond_pass_is(r, "", "Clip"))
-               ? r : NULL;
+    if (r)
+        return activation_of(r, z) ? r : NULL;
+    for (int i = 0; i < c->g->n_nodes; i++)
+        if (activation_of(c->g->nodes[i], z))
+            return c->g->nodes[i];
+    return NULL;
 }
 
 /* Rebinds an old Add or a Sum to the numpy Add (opset 14). */
