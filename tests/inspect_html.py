@@ -61,6 +61,8 @@ assert "<th>ms</th><th>kernel</th>" in dom.stdout
 # --profile: c1 ran on a oneDNN convolution ("brgconv:avx512_core", "jit:avx2", ...).
 row = re.search(r"<tr id=\"row\d+\"><td class=\"n\">\d+</td><td>c1</td>.*?</tr>", dom.stdout)
 assert row and re.search(r"<td>[a-z_0-9]+:[a-z_0-9]+</td></tr>", row.group(0)), row
+# ... and the optimized graph's boxes carry their times.
+assert len(re.findall(r">\d+\.\d{3} ms</text>", dom.stdout)) == ops, "a time per node"
 
 shot = f"{work}/report.png"
 run = subprocess.run(BROWSER + [f"--screenshot={shot}", f"file://{page}"], capture_output=True,

@@ -280,15 +280,35 @@ static int blocks(const struct ond_graph *g, int *cl)
     return n < 2 ? 0 : n;
 }
 
-static void dot_node(FILE *f, const struct ond_graph *g, const struct ond_pass_report *r,
-                     bool before, const char *prefix, int i, bool clustered)
+/* Time and kernel of node name's steps in the profiled run. */
+static double profile_of(const struct ond_profile *p, const char *name, const char **impl)
 {
-    const struct ond_node *n = g->nodes[i];
+    double ms = 0;
+    *impl = "";
+    for (int i = 0; p && i < p->n_steps; i++)
+        if (strcmp(p->steps[i].node, name) == 0) {
+            ms += p->steps[i].ms;
+            if (!**impl)
+                *impl = p->steps[i].impl;
+        }
+    return ms;
+}
+
+static void dot_node(FILE *f, const struct report_graph *d, int i, bool clustered)
+{
+    const struct ond_node *n = d->g->nodes[i];
     char label[1024], tip[1024], cls[512];
     bool fused, missed;
-    node_label(g, n, clustered ? block_len(n->name) : 0, label, sizeof label, tip, sizeof tip);
-    marks(r, n, before, cls, sizeof cls, &fused, &missed);
-    fprintf(f, "    n%d [id=\"%sn%d\", class=\"%s%s%s\", tooltip=", i, prefix, i, cls,
+    node_label(d->g, n, clustered ? block_len(n->name) : 0, label, sizeof label, tip, sizeof tip);
+    if (d->prof) {
+        const char *impl;
+        double ms = profile_of(d->prof, n->name, &impl);
+        size_t at = strlen(label), tip_at = strlen(tip);
+        add(label, sizeof label, &at, "\n%.3f ms", ms);
+        add(tip, sizeof tip, &tip_at, "\n%s", impl);
+    }
+    marks(d->r, n, d->before, cls, sizeof cls, &fused, &missed);
+    fprintf(f, "    n%d [id=\"%sn%d\", class=\"%s%s%s\", tooltip=", i, d->prefix, i, cls,
             fused ? " fused" : "", missed ? " missed" : "");
     dot_str(f, tip);
     fprintf(f, ", label=");
@@ -300,9 +320,9 @@ static void dot_node(FILE *f, const struct ond_graph *g, const struct ond_pass_r
             missed ? ", color=\"#e08000\", penwidth=1.5" : "", n->op ? "" : ", color=red");
 }
 
-void report_dot(FILE *f, const struct ond_graph *g, const struct ond_pass_report *r, bool before,
-                const char *prefix)
+void report_dot(FILE *f, const struct report_graph *d)
 {
+    const struct ond_graph *g = d->g;
     char buf[256];
     int *cl = calloc((size_t)g->n_nodes + 1, sizeof *cl);
     int n_blocks = cl ? blocks(g, cl) : 0;
@@ -326,18 +346,18 @@ void report_dot(FILE *f, const struct ond_graph *g, const struct ond_pass_report
         snprintf(buf, sizeof buf, "%.*s", (int)block_len(g->nodes[first]->name),
                  g->nodes[first]->name);
         fprintf(f, "  subgraph cluster_%d {\n    id=\"%sc%d\"; style=rounded; color=\"#aaaaaa\"; "
-                   "fontname=\"Helvetica\"; fontsize=10; label=", b, prefix, b);
+                   "fontname=\"Helvetica\"; fontsize=10; label=", b, d->prefix, b);
         dot_str(f, buf);
         fprintf(f, ";\n");
         for (int i = first; i < g->n_nodes; i++)
             if (cl[i] == b)
-                dot_node(f, g, r, before, prefix, i, true);
+                dot_node(f, d, i, true);
         fprintf(f, "  }\n");
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const struct ond_node *n = g->nodes[i];
         if (!cl || cl[i] < 0)
-            dot_node(f, g, r, before, prefix, i, false);
+            dot_node(f, d, i, false);
         for (int k = 0; k < n->n_in; k++) {
             const struct ond_tensor *t = n->in[k];
             if (t && !(t->flags & OND_TENSOR_CONST))
@@ -483,8 +503,10 @@ static int embed(FILE *out, const struct report_in *in, enum picture what, const
     if (what == OVERVIEW)
         overview_dot(f, in->after, cl, n_blocks);
     else
-        report_dot(f, what == BEFORE ? in->before : in->after, in->passes, what == BEFORE,
-                   what == BEFORE ? "b" : "a");
+        report_dot(f, &(struct report_graph){.g = what == BEFORE ? in->before : in->after,
+                                             .r = in->passes, .before = what == BEFORE,
+                                             .prefix = what == BEFORE ? "b" : "a",
+                                             .prof = what == BEFORE ? NULL : in->prof});
     snprintf(svg, sizeof svg, "%s.svg", dot);
     if (fclose(f) == 0 && report_render(dot, svg) == CLI_OK && (f = fopen(svg, "r"))) {
         char line[4096];
@@ -560,20 +582,6 @@ static void records_table(FILE *f, const struct ond_pass_records *rs, bool fusio
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
-}
-
-/* Time and kernel of node name's steps in the profiled run. */
-static double profile_of(const struct ond_profile *p, const char *name, const char **impl)
-{
-    double ms = 0;
-    *impl = "";
-    for (int i = 0; p && i < p->n_steps; i++)
-        if (strcmp(p->steps[i].node, name) == 0) {
-            ms += p->steps[i].ms;
-            if (!**impl)
-                *impl = p->steps[i].impl;
-        }
-    return ms;
 }
 
 static void node_table(FILE *f, const struct report_in *in)

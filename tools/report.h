@@ -22,12 +22,21 @@ struct report_in {
     const char *precision;
 };
 
-/* Writes g for Graphviz: one box per node with its op, post-ops, name, key attributes, small
- * constants and output shape; nodes grouped by the block their names share; fused nodes
- * (fusion records of r, may be NULL) filled green, rejected candidates orange. before: g is
- * the graph the records' nodes come from, not the one they fused into. ids get prefix. */
-void report_dot(FILE *f, const struct ond_graph *g, const struct ond_pass_report *r, bool before,
-                const char *prefix);
+/* A graph to draw. */
+struct report_graph {
+    const struct ond_graph *g;
+    const struct ond_pass_report *r;  /* its records (may be NULL): fused and rejected nodes */
+    bool before;                      /* g is the graph the records' nodes come from, not the
+                                         one they fused into */
+    const char *prefix;               /* of the SVG ids */
+    const struct ond_profile *prof;   /* time and kernel per node (may be NULL) */
+};
+
+/* Writes d->g for Graphviz: one box per node with its op, post-ops, name, key attributes,
+ * small constants, output shape and, with a profile, time (the kernel in the tooltip); nodes
+ * grouped by the block their names share; fused nodes filled green, rejected candidates
+ * orange. */
+void report_dot(FILE *f, const struct report_graph *d);
 /* Renders dot_file to svg_file with Graphviz; a message on stderr and CLI_FAIL on failure. */
 int report_render(const char *dot_file, const char *svg_file);
 /* Writes the HTML report to file; CLI_OK or CLI_FAIL (message printed). */
