@@ -2,7 +2,8 @@
 """`ondine inspect --passes --html` rendered in headless Chromium: the page (built from the
 near-miss model of tests/near_misses.py, with --profile) runs its script without errors, holds
 both graphs as inline SVG with the node names, fills the fused and rejected nodes, lists the
-fusions, the rejections and per-node time and kernel, refers to nothing outside itself, and
+fusions, the rejections and per-node time and kernel, highlights a node's records in both
+graphs (report.html#node=NAME, as a click does), refers to nothing outside itself, and
 its screenshot shows the graphs: non-white pixels, among them the fused nodes' green, in the
 box the page reports for them. Exits 77 (ctest SKIP) when chromium is not installed.
 Usage: inspect_html.py ONDINE_BINARY WORK_DIR"""
@@ -63,6 +64,14 @@ row = re.search(r"<tr id=\"row\d+\"><td class=\"n\">\d+</td><td>c1</td>.*?</tr>"
 assert row and re.search(r"<td>[a-z_0-9]+:[a-z_0-9]+</td></tr>", row.group(0)), row
 # ... and the optimized graph's boxes carry their times.
 assert len(re.findall(r">\d+\.\d{3} ms</text>", dom.stdout)) == ops, "a time per node"
+
+# report.html#node=bn1 highlights the records naming bn1: its fusion into a ScaleShift and
+# fold_batchnorm's rejection of c1 + bn1: c1 and bn1 in both graphs.
+picked = subprocess.run(BROWSER + ["--dump-dom", f"file://{page}#node=bn1"], capture_output=True,
+                        text=True, timeout=120).stdout
+lit = re.findall(r'<g id="([ab])n\d+" class="[^"]* hl"[^>]*>\s*<title>[^<]*</title>\s*'
+                 r'<g id="[^"]*"><a xlink:title="([^"&\n]*)', picked)
+assert sorted(lit) == [("a", "bn1"), ("a", "c1"), ("b", "bn1"), ("b", "c1")], lit
 
 shot = f"{work}/report.png"
 run = subprocess.run(BROWSER + [f"--screenshot={shot}", f"file://{page}"], capture_output=True,

@@ -538,19 +538,43 @@ static const char style[] =
     ".fit svg{width:100%;height:auto}"
     "body.dim g.node:not(.hl){opacity:.3}g.hl path,g.hl polygon{stroke:#d00000;stroke-width:2.5}"
     "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px;"
-    "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}";
+    "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}"
+    "tr[data-pass],g.node{cursor:pointer}tr[data-pass]:hover{background:#f6f6ff}";
 
-/* Changes the selector highlights (report.html#pass=NAME opens with that pass). When the
- * script ran through, the page counts its graph nodes into data-ready and puts the graphs' box
- * in data-graph (x,y,w,h), which the headless test reads. */
+/* The selector highlights one pass's nodes and rows (report.html#pass=NAME opens with it).
+ * A click on a table row, or on a node (report.html#node=NAME), highlights the nodes of the
+ * records that name it: a fusion's nodes in the loaded graph and the node they became in the
+ * optimized one, a rejected candidate's nodes in both; each graph scrolls to the first. When
+ * the script ran through, the page counts its graph nodes into data-ready and puts the graphs'
+ * box in data-graph (x,y,w,h), which the headless test reads. */
 static const char script[] =
     "const sel=document.getElementById('pass');"
-    "function pick(){const p=sel.value;document.body.classList.toggle('dim',!!p);"
-    "document.querySelectorAll('g.node').forEach(n=>n.classList.toggle('hl',!!p&&"
-    "n.classList.contains('p-'+p)));"
-    "document.querySelectorAll('tr[data-pass]').forEach(r=>{r.hidden=!!p&&r.dataset.pass!==p;});}"
+    "const rows=[...document.querySelectorAll('tr[data-pass]')];"
+    "const nodes=id=>[...document.querySelectorAll('#'+id+' g.node')];"
+    "const nameOf=g=>{const a=g.querySelector('a');"
+    "return a?(a.getAttribute('xlink:title')||'').split('\\n')[0]:'';};"
+    "const names=(r,c)=>[...r.querySelectorAll(c)].map(s=>s.textContent);"
+    "function mark(hit){document.body.classList.toggle('dim',hit.some(h=>h));"
+    "document.querySelectorAll('g.node').forEach((n,i)=>n.classList.toggle('hl',hit[i]));}"
+    "function pick(){const p=sel.value;"
+    "mark([...document.querySelectorAll('g.node')].map(n=>!!p&&n.classList.contains('p-'+p)));"
+    "rows.forEach(r=>{r.hidden=!!p&&r.dataset.pass!==p;});}"
+    "function show(rs){const b=new Set(),a=new Set();"
+    "rs.forEach(r=>{names(r,'.nm').forEach(n=>{b.add(n);if(r.dataset.kind==='missed')a.add(n);});"
+    "names(r,'.into').forEach(n=>a.add(n));});"
+    "const all=[...document.querySelectorAll('g.node')];"
+    "mark(all.map(g=>(g.closest('#before')?b:g.closest('#after')?a:new Set()).has(nameOf(g))));"
+    "['before','after'].forEach(id=>{const h=nodes(id).find(g=>g.classList.contains('hl'));"
+    "if(h)h.scrollIntoView({block:'center',inline:'center'});});}"
+    "function showNode(n){const rs=rows.filter(r=>names(r,'.nm,.into').includes(n));"
+    "if(rs.length)show(rs);}"
     "sel.addEventListener('change',pick);"
-    "const h=location.hash.match(/^#pass=(\\w+)$/);if(h){sel.value=h[1];pick();}"
+    "rows.forEach(r=>r.addEventListener('click',()=>show([r])));"
+    "document.querySelectorAll('#before g.node,#after g.node').forEach(g=>"
+    "g.addEventListener('click',e=>{e.preventDefault();showNode(nameOf(g));}));"
+    "const h=location.hash.match(/^#(pass|node)=(.+)$/);"
+    "if(h&&h[1]==='pass'){sel.value=h[2];pick();}"
+    "if(h&&h[1]==='node')showNode(decodeURIComponent(h[2]));"
     "document.getElementById('fit').addEventListener('change',e=>"
     "document.getElementById('graphs').classList.toggle('fit',e.target.checked));"
     "const r=document.getElementById('graphs').getBoundingClientRect();"
@@ -561,8 +585,9 @@ static void names_cell(FILE *f, const struct ond_pass_record *x)
 {
     fputs("<td>", f);
     for (int k = 0; k < x->n_nodes; k++) {
-        fputs(k ? " + " : "", f);
+        fputs(k ? " + <span class=nm>" : "<span class=nm>", f);
         html_str(f, x->nodes[k]);
+        fputs("</span>", f);
     }
     fputs("</td>", f);
 }
@@ -573,10 +598,12 @@ static void records_table(FILE *f, const struct ond_pass_records *rs, bool fusio
             fusions ? "into [post-ops]" : "rule not met");
     for (int i = 0; i < rs->n; i++) {
         const struct ond_pass_record *x = &rs->items[i];
-        fprintf(f, "<tr data-pass=\"%s\"><td>%s</td>", x->pass, x->pass);
+        fprintf(f, "<tr data-pass=\"%s\" data-kind=\"%s\"><td>%s</td>", x->pass,
+                fusions ? "fused" : "missed", x->pass);
         names_cell(f, x);
-        fputs("<td>", f);
+        fputs(fusions ? "<td><span class=into>" : "<td><span>", f);
         html_str(f, fusions ? x->into : x->reason);
+        fputs("</span>", f);
         for (int k = 0; k < x->n_post; k++)
             fprintf(f, "%s%s%s", k ? ", " : " [", x->post_ops[k], k == x->n_post - 1 ? "]" : "");
         fputs("</td></tr>\n", f);
@@ -677,10 +704,11 @@ int report_html(const char *file, const struct report_in *in)
         fputs("</div>\n", f);
     }
     fprintf(f, "<h2>Graph</h2>\n<div class=cols id=graphs><div class=col><h3>loaded: %d nodes"
-               "</h3><div class=pane>", in->before->n_nodes);
+               "</h3><div class=pane id=before>", in->before->n_nodes);
     if (rc == CLI_OK)
         rc = embed(f, in, BEFORE, NULL, 0);
-    fprintf(f, "</div></div><div class=col><h3>optimized at -O%d: %d nodes</h3><div class=pane>",
+    fprintf(f, "</div></div><div class=col><h3>optimized at -O%d: %d nodes</h3>"
+               "<div class=pane id=after>",
             r->opt_level, g->n_nodes);
     if (rc == CLI_OK)
         rc = embed(f, in, AFTER, NULL, 0);
