@@ -207,8 +207,8 @@ static struct ond_graph *optimized(struct tm *m, int level, const char *disable,
 
 static bool has_fusion(const struct ond_pass_report *r, const char *line)
 {
-    for (int i = 0; i < r->n_fusions; i++)
-        if (strcmp(r->fusions[i], line) == 0)
+    for (int i = 0; i < r->fusions.n; i++)
+        if (strcmp(r->fusions.items[i].line, line) == 0)
             return true;
     return false;
 }
@@ -1345,6 +1345,107 @@ static void test_session_fused(void **state)
     session_matches_reference(add_activations_15(), 3);
 }
 
+/* The not_fused record of pass for nodes ("a,b"), whose reason contains rule; NULL if none. */
+static const struct ond_pass_record *not_fused(const struct ond_pass_report *r, const char *pass,
+                                               const char *nodes, const char *rule)
+{
+    for (int i = 0; i < r->not_fused.n; i++) {
+        const struct ond_pass_record *x = &r->not_fused.items[i];
+        char names[256];
+        int at = 0;
+        for (int k = 0; k < x->n_nodes; k++)
+            at += snprintf(names + at, sizeof names - (size_t)at, "%s%s", k ? "," : "",
+                           x->nodes[k]);
+        if (strcmp(x->pass, pass) == 0 && strcmp(names, nodes) == 0)
+            return strstr(x->reason, rule) ? x : NULL;
+    }
+    return NULL;
+}
+
+/* One near miss of each kind, with the rule each breaks: a Conv read by a BN and a Relu; a
+ * Sigmoid after a Conv whose output is a graph output; an add whose shortcut is made after
+ * the Conv, and one whose shortcut is a graph output; an Add -> Relu whose sum is a graph
+ * output; a Flatten -> Gemm whose flattened tensor is a graph output; a Clip with a bound
+ * given at run time; a QDQ pair whose dequantized value is a graph output (int8 loads). And
+ * the structured fusion record of the BN that became a ScaleShift instead. */
+static void test_why_not(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_input(m, "lo7", F, 0, NULL);
+    conv(m, "c1", "x", "y1", 3, 3, 3, true);
+    bn(m, "bn1", "y1", "o1", 3);
+    tm_node(m, "Relu", "r1", "y1", "o1r");
+    conv(m, "c2", "x", "y2", 3, 3, 3, true);
+    tm_node(m, "Sigmoid", "sig2", "y2", "o2");
+    conv(m, "c3", "x", "y3", 3, 3, 3, true);
+    tm_node(m, "Relu", "late3", "x", "s3");
+    tm_node(m, "Add", "add3", "y3,s3", "o3");
+    tm_node(m, "Relu", "pre4", "x", "s4");
+    conv(m, "c4", "x", "y4", 3, 3, 3, true);
+    tm_node(m, "Add", "add4", "y4,s4", "o4");
+    tm_node(m, "Relu", "a5", "x", "p5");
+    tm_node(m, "Relu", "b5", "x", "q5");
+    tm_node(m, "Add", "add5", "p5,q5", "z5");
+    tm_node(m, "Relu", "r5", "z5", "o5");
+    tm_node(m, "Flatten", "flat6", "x", "f6");
+    init(m, "w6", 2, (int64_t[]){75, 4}, -1, 1);
+    tm_node(m, "Gemm", "gemm6", "f6,w6", "o6");
+    conv(m, "c7", "x", "y7", 3, 3, 3, true);
+    tm_node(m, "Clip", "clip7", "y7,lo7", "o7");
+    tm_init(m, "s9", F, 0, NULL, (float[]){0.05f});
+    tm_init(m, "z9", OND_DTYPE_UINT8, 0, NULL, (uint8_t[]){0});
+    tm_node(m, "QuantizeLinear", "q9", "s3,s9,z9", "qv9");
+    tm_node(m, "DequantizeLinear", "dq9", "qv9,s9,z9", "o9");
+    const char *outs[] = {"o1", "o1r", "y2", "o2", "o3", "s4", "o4", "z5", "o5", "f6", "o6",
+                          "o7", "o9"};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+        tm_output(m, outs[i]);
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = load_for(m, 2, NULL, OND_PRECISION_INT8, &r);
+    assert_non_null(not_fused(r, "fold_batchnorm", "c1,bn1", "has one reader"));
+    assert_non_null(not_fused(r, "fuse_activation", "c1,r1", "has one reader"));
+    assert_non_null(not_fused(r, "fuse_activation", "c2,sig2", "not a graph output"));
+    assert_non_null(not_fused(r, "fuse_residual_add", "c3,add3", "made before the Conv"));
+    assert_non_null(not_fused(r, "fuse_residual_add", "c4,add4", "not a graph output"));
+    assert_non_null(not_fused(r, "fuse_add_activation", "add5,r5", "not a graph output"));
+    assert_non_null(not_fused(r, "fuse_inner_product", "flat6,gemm6", "not a graph output"));
+    assert_non_null(not_fused(r, "fuse_activation", "c7,clip7", "Clip's bounds"));
+    assert_non_null(not_fused(r, "fold_qdq", "q9", "DequantizeLinear output"));
+    assert_int_equal(r->not_fused.n, 9);
+    /* The BN no Conv could take became a ScaleShift; nothing else fused. */
+    assert_int_equal(r->fusions.n, 1);
+    const struct ond_pass_record *f = &r->fusions.items[0];
+    assert_string_equal(f->pass, "batchnorm_scale_shift");
+    assert_int_equal(f->n_nodes, 1);
+    assert_string_equal(f->nodes[0], "bn1");
+    assert_string_equal(f->into, "bn1");
+    assert_int_equal(f->n_post, 0);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+
+    /* A fusion with post-ops lists them. */
+    m = residual("Add", 13, false);
+    g = load_at(m, 2, NULL, &r);
+    assert_int_equal(r->fusions.n, 1);
+    f = &r->fusions.items[0];
+    assert_string_equal(f->pass, "fuse_residual_add");
+    assert_int_equal(f->n_nodes, 3);
+    assert_string_equal(f->nodes[0], "c");
+    assert_string_equal(f->nodes[1], "add");
+    assert_string_equal(f->nodes[2], "relu");
+    assert_string_equal(f->into, "c");
+    assert_int_equal(f->n_post, 2);
+    assert_string_equal(f->post_ops[0], "sum");
+    assert_string_equal(f->post_ops[1], "relu");
+    assert_int_equal(r->not_fused.n, 0);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1373,6 +1474,7 @@ int main(void)
         cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_fused_op_errors),
         cmocka_unit_test(test_session_fused),
+        cmocka_unit_test(test_why_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,9 +105,12 @@ void ond_pass_report_free(struct ond_pass_report *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < r->n_fusions; i++)
-        free(r->fusions[i]);
-    free(r->fusions);
+    struct ond_pass_records *sets[] = {&r->fusions, &r->not_fused};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < sets[k]->n; i++)
+            free(sets[k]->items[i].mem);
+        free(sets[k]->items);
+    }
     free(r->passes);
     free(r->loaded.items);
     free(r->optimized.items);
@@ -119,7 +122,7 @@ static enum ond_status run_one(struct ond_graph *g, const struct pass *p,
                                struct ond_pass_report *r, struct ond_pass_stat *stat,
                                struct ond_error *err)
 {
-    struct ond_pass_ctx c = {.g = g, .report = r, .n_users = g->n_tensors};
+    struct ond_pass_ctx c = {.g = g, .pass = p->name, .report = r, .n_users = g->n_tensors};
     enum ond_status st = OND_OK;
     if (!(c.user = calloc((size_t)g->n_tensors + 1, sizeof *c.user)))
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot run pass '%s'", p->name);
