@@ -1,5 +1,6 @@
 /* model.c: the public model API: loading from a file or a buffer (proto, then shape inference
- * and validation, then the optimization passes, runtime/passes/), queries, and the version. */
+ * and validation, then the optimization passes, runtime/passes/), queries, the version, and
+ * session creation (int8 calibration, runtime/calibrate.c, then the session, session.c). */
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "proto/loader.h"
 #include "runtime/model.h"
+#include "runtime/session.h"
 
 const char *ond_version(void)
 {
@@ -139,4 +141,16 @@ enum ond_status ond_model_output(const struct ond_model *m, size_t i, struct ond
     if (!m || !info || i >= (size_t)m->graph->n_outputs)
         return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_model_output: no output %zu", i);
     return describe(m->graph->outputs[i], info);
+}
+
+enum ond_status ond_session_create(const struct ond_model *model, const struct ond_options *opts,
+                                   struct ond_session **out, struct ond_error *err)
+{
+    float *qscale = NULL;
+    bool *qunsigned = NULL;
+    enum ond_status st = OND_OK;
+    if (model && out && opts && opts->precision == OND_PRECISION_INT8 &&
+        !model->graph->unsupported)
+        st = ond_calibrate(model, opts, &qscale, &qunsigned, err);
+    return st ? st : ond_session_create_scaled(model, opts, qscale, qunsigned, out, err);
 }

@@ -74,25 +74,38 @@ static enum ond_status check_precision(const struct ond_model *model,
     return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "unknown precision %d", (int)precision);
 }
 
-enum ond_status ond_session_create(const struct ond_model *model, const struct ond_options *opts,
-                                   struct ond_session **out, struct ond_error *err)
+enum ond_status ond_session_create_scaled(const struct ond_model *model,
+                                          const struct ond_options *opts, float *qscale,
+                                          bool *qunsigned, struct ond_session **out,
+                                          struct ond_error *err)
 {
-    if (!model || !out)
+    if (!model || !out) {
+        free(qscale);
+        free(qunsigned);
         return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_session_create: NULL argument");
+    }
     *out = NULL;
-    if (model->graph->unsupported)
-        return ond_fail(err, OND_STATUS_UNSUPPORTED, "the model has unsupported ops: %s",
-                        model->graph->unsupported);
     struct ond_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a session");
+    if (!s || model->graph->unsupported) {
+        free(s);
+        free(qscale);
+        free(qunsigned);
+        return model->graph->unsupported
+                   ? ond_fail(err, OND_STATUS_UNSUPPORTED, "the model has unsupported ops: %s",
+                              model->graph->unsupported)
+                   : ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a session");
+    }
     s->model = model;
+    s->qscale = qscale;
+    s->qunsigned = qunsigned;
     if (opts)
         s->opts = *opts;
     else
         ond_options_init(&s->opts);
     enum ond_status pst = check_precision(model, s->opts.precision, err);
     if (pst) {
+        free(s->qscale);
+        free(s->qunsigned);
         free(s);
         return pst;
     }
@@ -107,8 +120,6 @@ enum ond_status ond_session_create(const struct ond_model *model, const struct o
     if (!st)
         st = ond_dnnl(dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags),
                       "stream_create", NULL, err);
-    if (!st && s->opts.precision == OND_PRECISION_INT8)
-        st = ond_calibrate(model, &s->opts, &s->qscale, &s->qunsigned, err);
     if (st) {
         ond_session_free(s);
         return st;
@@ -123,7 +134,7 @@ enum ond_status ond_session_create_observer(const struct ond_model *model,
 {
     struct ond_options o = *opts;
     o.precision = OND_PRECISION_FP32;
-    enum ond_status st = ond_session_create(model, &o, out, err);
+    enum ond_status st = ond_session_create_scaled(model, &o, NULL, NULL, out, err);
     if (!st)
         (*out)->observe = true;
     return st;

@@ -56,6 +56,15 @@ enum ond_status ond_session_profile(struct ond_session *s, const struct ond_valu
                                     struct ond_profile *prof, struct ond_error *err);
 void ond_profile_free(struct ond_profile *prof);
 
+/* A session of opts' precision; for int8, with the scales of ond_calibrate (taken over, freed
+ * with the session or on failure; NULL otherwise). ond_session_create (runtime/model.c)
+ * calibrates first, then calls it: calibration runs observer sessions, so sessions do not call
+ * it themselves. */
+enum ond_status ond_session_create_scaled(const struct ond_model *model,
+                                          const struct ond_options *opts, float *qscale,
+                                          bool *qunsigned, struct ond_session **out,
+                                          struct ond_error *err);
+
 /* An f32 session (opts' precision ignored) whose plans keep every float activation, for
  * calibration and debugging: ond_session_observe runs inputs and gives fn each activation
  * tensor's f32 data, plain row-major (graph inputs and outputs included; tensors known at

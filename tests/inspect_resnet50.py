@@ -136,7 +136,7 @@ bad = subprocess.run([ondine, "inspect", "--dot", dot, "--after", "fold_everythi
 assert bad.returncode == 2 and "unknown pass" in bad.stderr, bad.stderr
 bad = subprocess.run([ondine, "inspect", "-O1", "--dot", dot, "--after", "fuse_activation", model],
                      capture_output=True, text=True)
-assert bad.returncode == 2 and "runs from -O2, not at -O1" in bad.stderr, bad.stderr
+assert bad.returncode == 2 and "runs from -O2 on, not at -O1" in bad.stderr, bad.stderr
 print("inspect --passes, --dot/--svg --after, pass options: ok")
 
 # -O1 output is standard ONNX: onnx.checker's full check (with shape inference) passes.

@@ -316,4 +316,6 @@ def test_every_status_has_its_class_and_name(status):
     assert sorted(c.status for c in classes) == sorted(v for v in status.values() if v)
     names = [c("x").status_name for c in classes]
     assert len(set(names)) == len(names) and "unknown status" not in names
+    from ondine._lib import lib
+    assert names == [lib.ond_status_name(c.status).decode() for c in classes]
     assert ondine.CommandFailed("x", 1).status is None
