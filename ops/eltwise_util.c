@@ -1,4 +1,4 @@
-/* eltwise_util.c: the loops group B's elementwise ops share: one numpy-broadcasting binary
+/* eltwise_util.c: the loops the elementwise ops share: one numpy-broadcasting binary
  * loop (Add, Sub, Mul, Div, Sum), one float unary loop (the activations), one copy
  * (Identity, Dropout). Integer arithmetic wraps like ONNX runtimes do, so it is computed in
  * the unsigned type of the same width (signed overflow is undefined in C). In sessions, float

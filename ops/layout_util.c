@@ -1,4 +1,4 @@
-/* layout_util.c: helpers of group C (shapes, layout and constants): integer inputs, byte
+/* layout_util.c: helpers of the shape, layout and constant ops: integer inputs, byte
  * copies, shape values traced through Shape chains, and dtype conversion. */
 #include <math.h>
 #include <string.h>

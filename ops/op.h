@@ -86,7 +86,8 @@ enum ond_status ond_require_float(const struct ond_node *n, const struct ond_inf
 enum ond_status ond_infer_same(const struct ond_node *n, const struct ond_info *const *in,
                                struct ond_info *out, struct ond_error *err);
 
-/* ---- group B: elementwise kernels (ops/eltwise_util.c) ---- */
+/* ---- elementwise kernels (ops/eltwise_util.c): broadcasting binary loops, unary float
+ * activations on a table, comparisons ---- */
 /* MAX and MIN are oneDNN binary algorithms only (ond_arith_prepare for Max and Min); their
  * evals are ond_minmax_eval. */
 enum ond_binop { OND_BIN_ADD, OND_BIN_SUB, OND_BIN_MUL, OND_BIN_DIV, OND_BIN_MAX, OND_BIN_MIN };
@@ -198,7 +199,8 @@ float ond_scalar_abs(float x, const void *u);
 float ond_scalar_sqrt(float x, const void *u);
 float ond_scalar_exp(float x, const void *u);
 
-/* ---- group C: shapes, layout and constants (ops/layout_util.c) ---- */
+/* ---- shapes, layout and constants (ops/layout_util.c): integer inputs, byte sizes, type
+ * conversion ---- */
 /* Reads a 1-D (or scalar) int32/int64 input in[k] (`what` names it in errors): *count gets
  * its length (-1 unknown) and, when its value is known, v its values and *known true. */
 enum ond_status ond_input_ints(const struct ond_node *n, const struct ond_info *in, int k,

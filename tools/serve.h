@@ -5,6 +5,7 @@
 #ifndef OND_SERVE_H
 #define OND_SERVE_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,5 +71,18 @@ bool serve_batch_submit(struct serve_model *m, struct serve_request *r);
 /* Records one finished request (latency from r->queued_at) in m's stats. */
 void serve_stats_request(struct serve_model *m, const struct serve_request *r, double seconds);
 extern const double serve_buckets[SERVE_N_BUCKETS - 1];
+
+/* ---- serve_json.c ---- */
+/* {"name", "datatype", "shape"} of v (-1 for a symbolic dim). */
+json_t *serve_tensor_meta(const struct ond_value *v);
+/* Reads request input t (a JSON object) into v for the model input decl: datatype, shape
+ * (each dim decl's, or any for a symbolic one, at most max_elements in all) and values, from
+ * `data` or, with parameters.binary_data_size, from *bin (advanced; *bin_left bytes there).
+ * 0, or the HTTP status (400, 413, 503) with msg set; v->data is malloc'd when set. */
+unsigned serve_read_input(uint64_t max_elements, const json_t *t, const struct ond_value *decl,
+                          struct ond_value *v, const char **bin, size_t *bin_left, char *msg,
+                          size_t len);
+/* v's values as a flat JSON array; NULL for a type JSON numbers cannot carry. */
+json_t *serve_values_json(const struct ond_value *v);
 
 #endif
