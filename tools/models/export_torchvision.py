@@ -21,7 +21,15 @@ from onnx import numpy_helper
 
 MODELS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
           "resnext50_32x4d", "wide_resnet50_2", "vgg16", "vgg16_bn",
-          "googlenet", "mobilenet_v2", "preact_resnet18"]
+          "googlenet", "mobilenet_v2", "preact_resnet18",
+          # the rest of torchvision 0.14's classification models, and its segmentation heads on
+          # ResNet and MobileNet backbones (their "out" map is the output)
+          "alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s",
+          "inception_v3", "mnasnet1_0", "mobilenet_v3_large", "mobilenet_v3_small",
+          "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x1_0", "squeezenet1_1",
+          "vit_b_16", "swin_t", "fcn_resnet50", "deeplabv3_resnet50",
+          "lraspp_mobilenet_v3_large"]
+SEGMENTATION = {"fcn_resnet50", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large"}
 OPSETS = [9, 11, 13, 17]
 # Written to <folder>/exporter_version: folders of an older exporter (other weights) are
 # exported again by tools/conformance.py and the Python tests' fixture.
@@ -42,10 +50,12 @@ def calibrate(model, size, seed):
             model.train()
             model(x)
         model.eval()
-        fc = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        # the classifier's Linear, or a segmentation head's last Conv
+        last = [m for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
         scale = float(model(x).std())
-        fc.weight.div_(scale)
-        fc.bias.div_(scale)
+        last[-1].weight.div_(scale)
+        if last[-1].bias is not None:
+            last[-1].bias.div_(scale)
     for m in bns:
         m.momentum = 0.1  # torch's default, which the exporter writes as ONNX momentum
 
@@ -87,17 +97,33 @@ def preact_resnet18():
     return nn.Sequential(*layers)
 
 
+class SegmentationOut(torch.nn.Module):
+    """A torchvision segmentation model's "out" map alone (its forward returns a dict)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
+
+
 def build(name, seed, size):
     torch.manual_seed(seed)
     if name == "preact_resnet18":
         model = preact_resnet18()
     else:
         kw = {}
-        if name == "googlenet":
+        if name in ("googlenet", "inception_v3"):
             # init_weights=True silences the "default init will change" warning;
             # transform_input=False keeps the graph a plain CNN.
             kw = dict(aux_logits=False, init_weights=True, transform_input=False)
-        model = getattr(torchvision.models, name)(weights=None, **kw)
+        if name in SEGMENTATION:
+            kw = dict(weights_backbone=None, aux_loss=False)
+            model = SegmentationOut(getattr(torchvision.models.segmentation, name)(
+                weights=None, **kw))
+        else:
+            model = getattr(torchvision.models, name)(weights=None, **kw)
     randomize_bn(model)
     calibrate(model, size, seed)
     return model.eval()
