@@ -141,8 +141,13 @@ static bool trace(const struct ond_tensor *t, int64_t *v, bool *dim, int max, in
 
 bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max, int *count)
 {
-    int visits = 0;
-    return trace(t, v, dim, max, count, 0, &visits);
+    /* A trace that fails part way (a Concat whose third input cannot be traced) has counted
+     * the parts before: *count changes only on success, so callers keep what they knew. */
+    int visits = 0, c = 0;
+    if (!trace(t, v, dim, max, &c, 0, &visits))
+        return false;
+    *count = c;
+    return true;
 }
 
 /* IEEE half and bfloat16 by hand: C11 has neither type. Rounding is to nearest even, as

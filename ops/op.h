@@ -215,7 +215,7 @@ enum ond_status ond_eval_copy(const struct ond_node *n, const struct ond_info *c
 /* The value of a 1-D shape tensor that load-time inference could not compute because it
  * depends on dims, not data (PyTorch's Shape -> Gather -> Unsqueeze -> Concat chains):
  * follows t's producers. v[i] is a literal when !dim[i], else a dim of some tensor (known,
- * unknown -1 or symbolic). False when the value cannot be traced. */
+ * unknown -1 or symbolic). False when the value cannot be traced; *count is then unchanged. */
 bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max, int *count);
 /* Converts n elements between dtypes (numeric conversion as ONNX Cast; float to integer
  * truncates toward zero, NaN gives 0, out-of-range values saturate). */
