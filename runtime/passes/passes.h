@@ -105,10 +105,11 @@ struct ond_tensor *ond_pass_new_tensor(struct ond_pass_ctx *c, const char *base,
 struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
                                       const char *suffix, const struct ond_info *info,
                                       void **data, struct ond_error *err);
-/* Rebinds n to the ai.ondine op op_type (ScaleShift, InnerProduct), dropping the old op's
- * parameters and attributes. */
-enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
-                                struct ond_error *err);
+/* Rebinds n to the newest entry of the op domain.op_type (ai.ondine's ScaleShift and
+ * InnerProduct, ONNX's Clip from opset 11), dropping the old op's parameters and attributes
+ * (the new op must need none). */
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *domain,
+                                const char *op_type, struct ond_error *err);
 /* Appends a post-op to n (kind, alpha, beta, input index or -1, node fused in); false when n
  * already holds OND_MAX_POSTOPS. */
 bool ond_pass_add_post(struct ond_node *n, enum ond_postop_kind kind, float alpha, float beta,

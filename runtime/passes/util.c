@@ -114,12 +114,13 @@ struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
     return t;
 }
 
-enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
-                                struct ond_error *err)
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *domain,
+                                const char *op_type, struct ond_error *err)
 {
-    const struct ond_op *op = ond_op_find("ai.ondine", op_type, 1);
+    const struct ond_op *op = ond_op_find(domain, op_type, INT32_MAX);
     if (!op)
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "no op ai.ondine.%s", op_type);
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "no op %s%s%s", domain,
+                             *domain ? "." : "", op_type);
     n->op = op;
     n->op_type = op->name;
     n->domain = op->domain;
