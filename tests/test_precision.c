@@ -246,6 +246,24 @@ static void test_bf16_concat(void **state)
     check_bf16(m, 0, cnn_input, 6, 0);
 }
 
+/* Concat of the graph input (f32), a conv of it (bf16) and the input again: oneDNN's concat
+ * takes one data type, so the conv output is converted (graph fuzzer finding C: the session
+ * was refused, concat_primitive_desc_create invalid_arguments). */
+static void test_bf16_concat_mixed(void **state)
+{
+    (void)state;
+    ond_test_seed(8);
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, cnn_input);
+    conv(m, "x", "c1", 3, 16);
+    Onnx__NodeProto *n = tm_node(m, "Concat", "cat", "x,c1,x", "cat");
+    tm_attr_int(m, n, "axis", 1);
+    conv(m, "cat", "c2", 22, 16);
+    tm_node(m, "GlobalAveragePool", "gap", "c2", "y");
+    tm_output(m, "y");
+    check_bf16(m, 2, cnn_input, 3, 0);
+}
+
 /* Gemm's alpha and beta folded into bf16 weights and the f32 bias at planning. */
 static void test_bf16_gemm_alpha_beta(void **state)
 {
@@ -489,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_bf16_eval_step),
         cmocka_unit_test(test_bf16_gemm_alpha_beta),
         cmocka_unit_test(test_bf16_concat),
+        cmocka_unit_test(test_bf16_concat_mixed),
         cmocka_unit_test(test_bf16_full_constant),
         cmocka_unit_test(test_int8_exact),
         cmocka_unit_test(test_int8_cnn),
