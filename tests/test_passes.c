@@ -1308,6 +1308,37 @@ static void session_matches_reference(struct tm *m, int nodes)
     tm_free(m);
 }
 
+/* Conv -> Clip [-0.25, 0.5] -> LeakyRelu 0.2 -> Clip [0, 0.3] -> Relu: oneDNN 2.6 runs the
+ * eltwise post-ops of one algorithm in a chain with the first one's parameters (a second
+ * Clip came out as the first, 3.9x the output's range off), so the conv takes the first Clip
+ * and the LeakyRelu, and the second Clip and the Relu (LeakyRelu's algorithm) stay ops. A
+ * session against the reference. */
+static void test_activation_same_algorithm(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_init(m, "lo", F, 0, NULL, (float[]){-0.25f});
+    tm_init(m, "hi", F, 0, NULL, (float[]){0.5f});
+    tm_init(m, "lo2", F, 0, NULL, (float[]){0.f});
+    tm_init(m, "hi2", F, 0, NULL, (float[]){0.3f});
+    conv(m, "c1", "x", "y1", 3, 3, 3, true);
+    tm_node(m, "Clip", "clip", "y1,lo,hi", "a1");
+    tm_attr_float(m, tm_node(m, "LeakyRelu", "leaky", "a1", "a2"), "alpha", 0.2f);
+    tm_node(m, "Clip", "clip2", "a2,lo2,hi2", "a3");
+    tm_node(m, "Relu", "relu", "a3", "out");
+    tm_output(m, "out");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 3);
+    assert_true(has_fusion(r, "Conv 'c1' + LeakyRelu 'leaky' -> Conv 'c1' [clip, leaky_relu]"));
+    assert_non_null(find(g, "clip2"));
+    assert_non_null(find(g, "relu"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    session_matches_reference(m, 3);
+}
+
 /* Folded BN, relu post-ops, a sum post-op on a conv with a bias, an InnerProduct; and a sum
  * post-op on a conv without bias (input 2 omitted, the shortcut input 3). */
 static void test_session_fused(void **state)
@@ -1329,6 +1360,7 @@ int main(void)
         cmocka_unit_test(test_residual_illegal),
         cmocka_unit_test(test_residual_projection),
         cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_activation_same_algorithm),
         cmocka_unit_test(test_activation_illegal),
         cmocka_unit_test(test_add_activation),
         cmocka_unit_test(test_inner_product),

@@ -13,7 +13,9 @@
  *   value before the activation disappears.
  * - the activation reads float data, and a Clip's bounds are absent or constant float scalars
  *   (a post-op's parameters are fixed when the primitive is made).
- * - the node has room for one more post-op (at most 4).
+ * - the node has room for one more post-op (at most 4) and none that oneDNN runs with the
+ *   same eltwise algorithm (ond_pass_can_add_post: oneDNN would run it with the first's
+ *   parameters).
  * Runs after fuse_residual_add, which gives the Relu after a residual add to the Conv together
  * with the sum; the Relu after an Add no Conv took is fuse_add_activation's.
  */

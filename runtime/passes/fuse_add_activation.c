@@ -46,8 +46,8 @@ enum ond_status ond_pass_fuse_add_activation(struct ond_pass_ctx *c, struct ond_
         if (!(ond_pass_is(add, "", "Add") || ond_pass_is(add, "", "Sum")) || !add->out[0])
             continue;
         /* One activation after another joins in order. */
-        while (add->n_post < OND_MAX_POSTOPS && (r = ond_pass_sole_user(c, add->out[0])) &&
-               ond_pass_activation(r, &q) && as_numpy_add(c, add)) {
+        while ((r = ond_pass_sole_user(c, add->out[0])) && ond_pass_activation(r, &q) &&
+               ond_pass_can_add_post(add, q.kind) && as_numpy_add(c, add)) {
             char post[128];
             ond_pass_add_post(add, q.kind, q.alpha, q.beta, -1, r->name);
             ond_pass_take_output(add, r);

@@ -130,10 +130,28 @@ enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, cons
     return OND_OK;
 }
 
+/* The oneDNN eltwise algorithm a post-op kind runs as (LeakyRelu is relu with a slope); 0
+ * for sum and add. */
+static int eltwise_alg(enum ond_postop_kind kind)
+{
+    return kind == OND_POST_LEAKY_RELU ? OND_POST_RELU
+           : kind == OND_POST_SUM || kind == OND_POST_ADD ? 0 : (int)kind;
+}
+
+bool ond_pass_can_add_post(const struct ond_node *n, enum ond_postop_kind kind)
+{
+    if (n->n_post >= OND_MAX_POSTOPS)
+        return false;
+    for (int i = 0; i < n->n_post && eltwise_alg(kind); i++)
+        if (eltwise_alg(n->post[i].kind) == eltwise_alg(kind))
+            return false;
+    return true;
+}
+
 bool ond_pass_add_post(struct ond_node *n, enum ond_postop_kind kind, float alpha, float beta,
                        int input, const char *from)
 {
-    if (n->n_post >= OND_MAX_POSTOPS)
+    if (!ond_pass_can_add_post(n, kind))
         return false;
     n->post[n->n_post++] = (struct ond_postop){kind, alpha, beta, input, from};
     return true;
