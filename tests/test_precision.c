@@ -473,6 +473,24 @@ static void test_int8_signed_residual(void **state)
 
 /* Without calibration inputs the session calibrates on seeded random ones; a calibration set
  * that does not match the model's inputs is an error naming the set. */
+/* A residual Add whose addend is a Sigmoid's output, f32 from an eltwise step (non-negative:
+ * u8 where a conv reads it), while the conv that takes the sum writes s8: the addend is copied into the output's buffer
+ * as u8 and read so. Converted to s8 with its u8 scale, it saturated at half its range
+ * (graph fuzzer, seed 144: 0.29 of the output's range off). */
+static void test_int8_unsigned_addend(void **state)
+{
+    (void)state;
+    ond_test_seed(11);
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, cnn_input);
+    tm_node(m, "Sigmoid", "sig", "x", "s");
+    conv(m, "s", "b", 3, 3);
+    tm_node(m, "Add", "add", "s,b", "r");
+    conv(m, "r", "y", 3, 8);
+    tm_output(m, "y");
+    check_int8(m, cnn_input, -1.f, 1.f, 2, 0.05f);
+}
+
 static void test_int8_calibration_inputs(void **state)
 {
     (void)state;
@@ -512,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_int8_exact),
         cmocka_unit_test(test_int8_cnn),
         cmocka_unit_test(test_int8_signed_residual),
+        cmocka_unit_test(test_int8_unsigned_addend),
         cmocka_unit_test(test_int8_calibration_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
