@@ -17,6 +17,7 @@
  * unsaturated. In both cases the pair becomes a Clip to [lo, hi] (fuse_activation folds it
  * into a producing convolution), keeping the saturation; only the rounding (at most s / 2)
  * is left to the int8 form, or lost where the tensor stays float (graph fuzzer, finding G).
+ * So does a second pair on a tensor an earlier pair gave a scale (one scale per tensor).
  * Not covered: a zero point of 0 read by a pooling or view whose output stays float (a graph
  * output, read only by float ops) is not saturated.
  *
@@ -86,12 +87,10 @@ static bool all_int8_readers(const struct ond_graph *g, const struct ond_tensor 
     return true;
 }
 
-/* The pair's scale on t (unless the model gave it one already): s for a zero point of 0,
- * else symmetric over range, u8 when it is non-negative. */
+/* The pair's scale on t: s for a zero point of 0, else symmetric over range, u8 when it is
+ * non-negative. */
 static void set_scale(struct ond_tensor *t, float s, int zp, const float *range)
 {
-    if (t->qscale > 0)
-        return;
     t->qunsigned = range[0] >= 0;
     t->qscale = zp == 0 ? s
                 : t->qunsigned ? range[1] / 255.f
@@ -142,7 +141,7 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
             continue;
         int qmin = u ? 0 : -128, qmax = u ? 255 : 127;
         float range[2] = {s * (float)(qmin - zp), s * (float)(qmax - zp)};
-        bool clip = zp != 0 || !all_int8_readers(g, q);
+        bool clip = zp != 0 || x->qscale > 0 || !all_int8_readers(g, q);
         struct ond_tensor *bound[2] = {NULL, NULL};
         enum ond_status st = OND_OK;
         for (int b = 0; b < 2 && clip && !st; b++) {
