@@ -17,7 +17,8 @@
  * unsaturated. In both cases the pair becomes a Clip to [lo, hi] (fuse_activation folds it
  * into a producing convolution), keeping the saturation; only the rounding (at most s / 2)
  * is left to the int8 form, or lost where the tensor stays float (graph fuzzer, finding G).
- * So does a second pair on a tensor an earlier pair gave a scale (one scale per tensor).
+ * So does a second pair on a tensor an earlier pair gave a scale (one scale per tensor), and
+ * a pair on a graph output (which int8 sessions keep float).
  * Not covered: a zero point of 0 read by a pooling or view whose output stays float (a graph
  * output, read only by float ops) is not saturated.
  *
@@ -141,7 +142,8 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
             continue;
         int qmin = u ? 0 : -128, qmax = u ? 255 : 127;
         float range[2] = {s * (float)(qmin - zp), s * (float)(qmax - zp)};
-        bool clip = zp != 0 || x->qscale > 0 || !all_int8_readers(g, q);
+        bool clip = zp != 0 || x->qscale > 0 || (x->flags & OND_TENSOR_OUTPUT) ||
+                    !all_int8_readers(g, q);
         struct ond_tensor *bound[2] = {NULL, NULL};
         enum ond_status st = OND_OK;
         for (int b = 0; b < 2 && clip && !st; b++) {
