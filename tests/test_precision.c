@@ -152,6 +152,27 @@ static struct ond_session *int8_session(const struct ond_model *model, const str
     return s;
 }
 
+/* A bf16 session of model on `threads` (0: all); where the CPU has no bf16 kernels, checks
+ * that the session is refused instead, frees model and returns NULL. */
+static struct ond_session *bf16_session(struct ond_model *model, int threads)
+{
+    struct ond_options o;
+    ond_options_init(&o);
+    o.precision = OND_PRECISION_BF16;
+    o.threads = threads;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    enum ond_status st = ond_session_create(model, &o, &s, &err);
+    if (!cpu_has_bf16()) {
+        assert_error(st, OND_STATUS_UNSUPPORTED, &err, "AVX512-BF16");
+        ond_model_free(model);
+        return NULL;
+    }
+    if (st)
+        fail_msg("session: %s", err.message);
+    return s;
+}
+
 /* Runs m at opt_level in a bf16 session and the fp32 reference on a seeded input of x_dims
  * (rank of the graph's input); checks the outputs, that `bf16_prims` node steps or more read
  * and write bf16 (gemms: write f32 logits), and `evals` eval steps (on f32). */
@@ -159,19 +180,9 @@ static void check_bf16(struct tm *m, int opt_level, const int64_t *x_dims, int b
                        int evals)
 {
     struct ond_model *model = tm_load_model(m, opt_level);
-    struct ond_options o;
-    ond_options_init(&o);
-    o.precision = OND_PRECISION_BF16;
-    struct ond_session *s = NULL;
-    struct ond_error err = {0};
-    enum ond_status st = ond_session_create(model, &o, &s, &err);
-    if (!cpu_has_bf16()) {
-        assert_error(st, OND_STATUS_UNSUPPORTED, &err, "AVX512-BF16");
-        ond_model_free(model);
+    struct ond_session *s = bf16_session(model, 0);
+    if (!s)
         return;
-    }
-    if (st)
-        fail_msg("session: %s", err.message);
     struct ond_value in = new_input(model->graph, x_dims);
     float *x = in.data;
     for (size_t i = 0; i < in.size / sizeof *x; i++)
@@ -319,20 +330,10 @@ static void check_bf16_full_constant(const char *op, int64_t c)
     tm_node(m, op, "op", "c,k", "y");
     tm_output(m, "y");
     struct ond_model *model = tm_load_model(m, 2);
-    struct ond_options o;
-    ond_options_init(&o);
-    o.precision = OND_PRECISION_BF16;
-    o.threads = 1;
-    struct ond_session *s = NULL;
-    struct ond_error err = {0};
-    enum ond_status st = ond_session_create(model, &o, &s, &err);
-    if (!cpu_has_bf16()) {
-        assert_error(st, OND_STATUS_UNSUPPORTED, &err, "AVX512-BF16");
-        ond_model_free(model);
+    struct ond_session *s = bf16_session(model, 1);
+    if (!s)
         return;
-    }
-    if (st)
-        fail_msg("session: %s", err.message);
+    struct ond_error err = {0};
     struct ond_value in = new_input(model->graph, xd), want = {0};
     float *x = in.data;
     for (size_t i = 0; i < in.size / sizeof *x; i++)
