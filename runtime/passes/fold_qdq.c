@@ -19,8 +19,8 @@
  * is left to the int8 form, or lost where the tensor stays float (graph fuzzer, finding G).
  * So does a second pair on a tensor an earlier pair gave a scale (one scale per tensor), and
  * a pair on a graph output (which int8 sessions keep float).
- * Not covered: a zero point of 0 read by a pooling or view whose output stays float (a graph
- * output, read only by float ops) is not saturated.
+ * Not covered: a Gemm that fuse_inner_product does not take (or any Gemm at -O1) reads a
+ * zero-point-0 pair's tensor unsaturated.
  *
  * Legality:
  * - x is a float tensor computed at run time; s a positive, finite constant float with one
@@ -70,20 +70,36 @@ static bool matching_dq(const struct ond_node *d, const struct ond_tensor *q, fl
            !(d->out[0]->flags & OND_TENSOR_OUTPUT);
 }
 
-/* Whether every reader of q's DequantizeLinear outputs reads it as an int8 op's input 0
- * (a convolution, inner product, pooling or view), which the int8 session's quantization
- * saturates. */
+/* Whether t is read only as an int8 op's input 0, which the int8 session's quantization
+ * saturates: a convolution or inner product; a Gemm (an int8 InnerProduct once
+ * fuse_inner_product has taken the Flatten or Reshape before it); the QuantizeLinear of
+ * another pair; or a pooling or view (which quantizes its input when its output needs it)
+ * whose output is no graph output and is read so in turn (depth: views in a chain). */
+static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, int depth)
+{
+    if ((t->flags & OND_TENSOR_OUTPUT) || depth > 16)
+        return false;
+    for (int a = 0; a < g->n_nodes; a++) {
+        const struct ond_node *r = g->nodes[a];
+        for (int k = 0; k < r->n_in && !r->dead; k++) {
+            if (r->in[k] != t)
+                continue;
+            if (k != 0 || (r->op->quant == OND_QUANT_NONE && !ond_pass_is(r, "", "Gemm")) ||
+                (r->op->quant == OND_QUANT_KEEP &&
+                 (!r->out[0] || !int8_readers(g, r->out[0], depth + 1))))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* int8_readers for every DequantizeLinear output of q. */
 static bool all_int8_readers(const struct ond_graph *g, const struct ond_tensor *q)
 {
     for (int j = 0; j < g->n_nodes; j++) {
         const struct ond_node *d = g->nodes[j];
-        if (d->dead || d->n_in < 1 || d->in[0] != q)
-            continue;
-        for (int a = 0; a < g->n_nodes; a++)
-            for (int k = 0; k < g->nodes[a]->n_in; k++)
-                if (g->nodes[a]->in[k] == d->out[0] && !g->nodes[a]->dead &&
-                    (k != 0 || g->nodes[a]->op->quant == OND_QUANT_NONE))
-                    return false;
+        if (!d->dead && d->n_in >= 1 && d->in[0] == q && !int8_readers(g, d->out[0], 0))
+            return false;
     }
     return true;
 }
