@@ -72,12 +72,13 @@ static bool matching_dq(const struct ond_node *d, const struct ond_tensor *q, fl
 
 /* Whether t is read only as an int8 op's input 0, which the int8 session's quantization
  * saturates: a convolution or inner product; a Gemm (an int8 InnerProduct once
- * fuse_inner_product has taken the Flatten or Reshape before it); the QuantizeLinear of
- * another pair; or a pooling or view (which quantizes its input when its output needs it)
- * whose output is no graph output and is read so in turn (depth: views in a chain). */
-static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, int depth)
+ * fuse_inner_product has taken the Flatten or Reshape before it); or a pooling or view
+ * (which quantizes its input when its output needs it) whose output is no graph output and
+ * is read so in turn. *budget bounds the tensors visited (views fanning out in a hostile
+ * model); running out answers false, which costs a Clip, not a wrong result. */
+static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, int *budget)
 {
-    if ((t->flags & OND_TENSOR_OUTPUT) || depth > 16)
+    if ((t->flags & OND_TENSOR_OUTPUT) || --*budget < 0)
         return false;
     for (int a = 0; a < g->n_nodes; a++) {
         const struct ond_node *r = g->nodes[a];
@@ -86,7 +87,7 @@ static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, 
                 continue;
             if (k != 0 || (r->op->quant == OND_QUANT_NONE && !ond_pass_is(r, "", "Gemm")) ||
                 (r->op->quant == OND_QUANT_KEEP &&
-                 (!r->out[0] || !int8_readers(g, r->out[0], depth + 1))))
+                 (!r->out[0] || !int8_readers(g, r->out[0], budget))))
                 return false;
         }
     }
@@ -96,9 +97,10 @@ static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, 
 /* int8_readers for every DequantizeLinear output of q. */
 static bool all_int8_readers(const struct ond_graph *g, const struct ond_tensor *q)
 {
+    int budget = 64;
     for (int j = 0; j < g->n_nodes; j++) {
         const struct ond_node *d = g->nodes[j];
-        if (!d->dead && d->n_in >= 1 && d->in[0] == q && !int8_readers(g, d->out[0], 0))
+        if (!d->dead && d->n_in >= 1 && d->in[0] == q && !int8_readers(g, d->out[0], &budget))
             return false;
     }
     return true;
@@ -161,8 +163,7 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
         bool clip = zp != 0 || x->qscale > 0 || (x->flags & OND_TENSOR_OUTPUT) ||
                     !all_int8_readers(g, q);
         struct ond_tensor *bound[2] = {NULL, NULL};
-        enum ond_status st = OND_OK;
-        for (int b = 0; b < 2 && clip && !st; b++) {
+        for (int b = 0; b < 2 && clip; b++) {
             struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 0};
             void *data;
             if (!(bound[b] = ond_pass_new_const(c, n->name, b ? "max" : "min", &info, &data,
@@ -171,6 +172,7 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
             memcpy(data, &range[b], sizeof range[b]);
         }
         struct ond_tensor *scaled = x;
+        enum ond_status st = OND_OK;
         for (int j = 0; j < g->n_nodes && !st; j++) {
             struct ond_node *d = g->nodes[j];
             if (d->dead || d->n_in < 1 || d->in[0] != q)
