@@ -1,7 +1,8 @@
 /* concat.c: ONNX Concat, opsets 1 (axis optional, default 1), 4 (axis required) and 11, 13
  * (negative axis). Any number of inputs of one dtype; all dtypes.
  * Sessions: float runs as one oneDNN concat, first with the inputs in the layouts they
- * arrive in and the output layout oneDNN picks, else all plain; constants are plain memory.
+ * arrive in (converted to one data type) and the output layout oneDNN picks, else all plain;
+ * constants are plain memory.
  * Empty inputs and other dtypes run the eval. */
 #include <string.h>
 
@@ -97,28 +98,31 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
 }
 
 /* A concat primitive over the activations as they arrive (plain: all plain) and constants
- * plain, or NULL when oneDNN has none. */
-static enum ond_status concat_pd(struct ond_prep *p, int axis, bool plain,
+ * plain, or NULL when oneDNN has none; src gets the sources' layouts. oneDNN's concat takes
+ * one data type for all sources (a mix is invalid_arguments: graph fuzzer finding C, a graph
+ * input beside a bf16 conv output): in a blocked layout, the first activation's (bf16 in a
+ * bf16 session), plain f32 like every plain tensor; the planner converts the others. */
+static enum ond_status concat_pd(struct ond_prep *p, int axis, bool plain, dnnl_memory_desc_t *src,
                                  dnnl_primitive_desc_t *pd, struct ond_error *err)
 {
     const struct ond_node *n = p->node;
-    dnnl_memory_desc_t src[OND_PREP_MAX_IN], dst;
+    dnnl_memory_desc_t dst;
     dnnl_primitive_attr_t attr = NULL;
-    /* In a blocked layout the output keeps the type of the first activation (bf16 in a bf16
-     * session); plain, it is f32 like every plain tensor. */
     dnnl_data_type_t dt = dnnl_f32;
-    for (int k = n->n_in - 1; k >= 0; k--)
+    for (int k = n->n_in - 1; k >= 0 && !plain; k--)
         if (p->in_md[k])
             dt = p->in_md[k]->data_type;
     enum ond_status st = plain ? ond_md(&p->out[0], true, &dst, err)
                                : ond_md_any(&p->out[0], dt, &dst, err);
     *pd = NULL;
     for (int k = 0; k < n->n_in && !st; k++) {
-        if ((st = ond_md(p->in[k], true, &src[k], err)) || !p->in_md[k])
-            continue;
-        if (!plain)
+        if ((st = ond_md(p->in[k], true, &src[k], err)))
+            break;
+        if (!plain && p->in_md[k])
             src[k] = *p->in_md[k];
-        else if (!dnnl_memory_desc_equal(&src[k], p->in_md[k]))
+        src[k].data_type = dt;
+        memset(&p->want_md[k], 0, sizeof p->want_md[k]);
+        if (p->in_md[k] && !dnnl_memory_desc_equal(&src[k], p->in_md[k]))
             p->want_md[k] = src[k];
     }
     if (!st && !(st = ond_prep_attr(p, &attr, err))) {
@@ -141,22 +145,26 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
         return ond_prep_decline(p, "%s inputs", ond_dtype_name(p->out[0].dtype));
     int axis;
     enum ond_status st = ond_axis(n, q->axis, p->out[0].rank, &axis, err);
-    for (int k = 0; k < n->n_in && !st; k++) {
-        dnnl_memory_desc_t plain;
-        int m;
+    for (int k = 0; k < n->n_in && !st; k++)
         if (!ond_info_bytes(p->in[k]))
             return ond_prep_decline(p, "input %d is empty", k);
+    dnnl_memory_desc_t src[OND_PREP_MAX_IN];
+    dnnl_primitive_desc_t pd;
+    if (st || (st = concat_pd(p, axis, false, src, &pd, err)))
+        return st;
+    if (!pd && ((st = concat_pd(p, axis, true, src, &pd, err)) || !pd))
+        return st ? st : ond_prep_decline(p, "oneDNN has no implementation");
+    for (int k = 0; k < n->n_in && !st; k++) {
+        int m;
         if (p->in_md[k])
             ond_prep_arg(p, DNNL_ARG_MULTIPLE_SRC + k, OND_ARG_IN, k);
-        else if (!(st = ond_md(p->in[k], true, &plain, err)) &&
-                 !(st = ond_prep_const(p, k, &plain, &m, err)))
+        else if (!(st = ond_prep_const(p, k, &src[k], &m, err)))
             ond_prep_arg(p, DNNL_ARG_MULTIPLE_SRC + k, OND_ARG_MEM, m);
     }
-    dnnl_primitive_desc_t pd;
-    if (st || (st = concat_pd(p, axis, false, &pd, err)))
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
         return st;
-    if (!pd && ((st = concat_pd(p, axis, true, &pd, err)) || !pd))
-        return st ? st : ond_prep_decline(p, "oneDNN has no implementation");
+    }
     p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
     return ond_prep_finish(p, pd, err);

@@ -286,9 +286,9 @@ static bool same_shape(const struct ond_info *a, const struct ond_info *b)
            memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
 }
 
-/* Operand k of a binary primitive (SRC_0 or SRC_1) seen with dims x: an activation as it
- * arrives when its dims are x's and `as` (its layout, or NULL for plain) is given, plain
- * otherwise (a view when its rank differs); a constant as plain memory. */
+/* Operand k of a binary primitive (SRC_0 or SRC_1) seen with dims x, in layout `as` when
+ * given (an activation as it arrives, or the layout of the other operand), else plain (a
+ * view when an activation's rank differs); constants are memory in that layout. */
 static enum ond_status binary_operand(struct ond_prep *p, int k, const struct ond_info *x,
                                       const dnnl_memory_desc_t *as, int dnnl_arg,
                                       dnnl_memory_desc_t *md, struct ond_error *err)
@@ -298,14 +298,14 @@ static enum ond_status binary_operand(struct ond_prep *p, int k, const struct on
     enum ond_status st = ond_md_float(r, x->rank ? x->dims : &one, true, md, err);
     if (st)
         return st;
+    if (as)
+        *md = *as;
     if (!p->in_md[k]) {
         int m;
         if (!(st = ond_prep_const(p, k, md, &m, err)))
             ond_prep_arg(p, dnnl_arg, OND_ARG_MEM, m);
         return st;
     }
-    if (as)
-        *md = *as;
     if (!dnnl_memory_desc_equal(md, p->in_md[k]))
         p->want_md[k] = *md;
     ond_prep_arg(p, dnnl_arg, OND_ARG_IN, k);
@@ -335,16 +335,20 @@ enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct 
         k0 = 1;
     }
     int k1 = 1 - k0;
-    /* Two activations of the output's shape share a layout: a blocked one if either is. */
-    const dnnl_memory_desc_t *as0 = NULL, *as1 = NULL;
-    bool shaped0 = p->in_md[k0] && p->in[k0]->rank == y->rank;
-    bool shaped1 = p->in_md[k1] && p->in[k1]->rank == y->rank && same_shape(&x[k1], y);
-    if (shaped0)
-        as0 = p->in_md[k0];
-    if (shaped0 && shaped1 && ond_md_is_plain(as0) && !ond_md_is_plain(p->in_md[k1]))
+    /* Two operands of the output's shape share one layout and type: a blocked one if either
+     * activation is; a constant takes the activation's. oneDNN 2.6's binary kernel (jit:uni)
+     * reads a full-shaped SRC_1 in another layout and type (plain f32 beside a blocked bf16
+     * SRC_0) through a vector register it never sets: the result depended on what the
+     * calling thread ran before (graph fuzzer, finding E; tests/test_ops_bf16.c). An
+     * activation of another rank is read as a plain view, so SRC_0 is plain too. */
+    bool full1 = same_shape(&x[k1], y);
+    bool shaped0 = !p->in_md[k0] || p->in[k0]->rank == y->rank;
+    bool shaped1 = full1 && (!p->in_md[k1] || p->in[k1]->rank == y->rank);
+    const dnnl_memory_desc_t *as0 = shaped0 && (shaped1 || !full1) ? p->in_md[k0] : NULL;
+    if (shaped0 && shaped1 && p->in_md[k1] &&
+        (!as0 || (ond_md_is_plain(as0) && !ond_md_is_plain(p->in_md[k1]))))
         as0 = p->in_md[k1];
-    if (shaped1)
-        as1 = as0 ? as0 : p->in_md[k1];
+    const dnnl_memory_desc_t *as1 = shaped1 ? as0 : NULL;
     dnnl_memory_desc_t src0, src1, dst;
     if ((st = binary_operand(p, k0, &x[k0], as0, DNNL_ARG_SRC_0, &src0, err)) ||
         (st = binary_operand(p, k1, &x[k1], as1, DNNL_ARG_SRC_1, &src1, err)) ||

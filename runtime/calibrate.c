@@ -108,18 +108,21 @@ static void mark_needed(const struct ond_graph *g, bool *need)
     }
 }
 
-/* Tensor t's scale, after its producer's inputs': the model's (r NULL) or from its range. */
+/* Tensor t's scale, after its producer's inputs': the model's (r NULL) or from its range.
+ * A KEEP op's output takes its input's scale even where no int8 op reads it (a view that is
+ * a graph output): the op writes int8 when its input arrives so, and that value needs the
+ * scale to be read as float. */
 static void assign(const struct ond_tensor *t, const struct range *r, const bool *need,
                    float *qscale, bool *qunsigned)
 {
     const struct ond_node *p = t->producer;
-    if (!need[t->id] || (r && !r->seen[t->id]))
-        return;
     if (p && p->op->quant == OND_QUANT_KEEP && p->in[0] && qscale[p->in[0]->id] > 0) {
         qscale[t->id] = qscale[p->in[0]->id];
         qunsigned[t->id] = qunsigned[p->in[0]->id];
         return;
     }
+    if (!need[t->id] || (r && !r->seen[t->id]))
+        return;
     if (!r) {
         qscale[t->id] = t->qscale;
         qunsigned[t->id] = t->qunsigned;

@@ -446,8 +446,8 @@ enum ond_status ond_prep_int8_begin(struct ond_prep *p, struct ond_int8 *s,
             continue;
         if (is_int8(p->in_md[k]->data_type))
             s->q.sum_dt = p->in_md[k]->data_type;
-        else if (p->in_scale[k] > 0)
-            s->q.sum_dt = s->dst_dt;
+        else if (p->in_scale[k] > 0) /* its own sign: a u8 scale in s8 saturates at half */
+            s->q.sum_dt = p->in_unsigned[k] ? dnnl_u8 : dnnl_s8;
         else
             s->dst_dt = dnnl_f32; /* an addend without a scale adds in f32 */
         if (s->dst_dt != dnnl_f32)

@@ -43,7 +43,8 @@
  * producer wrote; the planner's reorders convert between f32 and s8/u8 with the tensor's
  * scale. Ops marked `quant` in ops/op.h see s8/u8 inputs as they arrive; the planner
  * dequantizes the int8 inputs of every other op first. OND_QUANT_KEEP ops (pooling, views)
- * write their input's type, and their output tensor has their input's scale. A conv writes
+ * get a float input that has a scale quantized first, write their input's type, and their
+ * output tensor has their input's scale. A conv writes
  * s8/u8 when its output has a scale (ond_prep_attr_q requantizes), f32 otherwise.
  *
  * In-place sum. For a SUM post-op (p->sum_input) the output starts as the addend in the

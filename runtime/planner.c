@@ -561,11 +561,18 @@ enum ond_status ond_plan_node(struct ond_session *s, struct plan *pl, const stru
                 p.in_scale[k] = s->qscale[n->in[k]->id];
                 p.in_unsigned[k] = s->qunsigned[n->in[k]->id];
             }
-            /* Ops that take float get int8 inputs dequantized, in the layout they arrive in. */
+            /* Ops that take float get int8 inputs dequantized, in the layout they arrive in;
+             * pooling and views (KEEP) get a float input that has a scale quantized, so that
+             * they compute on what the scale states (saturated; an average of clipped values
+             * is not the clipped average: graph fuzzer, QDQ pair -> AveragePool). */
             dnnl_memory_desc_t f32 = pl->values[avail[k]].md;
             if (p.int8 && n->op->quant == OND_QUANT_NONE && in[k]->dtype == OND_DTYPE_FLOAT &&
                 is_int8(f32.data_type)) {
                 f32.data_type = dnnl_f32;
+                st = as_layout(s, pl, avail[k], &f32, &avail[k], err);
+            } else if (p.int8 && n->op->quant == OND_QUANT_KEEP && k == 0 &&
+                       p.in_scale[0] > 0 && f32.data_type == dnnl_f32) {
+                f32.data_type = p.in_unsigned[0] ? dnnl_u8 : dnnl_s8;
                 st = as_layout(s, pl, avail[k], &f32, &avail[k], err);
             }
             in_md[k] = pl->values[avail[k]].md;

@@ -793,8 +793,9 @@ static void test_fold_constants(void **state)
 /* ---- fold_qdq ---- */
 
 /* x -> Q/DQ (scale 0.05, uint8 0) -> Conv -> c -> Q/DQ (0.02, int8 zero point 10) -> Relu -> r
- * -> Q (0.1) / DQ (0.2) -> Relu -> y. The first two pairs fold: x gets 0.05 u8; c runs
- * symmetric over its pair's range [0.02 (-128 - 10), 0.02 (127 - 10)]: 0.02 * 138 / 127 s8.
+ * -> Q (0.1) / DQ (0.2) -> Relu -> y. The first two pairs fold: x gets 0.05 u8 (the Conv's
+ * own quantization saturates it); the second, asymmetric, becomes a Clip to its range
+ * [0.02 (-128 - 10), 0.02 (127 - 10)], its output symmetric over it: 0.02 * 138 / 127 s8.
  * The third pair's scales differ: it stays, and so does its rounding. */
 static void test_fold_qdq(void **state)
 {
@@ -822,16 +823,43 @@ static void test_fold_qdq(void **state)
     assert_int_equal(rewrites(r, "fold_qdq"), 2);
     assert_int_equal(count_op(g, "QuantizeLinear"), 1);
     assert_int_equal(count_op(g, "DequantizeLinear"), 1);
-    assert_ptr_equal(find(g, "conv")->in[0], ond_graph_find_tensor(g, "x"));
-    assert_ptr_equal(find(g, "relu")->in[0], ond_graph_find_tensor(g, "c"));
-    const struct ond_tensor *x = ond_graph_find_tensor(g, "x"), *c = ond_graph_find_tensor(g, "c");
+    assert_int_equal(count_op(g, "Clip"), 1);
+    const struct ond_tensor *x = ond_graph_find_tensor(g, "x"), *c = ond_graph_find_tensor(g, "c"),
+                            *cd = ond_graph_find_tensor(g, "cd");
+    assert_ptr_equal(find(g, "conv")->in[0], x);
+    const struct ond_node *clip = find(g, "d2");
+    assert_string_equal(clip->op_type, "Clip");
+    assert_ptr_equal(clip->in[0], c);
+    assert_float_equal(*(const float *)clip->in[1]->info.data, 0.02f * -138, 1e-6);
+    assert_float_equal(*(const float *)clip->in[2]->info.data, 0.02f * 117, 1e-6);
+    assert_ptr_equal(find(g, "relu")->in[0], cd);
     assert_float_equal(x->qscale, 0.05f, 1e-9);
     assert_true(x->qunsigned);
-    assert_float_equal(c->qscale, 0.02f * 138 / 127, 1e-7);
-    assert_false(c->qunsigned);
+    assert_float_equal(cd->qscale, 0.02f * 138 / 127, 1e-7);
+    assert_false(cd->qunsigned);
     assert_true(has_fusion(r, "QuantizeLinear 'q1' + DequantizeLinear -> 'x' scale 0.05 u8"));
+    assert_true(has_fusion(r, "QuantizeLinear 'q2' + DequantizeLinear -> Clip 'cd' scale "
+                              "0.0217323 s8"));
     ond_pass_report_free(r);
     ond_graph_free(g);
+    /* A zero point of 0 read by an op that takes float (Relu): a Clip to [-128 s, 127 s]. */
+    struct tm *m0 = tm_new(8, 13);
+    tm_input(m0, "x", F, 4, x4);
+    tm_init(m0, "s", F, 0, NULL, (float[]){0.05f});
+    tm_init(m0, "z", OND_DTYPE_INT8, 0, NULL, (int8_t[]){0});
+    tm_node(m0, "QuantizeLinear", "q", "x,s,z", "xq");
+    tm_node(m0, "DequantizeLinear", "d", "xq,s,z", "xd");
+    tm_node(m0, "Relu", "relu", "xd", "y");
+    tm_output(m0, "y");
+    g = load_for(m0, 1, NULL, OND_PRECISION_INT8, &r);
+    clip = find(g, "d");
+    assert_string_equal(clip->op_type, "Clip");
+    assert_float_equal(*(const float *)clip->in[1]->info.data, 0.05f * -128, 1e-6);
+    assert_float_equal(*(const float *)clip->in[2]->info.data, 0.05f * 127, 1e-6);
+    assert_float_equal(clip->out[0]->qscale, 0.05f, 1e-9);
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m0);
     /* -O0, and loads for fp32 or bf16 sessions at every level, keep every pair, which then
      * runs as its two ops: the model's rounding and saturation stay. */
     for (int level = 0; level <= 2; level++) {
@@ -1016,26 +1044,33 @@ static void test_expand_qlinear_conv(void **state)
     struct tm *m = qconv_chain(13);
     struct ond_pass_report *r = NULL;
     struct ond_graph *g = load_for(m, 1, NULL, OND_PRECISION_INT8, &r);
-    /* -O1: two Convs, the pairs in front of and between them taken as scales; the last
-     * QuantizeLinear makes the graph's uint8 output. */
+    /* -O1: two Convs, the pairs in front of and between them taken as scales, each a Clip
+     * to its range (zero points of 128); the last QuantizeLinear makes the graph's uint8
+     * output. */
     assert_int_equal(rewrites(r, "expand_qlinear"), 2);
     assert_int_equal(count_op(g, "QLinearConv"), 0);
     assert_int_equal(count_op(g, "Conv"), 2);
     assert_int_equal(count_op(g, "DequantizeLinear"), 0);
     assert_int_equal(count_op(g, "QuantizeLinear"), 1);
+    assert_int_equal(count_op(g, "Clip"), 2);
     assert_int_equal(rewrites(r, "fold_qdq"), 2);
     assert_true(has_fusion(r, "QLinearConv 'c1' -> DequantizeLinear + Conv 'c1' + "
                               "QuantizeLinear"));
     const struct ond_node *c1 = find(g, "c1"), *c2 = find(g, "c2");
     const struct ond_tensor *x = ond_graph_find_tensor(g, "x"), *y1 = c1->out[0];
-    assert_ptr_equal(c1->in[0], x);
-    assert_ptr_equal(c2->in[0], y1);
+    const struct ond_tensor *xc = c1->in[0], *y1c = c2->in[0];
+    assert_string_equal(xc->producer->op_type, "Clip");
+    assert_ptr_equal(xc->producer->in[0], x);
+    assert_string_equal(y1c->producer->op_type, "Clip");
+    assert_ptr_equal(y1c->producer->in[0], y1);
     assert_string_equal(y1->name, "y1q_float");
-    /* Zero points of 128: symmetric s8 over the pairs' ranges, s (128 - 0) / 127. */
-    assert_float_equal(x->qscale, 4.f / 255 * 128 / 127, 1e-7);
-    assert_false(x->qunsigned);
-    assert_float_equal(y1->qscale, 0.06f * 128 / 127, 1e-7);
-    assert_false(y1->qunsigned);
+    /* Ranges s [-128, 127], run symmetric over them: s8 of step s 128 / 127. */
+    assert_float_equal(*(const float *)xc->producer->in[1]->info.data, 4.f / 255 * -128, 1e-7);
+    assert_float_equal(*(const float *)y1c->producer->in[2]->info.data, 0.06f * 127, 1e-6);
+    assert_float_equal(xc->qscale, 4.f / 255 * 128 / 127, 1e-7);
+    assert_false(xc->qunsigned);
+    assert_float_equal(y1c->qscale, 0.06f * 128 / 127, 1e-7);
+    assert_false(y1c->qunsigned);
     /* Float weights and bias: w1[1][0][0][1] = -127 steps of 0.002, b1[1] = -2000 x_s w_s[1]. */
     assert_true(ond_pass_is_const(c1->in[1]) && ond_pass_is_const(c1->in[2]));
     assert_float_equal(((const float *)c1->in[1]->info.data)[27 + 1], -127 * 0.002f, 1e-6);
@@ -1334,6 +1369,37 @@ static void session_matches_reference(struct tm *m, int nodes)
     tm_free(m);
 }
 
+/* Conv -> Clip [-0.25, 0.5] -> LeakyRelu 0.2 -> Clip [0, 0.3] -> Relu: oneDNN 2.6 runs the
+ * eltwise post-ops of one algorithm in a chain with the first one's parameters (a second
+ * Clip came out as the first, 3.9x the output's range off), so the conv takes the first Clip
+ * and the LeakyRelu, and the second Clip and the Relu (LeakyRelu's algorithm) stay ops. A
+ * session against the reference. */
+static void test_activation_same_algorithm(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, x4);
+    tm_init(m, "lo", F, 0, NULL, (float[]){-0.25f});
+    tm_init(m, "hi", F, 0, NULL, (float[]){0.5f});
+    tm_init(m, "lo2", F, 0, NULL, (float[]){0.f});
+    tm_init(m, "hi2", F, 0, NULL, (float[]){0.3f});
+    conv(m, "c1", "x", "y1", 3, 3, 3, true);
+    tm_node(m, "Clip", "clip", "y1,lo,hi", "a1");
+    tm_attr_float(m, tm_node(m, "LeakyRelu", "leaky", "a1", "a2"), "alpha", 0.2f);
+    tm_node(m, "Clip", "clip2", "a2,lo2,hi2", "a3");
+    tm_node(m, "Relu", "relu", "a3", "out");
+    tm_output(m, "out");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(g->n_nodes, 3);
+    assert_true(has_fusion(r, "Conv 'c1' + LeakyRelu 'leaky' -> Conv 'c1' [clip, leaky_relu]"));
+    assert_non_null(find(g, "clip2"));
+    assert_non_null(find(g, "relu"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    session_matches_reference(m, 3);
+}
+
 /* Folded BN, relu post-ops, a sum post-op on a conv with a bias, an InnerProduct; and a sum
  * post-op on a conv without bias (input 2 omitted, the shortcut input 3). */
 static void test_session_fused(void **state)
@@ -1459,6 +1525,7 @@ int main(void)
         cmocka_unit_test(test_residual_projection),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_activations_15),
+        cmocka_unit_test(test_activation_same_algorithm),
         cmocka_unit_test(test_activation_illegal),
         cmocka_unit_test(test_add_activation),
         cmocka_unit_test(test_inner_product),

@@ -47,7 +47,7 @@ static enum ond_status convert(struct ond_pass_ctx *c, struct ond_node *bn, int6
         ond_pass_set_input(c, bn, 4, NULL);
         bn->n_in = 3;
         bn->n_out = 1;
-        st = ond_pass_rebind(c, bn, "ScaleShift", err);
+        st = ond_pass_rebind(c, bn, "ai.ondine", "ScaleShift", err);
     }
     free(s);
     return st;

@@ -3,15 +3,24 @@
  *
  *   before:  P -> x -> QuantizeLinear(s, zp) -> q -> DequantizeLinear(s, zp) -> x' -> C1, C2
  *   after:   P -> x -> C1, C2          x.qscale = s (u8 when q is uint8, s8 when int8)
+ *   or:      P -> x -> Clip(lo, hi) -> x' -> C1, C2      x'.qscale as below
  *
  * Weights (a constant int8 tensor -> DequantizeLinear) need no pass: fold_constants computes
  * their float values at load, and int8 sessions quantize them again per output channel.
  *
- * Math: the pair rounds x to the grid s * (q - zp). An int8 session quantizes x with the same
- * scale, so it computes what the pair states; an fp32 session computes in float without the
- * rounding (at -O0 the pair runs as its two ops). A zero point of 0 gives the scale exactly;
- * another one (asymmetric) is run symmetric over the pair's range [s (qmin - zp),
- * s (qmax - zp)], the nearest that oneDNN's convolutions take.
+ * Math: the pair rounds x to the grid s * (q - zp) and saturates at its range [lo, hi] =
+ * [s (qmin - zp), s (qmax - zp)]. An int8 session quantizes a tensor that an int8 op reads
+ * with its scale, so with a zero point of 0 it computes what the pair states, rounding and
+ * saturation included: the pair goes. Another zero point (asymmetric) is run symmetric over
+ * [lo, hi], the nearest that oneDNN's convolutions take, which saturates at -max(|lo|, |hi|)
+ * and not at lo (or the other way round); and an op that takes float reads the tensor
+ * unsaturated. In both cases the pair becomes a Clip to [lo, hi] (fuse_activation folds it
+ * into a producing convolution), keeping the saturation; only the rounding (at most s / 2)
+ * is left to the int8 form, or lost where the tensor stays float (graph fuzzer, finding G).
+ * So does a second pair on a tensor an earlier pair gave a scale (one scale per tensor), and
+ * a pair on a graph output (which int8 sessions keep float).
+ * Not covered: a Gemm that fuse_inner_product does not take (or any Gemm at -O1) reads a
+ * zero-point-0 pair's tensor unsaturated.
  *
  * Legality: the rules below, in the words `inspect --passes --why-not` reports a candidate (a
  * QuantizeLinear) with when it breaks one.
@@ -20,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op.h"
 #include "runtime/passes/passes.h"
 
 static const char RUNTIME_FLOAT[] = "x is a float tensor computed at run time";
@@ -94,6 +104,67 @@ static const char *rejects(const struct ond_graph *g, const struct ond_node *n,
     return readers == q->uses ? NULL : READERS;
 }
 
+/* Whether t is read only as an int8 op's input 0, which the int8 session's quantization
+ * saturates: a convolution or inner product; a Gemm (an int8 InnerProduct once
+ * fuse_inner_product has taken the Flatten or Reshape before it); or a pooling or view
+ * (which quantizes its input when its output needs it) whose output is no graph output and
+ * is read so in turn. *budget bounds the tensors visited (views fanning out in a hostile
+ * model); running out answers false, which costs a Clip, not a wrong result. */
+static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, int *budget)
+{
+    if ((t->flags & OND_TENSOR_OUTPUT) || --*budget < 0)
+        return false;
+    for (int a = 0; a < g->n_nodes; a++) {
+        const struct ond_node *r = g->nodes[a];
+        for (int k = 0; k < r->n_in && !r->dead; k++) {
+            if (r->in[k] != t)
+                continue;
+            if (k != 0 || (r->op->quant == OND_QUANT_NONE && !ond_pass_is(r, "", "Gemm")) ||
+                (r->op->quant == OND_QUANT_KEEP &&
+                 (!r->out[0] || !int8_readers(g, r->out[0], budget))))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* int8_readers for every DequantizeLinear output of q. */
+static bool all_int8_readers(const struct ond_graph *g, const struct ond_tensor *q)
+{
+    int budget = 64;
+    for (int j = 0; j < g->n_nodes; j++) {
+        const struct ond_node *d = g->nodes[j];
+        if (!d->dead && d->n_in >= 1 && d->in[0] == q && !int8_readers(g, d->out[0], &budget))
+            return false;
+    }
+    return true;
+}
+
+/* The pair's scale on t: s for a zero point of 0, else symmetric over range, u8 when it is
+ * non-negative. */
+static void set_scale(struct ond_tensor *t, float s, int zp, const float *range)
+{
+    t->qunsigned = range[0] >= 0;
+    t->qscale = zp == 0 ? s
+                : t->qunsigned ? range[1] / 255.f
+                               : fmaxf(-range[0], range[1]) / 127.f;
+}
+
+/* Rebinds DequantizeLinear d to Clip(x, bound[0], bound[1]), writing d's output. */
+static enum ond_status to_clip(struct ond_pass_ctx *c, struct ond_node *d, struct ond_tensor *x,
+                               struct ond_tensor *const *bound, struct ond_error *err)
+{
+    enum ond_status st = d->n_in < 3 ? ond_pass_grow_inputs(c, d, 3, err) : OND_OK;
+    if (!st)
+        st = ond_pass_rebind(c, d, "", "Clip", err);
+    if (st)
+        return st;
+    ond_pass_set_input(c, d, 0, x);
+    ond_pass_set_input(c, d, 1, bound[0]);
+    ond_pass_set_input(c, d, 2, bound[1]);
+    return OND_OK;
+}
+
 enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
 {
     struct ond_graph *g = c->g;
@@ -121,26 +192,47 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
         zero_point(n, &zp, &u);
         float s = *(const float *)n->in[1]->info.data;
         int n_nodes = 1 + q->uses;
-        for (int j = 1; j < n_nodes; j++) {
+        int qmin = u ? 0 : -128, qmax = u ? 255 : 127;
+        float range[2] = {s * (float)(qmin - zp), s * (float)(qmax - zp)};
+        bool clip = zp != 0 || x->qscale > 0 || (x->flags & OND_TENSOR_OUTPUT) ||
+                    !all_int8_readers(g, q);
+        struct ond_tensor *bound[2] = {NULL, NULL};
+        for (int b = 0; b < 2 && clip; b++) {
+            struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 0};
+            void *data;
+            if (!(bound[b] = ond_pass_new_const(c, n->name, b ? "max" : "min", &info, &data,
+                                                err))) {
+                free(nodes);
+                return err ? err->status : OND_STATUS_NO_MEMORY;
+            }
+            memcpy(data, &range[b], sizeof range[b]);
+        }
+        struct ond_tensor *scaled = x;
+        st = OND_OK;
+        for (int j = 1; j < n_nodes && !st; j++) {
             struct ond_node *d = (struct ond_node *)nodes[j];
+            if (clip) {
+                scaled = d->out[0];
+                st = to_clip(c, d, x, bound, err);
+                set_scale(scaled, s, zp, range);
+                continue;
+            }
             for (int a = 0; a < g->n_nodes; a++)
                 for (int k = 0; k < g->nodes[a]->n_in; k++)
                     if (g->nodes[a]->in[k] == d->out[0])
                         ond_pass_set_input(c, g->nodes[a], k, x);
+            ond_pass_kill(d);
         }
-        for (int j = 1; j < n_nodes; j++)
-            ond_pass_kill((struct ond_node *)nodes[j]);
-        ond_pass_kill(n);
-        if (!(x->qscale > 0)) {
-            int lo = u ? 0 : -128, hi = u ? 255 : 127;
-            float mn = s * (float)(lo - zp), mx = s * (float)(hi - zp);
-            x->qunsigned = mn >= 0;
-            x->qscale = zp == 0 ? s : x->qunsigned ? mx / 255.f : fmaxf(-mn, mx) / 127.f;
+        if (!st) {
+            ond_pass_kill(n);
+            if (!clip)
+                set_scale(x, s, zp, range);
+            c->rewrites++;
+            st = ond_pass_fusion(c, err, n_nodes, nodes, NULL, scaled->name,
+                                 "QuantizeLinear '%s' + DequantizeLinear -> %s'%s' scale %g %s",
+                                 n->name, clip ? "Clip " : "", scaled->name,
+                                 (double)scaled->qscale, scaled->qunsigned ? "u8" : "s8");
         }
-        c->rewrites++;
-        st = ond_pass_fusion(c, err, n_nodes, nodes, NULL, x->name,
-                             "QuantizeLinear '%s' + DequantizeLinear -> '%s' scale %g %s",
-                             n->name, x->name, (double)x->qscale, x->qunsigned ? "u8" : "s8");
         free(nodes);
         if (st)
             return st;

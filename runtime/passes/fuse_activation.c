@@ -24,7 +24,9 @@ static const char ONE_READER[] = "the node's output 0 has one reader, the activa
 /* A post-op's parameters are fixed when the primitive is made. */
 static const char FUSABLE[] = "the activation reads float data, and a Clip's bounds are absent "
                               "or constant float scalars";
-static const char ROOM[] = "the node has room for one more post-op (at most 4)";
+/* oneDNN 2.6 runs a second eltwise post-op of one algorithm with the first's parameters. */
+static const char ROOM[] = "the node has room for one more post-op (at most 4) and none that "
+                           "oneDNN runs with the same eltwise algorithm";
 
 static bool takes_post_ops(const struct ond_node *n)
 {
@@ -47,7 +49,7 @@ enum ond_status ond_pass_fuse_activation(struct ond_pass_ctx *c, struct ond_erro
             continue;
         const char *why = p->out[0] != y || ond_pass_sole_user(c, y) != r ? ONE_READER
                           : !act                                          ? FUSABLE
-                          : p->n_post >= OND_MAX_POSTOPS                  ? ROOM
+                          : !ond_pass_can_add_post(p, q.kind)             ? ROOM
                                                                           : NULL;
         const struct ond_node *pattern[] = {p, r};
         if (why) {

@@ -20,7 +20,9 @@ static const char FUSABLE[] = "the add is float, and the activation one a post-o
  * file), which agrees with those only without broadcasting. */
 static const char SAME_SHAPE[] = "an Add of opset 1 or 6, or a Sum, has two inputs of the same "
                                  "shape";
-static const char ROOM[] = "the Add has room for one more post-op";
+/* oneDNN 2.6 runs a second eltwise post-op of one algorithm with the first's parameters. */
+static const char ROOM[] = "the Add has room for one more post-op and none that oneDNN runs "
+                           "with the same eltwise algorithm";
 
 /* Whether n reads z as an activation or a Clip. */
 static bool activation_of(const struct ond_node *n, const struct ond_tensor *z)
@@ -71,7 +73,7 @@ enum ond_status ond_pass_fuse_add_activation(struct ond_pass_ctx *c, struct ond_
                 ond_pass_sole_user(c, add->out[0]) != r                 ? ONE_READER
                 : !act || add->in[0]->info.dtype != OND_DTYPE_FLOAT      ? FUSABLE
                 : !numpy && !ond_pass_same_shape(&add->in[0]->info, &add->in[1]->info) ? SAME_SHAPE
-                : add->n_post >= OND_MAX_POSTOPS                          ? ROOM
+                : !ond_pass_can_add_post(add, q.kind)                     ? ROOM
                                                                          : NULL;
             enum ond_status st;
             if (why) {

@@ -175,7 +175,7 @@ enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_e
         ond_pass_set_input(c, gemm, 2, bt);
         if (!bt)
             gemm->n_in = 2;
-        if ((st = ond_pass_rebind(c, gemm, "InnerProduct", err)) ||
+        if ((st = ond_pass_rebind(c, gemm, "ai.ondine", "InnerProduct", err)) ||
             (st = ond_pass_fusion(c, err, 2, pattern, gemm, NULL,
                                   "%s '%s' + Gemm '%s' -> InnerProduct '%s'",
                                   flat->op_type, flat->name, gemm->name, gemm->name)))

@@ -119,8 +119,8 @@ static enum ond_status fuse(struct ond_pass_ctx *c, struct ond_node *add, struct
     ond_pass_set_input(c, conv, at, s);
     ond_pass_add_post(conv, OND_POST_SUM, 1.f, 0.f, at, add->name);
     struct ond_node *r = ond_pass_sole_user(c, add->out[0]);
-    if (ond_pass_activation(r, &act) && r->in[0] == add->out[0]) {
-        ond_pass_add_post(conv, act.kind, act.alpha, act.beta, -1, r->name);
+    if (ond_pass_activation(r, &act) && r->in[0] == add->out[0] &&
+        ond_pass_add_post(conv, act.kind, act.alpha, act.beta, -1, r->name)) {
         ond_pass_take_output(conv, r);
         ond_pass_kill(add);
         return ond_pass_fusion(c, err, 3, (const struct ond_node *[]){conv, add, r}, conv, NULL,

@@ -125,12 +125,19 @@ struct ond_tensor *ond_pass_new_tensor(struct ond_pass_ctx *c, const char *base,
 struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
                                       const char *suffix, const struct ond_info *info,
                                       void **data, struct ond_error *err);
-/* Rebinds n to the ai.ondine op op_type (ScaleShift, InnerProduct), dropping the old op's
- * parameters and attributes. */
-enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
-                                struct ond_error *err);
-/* Appends a post-op to n (kind, alpha, beta, input index or -1, node fused in); false when n
- * already holds OND_MAX_POSTOPS. */
+/* Rebinds n to the newest entry of the op domain.op_type (ai.ondine's ScaleShift and
+ * InnerProduct, ONNX's Clip from opset 11), dropping the old op's parameters and attributes
+ * (the new op must need none). */
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *domain,
+                                const char *op_type, struct ond_error *err);
+/* Whether n can take one more post-op of this kind: fewer than OND_MAX_POSTOPS, and no
+ * eltwise post-op that oneDNN runs with the same algorithm (Relu and LeakyRelu are one):
+ * oneDNN 2.6's kernels share one eltwise injector per algorithm in a chain, so the second
+ * would run with the first's parameters and scale (Clip then Clip with other bounds, or an
+ * int8 Relu then Relu, came out wrong: graph fuzzer, seed 144). */
+bool ond_pass_can_add_post(const struct ond_node *n, enum ond_postop_kind kind);
+/* Appends a post-op to n (kind, alpha, beta, input index or -1, node fused in); false, and n
+ * unchanged, when ond_pass_can_add_post says no. */
 bool ond_pass_add_post(struct ond_node *n, enum ond_postop_kind kind, float alpha, float beta,
                        int input, const char *from);
 /* When n is an activation node a post-op can stand for (Relu, Clip with constant bounds,

@@ -114,12 +114,13 @@ struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
     return t;
 }
 
-enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *op_type,
-                                struct ond_error *err)
+enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *domain,
+                                const char *op_type, struct ond_error *err)
 {
-    const struct ond_op *op = ond_op_find("ai.ondine", op_type, 1);
+    const struct ond_op *op = ond_op_find(domain, op_type, INT32_MAX);
     if (!op)
-        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "no op ai.ondine.%s", op_type);
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "no op %s%s%s", domain,
+                             *domain ? "." : "", op_type);
     n->op = op;
     n->op_type = op->name;
     n->domain = op->domain;
@@ -129,10 +130,28 @@ enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, cons
     return OND_OK;
 }
 
+/* The oneDNN eltwise algorithm a post-op kind runs as (LeakyRelu is relu with a slope); 0
+ * for sum and add. */
+static int eltwise_alg(enum ond_postop_kind kind)
+{
+    return kind == OND_POST_LEAKY_RELU ? OND_POST_RELU
+           : kind == OND_POST_SUM || kind == OND_POST_ADD ? 0 : (int)kind;
+}
+
+bool ond_pass_can_add_post(const struct ond_node *n, enum ond_postop_kind kind)
+{
+    if (n->n_post >= OND_MAX_POSTOPS)
+        return false;
+    for (int i = 0; i < n->n_post && eltwise_alg(kind); i++)
+        if (eltwise_alg(n->post[i].kind) == eltwise_alg(kind))
+            return false;
+    return true;
+}
+
 bool ond_pass_add_post(struct ond_node *n, enum ond_postop_kind kind, float alpha, float beta,
                        int input, const char *from)
 {
-    if (n->n_post >= OND_MAX_POSTOPS)
+    if (!ond_pass_can_add_post(n, kind))
         return false;
     n->post[n->n_post++] = (struct ond_postop){kind, alpha, beta, input, from};
     return true;
