@@ -14,7 +14,8 @@ models weights of sane magnitude (BN statistics from data, logits of standard de
 a tolerance that grows with the outputs is not needed; float32 accumulation in another order
 moves logits of that scale by 3.6e-5 at most (ResNet-152; measurements beside ATOL).
 
---subset is what `make check` runs: ResNet-18 and ResNet-50, BN kept and folded, opset 13.
+--subset is what `make check` runs: ResNet-18 and ResNet-50, BN kept and folded, opset 13, and
+MobileNetV3-small, ShuffleNetV2, MnasNet and LRASPP (opset 17, BN kept).
 Exported folders that already hold their data are reused (--fresh re-exports); --clean deletes
 each folder once tested, but the subset's (the full sweep's VGGs take ~530 MB a folder).
 Run with /usr/bin/python3 (Debian's torch, onnx, numpy)."""
@@ -42,7 +43,11 @@ SUITES = {
     "simple": [],
 }
 SUBSET = [("resnet18", 13, "keep"), ("resnet18", 13, "fold"),
-          ("resnet50", 13, "keep"), ("resnet50", 13, "fold")]
+          ("resnet50", 13, "keep"), ("resnet50", 13, "fold"),
+          # the ops of the families beyond ResNet: squeeze-and-excitation and HardSwish,
+          # channel split and shuffle (Slice, Transpose), ReduceMean, a Resize head
+          ("mobilenet_v3_small", 17, "keep"), ("shufflenet_v2_x1_0", 17, "keep"),
+          ("mnasnet1_0", 17, "keep"), ("lraspp_mobilenet_v3_large", 17, "keep")]
 BATCHES = "1,4"
 # Measured at opset 13, BN kept, batches 1 and 4: the largest |got - ref| against torch and
 # between -O2 and -O0 was 3.6e-6 (ResNet-18), 9.5e-6 (ResNet-50), 3.6e-5 (ResNet-152), on
