@@ -14,8 +14,9 @@
  *
  * Sessions: a float activation sliced with positive steps is one oneDNN reorder from a view
  * of the input (a sub-memory descriptor, its strides multiplied by the steps) to the plain
- * output, read in the layout it arrives in when no blocked axis is subsampled, else plain.
- * Negative steps and other dtypes run the eval.
+ * output, read in the layout it arrives in when that layout has the view (no blocked axis
+ * cut inside a block or subsampled), else plain. Negative steps and other dtypes run the
+ * eval.
  */
 #include <string.h>
 
