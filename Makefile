@@ -15,7 +15,7 @@ CAN_LIBFUZZER = echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)
 	{ return d && n; }' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null
 
 .PHONY: all deps configure build check demo install conformance bench clean sanitize fuzz \
-	fuzz-build fuzz-check tsan precision-report
+	fuzz-build fuzz-check fuzz-graphs tsan precision-report loadtest
 
 all: build
 
@@ -68,6 +68,15 @@ fuzz-check:
 			"libclang-rt-14-dev)"; \
 	fi
 
+# make fuzz-graphs SECONDS=N: the graph fuzzer (tests/graphfuzz) on new seeds for N seconds:
+# graphs tried, failures shrunk and saved under $(BUILD)/graphfuzz/failures. ONNX Runtime joins
+# when $(BUILD)/node has onnxruntime-node (make bench installs it).
+fuzz-graphs: build
+	PYTHONPATH=python ONDINE_LIBRARY=$(BUILD)/lib/libondine.so \
+		GRAPHFUZZ_REF=$(BUILD)/lib/libgraphfuzz_ref.so \
+		GRAPHFUZZ_NODE_PATH=$(abspath $(BUILD))/node/node_modules OMP_WAIT_POLICY=PASSIVE \
+		$(PY) tests/graphfuzz/fuzz.py --seconds $(SECONDS) --out $(BUILD)/graphfuzz
+
 demo: build
 	tools/demo.sh $(BUILD)
 
@@ -80,6 +89,13 @@ conformance: build
 # ondine against ONNX Runtime (npm onnxruntime-node in $(BUILD)/node), same run, same threads.
 bench: build
 	$(PY) tools/bench/compare.py $(BUILD) --json $(BUILD)/bench.json --table $(BUILD)/bench_table.md
+
+# ondine serve under load: 16 clients for 60 s each with and without dynamic batching
+# (tools/loadtest.py; docs/serving.md). LOADTEST_SECONDS shortens it.
+LOADTEST_SECONDS ?= 60
+loadtest: build
+	$(PY) tools/loadtest.py $(BUILD)/bin/ondine examples/models/resnet20_fashion.onnx \
+		--clients 16 --seconds $(LOADTEST_SECONDS)
 
 # Accuracy of bf16 and int8 sessions against fp32 (Fashion-MNIST, torchvision models with random
 # weights, exported on first use): rewrites the generated section of docs/precision.md. Slow

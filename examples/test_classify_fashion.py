@@ -5,7 +5,9 @@ agree BIN MODEL RECORD DATA: classify the first 1000 Fashion-MNIST test images w
   check them against torch's predictions in RECORD (tools/train/train_fashion.py's JSON):
   at most 2 labels differ (near-ties), and ondine's accuracy is torch's within those. The
   labels and torch's accuracy are recomputed here from the IDX file and the record. Then
-  int8, calibrated on 500 training images, must be within 1.0 point of fp32.
+  int8, calibrated on 500 training images (never the test images it is scored on), may label
+  at most 20 images otherwise than torch (measured: 7) and must be within 0.5 point of fp32
+  (measured: the same 936).
 bad-data BIN MODEL RECORD DATA: damaged IDX files, bad options and a bad --compare file each
   give exit status 1 and one line on stderr, never a crash.
 """
@@ -84,16 +86,21 @@ def agree(binary, model, record_path, data):
         fail(f"per-class correct counts {per_class} do not add up to {ondine_correct}")
     print(f"ok: ondine {ondine_correct}/{LIMIT}, torch {torch_correct}/{LIMIT}, {differ} differ")
 
-    # int8, calibrated on training images: within 1.0 point of fp32 on the same images.
+    # int8, calibrated on training images, scored on the test images.
     p = run([binary, model, "--data", data, "--limit", str(LIMIT), "--threads", "2",
-             "--precision", "int8", "--calibrate", "500"])
+             "--precision", "int8", "--calibrate", "500", "--compare", record_path])
     m = re.search(r"^accuracy +[\d.]+% \((\d+)/(\d+)\)$", p.stdout, re.M)
     if p.returncode != 0 or not m or "calibrated on the first 500 training images" not in p.stdout:
         fail(f"int8 run: exit {p.returncode}: {p.stdout} {p.stderr}")
     int8_correct = int(m.group(1))
-    if abs(int8_correct - ondine_correct) > LIMIT // 100:
-        fail(f"int8 {int8_correct}/{LIMIT} is over 1 point from fp32 {ondine_correct}/{LIMIT}")
-    print(f"ok: int8 {int8_correct}/{LIMIT}, fp32 {ondine_correct}/{LIMIT}")
+    m = re.search(r"ondine labels (\d+) of \d+ images differently", p.stdout)
+    if not m or int(m.group(1)) > 20:
+        fail(f"int8 labels {m and m.group(1)} of {LIMIT} images otherwise than torch "
+             "(at most 20 allowed)")
+    if abs(int8_correct - ondine_correct) > LIMIT // 200:
+        fail(f"int8 {int8_correct}/{LIMIT} is over 0.5 point from fp32 {ondine_correct}/{LIMIT}")
+    print(f"ok: int8 {int8_correct}/{LIMIT}, fp32 {ondine_correct}/{LIMIT}, "
+          f"{m.group(1)} labels differ from torch's")
 
 
 def bad_data(binary, model, record_path, data):

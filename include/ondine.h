@@ -7,14 +7,19 @@
  *
  * Thread safety: a loaded model is read-only and may back any number of sessions, created and
  * used from any threads; it must outlive them. ond_session_run and ond_session_run_alloc may be
- * called on one session from several threads at once: such runs are serialized by the
- * session's mutex (they share its plans, activation memory and scratchpad), so each output is
- * bitwise the one a single-threaded caller gets; to run in parallel, use one session per
- * thread. ond_session_free must not overlap a run of that session. Same inputs, same options
- * (threads included): bitwise the same outputs, run after run. Each run computes on
- * options.threads OpenMP threads, the caller's among them; the caller's floating-point modes
- * (MXCSR) are restored on return, the OpenMP workers keep flush-to-zero unless no_ftz.
- * Options and tensors passed in are only read during the call.
+ * called on one session from several threads at once, and such runs proceed in parallel: they
+ * share the session's plans (primitives, reordered weights) read-only, and each takes its own
+ * activation memory and scratchpad from the session's pool (made on demand, at most
+ * options.max_concurrent_runs sets; a run beyond that waits for one to be free). Each output
+ * is bitwise the one a single-threaded caller gets. Planning for new input shapes is
+ * serialized; running is not. ond_session_free must not overlap a run of that session. Same
+ * inputs, same options (threads included): bitwise the same outputs, run after run.
+ *
+ * Side effects: none on the caller's thread or process. Each run computes on options.threads
+ * OpenMP threads, the caller's among them; the caller's OpenMP thread count
+ * (omp_get_max_threads) and floating-point modes (MXCSR) are as they were on return, and so
+ * are the OpenMP workers' (flush-to-zero, unless no_ftz, is set for ondine's work and
+ * restored). Options and tensors passed in are only read during the call.
  */
 #ifndef ONDINE_H
 #define ONDINE_H
@@ -35,6 +40,11 @@ extern "C" {
 #define OND_VERSION_MAJOR 0
 #define OND_VERSION_MINOR 1
 #define OND_VERSION_PATCH 0
+#define OND_STR_(x) #x
+#define OND_STR(x) OND_STR_(x)
+/* "MAJOR.MINOR.PATCH", what ond_version() returns. */
+#define OND_VERSION_STRING \
+    OND_STR(OND_VERSION_MAJOR) "." OND_STR(OND_VERSION_MINOR) "." OND_STR(OND_VERSION_PATCH)
 
 /* Highest tensor rank ondine handles (oneDNN's limit). */
 #define OND_MAX_RANK 12
@@ -97,6 +107,10 @@ struct ond_options {
                                            (INVALID_ARGUMENT, listing the passes) */
     size_t n_disabled_passes;
     int no_ftz;                         /* 1: keep denormals (slower); default flushes to zero */
+    int fold_initializer_inputs;        /* loading: initializers also listed as graph inputs
+                                           (IR < 4) are defaults a run may override by
+                                           name (not listed by ond_model_input); 1: constants,
+                                           folded into the graph like other initializers */
     /* Resource limits, 0 for none; exceeding one is OND_STATUS_LIMIT, before allocating.
      * A model keeps those it was loaded with, for its sessions and runs too (the limits given
      * to ond_session_create are not used). Defaults in docs/c-api.md. */
@@ -113,6 +127,14 @@ struct ond_options {
      * (normal, batch 1), whose ranges rarely match real data: give real inputs for accuracy. */
     const struct ond_value *calibration;
     size_t n_calibration_sets;
+    /* Sessions: how many runs of one session compute at once (each holds its own activations
+     * and scratchpad); 0: the number of processors. */
+    int max_concurrent_runs;
+    /* Sessions keep a plan per set of input shapes (and values of the inputs that decide
+     * shapes); beyond this many bytes of plans (weights in kernel layouts, values computed
+     * at planning, activations and scratchpads), the least recently used ones that no run
+     * holds are freed. Default 1 GiB; 0: no bound. */
+    uint64_t max_plan_cache_bytes;
 };
 
 /* A tensor passed to or returned from a run. dims[i] < 0 only in model queries (symbolic dim). */
@@ -157,7 +179,9 @@ OND_API enum ond_status ond_session_create(const struct ond_model *model, const 
                                    struct ond_session **session, struct ond_error *err);
 OND_API void ond_session_free(struct ond_session *session);
 
-/* Run once. inputs[i] name a graph input each (every input once). outputs: one per graph output
+/* Run once. inputs[i] name a graph input each (every input once), and may name initializers
+ * an IR < 4 model lists as inputs, to override their values for this run (see
+ * fold_initializer_inputs). outputs: one per graph output
  * in graph order, caller-owned buffers (data, size); ondine fills dtype, rank and dims, and
  * name when it is NULL (pointing into the model). */
 OND_API enum ond_status ond_session_run(struct ond_session *session, const struct ond_value *inputs,

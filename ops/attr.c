@@ -5,20 +5,6 @@
 
 #include "ops/op.h"
 
-enum ond_status ond_node_fail(struct ond_error *err, const struct ond_node *n,
-                              enum ond_status st, const char *fmt, ...)
-{
-    if (err) {
-        char msg[sizeof err->message];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        ond_fail(err, st, "node '%s' (%s): %s", n->name, n->op_type, msg);
-    }
-    return st;
-}
-
 static const char *type_name(int type)
 {
     static const char *const names[] = {

@@ -1,8 +1,10 @@
-/* cast.c: ONNX Cast, opset 1 (`to` a type name string such as "FLOAT") and opsets 6, 9, 13
- * (`to` an int TensorProto type). Between float, double, float16, bfloat16, int8, uint8,
- * int32, int64 and bool, rounding to nearest even into float16/bfloat16; float to integer
- * truncates toward zero and saturates. Other types (string, complex...) are UNSUPPORTED:
- * node tests test_cast_FLOAT_to_STRING and test_cast_STRING_to_FLOAT are skipped. */
+/* cast.c: ONNX Cast, opset 1 (`to` a type name string such as "FLOAT") and opsets 6, 9, 13, 19,
+ * 21, 23, 24, 25 (`to` an int TensorProto type; 19 adds `saturate`, which only float8 targets
+ * read, and 19 to 25 add float8, int4, float4, int2 types, all UNSUPPORTED here). Between float,
+ * double, float16, bfloat16, int8, uint8, int32, int64 and bool, rounding to nearest even into
+ * float16/bfloat16; float to integer truncates toward zero and saturates. Other types (string,
+ * complex...) are UNSUPPORTED: node tests test_cast_FLOAT_to_STRING and test_cast_STRING_to_FLOAT
+ * are skipped. */
 #include <string.h>
 
 #include "ops/op.h"
@@ -40,9 +42,15 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
     enum ond_status st = ond_attr_int(n, "to", 0, &p->to, err);
     if (st)
         return st;
-    if (p->to < 1 || p->to > 16)
+    if (p->to < 1 || p->to > OND_DTYPE_LAST_ONNX)
         return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                              "attribute 'to' is %lld, not a tensor type", (long long)p->to);
+    int64_t saturate = 1;
+    if (n->opset >= 19 && (st = ond_attr_int(n, "saturate", 1, &saturate, err)))
+        return st;
+    if (saturate != 0 && saturate != 1)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
+                             "attribute 'saturate' must be 0 or 1, got %lld", (long long)saturate);
     if (!ond_dtype_supported((int32_t)p->to))
         return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
                              "attribute 'to': type %s is not supported",

@@ -1,7 +1,7 @@
-/* constant.c: ONNX Constant, opsets 1, 9, 11, 12 and 13. Exactly one of value (a tensor of
- * any dtype ondine loads), value_float, value_floats, value_int, value_ints (opset 12: float
- * or int64 scalars and 1-D tensors). sparse_value, value_string and value_strings are
- * UNSUPPORTED. */
+/* constant.c: ONNX Constant, opsets 1, 9, 11, 12, 13, 19, 21, 23, 24 and 25 (19 and later only add
+ * value types: float8, int4, float4, int2 are refused at load). Exactly one of value (a tensor of
+ * any dtype ondine loads), value_float, value_floats, value_int, value_ints (opset 12: float or
+ * int64 scalars and 1-D tensors). sparse_value, value_string and value_strings are UNSUPPORTED. */
 #include <string.h>
 
 #include "ops/op.h"

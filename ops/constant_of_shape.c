@@ -1,8 +1,9 @@
-/* constant_of_shape.c: ONNX ConstantOfShape, opset 9. Input: the output shape, int64 1-D
- * (empty: a scalar). Attribute value: a one-element tensor of any dtype ondine loads
- * (default float 0). A shape whose element count overflows is a LIMIT error at inference;
- * the graph's max_tensor_elements is enforced before any buffer is made (reference run,
- * session planning), and load-time evaluation only runs on small outputs. */
+/* constant_of_shape.c: ONNX ConstantOfShape, opsets 9, 20, 21, 23, 24 and 25 (20 and later only
+ * add value types, refused at load when ondine does not hold them). Input: the output shape, int64
+ * 1-D (empty: a scalar). Attribute value: a one-element tensor of any dtype ondine loads (default
+ * float 0). A shape whose element count overflows is a LIMIT error at inference; the graph's
+ * max_tensor_elements is enforced before any buffer is made (reference run, session planning), and
+ * load-time evaluation only runs on small outputs. */
 #include <string.h>
 
 #include "ops/op.h"

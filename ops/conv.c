@@ -1,11 +1,11 @@
-/* conv.c: ONNX Conv, opsets 1 and 11 (same semantics), 1-D, 2-D and 3-D.
- * Attributes: kernel_shape, strides, dilations, pads, auto_pad (NOTSET, SAME_UPPER,
- * SAME_LOWER, VALID), group (including depthwise). Inputs X [N,C,D...], W [M,C/group,k...],
- * optional B [M]. float only. eval is a direct (naive) convolution, for the reference
- * interpreter and constant folding; it and prepare apply the node's post-ops (a fused sum
- * reads input 3, after an omitted B when there is none). In an int8 session, a convolution
- * with constant weights whose input has a scale runs on oneDNN's int8 kernels (prepare_int8);
- * the others, and configurations oneDNN lacks, run in f32 between dequantized values. */
+/* conv.c: ONNX Conv, opsets 1, 11 and 22 (same semantics; 22 adds bfloat16), 1-D, 2-D and 3-D.
+ * Attributes: kernel_shape, strides, dilations, pads, auto_pad (NOTSET, SAME_UPPER, SAME_LOWER,
+ * VALID), group (including depthwise). Inputs X [N,C,D...], W [M,C/group,k...], optional B [M].
+ * float only. eval is a direct (naive) convolution, for the reference interpreter and constant
+ * folding; it and prepare apply the node's post-ops (a fused sum reads input 3, after an omitted B
+ * when there is none). In an int8 session, a convolution with constant weights whose input has a
+ * scale runs on oneDNN's int8 kernels (prepare_int8); the others, and configurations oneDNN lacks,
+ * run in f32 between dequantized values. */
 #include <string.h>
 
 #include "ops/op.h"

@@ -1,9 +1,9 @@
-/* dropout.c: ONNX Dropout in inference mode, where it is the identity. Opsets 1 and 6
- * (attributes ratio, is_test; is_test 0 is still run as inference), 7 (ratio; mask of the
- * input's type), 10 (mask is bool), 12 and 13 (ratio and training_mode inputs, seed):
- * training_mode must be absent or a constant false, else UNSUPPORTED. The optional mask is
- * all true (ones). float and double. In a session the output is a view of the input's
- * buffer; a node whose mask is used runs its eval. */
+/* dropout.c: ONNX Dropout in inference mode, where it is the identity. Opsets 1 and 6 (attributes
+ * ratio, is_test; is_test 0 is still run as inference), 7 (ratio; mask of the input's type), 10
+ * (mask is bool), 12, 13 and 22 (ratio and training_mode inputs, seed; 22 adds types):
+ * training_mode must be absent or a constant false, else UNSUPPORTED. The optional mask is all
+ * true (ones). float and double. In a session the output is a view of the input's buffer; a node
+ * whose mask is used runs its eval. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

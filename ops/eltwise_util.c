@@ -1,4 +1,4 @@
-/* eltwise_util.c: the loops group B's elementwise ops share: one numpy-broadcasting binary
+/* eltwise_util.c: the loops the elementwise ops share: one numpy-broadcasting binary
  * loop (Add, Sub, Mul, Div, Sum), one float unary loop (the activations), one copy
  * (Identity, Dropout). Integer arithmetic wraps like ONNX runtimes do, so it is computed in
  * the unsigned type of the same width (signed overflow is undefined in C). In sessions, float
@@ -55,6 +55,8 @@ static row_fn row_for(int32_t dtype, enum ond_binop op)
     static const row_fn f32[] = PICK(f32), f64[] = PICK(f64), i8[] = PICK(i8),
                         u8[] = PICK(u8), i32[] = PICK(i32), i64[] = PICK(i64);
 #undef PICK
+    if (op > OND_BIN_DIV)
+        return NULL;
     switch (dtype) {
     case OND_DTYPE_FLOAT: return f32[op];
     case OND_DTYPE_DOUBLE: return f64[op];
@@ -98,6 +100,33 @@ static void bcast_strides(const struct ond_info *x, const struct ond_info *out, 
     }
 }
 
+void ond_bcast_runs(const struct ond_info *out, int nx, const struct ond_info *const *x,
+                    ond_run_fn run, void *ctx)
+{
+    uint64_t numel = 0;
+    if (!ond_numel(out, 0, &numel) || numel == 0)
+        return;
+    int r = out->rank;
+    int64_t s[OND_BCAST_MAX_IN][OND_MAX_RANK], off[OND_BCAST_MAX_IN] = {0},
+        step[OND_BCAST_MAX_IN], idx[OND_MAX_RANK] = {0};
+    for (int k = 0; k < nx; k++) {
+        bcast_strides(x[k], out, s[k]);
+        step[k] = r ? s[k][r - 1] : 0;
+    }
+    int64_t inner = r ? out->dims[r - 1] : 1;
+    for (uint64_t at = 0; at < numel; at += (uint64_t)inner) {
+        run(ctx, at, off, step, inner);
+        for (int d = r - 2; d >= 0; d--) {
+            int carry = ++idx[d] >= out->dims[d];
+            for (int k = 0; k < nx; k++)
+                off[k] += carry ? -s[k][d] * (out->dims[d] - 1) : s[k][d];
+            if (!carry)
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
 static bool has_zero(const struct ond_info *b)
 {
     uint64_t numel = 0;
@@ -108,6 +137,20 @@ static bool has_zero(const struct ond_info *b)
         if (memcmp((const uint8_t *)b->data + i * es, zero, es) == 0)
             return true;
     return false;
+}
+
+struct binary_run {
+    row_fn row;
+    size_t es;
+    const char *a, *b;
+    char *o;
+};
+
+static void binary_run(void *ctx, uint64_t o, const int64_t *off, const int64_t *step, int64_t n)
+{
+    const struct binary_run *c = ctx;
+    c->row(c->o + o * c->es, c->a + (size_t)off[0] * c->es, step[0],
+           c->b + (size_t)off[1] * c->es, step[1], n);
 }
 
 enum ond_status ond_binary_eval(const struct ond_node *n, enum ond_binop op,
@@ -123,29 +166,9 @@ enum ond_status ond_binary_eval(const struct ond_node *n, enum ond_binop op,
     bool is_int = out->dtype != OND_DTYPE_FLOAT && out->dtype != OND_DTYPE_DOUBLE;
     if (op == OND_BIN_DIV && is_int && has_zero(b))
         return ond_node_fail(err, n, OND_STATUS_INVALID_INPUT, "integer division by zero");
-    if (numel == 0)
-        return OND_OK;
-    int r = out->rank;
-    int64_t sa[OND_MAX_RANK + 1], sb[OND_MAX_RANK + 1], idx[OND_MAX_RANK] = {0};
-    bcast_strides(a, out, sa);
-    bcast_strides(b, out, sb);
-    int64_t inner = r ? out->dims[r - 1] : 1;
-    int64_t sa_in = r ? sa[r - 1] : 0, sb_in = r ? sb[r - 1] : 0, oa = 0, ob = 0;
-    size_t es = ond_dtype_size(out->dtype);
-    const char *pa = a->data, *pb = b->data;
-    char *po = out_data;
-    for (uint64_t at = 0; at < numel; at += (uint64_t)inner) {
-        row(po + at * es, pa + (size_t)oa * es, sa_in, pb + (size_t)ob * es, sb_in, inner);
-        for (int d = r - 2; d >= 0; d--) {
-            oa += sa[d];
-            ob += sb[d];
-            if (++idx[d] < out->dims[d])
-                break;
-            oa -= sa[d] * out->dims[d];
-            ob -= sb[d] * out->dims[d];
-            idx[d] = 0;
-        }
-    }
+    struct binary_run c = {row, ond_dtype_size(out->dtype), a->data, b->data, out_data};
+    const struct ond_info *x[2] = {a, b};
+    ond_bcast_runs(out, 2, x, binary_run, &c);
     return OND_OK;
 }
 
@@ -188,10 +211,9 @@ enum ond_status ond_arith_legacy_parse(struct ond_node *n, void *params, struct 
     return OND_OK;
 }
 
-/* B of the legacy form, reshaped to A's rank so the numpy loop computes it. */
-static enum ond_status legacy_b(const struct ond_node *n, const struct ond_info *a,
-                                const struct ond_info *b, struct ond_info *pb,
-                                struct ond_error *err)
+enum ond_status ond_arith_legacy_b(const struct ond_node *n, const struct ond_info *a,
+                                   const struct ond_info *b, struct ond_info *pb,
+                                   struct ond_error *err)
 {
     const struct ond_arith_legacy *p = n->params;
     *pb = *b;
@@ -231,7 +253,7 @@ enum ond_status ond_arith_infer(const struct ond_node *n, const struct ond_info 
     if (!n->params)
         return ond_binary_infer(n, in[0], in[1], out, err);
     struct ond_info pb;
-    enum ond_status st = legacy_b(n, in[0], in[1], &pb, err);
+    enum ond_status st = ond_arith_legacy_b(n, in[0], in[1], &pb, err);
     if (st || (st = ond_binary_infer(n, in[0], &pb, out, err)))
         return st;
     *out = *in[0];
@@ -244,7 +266,7 @@ enum ond_status ond_arith_eval(const struct ond_node *n, enum ond_binop op,
                                void *const *out_data, struct ond_error *err)
 {
     struct ond_info pb = *in[1];
-    enum ond_status st = n->params ? legacy_b(n, in[0], in[1], &pb, err) : OND_OK;
+    enum ond_status st = n->params ? ond_arith_legacy_b(n, in[0], in[1], &pb, err) : OND_OK;
     return st ? st : ond_binary_eval(n, op, in[0], &pb, &out[0], out_data[0], err);
 }
 
@@ -293,14 +315,14 @@ static enum ond_status binary_operand(struct ond_prep *p, int k, const struct on
 enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct ond_error *err)
 {
     static const dnnl_alg_kind_t algs[] = {dnnl_binary_add, dnnl_binary_sub, dnnl_binary_mul,
-                                           dnnl_binary_div};
+                                           dnnl_binary_div, dnnl_binary_max, dnnl_binary_min};
     const struct ond_node *n = p->node;
     const struct ond_info *y = &p->out[0];
     if (y->dtype != OND_DTYPE_FLOAT)
         return ond_prep_decline(p, "%s operands", ond_dtype_name(y->dtype));
     /* Both operands at the output's rank, B where the legacy rules or numpy place it. */
     struct ond_info x[2] = {*p->in[0], *p->in[1]};
-    enum ond_status st = n->params ? legacy_b(n, p->in[0], p->in[1], &x[1], err) : OND_OK;
+    enum ond_status st = n->params ? ond_arith_legacy_b(n, p->in[0], p->in[1], &x[1], err) : OND_OK;
     if (st)
         return st;
     pad_rank(&x[0], y->rank);
@@ -336,4 +358,257 @@ enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct 
     p->out_md[0] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     ond_prep_arg(p, DNNL_ARG_DST, OND_ARG_OUT, 0);
     return ond_prep_finish(p, pd, err);
+}
+
+/* ---- the elementwise family of issue 15: float activations, comparisons, Min/Max ---- */
+
+static bool num_type(enum ond_unary_num num, int32_t dt)
+{
+    switch (dt) {
+    case OND_DTYPE_DOUBLE: case OND_DTYPE_INT8: case OND_DTYPE_INT16: case OND_DTYPE_INT32:
+    case OND_DTYPE_INT64:
+        return num != OND_NUM_NONE;
+    case OND_DTYPE_UINT8: case OND_DTYPE_UINT16: case OND_DTYPE_UINT32: case OND_DTYPE_UINT64:
+        return num == OND_NUM_ABS || num == OND_NUM_SIGN;
+    }
+    return false;
+}
+
+enum ond_status ond_unary_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                struct ond_info *out, struct ond_error *err)
+{
+    const struct ond_unary *u = n->params;
+    if (!num_type(u->num, in[0]->dtype))
+        return ond_infer_same(n, in, out, err);
+    out[0] = *in[0];
+    out[0].data = NULL;
+    return OND_OK;
+}
+
+/* Neg, Abs, Sign of signed T (U: its unsigned twin, so negation wraps) or double. */
+#define SIGNED_NUM(T, U)                                                                \
+    do {                                                                              \
+        const T *x = xv;                                                              \
+        T *y = yv;                                                                    \
+        for (uint64_t i = 0; i < numel; i++) {                                        \
+            T v = x[i], neg = (T)((U)0 - (U)v);                                       \
+            y[i] = num == OND_NUM_NEG ? neg : num == OND_NUM_ABS ? (v < 0 ? neg : v)  \
+                   : v > 0 ? (T)1 : v < 0 ? (T)-1 : v;                                \
+        }                                                                             \
+    } while (0)
+
+/* Abs (the value) and Sign (0 or 1) of unsigned T. */
+#define UNSIGNED_NUM(T)                                                  \
+    do {                                                                 \
+        const T *x = xv;                                                 \
+        T *y = yv;                                                       \
+        for (uint64_t i = 0; i < numel; i++)                             \
+            y[i] = num == OND_NUM_ABS ? x[i] : (T)(x[i] != 0);           \
+    } while (0)
+
+static void num_eval(enum ond_unary_num num, int32_t dt, const void *xv, void *yv,
+                     uint64_t numel)
+{
+    switch (dt) {
+    case OND_DTYPE_DOUBLE: SIGNED_NUM(double, double); break;
+    case OND_DTYPE_INT8: SIGNED_NUM(int8_t, uint8_t); break;
+    case OND_DTYPE_INT16: SIGNED_NUM(int16_t, uint16_t); break;
+    case OND_DTYPE_INT32: SIGNED_NUM(int32_t, uint32_t); break;
+    case OND_DTYPE_INT64: SIGNED_NUM(int64_t, uint64_t); break;
+    case OND_DTYPE_UINT8: UNSIGNED_NUM(uint8_t); break;
+    case OND_DTYPE_UINT16: UNSIGNED_NUM(uint16_t); break;
+    case OND_DTYPE_UINT32: UNSIGNED_NUM(uint32_t); break;
+    case OND_DTYPE_UINT64: UNSIGNED_NUM(uint64_t); break;
+    }
+}
+
+enum ond_status ond_unary_eval(const struct ond_node *n, const struct ond_info *const *in,
+                               const struct ond_info *out, void *const *out_data,
+                               struct ond_error *err)
+{
+    (void)err;
+    const struct ond_unary *u = n->params;
+    if (in[0]->dtype == OND_DTYPE_FLOAT)
+        return ond_unary_float_eval(n, in, out_data, u->f);
+    uint64_t numel = 0;
+    ond_numel(&out[0], 0, &numel);
+    num_eval(u->num, in[0]->dtype, in[0]->data, out_data[0], numel);
+    return OND_OK;
+}
+
+enum ond_status ond_unary_prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_unary *u = p->node->params;
+    return ond_prep_eltwise(p, (dnnl_alg_kind_t)u->alg, u->alpha, u->beta, err);
+}
+
+bool ond_num_dtype(int32_t dt)
+{
+    switch (dt) {
+    case OND_DTYPE_FLOAT: case OND_DTYPE_DOUBLE: case OND_DTYPE_FLOAT16:
+    case OND_DTYPE_BFLOAT16: case OND_DTYPE_INT8: case OND_DTYPE_INT16: case OND_DTYPE_INT32:
+    case OND_DTYPE_INT64: case OND_DTYPE_UINT8: case OND_DTYPE_UINT16: case OND_DTYPE_UINT32:
+    case OND_DTYPE_UINT64: case OND_DTYPE_BOOL:
+        return true;
+    }
+    return false;
+}
+
+#define CMP3(T)                                                 \
+    do {                                                        \
+        T x_, y_;                                               \
+        memcpy(&x_, a, sizeof x_);                              \
+        memcpy(&y_, b, sizeof y_);                              \
+        return x_ < y_ ? -1 : x_ > y_ ? 1 : x_ == y_ ? 0 : 2;   \
+    } while (0)
+
+int ond_num_cmp(const void *a, const void *b, int32_t dt)
+{
+    switch (dt) {
+    case OND_DTYPE_FLOAT: CMP3(float);
+    case OND_DTYPE_DOUBLE: CMP3(double);
+    case OND_DTYPE_INT8: CMP3(int8_t);
+    case OND_DTYPE_INT16: CMP3(int16_t);
+    case OND_DTYPE_INT32: CMP3(int32_t);
+    case OND_DTYPE_INT64: CMP3(int64_t);
+    case OND_DTYPE_UINT8: case OND_DTYPE_BOOL: CMP3(uint8_t);
+    case OND_DTYPE_UINT16: CMP3(uint16_t);
+    case OND_DTYPE_UINT32: CMP3(uint32_t);
+    case OND_DTYPE_UINT64: CMP3(uint64_t);
+    }
+    float fa, fb;   /* float16, bfloat16: exact in float */
+    ond_convert(a, dt, &fa, OND_DTYPE_FLOAT, 1);
+    ond_convert(b, dt, &fb, OND_DTYPE_FLOAT, 1);
+    return fa < fb ? -1 : fa > fb ? 1 : fa == fb ? 0 : 2;
+}
+
+double ond_num_double(const void *p, int32_t dt)
+{
+#define AS(T)                 \
+    do {                      \
+        T v_;                 \
+        memcpy(&v_, p, sizeof v_); \
+        return (double)v_;    \
+    } while (0)
+    switch (dt) {
+    case OND_DTYPE_INT16: AS(int16_t);
+    case OND_DTYPE_UINT16: AS(uint16_t);
+    case OND_DTYPE_UINT32: AS(uint32_t);
+    case OND_DTYPE_UINT64: AS(uint64_t);
+    }
+#undef AS
+    double d;
+    ond_convert(p, dt, &d, OND_DTYPE_DOUBLE, 1);
+    return d;
+}
+
+enum ond_status ond_predicate_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                    struct ond_info *out, bool bool_only,
+                                    struct ond_error *err)
+{
+    int32_t dt = in[0]->dtype;
+    if (bool_only ? dt != OND_DTYPE_BOOL : !ond_num_dtype(dt))
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "type %s is not supported%s",
+                             ond_dtype_name(dt), bool_only ? " (bool only)" : "");
+    if (in[1]->dtype != dt)
+        return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "inputs are %s and %s",
+                             ond_dtype_name(dt), ond_dtype_name(in[1]->dtype));
+    struct ond_info pb = *in[1];
+    enum ond_status st = n->params ? ond_arith_legacy_b(n, in[0], in[1], &pb, err) : OND_OK;
+    if (st || (st = ond_broadcast(n, in[0], &pb, &out[0], err)))
+        return st;
+    out[0].dtype = OND_DTYPE_BOOL;
+    out[0].data = NULL;
+    return OND_OK;
+}
+
+struct pred_run {
+    ond_pred_fn pred;
+    int32_t dt;
+    size_t es;
+    const char *a, *b;
+    uint8_t *o;
+};
+
+static void pred_run(void *ctx, uint64_t o, const int64_t *off, const int64_t *step, int64_t n)
+{
+    const struct pred_run *c = ctx;
+    for (int64_t j = 0; j < n; j++)
+        c->o[o + (uint64_t)j] = c->pred(c->a + (size_t)(off[0] + j * step[0]) * c->es,
+                                        c->b + (size_t)(off[1] + j * step[1]) * c->es, c->dt);
+}
+
+enum ond_status ond_predicate_eval(const struct ond_node *n, const struct ond_info *const *in,
+                                   const struct ond_info *out, void *const *out_data,
+                                   ond_pred_fn pred, struct ond_error *err)
+{
+    struct ond_info pb = *in[1];
+    enum ond_status st = n->params ? ond_arith_legacy_b(n, in[0], in[1], &pb, err) : OND_OK;
+    if (st)
+        return st;
+    const struct ond_info *x[2] = {in[0], &pb};
+    struct pred_run c = {pred, in[0]->dtype, ond_dtype_size(in[0]->dtype), in[0]->data,
+                         pb.data, out_data[0]};
+    ond_bcast_runs(&out[0], 2, x, pred_run, &c);
+    return OND_OK;
+}
+
+enum ond_status ond_variadic_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                   struct ond_info *out, bool (*dtype_ok)(int32_t),
+                                   struct ond_error *err)
+{
+    int32_t dt = in[0]->dtype;
+    if (!dtype_ok(dt))
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "type %s is not supported",
+                             ond_dtype_name(dt));
+    out[0] = *in[0];
+    out[0].data = NULL;
+    for (int k = 1; k < n->n_in; k++) {
+        if (!in[k])
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "input %d is empty", k);
+        if (in[k]->dtype != dt)
+            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "inputs 0 and %d are %s "
+                                 "and %s", k, ond_dtype_name(dt), ond_dtype_name(in[k]->dtype));
+        struct ond_info acc = out[0];
+        enum ond_status st = ond_broadcast(n, &acc, in[k], &out[0], err);
+        if (st)
+            return st;
+    }
+    return OND_OK;
+}
+
+/* o = x broadcast (nx 1), or the larger (sign 1) or smaller (-1) of o and x (nx 2), a NaN
+ * winning as numpy.maximum and minimum let it. */
+struct pick_run {
+    int32_t dt;
+    int sign;
+    size_t es;
+    const char *x;
+    char *o;
+};
+
+static void pick_run(void *ctx, uint64_t o, const int64_t *off, const int64_t *step, int64_t n)
+{
+    const struct pick_run *c = ctx;
+    for (int64_t j = 0; j < n; j++) {
+        char *y = c->o + (o + (uint64_t)j) * c->es;
+        const char *x = c->x + (size_t)(off[1] + j * step[1]) * c->es;
+        int r = c->sign ? ond_num_cmp(x, y, c->dt) : c->sign;
+        if (r == c->sign || (r == 2 && ond_num_cmp(x, x, c->dt) == 2))
+            memcpy(y, x, c->es);
+    }
+}
+
+enum ond_status ond_minmax_eval(const struct ond_node *n, const struct ond_info *const *in,
+                                const struct ond_info *out, void *const *out_data, int sign)
+{
+    struct ond_info acc = out[0];
+    acc.data = out_data[0];
+    for (int k = 0; k < n->n_in; k++) {
+        const struct ond_info *x[2] = {&acc, in[k]};
+        struct pick_run c = {out[0].dtype, k ? sign : 0, ond_dtype_size(out[0].dtype),
+                             in[k]->data, out_data[0]};
+        ond_bcast_runs(&out[0], 2, x, pick_run, &c);
+    }
+    return OND_OK;
 }

@@ -1,6 +1,6 @@
-/* flatten.c: ONNX Flatten, opsets 1, 9, 11 and 13 (same semantics; negative axis accepted in
- * every opset). Attribute axis (default 1) in [-rank, rank]. All dtypes. In a session the
- * output is a view of the input buffer (plain row-major). */
+/* flatten.c: ONNX Flatten, opsets 1, 9, 11, 13, 21, 23, 24 and 25 (same semantics, 21 and later
+ * only add types; negative axis accepted in every opset). Attribute axis (default 1) in [-rank,
+ * rank]. All dtypes. In a session the output is a view of the input buffer (plain row-major). */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

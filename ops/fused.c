@@ -51,6 +51,10 @@ static enum ond_status parse(struct ond_node *n, void *params, struct ond_error 
     n->op_type = base->name;
     n->domain = "";
     n->opset = f->opset;
+    /* A base op without parameters must see none: some read n->params's presence (Add-1's
+     * legacy broadcast against Add-7's numpy broadcast). */
+    if (!base->params_size)
+        n->params = NULL;
     return base->parse ? base->parse(n, params, err) : OND_OK;
 }
 

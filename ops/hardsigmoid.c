@@ -1,7 +1,7 @@
-/* hardsigmoid.c: ONNX HardSigmoid, opsets 1 and 6 (same float semantics): max(0, min(1,
- * alpha * x + beta)), attributes alpha (default 0.2) and beta (default 0.5); consumed_inputs
- * of opset 1 ignored. float only. Sessions: oneDNN 2.6 has no hard sigmoid, so it
- * runs as eltwise linear (alpha * x + beta) with a fused clip to [0, 1]. */
+/* hardsigmoid.c: ONNX HardSigmoid, opsets 1, 6 and 22 (same float semantics): max(0, min(1, alpha
+ * * x + beta)), attributes alpha (default 0.2) and beta (default 0.5); consumed_inputs of opset 1
+ * ignored. float only. Sessions: oneDNN 2.6 has no hard sigmoid, so it runs as eltwise linear
+ * (alpha * x + beta) with a fused clip to [0, 1]. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

@@ -1,5 +1,5 @@
-/* hardswish.c: ONNX HardSwish, opset 14: x * max(0, min(1, x / 6 + 0.5)). float only. Sessions:
- * oneDNN eltwise hardswish (the same formula). */
+/* hardswish.c: ONNX HardSwish, opsets 14 and 22: x * max(0, min(1, x / 6 + 0.5)). float only.
+ * Sessions: oneDNN eltwise hardswish (the same formula). */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

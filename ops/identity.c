@@ -1,7 +1,7 @@
-/* identity.c: ONNX Identity, opsets 1, 13, 14, 16, tensors of any type ondine holds.
- * Sequence and optional inputs (opsets 14 and 16) are not supported: test_identity_sequence
- * and test_identity_opt are in tests/node_skip.txt. In a session the output is a view of the
- * input's buffer. */
+/* identity.c: ONNX Identity, opsets 1, 13, 14, 16, 19, 21, 23, 24, 25 (19 and later only add
+ * types), tensors of any type ondine holds. Sequence and optional inputs (opsets 14 and 16) are
+ * not supported: test_identity_sequence and test_identity_opt are in tests/node_skip.txt. In a
+ * session the output is a view of the input's buffer. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

@@ -1,4 +1,4 @@
-/* layout_util.c: helpers of group C (shapes, layout and constants): integer inputs, byte
+/* layout_util.c: helpers of the shape, layout and constant ops: integer inputs, byte
  * copies, shape values traced through Shape chains, and dtype conversion. */
 #include <math.h>
 #include <string.h>
@@ -141,8 +141,13 @@ static bool trace(const struct ond_tensor *t, int64_t *v, bool *dim, int max, in
 
 bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max, int *count)
 {
-    int visits = 0;
-    return trace(t, v, dim, max, count, 0, &visits);
+    /* A trace that fails part way (a Concat whose third input cannot be traced) has counted
+     * the parts before: *count changes only on success, so callers keep what they knew. */
+    int visits = 0, c = 0;
+    if (!trace(t, v, dim, max, &c, 0, &visits))
+        return false;
+    *count = c;
+    return true;
 }
 
 /* IEEE half and bfloat16 by hand: C11 has neither type. Rounding is to nearest even, as
@@ -216,6 +221,11 @@ static int64_t load_i(const void *p, int32_t dt, size_t i)
     switch (dt) {
     case OND_DTYPE_INT64: return ((const int64_t *)p)[i];
     case OND_DTYPE_INT32: return ((const int32_t *)p)[i];
+    case OND_DTYPE_INT16: return ((const int16_t *)p)[i];
+    case OND_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case OND_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    /* Wraps above INT64_MAX, as numpy's astype does. */
+    case OND_DTYPE_UINT64: return (int64_t)((const uint64_t *)p)[i];
     case OND_DTYPE_INT8: return ((const int8_t *)p)[i];
     default: return ((const uint8_t *)p)[i];
     }
@@ -234,6 +244,10 @@ static void store_i(void *p, int32_t dt, size_t i, int64_t x)
     switch (dt) {
     case OND_DTYPE_INT64: ((int64_t *)p)[i] = x; break;
     case OND_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)x; break;
+    case OND_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)x; break;
+    case OND_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)x; break;
+    case OND_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)x; break;
+    case OND_DTYPE_UINT64: ((uint64_t *)p)[i] = (uint64_t)x; break;
     case OND_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)x; break;
     case OND_DTYPE_BOOL: ((uint8_t *)p)[i] = x != 0; break;
     default: ((uint8_t *)p)[i] = (uint8_t)x; break;
@@ -250,6 +264,12 @@ static void store_f(void *p, int32_t dt, size_t i, double x)
     case OND_DTYPE_BOOL: ((uint8_t *)p)[i] = x != 0; break;
     case OND_DTYPE_INT64: ((int64_t *)p)[i] = saturate(x, -0x1p63, 0x1p63 - 1024); break;
     case OND_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)saturate(x, INT32_MIN, INT32_MAX); break;
+    case OND_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)saturate(x, INT16_MIN, INT16_MAX); break;
+    case OND_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)saturate(x, 0, UINT16_MAX); break;
+    case OND_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)saturate(x, 0, UINT32_MAX); break;
+    case OND_DTYPE_UINT64:
+        ((uint64_t *)p)[i] = x <= 0 || isnan(x) ? 0 : x >= 0x1p64 ? UINT64_MAX : (uint64_t)x;
+        break;
     case OND_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)saturate(x, INT8_MIN, INT8_MAX); break;
     default: ((uint8_t *)p)[i] = (uint8_t)saturate(x, 0, UINT8_MAX); break;
     }
@@ -265,7 +285,8 @@ void ond_convert(const void *src, int32_t sdt, void *dst, int32_t ddt, size_t n)
         if (is_float(sdt))
             store_f(dst, ddt, i, load_f(src, sdt, i));
         else if (is_float(ddt))
-            store_f(dst, ddt, i, (double)load_i(src, sdt, i));
+            store_f(dst, ddt, i, sdt == OND_DTYPE_UINT64 ? (double)((const uint64_t *)src)[i]
+                                                         : (double)load_i(src, sdt, i));
         else
             store_i(dst, ddt, i, load_i(src, sdt, i));
     }

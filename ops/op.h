@@ -43,20 +43,23 @@ struct ond_op {
     /* Multiply-accumulates for inspection, from the node's (known) tensor infos. */
     uint64_t (*macs)(const struct ond_node *n);
     enum ond_quant quant;
+    /* eval reads only its inputs' dims, never their data (Shape): a session computes it at
+     * planning, where every dim is known, so what it feeds (a Reshape's shape) is known too. */
+    bool dims_only;
 };
 
 /* ---- registry (ops/registry.c) ---- */
 const struct ond_op *ond_op_find(const char *domain, const char *name, int64_t opset);
 /* Whether any entry has this domain and name (to tell "unknown op" from "unsupported opset"). */
 bool ond_op_known(const char *domain, const char *name);
+/* Binds every node to its op and runs the op's parse, in node order. Unsupported ops are all
+ * listed in one error; with partial, they are recorded in g->unsupported and left unbound. */
+enum ond_status ond_graph_bind_ops(struct ond_graph *g, bool partial, struct ond_error *err);
 size_t ond_op_count(void);
 const struct ond_op *ond_op_at(size_t i);
 
 /* ---- attribute helpers (ops/attr.c): absent attributes take the default; a present one of
  * the wrong type is an error naming node and attribute. ---- */
-enum ond_status ond_node_fail(struct ond_error *err, const struct ond_node *n,
-                              enum ond_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 enum ond_status ond_attr_int(const struct ond_node *n, const char *name, int64_t def,
                              int64_t *v, struct ond_error *err);
 enum ond_status ond_attr_float(const struct ond_node *n, const char *name, float def, float *v,
@@ -83,8 +86,11 @@ enum ond_status ond_require_float(const struct ond_node *n, const struct ond_inf
 enum ond_status ond_infer_same(const struct ond_node *n, const struct ond_info *const *in,
                                struct ond_info *out, struct ond_error *err);
 
-/* ---- group B: elementwise kernels (ops/eltwise_util.c) ---- */
-enum ond_binop { OND_BIN_ADD, OND_BIN_SUB, OND_BIN_MUL, OND_BIN_DIV };
+/* ---- elementwise kernels (ops/eltwise_util.c): broadcasting binary loops, unary float
+ * activations on a table, comparisons ---- */
+/* MAX and MIN are oneDNN binary algorithms only (ond_arith_prepare for Max and Min); their
+ * evals are ond_minmax_eval. */
+enum ond_binop { OND_BIN_ADD, OND_BIN_SUB, OND_BIN_MUL, OND_BIN_DIV, OND_BIN_MAX, OND_BIN_MIN };
 /* Whether Add/Sub/Mul/Div/Sum run on dtype: float, double, int8, uint8, int32, int64. */
 bool ond_arith_dtype(int32_t dtype);
 /* Output dtype (a's, which b must share) and numpy-broadcast shape of a binary op. */
@@ -104,6 +110,10 @@ struct ond_arith_legacy {
     bool has_axis;
 };
 enum ond_status ond_arith_legacy_parse(struct ond_node *n, void *params, struct ond_error *err);
+/* B of the legacy form as *pb, reshaped to A's rank so the numpy loops compute it. */
+enum ond_status ond_arith_legacy_b(const struct ond_node *n, const struct ond_info *a,
+                                   const struct ond_info *b, struct ond_info *pb,
+                                   struct ond_error *err);
 /* Legacy rules when n->params is set (the opset 1 and 6 entries), numpy otherwise. */
 enum ond_status ond_arith_infer(const struct ond_node *n, const struct ond_info *const *in,
                                 struct ond_info *out, struct ond_error *err);
@@ -124,7 +134,73 @@ enum ond_status ond_copy_eval(const struct ond_node *n, const struct ond_info *c
                               const struct ond_info *out, void *const *out_data,
                               struct ond_error *err);
 
-/* ---- group C: shapes, layout and constants (ops/layout_util.c) ---- */
+/* Calls run over out's elements in row-major order, one run per row of its last dim: n
+ * elements from out element o, where input k (of x[0..nx), numpy-broadcast to out) is read
+ * from element off[k] in steps of step[k] (0 where broadcast). out must be known. */
+#define OND_BCAST_MAX_IN 3
+typedef void (*ond_run_fn)(void *ctx, uint64_t o, const int64_t *off, const int64_t *step,
+                           int64_t n);
+void ond_bcast_runs(const struct ond_info *out, int nx, const struct ond_info *const *x,
+                    ond_run_fn run, void *ctx);
+/* A float activation's params: f computes it in C (the eval; u is the struct), alg (a
+ * dnnl_alg_kind_t) with alpha and beta in sessions (ond_unary_prepare). The op's parse fills
+ * it; f reads alpha and beta as the op's attributes too. Neg, Abs and Sign set num: they also
+ * take double and the integer types (Neg the signed ones), computed in C in that type
+ * (integers wrap: Neg and Abs of the most negative value give it back, as numpy). */
+enum ond_unary_num { OND_NUM_NONE, OND_NUM_NEG, OND_NUM_ABS, OND_NUM_SIGN };
+struct ond_unary {
+    float (*f)(float x, const void *u);
+    int alg;
+    float alpha, beta;
+    enum ond_unary_num num;
+};
+/* Output 0 of input 0's dtype (float, or num's types) and shape. */
+enum ond_status ond_unary_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                struct ond_info *out, struct ond_error *err);
+enum ond_status ond_unary_eval(const struct ond_node *n, const struct ond_info *const *in,
+                               const struct ond_info *out, void *const *out_data,
+                               struct ond_error *err);
+enum ond_status ond_unary_prepare(struct ond_prep *p, struct ond_error *err);
+/* Types ond_num_cmp compares: float, double, float16, bfloat16, (u)int8 to 64, bool. */
+bool ond_num_dtype(int32_t dtype);
+/* Three-way comparison of the elements at a and b of type dtype: -1, 0, 1, or 2 when
+ * unordered (a NaN). */
+int ond_num_cmp(const void *a, const void *b, int32_t dtype);
+/* The element at p of type dtype (an ond_num_dtype) as a double (int64 beyond 2^53 rounds). */
+double ond_num_double(const void *p, int32_t dtype);
+/* Comparisons and logical ops: two inputs of one type (bool only when bool_only, else
+ * ond_num_dtype), a bool output numpy-broadcast, or by the legacy rules when n->params is
+ * an ond_arith_legacy (opset 1's broadcast and axis). */
+typedef bool (*ond_pred_fn)(const void *a, const void *b, int32_t dtype);
+enum ond_status ond_predicate_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                    struct ond_info *out, bool bool_only,
+                                    struct ond_error *err);
+enum ond_status ond_predicate_eval(const struct ond_node *n, const struct ond_info *const *in,
+                                   const struct ond_info *out, void *const *out_data,
+                                   ond_pred_fn pred, struct ond_error *err);
+/* Variadic ops (Min, Max, Mean): every input of input 0's type, which dtype_ok accepts; the
+ * output numpy-broadcast over all. */
+enum ond_status ond_variadic_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                   struct ond_info *out, bool (*dtype_ok)(int32_t),
+                                   struct ond_error *err);
+/* Max (sign 1) or Min (-1) of every input, broadcast, any ond_num_dtype; NaN propagates. */
+enum ond_status ond_minmax_eval(const struct ond_node *n, const struct ond_info *const *in,
+                                const struct ond_info *out, void *const *out_data, int sign);
+/* The scalar functions of the activations that can be post-ops (u: a struct ond_unary), in
+ * their op files: ops/postops.c applies them. */
+float ond_scalar_tanh(float x, const void *u);
+float ond_scalar_elu(float x, const void *u);
+float ond_scalar_gelu_erf(float x, const void *u);
+float ond_scalar_gelu_tanh(float x, const void *u);
+float ond_scalar_swish(float x, const void *u);
+float ond_scalar_softplus(float x, const void *u);
+float ond_scalar_mish(float x, const void *u);
+float ond_scalar_abs(float x, const void *u);
+float ond_scalar_sqrt(float x, const void *u);
+float ond_scalar_exp(float x, const void *u);
+
+/* ---- shapes, layout and constants (ops/layout_util.c): integer inputs, byte sizes, type
+ * conversion ---- */
 /* Reads a 1-D (or scalar) int32/int64 input in[k] (`what` names it in errors): *count gets
  * its length (-1 unknown) and, when its value is known, v its values and *known true. */
 enum ond_status ond_input_ints(const struct ond_node *n, const struct ond_info *in, int k,
@@ -139,7 +215,7 @@ enum ond_status ond_eval_copy(const struct ond_node *n, const struct ond_info *c
 /* The value of a 1-D shape tensor that load-time inference could not compute because it
  * depends on dims, not data (PyTorch's Shape -> Gather -> Unsqueeze -> Concat chains):
  * follows t's producers. v[i] is a literal when !dim[i], else a dim of some tensor (known,
- * unknown -1 or symbolic). False when the value cannot be traced. */
+ * unknown -1 or symbolic). False when the value cannot be traced; *count is then unchanged. */
 bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max, int *count);
 /* Converts n elements between dtypes (numeric conversion as ONNX Cast; float to integer
  * truncates toward zero, NaN gives 0, out-of-range values saturate). */
@@ -154,8 +230,14 @@ void ond_convert(const void *src, int32_t sdt, void *dst, int32_t ddt, size_t n)
 enum ond_status ond_apply_post(const struct ond_node *n, const struct ond_info *const *in,
                                float *out, uint64_t numel, struct ond_error *err);
 /* Name of a post-op kind as ai.ondine attributes and inspect spell it: "relu", "clip",
- * "leaky_relu", "sigmoid", "hard_swish", "sum", "add"; NULL for an unknown kind. */
+ * "leaky_relu", "sigmoid", "hard_swish", "sum", "add", "tanh", "elu", "gelu_erf",
+ * "gelu_tanh", "swish", "soft_relu", "mish", "abs", "sqrt", "exp"; NULL for an unknown kind. */
 const char *ond_postop_name(enum ond_postop_kind kind);
+/* The oneDNN eltwise algorithm (a dnnl_alg_kind_t) of a kind from OND_POST_TANH on; 0 for
+ * the others. */
+int ond_postop_alg(enum ond_postop_kind kind);
+/* The kind from OND_POST_TANH on that runs oneDNN eltwise algorithm alg; 0 when none does. */
+enum ond_postop_kind ond_postop_of_alg(int alg);
 /* "sum, relu": the node's post-ops, comma-separated, into buf. */
 const char *ond_post_str(const struct ond_node *n, char *buf, size_t len);
 /* Reads the attributes post_ops (STRINGS: kinds in order) and post_params (FLOATS: alpha
@@ -276,5 +358,36 @@ enum ond_status ond_conv_integer(const struct ond_node *n, const struct ond_conv
  * accumulated and wrapped as ond_conv_integer's. */
 void ond_matmul_integer(const struct ond_info *a, const struct ond_info *azp,
                         const struct ond_info *b, const struct ond_info *bzp, int32_t *y);
+
+/* ---- strided copies (ops/strided.c): Split, Expand, Tile, DepthToSpace, SpaceToDepth ---- */
+#define OND_STRIDED_MAX_RANK (2 * OND_MAX_RANK)
+/* Fills dst, dense row-major of dims (rank up to OND_STRIDED_MAX_RANK), from src read with
+ * the given element strides (0 repeats); es bytes per element. */
+void ond_strided_copy(void *dst, const void *src, int rank, const int64_t *dims,
+                      const int64_t *strides, size_t es);
+/* Transposing a dense row-major tensor of dims by perm: out_dims[i] = dims[perm[i]], and the
+ * element strides to read it with (ond_strided_copy, ond_prep_strided). */
+void ond_permuted(int rank, const int64_t *dims, const int *perm, int64_t *out_dims,
+                  int64_t *strides);
+/* Session prepare of a strided copy of a float input 0 into output 0 (dense dims, rank at
+ * most 12): one oneDNN reorder reading a view of the plain input with those strides, into
+ * a plain view of the output. Declines for other dtypes. */
+enum ond_status ond_prep_strided(struct ond_prep *p, int rank, const int64_t *dims,
+                                 const int64_t *strides, struct ond_error *err);
+
+/* ---- normalization (ops/groupnorm.c), shared with InstanceNormalization and
+ * LayerNormalization ---- */
+/* Reads epsilon (default 1e-5; finite, not negative) and, when stash_type is not NULL, the
+ * attribute stash_type (default 1; a known type: the evals compute statistics in double). */
+enum ond_status ond_norm_attrs(const struct ond_node *n, float *epsilon, int64_t *stash_type,
+                               struct ond_error *err);
+/* Checks inputs 1 and 2 (scale, bias): float, 1-D of per values (per < 0: not known). */
+enum ond_status ond_norm_params(const struct ond_node *n, const struct ond_info *const *in,
+                                int64_t per, struct ond_error *err);
+/* y = (x - mean) / sqrt(var + epsilon) * scale[c] + bias[c] over X [N, C, D...] of known
+ * dims, mean and biased var taken per sample over each of `groups` runs of C / groups
+ * channels (groups divides C). */
+void ond_group_normalize(const struct ond_info *x, int64_t groups, float epsilon,
+                         const float *scale, const float *bias, float *y);
 
 #endif

@@ -1,12 +1,14 @@
-/* pad.c: ONNX Pad, opset 2 (pads and value attributes) and opsets 11, 13, 18 (pads input,
- * optional constant_value input of the data's dtype, optional axes input from 18). Modes
- * constant, reflect (mirror without repeating the edge) and edge; negative pads crop. All
- * dtypes. */
+/* pad.c: ONNX Pad, opset 2 (pads and value attributes) and opsets 11, 13, 18, 19, 21, 23,
+ * 24, 25 (pads input, optional constant_value input of the data's dtype, optional axes input
+ * from 18; 21 and later only add types). Modes constant, reflect (mirror without repeating
+ * the edge), edge, and from opset 19 wrap (the data repeated periodically); negative pads
+ * crop. All dtypes. */
 #include <string.h>
 
 #include "ops/op.h"
 
-enum mode { CONSTANT, REFLECT, EDGE };
+enum mode { CONSTANT, REFLECT, EDGE, WRAP };
+static const char *const mode_names[] = {"constant", "reflect", "edge", "wrap"};
 
 struct pad {
     enum mode mode;
@@ -27,9 +29,12 @@ static enum ond_status parse_mode(struct ond_node *n, struct pad *p, struct ond_
         p->mode = REFLECT;
     else if (strcmp(m, "edge") == 0)
         p->mode = EDGE;
+    else if (strcmp(m, "wrap") == 0 && n->opset >= 19)
+        p->mode = WRAP;
     else
         return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
-                             "attribute 'mode': '%s' is not supported", m);
+                             "attribute 'mode': '%s' is not supported at opset %lld", m,
+                             (long long)n->opset);
     return OND_OK;
 }
 
@@ -94,6 +99,11 @@ static enum ond_status resolve(const struct ond_node *n, const struct ond_info *
             return st;
         begin[a] = pads[i];
         end[a] = pads[n_axes + i];
+        /* Whether wrap repeats the cropped or the whole data is not settled between
+         * runtimes: refused rather than guessed. */
+        if (p->mode == WRAP && (begin[a] < 0 || end[a] < 0))
+            return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
+                                 "mode wrap with negative pads (axis %d) is not supported", a);
     }
     return OND_OK;
 }
@@ -136,8 +146,7 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
                                  (long long)end[i], i);
         if (p->mode != CONSTANT && d == 0 && (begin[i] > 0 || end[i] > 0))
             return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                                 "mode %s cannot pad the empty dim %d",
-                                 p->mode == REFLECT ? "reflect" : "edge", i);
+                                 "mode %s cannot pad the empty dim %d", mode_names[p->mode], i);
     }
     return OND_OK;
 }
@@ -149,6 +158,8 @@ static int64_t source(enum mode mode, int64_t s, int64_t d)
         return s;
     if (mode == CONSTANT)
         return -1;
+    if (mode == WRAP)
+        return (s % d + d) % d;
     if (mode == EDGE || d == 1)
         return s < 0 ? 0 : d - 1;
     int64_t period = 2 * (d - 1);

@@ -1,16 +1,17 @@
 /* pool.c: ONNX pooling, float, 1-D, 2-D and 3-D windows over X [N,C,D...]:
  *
- * MaxPool, opsets 1, 8, 10, 11, 12: kernel_shape (required), strides, pads, auto_pad;
- *   dilations and ceil_mode from opset 10. storage_order must be 0, and the optional second
- *   output Indices is refused (UNSUPPORTED): ondine runs no op that reads it. Padded positions
- *   never win; a window with no input element in it gives -inf.
- * AveragePool, opsets 1, 7, 10, 11: kernel_shape (required), strides, pads, auto_pad;
- *   count_include_pad from opset 7, ceil_mode from opset 10 (dilations are read too, as
- *   opset 19 defines them). count_include_pad=1 divides by the kernel positions inside the
- *   explicitly padded input (a ceil_mode window that runs past the end padding counts only
- *   up to it, as ONNX Runtime and PyTorch); 0 divides by the positions inside the input.
- * GlobalAveragePool, GlobalMaxPool, opset 1: one window over all spatial dims, output
- *   [N,C,1...].
+ * MaxPool, opsets 1, 8, 10, 11, 12, 22 (22 only adds types): kernel_shape (required),
+ *   strides, pads, auto_pad; dilations and ceil_mode from opset 10. storage_order must be 0,
+ *   and the optional second output Indices is refused (UNSUPPORTED): ondine runs no op that
+ *   reads it. Padded positions never win; a window with no input element in it gives -inf.
+ * AveragePool, opsets 1, 7, 10, 11, 19, 22: kernel_shape (required), strides, pads, auto_pad;
+ *   count_include_pad from opset 7, ceil_mode from opset 10, dilations from opset 19 (read at
+ *   every opset); 22 only adds types. count_include_pad=1 divides by the kernel positions
+ *   inside the explicitly padded input (a ceil_mode window that runs past the end padding
+ *   counts only up to it, as ONNX Runtime and PyTorch); 0 divides by the positions inside the
+ *   input.
+ * GlobalAveragePool, GlobalMaxPool, opsets 1 and 22 (22 only adds types): one window over all
+ *   spatial dims, output [N,C,1...].
  * The opset entries differ in which attributes they read (by the node's opset) and in
  * MaxPool's output count; the computation is the same.
  * Sessions: oneDNN pooling (v2, with dilations) on X in the layout it arrives in, for 1 to 3

@@ -2,16 +2,18 @@
  * plain-C evals apply them and as ai.ondine nodes carry them in a file.
  *
  * The eltwise formulas are the ONNX ops' own, as their evals compute them (ops/relu.c,
- * clip.c, leakyrelu.c, sigmoid.c, hardswish.c), so a fused graph gives the unfused graph's
- * floats. In a file, a node's post-ops are two attributes: post_ops, the kinds in order
- * ("sum", "relu"), and post_params, alpha and beta of each (clip: min and max; leaky_relu:
- * alpha), omitted when no kind takes parameters. A sum or add post-op reads the node's next
- * input after the base op's inputs. */
+ * clip.c, leakyrelu.c, sigmoid.c, hardswish.c; from tanh on, the ops' ond_scalar_ functions
+ * themselves), so a fused graph gives the unfused graph's floats. In a file, a node's
+ * post-ops are two attributes: post_ops, the kinds in order ("sum", "relu"), and post_params,
+ * alpha and beta of each (clip: min and max; leaky_relu, elu, swish: alpha), omitted when no
+ * kind takes parameters. A sum or add post-op reads the node's next input after the base op's
+ * inputs. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 static const char *const names[] = {
     [OND_POST_RELU] = "relu",
@@ -21,6 +23,33 @@ static const char *const names[] = {
     [OND_POST_HARD_SWISH] = "hard_swish",
     [OND_POST_SUM] = "sum",
     [OND_POST_ADD] = "add",
+    [OND_POST_TANH] = "tanh",
+    [OND_POST_ELU] = "elu",
+    [OND_POST_GELU_ERF] = "gelu_erf",
+    [OND_POST_GELU_TANH] = "gelu_tanh",
+    [OND_POST_SWISH] = "swish",
+    [OND_POST_SOFTPLUS] = "soft_relu",
+    [OND_POST_MISH] = "mish",
+    [OND_POST_ABS] = "abs",
+    [OND_POST_SQRT] = "sqrt",
+    [OND_POST_EXP] = "exp",
+};
+
+/* The kinds that are one oneDNN eltwise algorithm, with the op's scalar function. */
+static const struct {
+    dnnl_alg_kind_t alg;
+    float (*f)(float x, const void *u);
+} eltwise[] = {
+    [OND_POST_TANH] = {dnnl_eltwise_tanh, ond_scalar_tanh},
+    [OND_POST_ELU] = {dnnl_eltwise_elu, ond_scalar_elu},
+    [OND_POST_GELU_ERF] = {dnnl_eltwise_gelu_erf, ond_scalar_gelu_erf},
+    [OND_POST_GELU_TANH] = {dnnl_eltwise_gelu_tanh, ond_scalar_gelu_tanh},
+    [OND_POST_SWISH] = {dnnl_eltwise_swish, ond_scalar_swish},
+    [OND_POST_SOFTPLUS] = {dnnl_eltwise_soft_relu, ond_scalar_softplus},
+    [OND_POST_MISH] = {dnnl_eltwise_mish, ond_scalar_mish},
+    [OND_POST_ABS] = {dnnl_eltwise_abs, ond_scalar_abs},
+    [OND_POST_SQRT] = {dnnl_eltwise_sqrt, ond_scalar_sqrt},
+    [OND_POST_EXP] = {dnnl_eltwise_exp, ond_scalar_exp},
 };
 
 #define N_KINDS ((int)(sizeof names / sizeof names[0]))
@@ -28,6 +57,19 @@ static const char *const names[] = {
 const char *ond_postop_name(enum ond_postop_kind kind)
 {
     return (int)kind > 0 && (int)kind < N_KINDS ? names[kind] : NULL;
+}
+
+int ond_postop_alg(enum ond_postop_kind kind)
+{
+    return kind >= OND_POST_TANH && (int)kind < N_KINDS ? (int)eltwise[kind].alg : 0;
+}
+
+enum ond_postop_kind ond_postop_of_alg(int alg)
+{
+    for (int k = OND_POST_TANH; k < N_KINDS; k++)
+        if ((int)eltwise[k].alg == alg)
+            return (enum ond_postop_kind)k;
+    return 0;
 }
 
 const char *ond_post_str(const struct ond_node *n, char *buf, size_t len)
@@ -98,9 +140,15 @@ enum ond_status ond_apply_post(const struct ond_node *n, const struct ond_info *
                 out[j] += xd[j];
             break;
         }
-        default:
-            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "post-op %d is unknown",
-                                 (int)q->kind);
+        default: {
+            if (!ond_postop_alg(q->kind))
+                return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL, "post-op %d is unknown",
+                                     (int)q->kind);
+            const struct ond_unary u = {.alpha = a, .beta = b};
+            for (uint64_t j = 0; j < numel; j++)
+                out[j] = eltwise[q->kind].f(out[j], &u);
+            break;
+        }
         }
     }
     return OND_OK;
@@ -136,7 +184,8 @@ enum ond_status ond_post_parse(struct ond_node *n, int base_inputs, struct ond_e
         q->input = -1;
         q->alpha = params ? params->floats[2 * i] : 0.f;
         q->beta = params ? params->floats[2 * i + 1] : 0.f;
-        if (!params && (q->kind == OND_POST_CLIP || q->kind == OND_POST_LEAKY_RELU))
+        if (!params && (q->kind == OND_POST_CLIP || q->kind == OND_POST_LEAKY_RELU ||
+                        q->kind == OND_POST_ELU || q->kind == OND_POST_SWISH))
             return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                                  "post-op '%s' needs its parameters (post_params)", names[kind]);
         if (q->kind == OND_POST_SUM || q->kind == OND_POST_ADD) {

@@ -1,13 +1,13 @@
-/* qlinear.c: ONNX QLinearConv and QLinearMatMul, opset 10: the integer convolution or matrix
- * product of uint8/int8 inputs less their zero points (ops/quant_util.c), scaled by
- * x_scale * w_scale / y_scale and requantized to y's type (y_zero_point's, uint8 or int8)
- * with rounding half to even and saturation. Plain C only (sessions run the eval).
- * QLinearConv: Conv's attributes (auto_pad, dilations, group, kernel_shape, pads, strides)
- * and 1 to 3 spatial dims; x and y parameters per tensor, w_scale and w_zero_point per tensor
- * or per output channel [M]; optional int32 bias B [M] added to the int32 sums.
- * QLinearMatMul: numpy.matmul shapes and batch broadcasting; a's parameters per tensor or
- * per row of A [M], b's per tensor or per column of B [N], y's per tensor. Every zero point
- * is required and must have its tensor's type; scales must be positive and finite. */
+/* qlinear.c: ONNX QLinearConv, opset 10, and QLinearMatMul, opsets 10 and 21 (21 adds float8 and
+ * float16 types, refused): the integer convolution or matrix product of uint8/int8 inputs less
+ * their zero points (ops/quant_util.c), scaled by x_scale * w_scale / y_scale and requantized to
+ * y's type (y_zero_point's, uint8 or int8) with rounding half to even and saturation. Plain C only
+ * (sessions run the eval). QLinearConv: Conv's attributes (auto_pad, dilations, group,
+ * kernel_shape, pads, strides) and 1 to 3 spatial dims; x and y parameters per tensor, w_scale and
+ * w_zero_point per tensor or per output channel [M]; optional int32 bias B [M] added to the int32
+ * sums. QLinearMatMul: numpy.matmul shapes and batch broadcasting; a's parameters per tensor or
+ * per row of A [M], b's per tensor or per column of B [N], y's per tensor. Every zero point is
+ * required and must have its tensor's type; scales must be positive and finite. */
 #include <stdlib.h>
 
 #include "ops/op.h"

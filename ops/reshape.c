@@ -1,9 +1,9 @@
-/* reshape.c: ONNX Reshape, opset 1 (`shape` attribute) and opsets 5, 13, 14 (`shape` input,
- * int64; allowzero from 14). A 0 copies the input dim at its index (an explicit zero with
- * allowzero=1); one -1 takes the remaining elements. When the shape input is not constant,
- * inference follows its producers (Shape -> Gather -> Concat chains) so that symbolic dims
- * such as the batch survive a dynamic flatten. All dtypes. In a session the output is a view
- * of the input's buffer (plain row-major; a blocked input is reordered first). */
+/* reshape.c: ONNX Reshape, opset 1 (`shape` attribute) and opsets 5, 13, 14, 19, 21, 23, 24, 25
+ * (`shape` input, int64; allowzero from 14; 19 and later only add types). A 0 copies the input dim
+ * at its index (an explicit zero with allowzero=1); one -1 takes the remaining elements. When the
+ * shape input is not constant, inference follows its producers (Shape -> Gather -> Concat chains)
+ * so that symbolic dims such as the batch survive a dynamic flatten. All dtypes. In a session the
+ * output is a view of the input's buffer (plain row-major; a blocked input is reordered first). */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

@@ -1,7 +1,7 @@
-/* shape.c: ONNX Shape, opsets 1, 13 and 15 (optional start and end attributes, negative
- * counting from the back, clamped to [0, rank]). Any input dtype; output int64 [count].
- * Its value needs only the input's dims: Reshape's inference reads them through
- * ond_shape_value when the input has no data. */
+/* shape.c: ONNX Shape, opsets 1, 13, 15, 19, 21, 23, 24 and 25 (19 and later only add types;
+ * optional start and end attributes, negative counting from the back, clamped to [0, rank]). Any
+ * input dtype; output int64 [count]. Its value needs only the input's dims: Reshape's inference
+ * reads them through ond_shape_value when the input has no data. */
 #include <string.h>
 
 #include "ops/op.h"
@@ -67,5 +67,5 @@ const struct ond_op ond_op_shape = {
     .domain = "", .name = "Shape", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct shape),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .dims_only = true,
 };

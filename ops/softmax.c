@@ -1,10 +1,11 @@
-/* softmax.c: ONNX Softmax. Opsets 1 and 11: the input is coerced to 2-D at `axis` (default 1)
- * and each row of the flattened dims axis.. is normalized; opset 13: normalized along `axis`
- * alone (default -1). float only.
- * Sessions: oneDNN softmax. Opset 13 runs on the input in the layout it arrives in (plain
+/* softmax.c: ONNX Softmax and LogSoftmax (y = x - max - log(sum(exp(x - max)))). Opsets 1
+ * and 11: the input is coerced to 2-D at `axis` (default 1) and each row of the flattened
+ * dims axis.. is normalized; opset 13: normalized along `axis` alone (default -1). float only.
+ * Sessions: oneDNN softmax or logsoftmax. Opset 13 runs on the input in the layout it arrives in (plain
  * if oneDNN has no kernel for that layout); the coerced 2-D form of opsets 1 and 11 runs on
  * a [rows, len] view of the plain input. */
 #include <math.h>
+#include <string.h>
 
 #include "ops/op.h"
 #include "runtime/exec.h"
@@ -44,9 +45,14 @@ static int64_t prod(const int64_t *d, int from, int to)
     return p;
 }
 
+static bool is_log(const struct ond_node *n)
+{
+    return strcmp(n->op->name, "LogSoftmax") == 0;
+}
+
 /* Normalizes `len` values `stride` apart, subtracting their max first so exp cannot
- * overflow. */
-static void normalize(const float *x, float *y, int64_t len, int64_t stride)
+ * overflow (and LogSoftmax keeps the precision of x - max near the max). */
+static void normalize(const float *x, float *y, int64_t len, int64_t stride, bool log_)
 {
     float max = x[0];
     for (int64_t i = 1; i < len; i++)
@@ -56,8 +62,10 @@ static void normalize(const float *x, float *y, int64_t len, int64_t stride)
         y[i * stride] = expf(x[i * stride] - max);
         sum += y[i * stride];
     }
+    double lse = log(sum);
     for (int64_t i = 0; i < len; i++)
-        y[i * stride] = (float)(y[i * stride] / sum);
+        y[i * stride] = log_ ? (float)((double)x[i * stride] - max - lse)
+                             : (float)(y[i * stride] / sum);
 }
 
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
@@ -81,7 +89,8 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     float *ys = out_data[0];
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++)
-            normalize(xs + o * len * inner + i, ys + o * len * inner + i, len, inner);
+            normalize(xs + o * len * inner + i, ys + o * len * inner + i, len, inner,
+                      is_log(n));
     return OND_OK;
 }
 
@@ -89,8 +98,12 @@ static enum ond_status softmax_pd(struct ond_prep *p, const dnnl_memory_desc_t *
                                   dnnl_primitive_desc_t *pd, struct ond_error *err)
 {
     dnnl_softmax_desc_t desc;
-    OND_DNNL(dnnl_softmax_forward_desc_init(&desc, dnnl_forward_inference, src, axis), p->node,
-             err);
+    if (is_log(p->node))
+        OND_DNNL(dnnl_logsoftmax_forward_desc_init(&desc, dnnl_forward_inference, src, axis),
+                 p->node, err);
+    else
+        OND_DNNL(dnnl_softmax_forward_desc_init(&desc, dnnl_forward_inference, src, axis),
+                 p->node, err);
     return ond_prep_pd(p, &desc, pd, err);
 }
 
@@ -131,6 +144,20 @@ const struct ond_op ond_op_softmax_1 = {
 
 const struct ond_op ond_op_softmax_13 = {
     .domain = "", .name = "Softmax", .since = 13,
+    .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+    .params_size = sizeof(struct softmax),
+    .parse = parse_13, .infer = infer, .eval = eval, .prepare = prepare,
+};
+
+const struct ond_op ond_op_log_softmax_1 = {
+    .domain = "", .name = "LogSoftmax", .since = 1,
+    .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+    .params_size = sizeof(struct softmax),
+    .parse = parse_1, .infer = infer, .eval = eval, .prepare = prepare,
+};
+
+const struct ond_op ond_op_log_softmax_13 = {
+    .domain = "", .name = "LogSoftmax", .since = 13,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct softmax),
     .parse = parse_13, .infer = infer, .eval = eval, .prepare = prepare,

@@ -1,6 +1,7 @@
-/* squeeze.c: ONNX Squeeze, opsets 1 and 11 (`axes` attribute; negative axes from 11) and 13
- * (`axes` input, int64). Without axes every dim of size 1 goes, which needs the input shape
- * known. All dtypes. In a session the output is a view of the input's buffer. */
+/* squeeze.c: ONNX Squeeze, opsets 1 and 11 (`axes` attribute; negative axes from 11) and 13, 21,
+ * 23, 24, 25 (`axes` input, int64; 21 and later only add types). Without axes every dim of size 1
+ * goes, which needs the input shape known. All dtypes. In a session the output is a view of the
+ * input's buffer. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

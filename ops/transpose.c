@@ -1,5 +1,6 @@
-/* transpose.c: ONNX Transpose, opsets 1 and 13 (same semantics). Attribute perm, a
- * permutation of the input's axes; default reverses them. All dtypes. */
+/* transpose.c: ONNX Transpose, opsets 1, 13, 21, 23, 24 and 25 (same semantics; 21 and later only
+ * add types). Attribute perm, a permutation of the input's axes; default reverses them. All
+ * dtypes. */
 #include <string.h>
 
 #include "ops/op.h"

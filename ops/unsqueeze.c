@@ -1,6 +1,6 @@
-/* unsqueeze.c: ONNX Unsqueeze, opsets 1 and 11 (`axes` attribute, required; negative axes
- * from 11) and 13 (`axes` input, int64). Axes index the output, in any order. All dtypes.
- * In a session the output is a view of the input's buffer. */
+/* unsqueeze.c: ONNX Unsqueeze, opsets 1 and 11 (`axes` attribute, required; negative axes from 11)
+ * and 13, 21, 23, 24, 25 (`axes` input, int64; 21 and later only add types). Axes index the
+ * output, in any order. All dtypes. In a session the output is a view of the input's buffer. */
 #include "ops/op.h"
 #include "runtime/exec.h"
 

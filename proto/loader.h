@@ -6,16 +6,17 @@
 #include "runtime/ir.h"
 
 #define OND_MIN_IR_VERSION 3
-#define OND_MAX_IR_VERSION 10
-#define OND_MAX_OPSET 18
+#define OND_MAX_IR_VERSION 11
+#define OND_MAX_OPSET 26
 
-/* Builds a graph (nodes sorted, ops bound and parsed, shapes inferred, validated) from the
- * bytes of a ModelProto. dir: the folder external data resolves in (NULL: a model loaded from
- * memory, which may not reference external data). label names the source in messages.
- * partial: unsupported ops are recorded (g->unsupported) instead of failing, for inspection. */
-enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, const char *label,
-                               const struct ond_options *opts, bool partial,
-                               struct ond_graph **out, struct ond_error *err);
+/* Builds a graph (nodes sorted, ops bound and their attributes parsed, types checked) from the
+ * bytes of a ModelProto; shapes are not inferred (ond_load_graph in runtime/model.h does that).
+ * dir: the folder external data resolves in (NULL: a model loaded from memory, which may not
+ * reference external data). label names the source in messages. partial: unsupported ops are
+ * recorded (g->unsupported) instead of failing, for inspection. */
+enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, const char *label,
+                                const struct ond_options *opts, bool partial,
+                                struct ond_graph **out, struct ond_error *err);
 
 /* Reads a file whole, refusing one over max_bytes (0: no limit) before reading it. */
 enum ond_status ond_read_file(const char *path, uint64_t max_bytes, void **buf, size_t *len,

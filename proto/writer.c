@@ -279,7 +279,7 @@ static enum ond_status model(struct pool *p, const struct ond_graph *g, Onnx__Mo
     mp->has_ir_version = 1;
     mp->ir_version = g->ir_version;
     mp->producer_name = "ondine";
-    mp->producer_version = str(ond_version());
+    mp->producer_version = str(OND_VERSION_STRING);
     mp->graph = gp;
     gp->name = str(g->name);
     for (int i = 0; i < g->n_nodes && !st; i++)
@@ -289,9 +289,13 @@ static enum ond_status model(struct pool *p, const struct ond_graph *g, Onnx__Mo
         inputs[gp->n_input++] = value_info(p, g, g->inputs[i]);
     for (int i = 0; i < g->n_tensors; i++) {
         const struct ond_tensor *t = g->tensors[i];
-        if (!(t->flags & OND_TENSOR_CONST) || (!t->uses && !(t->flags & OND_TENSOR_OUTPUT)))
+        if (!(t->flags & (OND_TENSOR_CONST | OND_TENSOR_DEFAULT)) ||
+            (!t->uses && !(t->flags & OND_TENSOR_OUTPUT)))
             continue;
-        inits[gp->n_initializer++] = tensor(p, t->name, &t->info);
+        struct ond_info value = t->info;
+        if (t->flags & OND_TENSOR_DEFAULT)
+            value.data = t->dflt;
+        inits[gp->n_initializer++] = tensor(p, t->name, &value);
         /* Before IR version 4 every initializer is also a graph input. */
         if (g->ir_version < 4)
             inputs[gp->n_input++] = value_info(p, g, t);

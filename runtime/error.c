@@ -1,4 +1,5 @@
-/* error.c: writing and prefixing error messages, and the names of statuses and dtypes. */
+/* error.c: writing and prefixing error messages (a node's naming the node), and the names of
+ * statuses and dtypes. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,20 @@ enum ond_status ond_fail(struct ond_error *err, enum ond_status st, const char *
         err->status = st;
         vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
+    }
+    return st;
+}
+
+enum ond_status ond_node_fail(struct ond_error *err, const struct ond_node *n,
+                              enum ond_status st, const char *fmt, ...)
+{
+    if (err) {
+        char msg[sizeof err->message];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        ond_fail(err, st, "node '%s' (%s): %s", n->name, n->op_type, msg);
     }
     return st;
 }
@@ -57,6 +72,8 @@ const char *ond_dtype_name(int32_t dtype)
     static const char *const names[] = {
         "undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
         "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16",
+        "float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4", "int4",
+        "float4e2m1", "float8e8m0", "uint2", "int2",
     };
     if (dtype < 0 || (size_t)dtype >= sizeof names / sizeof names[0])
         return "?";

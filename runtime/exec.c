@@ -313,9 +313,13 @@ static enum ond_status append_post(const struct ond_node *n, dnnl_post_ops_t po,
         return ond_dnnl(dnnl_post_ops_append_sum_v2(po, sum_scale, sum_dt), "append_sum", n,
                         err);
     case OND_POST_ADD:
+        return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "binary post-op not supported");
+    default:
         break;
     }
-    return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED, "binary post-op not supported");
+    dnnl_alg_kind_t alg = (dnnl_alg_kind_t)ond_postop_alg(q->kind);
+    return ond_dnnl(dnnl_post_ops_append_eltwise(po, scale, alg, q->alpha, q->beta),
+                    "append_eltwise", n, err);
 }
 
 /* User scratchpad; the op's own leading post-op (or NULL), then the node's; with q, the

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/op.h"
 #include "runtime/ir.h"
 
 struct ond_arena_block {
@@ -492,54 +491,3 @@ done:
     return st;
 }
 
-enum ond_status ond_graph_bind_ops(struct ond_graph *g, bool partial, struct ond_error *err)
-{
-    char list[700] = "";
-    size_t at = 0;
-    int missing = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        struct ond_node *n = g->nodes[i];
-        n->op = ond_op_find(n->domain, n->op_type, n->opset);
-        if (n->op)
-            continue;
-        /* List each unsupported (domain, op, version) once. */
-        char item[200];
-        snprintf(item, sizeof item, "%s%s%s-%lld", n->domain, *n->domain ? "." : "",
-                 n->op_type, (long long)n->opset);
-        if (strstr(list, item))
-            continue;
-        missing++;
-        if (at < sizeof list - 1)
-            at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", missing > 1 ? ", " : "",
-                                   item);
-    }
-    if (missing && partial)
-        g->unsupported = ond_strdup(g, list, strlen(list), err);
-    else if (missing)
-        return ond_fail(err, OND_STATUS_UNSUPPORTED, "unsupported op%s (domain.op-opset): %s",
-                        missing > 1 ? "s" : "", list);
-    for (int i = 0; i < g->n_nodes; i++) {
-        struct ond_node *n = g->nodes[i];
-        const struct ond_op *op = n->op;
-        if (!op)
-            continue;
-        if (n->n_in < op->min_in || n->n_in > op->max_in || n->n_out < op->min_out ||
-            n->n_out > op->max_out)
-            return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                                 "takes %d to %d inputs and %d to %d outputs, got %d and %d",
-                                 op->min_in, op->max_in, op->min_out, op->max_out, n->n_in,
-                                 n->n_out);
-        for (int k = 0; k < op->min_in; k++)
-            if (!n->in[k])
-                return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
-                                     "required input %d is empty", k);
-        if (op->params_size && !(n->params = ond_alloc(g, op->params_size, err)))
-            return err ? err->status : OND_STATUS_NO_MEMORY;
-        if (op->parse) {
-            enum ond_status st = op->parse(n, n->params, err);
-            if (st)
-                return st;
-        }
-    }
-    return OND_OK;
-}

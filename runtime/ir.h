@@ -32,6 +32,10 @@ enum {
     OND_TENSOR_OUTPUT = 2, /* graph output */
     OND_TENSOR_CONST = 4,  /* initializer or folded constant: info.data holds its value */
     OND_TENSOR_BADTYPE = 8, /* declared with a type ondine cannot hold (string, sequence...) */
+    OND_TENSOR_DEFAULT = 16, /* with INPUT: an initializer also listed as a graph input (IR < 4),
+                                a default the caller may override at run time: its value is
+                                at dflt, info.data is NULL (passes and inference treat it as
+                                run-time data); in graph->defaults, not graph->inputs */
 };
 
 struct ond_node;
@@ -46,6 +50,7 @@ struct ond_tensor {
     struct ond_node *producer;
     int uses;              /* node inputs that read it, graph outputs not counted */
     int id;                /* index in graph->tensors */
+    const void *dflt;      /* OND_TENSOR_DEFAULT: the initializer's value (in own) */
     float qscale;          /* the scale of its int8 form a QDQ model gives (fold_qdq); 0: none */
     bool qunsigned;        /* with qscale: u8 (non-negative), else s8 */
 };
@@ -81,6 +86,18 @@ enum ond_postop_kind {
     OND_POST_HARD_SWISH,
     OND_POST_SUM,         /* add the tensor of node input `input` in place (residual) */
     OND_POST_ADD,         /* add the tensor of node input `input`, read-only (binary) */
+    /* oneDNN eltwise algorithms with their alpha and beta (ond_postop_alg), computed in C by
+     * the ops' own scalar functions: */
+    OND_POST_TANH,
+    OND_POST_ELU,         /* alpha */
+    OND_POST_GELU_ERF,
+    OND_POST_GELU_TANH,
+    OND_POST_SWISH,       /* alpha */
+    OND_POST_SOFTPLUS,
+    OND_POST_MISH,
+    OND_POST_ABS,
+    OND_POST_SQRT,
+    OND_POST_EXP,
 };
 
 struct ond_postop {
@@ -134,6 +151,8 @@ struct ond_graph {
     struct ond_tensor **tensors;
     int n_inputs, n_outputs;
     struct ond_tensor **inputs;  /* run-time inputs only */
+    int n_defaults;
+    struct ond_tensor **defaults; /* OND_TENSOR_DEFAULT inputs, which callers may leave out */
     struct ond_tensor **outputs;
     int n_syms, cap_syms;
     const char **syms;           /* symbolic dim names: dim d <= -2 is syms[-2 - d] */
@@ -144,6 +163,10 @@ struct ond_graph {
 /* ---- errors (runtime/error.c) ---- */
 enum ond_status ond_fail(struct ond_error *err, enum ond_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ond_fail with "node 'NAME' (OP): " before the message. */
+enum ond_status ond_node_fail(struct ond_error *err, const struct ond_node *n,
+                              enum ond_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Prepend context ("loading 'x.onnx': ") to a message already set. */
 void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -152,12 +175,16 @@ void ond_error_prefix(struct ond_error *err, const char *fmt, ...)
 /* With ONDINE_TRACE set, prints the wall and CPU time spent since the previous call on this
  * thread, naming it phase, and the peak RSS; NULL only starts the clock. */
 void ond_trace(const char *phase);
+/* With ONDINE_TRACE set, prints "ondine: " and the message on a line (events: a plan evicted). */
+void ond_trace_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- arena (runtime/graph.c): 64-byte aligned, zeroed, freed with the graph ---- */
 void *ond_alloc(struct ond_graph *g, size_t size, struct ond_error *err);
 char *ond_strdup(struct ond_graph *g, const char *s, size_t len, struct ond_error *err);
 
 /* ---- dtypes and dims (runtime/tensor.c) ---- */
+/* The highest TensorProto data type ONNX defines (int2, IR 11); ondine holds fewer. */
+#define OND_DTYPE_LAST_ONNX 26
 size_t ond_dtype_size(int32_t dtype);   /* 0 for unsupported types */
 bool ond_dtype_supported(int32_t dtype);
 /* Elements of a fully known shape; false on overflow, unknown dims or over limit. */
@@ -196,6 +223,10 @@ struct ond_node *ond_graph_add_node(struct ond_graph *g, int n_in, int n_out,
                                     struct ond_error *err);
 int ond_graph_symbol(struct ond_graph *g, const char *name, struct ond_error *err);
 int64_t ond_graph_opset(const struct ond_graph *g, const char *domain); /* -1 if not imported */
+/* runtime/shape_operands.c: per graph input, whether its value decides some shape (it flows
+ * into a shape position: Reshape's shape, Pad's pads...), then true per default (a session
+ * knows defaults at planning too); malloc'd, NULL when out of memory. */
+bool *ond_shape_operands(const struct ond_graph *g);
 /* Orders nodes topologically (stable: keeps file order where legal); fails on a cycle. */
 enum ond_status ond_graph_sort(struct ond_graph *g, struct ond_error *err);
 /* Drops dead nodes (and their attributes), recounts uses, sorts. */
@@ -203,9 +234,6 @@ enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err);
 /* Forgets n's attributes, freeing the data of tensor attributes (only n holds them). */
 void ond_node_drop_attrs(struct ond_graph *g, struct ond_node *n);
 enum ond_status ond_graph_validate(const struct ond_graph *g, struct ond_error *err);
-/* Binds every node to its op and runs the op's parse, in node order. Unsupported ops are all
- * listed in one error; with partial, they are recorded in g->unsupported and left unbound. */
-enum ond_status ond_graph_bind_ops(struct ond_graph *g, bool partial, struct ond_error *err);
 const struct ond_attr *ond_node_attr(const struct ond_node *n, const char *name);
 
 /* ---- shape inference (runtime/infer.c) ---- */

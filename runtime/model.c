@@ -1,5 +1,6 @@
-/* model.c: the public model API: options, loading from a file or a buffer (then the
- * optimization passes, runtime/passes/), and queries. */
+/* model.c: the public model API: loading from a file or a buffer (proto, then shape inference
+ * and validation, then the optimization passes, runtime/passes/), queries, the version, and
+ * session creation (int8 calibration, runtime/calibrate.c, then the session, session.c). */
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -8,25 +9,28 @@
 
 #include "proto/loader.h"
 #include "runtime/model.h"
-
-void ond_options_init(struct ond_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->opt_level = 2;
-    o->precision = OND_PRECISION_FP32;
-    /* Well above what CNNs need (ResNet-50 at batch 256 holds 3.4 GiB of weights and
-     * activations, its largest tensor has 205M elements), low enough that a hostile file
-     * cannot take a machine's memory. */
-    o->max_file_bytes = 2ull << 30;          /* protobuf's own limit */
-    o->max_tensor_elements = 1ull << 30;
-    o->max_total_bytes = 8ull << 30;
-    o->max_nodes = 1 << 20;
-    o->max_depth = 64;
-}
+#include "runtime/session.h"
 
 const char *ond_version(void)
 {
-    return "0.1.0";
+    return OND_VERSION_STRING;
+}
+
+enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, const char *label,
+                               const struct ond_options *opts, bool partial,
+                               struct ond_graph **out, struct ond_error *err)
+{
+    struct ond_graph *g = NULL;
+    enum ond_status st = ond_parse_graph(buf, len, dir, label, opts, partial, &g, err);
+    if (!st && ((st = ond_graph_infer(g, err)) || (st = ond_graph_validate(g, err)))) {
+        if (label)
+            ond_error_prefix(err, "%s: ", label);
+        ond_graph_free(g);
+        return st;
+    }
+    ond_trace("infer");
+    *out = g;
+    return st;
 }
 
 /* Runs the optimization passes on a loaded graph and wraps it in a model; frees g on
@@ -137,4 +141,16 @@ enum ond_status ond_model_output(const struct ond_model *m, size_t i, struct ond
     if (!m || !info || i >= (size_t)m->graph->n_outputs)
         return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_model_output: no output %zu", i);
     return describe(m->graph->outputs[i], info);
+}
+
+enum ond_status ond_session_create(const struct ond_model *model, const struct ond_options *opts,
+                                   struct ond_session **out, struct ond_error *err)
+{
+    float *qscale = NULL;
+    bool *qunsigned = NULL;
+    enum ond_status st = OND_OK;
+    if (model && out && opts && opts->precision == OND_PRECISION_INT8 &&
+        !model->graph->unsupported)
+        st = ond_calibrate(model, opts, &qscale, &qunsigned, err);
+    return st ? st : ond_session_create_scaled(model, opts, qscale, qunsigned, out, err);
 }

@@ -51,8 +51,11 @@ enum ond_status ond_reference_run(const struct ond_graph *g, const struct ond_va
         st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate the reference run");
         goto done;
     }
-    for (int i = 0; i < nt; i++)
+    for (int i = 0; i < nt; i++) {
         info[i] = g->tensors[i]->info;
+        if (g->tensors[i]->flags & OND_TENSOR_DEFAULT)
+            info[i].data = g->tensors[i]->dflt; /* the reference runs on defaults only */
+    }
     if (n_inputs != (size_t)g->n_inputs) {
         st = ond_fail(err, OND_STATUS_INVALID_INPUT, "expected %d inputs, got %zu", g->n_inputs,
                       n_inputs);

@@ -31,6 +31,9 @@ enum ond_status ond_session_plan_stats(struct ond_session *s, const struct ond_v
                                        size_t n_inputs, struct ond_plan_stats *stats,
                                        struct ond_error *err);
 
+/* How many plans the session has built (found again in its cache, a plan is not rebuilt). */
+int ond_session_plans_built(struct ond_session *s);
+
 /* One step of a profiled run: a node's primitive or eval, a reorder or a copy. */
 struct ond_profile_step {
     const char *node;    /* node name ("" for a reorder the planner inserted) */
@@ -52,6 +55,15 @@ enum ond_status ond_session_profile(struct ond_session *s, const struct ond_valu
                                     size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
                                     struct ond_profile *prof, struct ond_error *err);
 void ond_profile_free(struct ond_profile *prof);
+
+/* A session of opts' precision; for int8, with the scales of ond_calibrate (taken over, freed
+ * with the session or on failure; NULL otherwise). ond_session_create (runtime/model.c)
+ * calibrates first, then calls it: calibration runs observer sessions, so sessions do not call
+ * it themselves. */
+enum ond_status ond_session_create_scaled(const struct ond_model *model,
+                                          const struct ond_options *opts, float *qscale,
+                                          bool *qunsigned, struct ond_session **out,
+                                          struct ond_error *err);
 
 /* An f32 session (opts' precision ignored) whose plans keep every float activation, for
  * calibration and debugging: ond_session_observe runs inputs and gives fn each activation

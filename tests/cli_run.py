@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """`ondine run` end to end: a small Conv -> Relu -> Flatten -> Gemm model built with onnx.helper,
-inputs from .pb and .npy files, outputs compared with numpy; random inputs; error exits.
+inputs from .pb and .npy files (NAME=FILE or a bare FILE), outputs compared with numpy and
+written as .pb or .npy, --print; random inputs; error exits; `ondine bench` on an input file
+and for a duration; `inspect --after` refusing a pass that does not run.
 Usage: cli_run.py ONDINE_BINARY WORK_DIR"""
 import os
 import subprocess
@@ -73,4 +75,44 @@ assert ops.count("Conv") == 1 and ops.count("Gemm") == 1 and ops.count("Relu") =
 conv = next(e for e in trace if e["cat"] == "Conv")
 assert ":" in conv["args"]["impl"] and conv["args"]["dst"].startswith("f32 "), conv
 assert all(e["dur"] >= 0 for e in trace) and "profile:" in out.stdout, out.stdout
+
+# A bare FILE for this one-input model; outputs as .npy; --print stats and values.
+out = run("--input", f"{work}/x.npy", "--output-dir", f"{work}/out_npy2", "--output-format", "npy",
+          "--print", "stats")
+got = np.load(f"{work}/out_npy2/output_0.npy")
+assert got.shape == (3, 5) and np.allclose(got, want, rtol=1e-4, atol=1e-4), got
+stats = next(l for l in out.stdout.splitlines() if l.startswith("  min "))
+lo, hi = float(stats.split()[1]), float(stats.split()[3])
+assert abs(lo - got.min()) <= 1e-5 * abs(got.min()) + 1e-6 and abs(hi - got.max()) <= 1e-5 * abs(got.max()) + 1e-6, stats
+out = run("--input", f"{work}/x.pb", "--print", "values")
+printed = [float(v) for l in out.stdout.splitlines() if l.startswith("  ") and "top-" not in l
+           for v in l.split()]
+assert np.allclose(np.array(printed).reshape(3, 5), want, rtol=1e-4, atol=1e-4), printed
+# Repeated inputs, bad --output-format / --print, an .npy dtype ondine does not read.
+err = run("--input", f"x={work}/x.pb", "--input", f"{work}/x.npy", expect=1).stderr
+assert "input 'x' is given twice" in err, err
+assert "--output-format takes pb or npy" in run("--output-format", "csv", expect=2).stderr
+assert "--print takes stats or values" in run("--print", "all", expect=2).stderr
+np.save(os.path.join(work, "x16.npy"), x.astype(np.float16))
+err = run("--input", f"{work}/x16.npy", expect=1).stderr
+assert "unsupported .npy dtype '<f2'" in err, err
+
+# bench: an input file and --duration (at least one timed run; all within about the duration).
+def bench(*args, expect=0):
+    p = subprocess.run([ondine, "bench", model, *args], capture_output=True, text=True)
+    assert p.returncode == expect, (args, p.returncode, p.stdout, p.stderr)
+    return p
+r = __import__("json").loads(bench("--input", f"{work}/x.npy", "--duration", "0.3", "--json",
+                                   "--threads", "1").stdout)
+assert r["batch"] == 1 and r["iters"] >= 1 and r["iters"] * r["min_ms"] <= 300 + r["p99_ms"], r
+assert "input 'x': expected float[N,2,4,4]" in bench("--input", f"{work}/bad.npy", expect=1).stderr
+assert "--duration takes seconds" in bench("--duration", "0", expect=2).stderr
+
+# inspect --after refuses a pass that does not run at the chosen level, or is disabled.
+p = subprocess.run([ondine, "inspect", model, "-O1", "--after", "fuse_activation", "--dot",
+                    f"{work}/g.dot"], capture_output=True, text=True)
+assert p.returncode == 2 and "runs from -O2 on, not at -O1" in p.stderr, p.stderr
+p = subprocess.run([ondine, "inspect", model, "--disable-pass", "fuse_activation", "--after",
+                    "fuse_activation", "--dot", f"{work}/g.dot"], capture_output=True, text=True)
+assert p.returncode == 2 and "is disabled" in p.stderr, p.stderr
 print("ondine run: ok")

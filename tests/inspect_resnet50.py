@@ -53,12 +53,13 @@ RESIDUAL = re.compile(r"^Conv '[^']+' \+ (Add|Sum) '[^']+' \+ Relu '[^']+' -> "
                       r"Conv '[^']+' \[sum, relu\]$")
 for path, add in ((model, "Add"), (caffe2, "Sum")):
     r = json.loads(inspect("--json", "--passes", path))
+    lines = [f["line"] for f in r["fusions"]]
     rewrites = {p["name"]: p["rewrites"] for p in r["passes"]}
     assert rewrites["fold_batchnorm"] == 53, rewrites
     assert rewrites["fuse_residual_add"] == 16, rewrites
-    residual = [f for f in r["fusions"] if RESIDUAL.match(f)]
-    assert len(residual) == 16 and all(f" + {add} '" in f for f in residual), r["fusions"]
-    folded = [f for f in r["fusions"] if " + BatchNormalization '" in f]
+    residual = [f for f in lines if RESIDUAL.match(f)]
+    assert len(residual) == 16 and all(f" + {add} '" in f for f in residual), lines
+    folded = [f for f in lines if " + BatchNormalization '" in f]
     assert len(folded) == 53, folded
     assert r["optimized"]["nodes"] == OPTIMIZED, r["optimized"]
     assert r["optimized"]["nodes_total"] == 56, r["optimized"]
@@ -90,6 +91,18 @@ inspect("--dot", dot, "--after", "all", model)
 with open(dot) as f:
     final = f.read()
 assert final.count('label="Conv [sum, relu]') == 16 and "Add" not in final, final[:500]
+# Labels: the name within its block, attributes in short, shapes keeping the
+# symbolic batch N everywhere (not 1 inside and N at the ends).
+stem = 'tooltip="/conv1/Conv\\nconv1.weight float[64,3,7,7]\\n/conv1/Conv_bias float[64]", ' \
+    'label="Conv [relu] k7x7 p3 s2\\nconv1\\n[N,64,112,112]"'
+assert stem in final, final[:1500]
+assert 'label="/layer1/layer1.0"' in final and "[1," not in final, final[:1500]
+html = f"{work}/resnet50.html"
+inspect("--passes", "--html", html, model)
+with open(html) as f:
+    page = f.read()
+# The blocks overview links each block to its cluster in the optimized graph.
+assert page.count('href="#ac') == 16 and page.count('<g id="ac') == 16, page[:1000]
 if os.access("/usr/bin/dot", os.X_OK):
     svg = f"{work}/resnet50.svg"
     inspect("--svg", svg, model)
@@ -121,6 +134,9 @@ assert bad.returncode == 1 and "unknown pass 'fold_everything'" in bad.stderr \
 bad = subprocess.run([ondine, "inspect", "--dot", dot, "--after", "fold_everything", model],
                      capture_output=True, text=True)
 assert bad.returncode == 2 and "unknown pass" in bad.stderr, bad.stderr
+bad = subprocess.run([ondine, "inspect", "-O1", "--dot", dot, "--after", "fuse_activation", model],
+                     capture_output=True, text=True)
+assert bad.returncode == 2 and "runs from -O2 on, not at -O1" in bad.stderr, bad.stderr
 print("inspect --passes, --dot/--svg --after, pass options: ok")
 
 # -O1 output is standard ONNX: onnx.checker's full check (with shape inference) passes.

@@ -1,11 +1,17 @@
 /* test_concurrency.c: the thread-safety contract of ondine.h. One session run from 4 threads
  * at once on different inputs and batch sizes (so that plans are also built concurrently)
- * gives outputs bitwise equal to runs made one after another from one thread; repeated runs
- * are bitwise identical; sessions of one model created and run in parallel agree too; a run
- * leaves the caller's floating-point control (MXCSR) as it was. */
+ * gives outputs bitwise equal to runs made one after another from one thread, also when runs
+ * must wait for a context (max_concurrent_runs 1) and when plans are evicted while others run
+ * (a plan cache of one byte); repeated runs are bitwise identical; sessions of one model
+ * created and run in parallel agree too; a run leaves the caller's OpenMP thread count and
+ * the floating-point control (MXCSR) of the caller and of the OpenMP workers as they were. */
+#include <errno.h>
+#include <omp.h>
 #include <pthread.h>
+#include <time.h>
 #include <xmmintrin.h>
 
+#include "runtime/session.h"
 #include "tests/util.h"
 
 #define N_THREADS 4
@@ -99,11 +105,14 @@ static enum ond_status run_one(struct ond_session *s, int i, float *y, bool allo
     return st;
 }
 
-static struct ond_session *session_with_threads(const struct ond_model *model, int threads)
+static struct ond_session *session_with(const struct ond_model *model, int threads,
+                                        int max_runs, uint64_t cache_bytes)
 {
     struct ond_options o;
     ond_options_init(&o);
     o.threads = threads;
+    o.max_concurrent_runs = max_runs;
+    o.max_plan_cache_bytes = cache_bytes;
     struct ond_session *s = NULL;
     struct ond_error err = {0};
     if (ond_session_create(model, &o, &s, &err))
@@ -179,7 +188,7 @@ static void test_one_session_many_threads(void **state)
     struct ond_model *model = small_cnn();
     make_inputs();
     /* The single-threaded results, twice: repeated runs are bitwise identical. */
-    struct ond_session *ref = session_with_threads(model, 2);
+    struct ond_session *ref = session_with(model, 2, 0, 1ull << 30);
     struct ond_error err = {0};
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < N_INPUTS; i++) {
@@ -194,9 +203,17 @@ static void test_one_session_many_threads(void **state)
         }
     ond_session_free(ref);
     /* A fresh session: its plans for both batch sizes are built by the racing threads. */
-    struct ond_session *s = session_with_threads(model, 2);
+    struct ond_session *s = session_with(model, 2, 0, 1ull << 30);
     run_workers(model, s);
     /* And once more on the planned session. */
+    run_workers(model, s);
+    ond_session_free(s);
+    /* One context for all: runs wait for it. */
+    s = session_with(model, 2, 1, 1ull << 30);
+    run_workers(model, s);
+    ond_session_free(s);
+    /* Every plan but the newest is evicted as soon as no run holds it. */
+    s = session_with(model, 2, 0, 1);
     run_workers(model, s);
     ond_session_free(s);
     /* Sessions of one model, created and run in parallel. */
@@ -232,11 +249,136 @@ static void test_caller_fp_state(void **state)
     ond_model_free(model);
 }
 
+/* Two runs inside one session at once: each observing run, while it holds its activations
+ * (in the observer callback), waits for the other to be there too. Runs serialized by the
+ * session would time out here. */
+struct meet {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int arrived;
+    bool timed_out;
+};
+
+struct observer {
+    pthread_t thread;
+    struct ond_session *s;
+    struct meet *m;
+    int i;
+    bool first;
+    enum ond_status st;
+    char message[1024];
+};
+
+static void wait_for_other(void *arg, const struct ond_tensor *t, const float *data,
+                           size_t numel)
+{
+    (void)t, (void)data, (void)numel;
+    struct observer *o = arg;
+    struct meet *m = o->m;
+    if (!o->first)
+        return;
+    o->first = false;
+    pthread_mutex_lock(&m->lock);
+    m->arrived++;
+    pthread_cond_broadcast(&m->cond);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    while (m->arrived < 2 && !m->timed_out)
+        if (pthread_cond_timedwait(&m->cond, &m->lock, &until) == ETIMEDOUT)
+            m->timed_out = true;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void *observe_one(void *arg)
+{
+    struct observer *o = arg;
+    struct ond_value in = {.name = "x", .dtype = OND_DTYPE_FLOAT, .rank = 4,
+                           .dims = {inputs[o->i].batch, 3, 16, 16}, .data = inputs[o->i].x,
+                           .size = sizeof(float) * (size_t)(inputs[o->i].batch * IMAGE)};
+    struct ond_error err = {0};
+    o->st = ond_session_observe(o->s, &in, 1, wait_for_other, o, &err);
+    memcpy(o->message, err.message, sizeof o->message);
+    return NULL;
+}
+
+static void test_runs_overlap(void **state)
+{
+    (void)state;
+    struct ond_model *model = small_cnn();
+    make_inputs();
+    struct ond_options opts;
+    ond_options_init(&opts);
+    opts.threads = 1;
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    if (ond_session_create_observer(model, &opts, &s, &err))
+        fail_msg("observer: %s", err.message);
+    struct meet m = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct observer o[2];
+    for (int t = 0; t < 2; t++) {
+        /* Inputs 0 and 2 have one shape: both runs share one plan. */
+        o[t] = (struct observer){.s = s, .m = &m, .i = 2 * t, .first = true};
+        assert_int_equal(pthread_create(&o[t].thread, NULL, observe_one, &o[t]), 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        pthread_join(o[t].thread, NULL);
+        if (o[t].st)
+            fail_msg("observing run %d: %s", t, o[t].message);
+    }
+    assert_false(m.timed_out);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+/* Each thread of a team of n records its MXCSR in csr[thread]. */
+static void team_csr(int n, unsigned *csr)
+{
+#pragma omp parallel num_threads(n)
+    csr[omp_get_thread_num()] = _mm_getcsr();
+}
+
+/* A host that set 3 OpenMP threads, with denormals kept in every thread: after runs with
+ * threads=1 and threads=2 (flush-to-zero on, the default), it still has 3 threads and each of
+ * its OpenMP threads its own MXCSR. */
+static void test_host_state(void **state)
+{
+    (void)state;
+    struct ond_model *model = small_cnn();
+    make_inputs();
+    struct ond_error err = {0};
+    int host_threads = omp_get_max_threads();
+    omp_set_num_threads(3);
+    unsigned before[3], after[3];
+    team_csr(3, before);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(before[i] & 0x8040u, 0); /* no FTZ, no DAZ: the test means something */
+    for (int threads = 1; threads <= 2; threads++) {
+        struct ond_session *s = session_with(model, threads, 0, 1ull << 30);
+        float y[2 * CLASSES];
+        for (int i = 0; i < 2; i++)
+            if (run_one(s, i, y, i == 1, &err))
+                fail_msg("run: %s", err.message);
+        assert_int_equal(omp_get_max_threads(), 3);
+        assert_int_equal(_mm_getcsr(), before[0]);
+        team_csr(3, after);
+        for (int i = 0; i < 3; i++)
+            if (after[i] != before[i])
+                fail_msg("threads=%d: OpenMP thread %d has MXCSR %#x after the runs, %#x before",
+                         threads, i, after[i], before[i]);
+        ond_session_free(s);
+    }
+    omp_set_num_threads(host_threads);
+    ond_model_free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_session_many_threads),
         cmocka_unit_test(test_caller_fp_state),
+        cmocka_unit_test(test_host_state),
+        cmocka_unit_test(test_runs_overlap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,15 +103,25 @@ static void test_load_time_bombs(void **state)
     tm_output(m, "y");
     load_fails(m, NULL, OND_STATUS_LIMIT, "node 'pad' (Pad): output 0");
 
-    /* Expand and Tile do not exist in ondine: refused by name, whatever their shapes. */
+    /* Expand and Tile to huge constant shapes: over max_tensor_elements, or overflowing. */
     m = tm_new(8, 13);
     tm_input(m, "x", F, 1, (int64_t[]){1});
-    tm_init(m, "big", I64, 1, (int64_t[]){2}, (int64_t[]){1ll << 40, 1ll << 40});
+    tm_init(m, "big", I64, 1, (int64_t[]){2}, (int64_t[]){1ll << 20, 1ll << 20});
     tm_node(m, "Expand", "expand", "x,big", "e");
-    tm_node(m, "Tile", "tile", "x,big", "t");
     tm_output(m, "e");
+    load_fails(m, NULL, OND_STATUS_LIMIT, "node 'expand' (Expand): output 0");
+    m = tm_new(8, 13);
+    tm_input(m, "x", F, 1, (int64_t[]){1});
+    tm_init(m, "big", I64, 1, (int64_t[]){3}, (int64_t[]){1ll << 40, 1ll << 40, 1ll << 40});
+    tm_node(m, "Expand", "expand", "x,big", "e");
+    tm_output(m, "e");
+    load_fails(m, NULL, OND_STATUS_LIMIT, "node 'expand' (Expand): the output shape has too many");
+    m = tm_new(8, 13);
+    tm_input(m, "x", F, 2, (int64_t[]){2, 2});
+    tm_init(m, "reps", I64, 1, (int64_t[]){2}, (int64_t[]){1ll << 20, 1ll << 20});
+    tm_node(m, "Tile", "tile", "x,reps", "t");
     tm_output(m, "t");
-    load_fails(m, NULL, OND_STATUS_UNSUPPORTED, "Expand-13, Tile-13");
+    load_fails(m, NULL, OND_STATUS_LIMIT, "node 'tile' (Tile): output 0");
 
     /* max_nodes. */
     m = tm_new(8, 13);
@@ -494,8 +504,8 @@ static void test_run_time_indices(void **state)
     ond_session_free(s);
     ond_model_free(model);
 
-    /* Reshape's shape as a run-time input: small integer inputs are shape operands the plan
-     * is made for, so a shape that does not fit is the caller's input, named with the node. */
+    /* Reshape's shape as a run-time input: a shape operand the plan is made for, so a shape
+     * that does not fit is the caller's input, named with the node. */
     struct tm *m = tm_new(8, 13);
     tm_input(m, "x", F, 1, (int64_t[]){6});
     tm_input(m, "shape", I64, 1, (int64_t[]){2});

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "proto/loader.h"
+#include "runtime/model.h"
 #include "tests/util.h"
 
 static enum ond_status load_bytes(const void *buf, size_t len, struct ond_error *err)
@@ -108,7 +109,8 @@ static void test_encodings(void **state)
     tm_free(m);
 }
 
-/* IR 3: initializers listed as graph inputs are constants, not run-time inputs. */
+/* IR 3: initializers listed as graph inputs are defaults (not required inputs, their value
+ * kept apart from folding), or constants with fold_initializer_inputs. */
 static void test_ir3_initializer_inputs(void **state)
 {
     (void)state;
@@ -127,8 +129,25 @@ static void test_ir3_initializer_inputs(void **state)
     assert_int_equal(tm_load(m, &g, &err), OND_OK);
     assert_int_equal(g->n_inputs, 1);
     assert_string_equal(g->inputs[0]->name, "x");
+    const struct ond_tensor *w = ond_graph_find_tensor(g, "w");
+    assert_int_equal(w->flags, OND_TENSOR_INPUT | OND_TENSOR_DEFAULT);
+    assert_null(w->info.data);
+    assert_memory_equal(w->dflt, f, sizeof f);
+    assert_int_equal(g->n_defaults, 1);
+    assert_ptr_equal(g->defaults[0], w);
+    ond_graph_free(g);
+    uint8_t *bytes;
+    size_t len;
+    bytes = tm_pack(m, &len);
+    struct ond_options o;
+    ond_options_init(&o);
+    o.fold_initializer_inputs = 1;
+    assert_int_equal(ond_load_graph(bytes, len, NULL, "test", &o, false, &g, &err), OND_OK);
+    assert_int_equal(g->n_inputs, 1);
+    assert_int_equal(g->n_defaults, 0);
     assert_true(ond_graph_find_tensor(g, "w")->flags & OND_TENSOR_CONST);
     ond_graph_free(g);
+    free(bytes);
     tm_free(m);
 }
 
@@ -230,7 +249,8 @@ static void test_container_structure(void **state)
     free(amp);
 }
 
-/* 6-8: enums out of range, opsets and IR versions, empty names. */
+/* 6-8: enums out of range (the types ONNX added after bfloat16 named), opsets and IR versions
+ * (1..26, 3..11), empty names. */
 static void test_enums_opsets_names(void **state)
 {
     (void)state;
@@ -268,6 +288,26 @@ static void test_enums_opsets_names(void **state)
     m = relu_model();
     tm_proto(m)->ir_version = 2;
     assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err, "IR version 2 is not supported");
+    m = relu_model();
+    tm_proto(m)->ir_version = 12;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err, "IR version 12 is not supported "
+                 "(ondine reads 3 to 11)");
+    m = relu_model();
+    tm_proto(m)->opset_import[0]->version = 27;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "opset 27 of the default domain is beyond the supported 1..26");
+    /* Types ONNX added after bfloat16 are named; 27 is past them all. */
+    m = relu_model();
+    tm_init(m, "f8", OND_DTYPE_FLOAT, 1, d, NULL)->data_type = 17;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "value 'f8' has type float8e4m3fn, which ondine does not support");
+    m = relu_model();
+    tm_graph(m)->input[0]->type->tensor_type->elem_type = 22;
+    assert_error(load_tm(m, &err), OND_STATUS_UNSUPPORTED, &err,
+                 "node 'relu' (Relu): value 'x' has type int4");
+    m = relu_model();
+    tm_init(m, "bad", OND_DTYPE_FLOAT, 1, d, NULL)->data_type = 27;
+    assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err, "data type 27 is not an ONNX");
     m = relu_model();
     tm_graph(m)->node[0]->domain = "com.example";
     assert_error(load_tm(m, &err), OND_STATUS_INVALID_MODEL, &err, "com.example");

@@ -617,6 +617,113 @@ static void test_reference_trace(void **state)
     ond_graph_free(g);
 }
 
+/* ---- the elementwise family of issue 15 (values: the ONNX node tests; here the rules) ---- */
+
+/* y = op(a, b) of inputs with the given dtypes and shapes. */
+static struct tm *binary_model(int64_t opset, const char *op, int32_t ta, int ra,
+                               const int64_t *da, int32_t tb, int rb, const int64_t *db,
+                               Onnx__NodeProto **node)
+{
+    struct tm *m = tm_new(8, opset);
+    tm_input(m, "a", ta, ra, da);
+    tm_input(m, "b", tb, rb, db);
+    tm_output(m, "y");
+    *node = tm_node(m, op, "n", "a,b", "y");
+    return m;
+}
+
+static void test_eltwise_15_rules(void **state)
+{
+    (void)state;
+    Onnx__NodeProto *n;
+    /* Less-1 with broadcast 1, axis 0: B [2] compared along A's rows. */
+    struct tm *m = binary_model(1, "Less", F, 2, D23, F, 1, D2, &n);
+    tm_attr_int(m, n, "broadcast", 1);
+    tm_attr_int(m, n, "axis", 0);
+    static const float a[] = {0, 1, 2, 3, 4, 5}, b[] = {1, 4};
+    static const uint8_t want[] = {1, 0, 0, 1, 0, 0};
+    struct ond_value in[2] = {ond_test_value("a", F, 2, D23, a), ond_test_value("b", F, 1, D2, b)};
+    struct run r;
+    run(&r, tm_load_ok(m), in, 2);
+    assert_shape(&r.out[0], OND_DTYPE_BOOL, 2, D23);
+    assert_memory_equal(r.out[0].data, want, sizeof want);
+    run_done(&r);
+    /* Max with a NaN: the NaN wins, as numpy.maximum; Min of -0.5 and 2 picks -0.5. */
+    m = binary_model(13, "Max", F, 1, D2, F, 1, D2, &n);
+    static const float xa[] = {NAN, -0.5f}, xb[] = {1, 2};
+    in[0] = ond_test_value("a", F, 1, D2, xa);
+    in[1] = ond_test_value("b", F, 1, D2, xb);
+    run(&r, tm_load_ok(m), in, 2);
+    assert_true(isnan(((const float *)r.out[0].data)[0]));
+    assert_float_equal(((const float *)r.out[0].data)[1], 2, 0);
+    run_done(&r);
+
+    m = binary_model(1, "Equal", F, 2, D23, F, 1, D3, &n);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "A has rank 2 and B rank 1, and 'broadcast' is 0");
+    m = binary_model(13, "Less", F, 1, D3, OND_DTYPE_INT32, 1, D3, &n);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (Less): inputs are float and int32");
+    m = binary_model(7, "And", F, 1, D3, F, 1, D3, &n);
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "type float is not supported (bool only)");
+    m = binary_model(13, "Max", OND_DTYPE_BOOL, 1, D3, OND_DTYPE_BOOL, 1, D3, &n);
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "node 'n' (Max): type bool is not supported");
+    m = binary_model(15, "Pow", F, 1, D3, OND_DTYPE_BOOL, 1, D3, &n);
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "types float ^ bool are not supported");
+    m = binary_model(16, "PRelu", F, 2, D23, F, 1, D4, &n);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "slope dim 0 (4) does not broadcast to X's (3)");
+    m = binary_model(13, "Mean", OND_DTYPE_INT32, 1, D3, OND_DTYPE_INT32, 1, D3, &n);
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "node 'n' (Mean): type int32 is not supported");
+    m = tm_new(8, 16);
+    tm_input(m, "c", F, 1, D3);
+    tm_input(m, "x", F, 1, D3);
+    tm_output(m, "y");
+    tm_node(m, "Where", "w", "c,x,x", "y");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'w' (Where): condition is float, not bool");
+    m = tm_new(8, 13);
+    tm_input(m, "x", OND_DTYPE_INT32, 1, D3);
+    tm_output(m, "y");
+    tm_node(m, "Tanh", "t", "x", "y");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "node 't' (Tanh): input 0 is int32");
+    m = unary(6, "Elu", 1, D3, &n);
+    tm_attr_int(m, n, "alpha", 1);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (Elu): attribute 'alpha' must be FLOAT");
+    /* Neg, Abs, Sign of integers wrap as numpy; Sign keeps a NaN. */
+    m = tm_new(8, 13);
+    tm_input(m, "x", OND_DTYPE_INT64, 1, D4);
+    tm_output(m, "neg");
+    tm_output(m, "abs");
+    tm_output(m, "sign");
+    tm_node(m, "Neg", "neg", "x", "neg");
+    tm_node(m, "Abs", "abs", "x", "abs");
+    tm_node(m, "Sign", "sign", "x", "sign");
+    static const int64_t xi[] = {INT64_MIN, -3, 0, 5};
+    static const int64_t neg_i[] = {INT64_MIN, 3, 0, -5}, abs_i[] = {INT64_MIN, 3, 0, 5},
+                         sign_i[] = {-1, -1, 0, 1};
+    in[0] = ond_test_value("x", OND_DTYPE_INT64, 1, D4, xi);
+    run(&r, tm_load_ok(m), in, 1);
+    assert_memory_equal(r.out[0].data, neg_i, sizeof neg_i);
+    assert_memory_equal(r.out[1].data, abs_i, sizeof abs_i);
+    assert_memory_equal(r.out[2].data, sign_i, sizeof sign_i);
+    run_done(&r);
+    m = tm_new(8, 13);
+    tm_input(m, "x", OND_DTYPE_DOUBLE, 1, D3);
+    tm_output(m, "y");
+    tm_node(m, "Sign", "sign", "x", "y");
+    static const double xd[] = {-0.5, NAN, 2};
+    in[0] = ond_test_value("x", OND_DTYPE_DOUBLE, 1, D3, xd);
+    run(&r, tm_load_ok(m), in, 1);
+    const double *yd = r.out[0].data;
+    assert_true(yd[0] == -1 && isnan(yd[1]) && yd[2] == 1);
+    run_done(&r);
+    m = tm_new(8, 13);
+    tm_input(m, "x", OND_DTYPE_UINT8, 1, D3);
+    tm_output(m, "y");
+    tm_node(m, "Neg", "neg", "x", "y");
+    tm_load_fails(m, OND_STATUS_UNSUPPORTED, "node 'neg' (Neg): input 0 is uint8");
+
+    m = unary(1, "Not", 1, D3, &n);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "node 'n' (Not): input is float, not bool");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_identity),
         cmocka_unit_test(test_reference_trace),
+        cmocka_unit_test(test_eltwise_15_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 
 #include "proto/loader.h"
+#include "runtime/model.h"
 #include "tests/util.h"
 
 #define DATA "/usr/share/libonnx-testdata/data"

@@ -1,6 +1,7 @@
 /* bench.c: `ondine bench MODEL`: load time, first-run time, latency percentiles, throughput
- * and peak RSS on seeded random inputs of the model's declared shapes (symbolic dims take
- * --batch), in the style of onnxruntime_perf_test. */
+ * and peak RSS, in the style of onnxruntime_perf_test: on --input files (as `ondine run`'s)
+ * and seeded random inputs of the declared shapes for the others (symbolic dims take --batch);
+ * --iters timed runs, or as many as fit in --duration seconds. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,13 @@
 
 static const char help[] =
     "usage: ondine bench MODEL [options]\n"
-    "  --batch N           value of symbolic dims (default 1)\n"
+    "  --input NAME=FILE   an input from FILE.pb or FILE.npy (repeatable, each input once;\n"
+    "                      a bare FILE for a one-input model); others are seeded random\n"
+    "  --batch N           value of symbolic dims of random inputs (default 1)\n"
     "  --iters K           timed runs (default 20)\n"
-    "  --warmup W          untimed runs after the first (default 3)\n"
+    "  --duration S        time runs for S seconds instead of --iters (at least one run)\n"
+    "  --warmup W          untimed runs after the first (planning) run, before the timed\n"
+    "                      ones (default 3)\n"
     "  --threads N         threads (default: all cores)\n"
     "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
     "  --disable-pass NAME skip an optimization pass (repeatable)\n"
@@ -47,11 +52,13 @@ int cli_bench(int argc, char **argv)
 {
     const char *path = NULL, *calibrate = NULL;
     long long batch = 1, iters = 20, warmup = 3;
+    double duration = 0;
     bool json = false;
     struct ond_options o;
     ond_options_init(&o);
     const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    int rc = CLI_OK;
+    const char **specs = calloc((size_t)argc + 1, sizeof *specs);
+    int n_specs = 0, rc = disabled && specs ? CLI_OK : CLI_FAIL;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         const char *a = argv[i];
         int c = cli_common_flag("bench", argc, argv, &i, &o, disabled);
@@ -62,6 +69,7 @@ int cli_bench(int argc, char **argv)
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(help, stdout);
             free(disabled);
+            free(specs);
             return CLI_OK;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
@@ -69,8 +77,17 @@ int cli_bench(int argc, char **argv)
             o.no_ftz = 1;
         } else if (i + 1 >= argc && (strcmp(a, "--batch") == 0 || strcmp(a, "--iters") == 0 ||
                                      strcmp(a, "--warmup") == 0 || strcmp(a, "--precision") == 0 ||
-                                     strcmp(a, "--calibrate") == 0)) {
+                                     strcmp(a, "--calibrate") == 0 ||
+                                     strcmp(a, "--input") == 0 ||
+                                     strcmp(a, "--duration") == 0)) {
             rc = cli_usage("bench", "%s needs a value", a);
+        } else if (strcmp(a, "--input") == 0) {
+            specs[n_specs++] = argv[++i];
+        } else if (strcmp(a, "--duration") == 0) {
+            char *end;
+            duration = strtod(argv[++i], &end);
+            if (*end || !(duration > 0 && duration <= 86400))
+                rc = cli_usage("bench", "--duration takes seconds, more than 0 and at most 86400");
         } else if (strcmp(a, "--calibrate") == 0) {
             calibrate = argv[++i];
         } else if (strcmp(a, "--batch") == 0) {
@@ -103,9 +120,20 @@ int cli_bench(int argc, char **argv)
     if ((rc = cli_session("bench", path, &o, calibrate, &m, &s)))
         goto done;
     double load_ms = now_ms() - t0;
-    if (cli_random_inputs("bench", m, batch, &in, &n_in)) {
+    n_in = ond_model_input_count(m);
+    in = calloc(n_in + 1, sizeof *in);
+    uint64_t seed = 0;
+    if (!in || cli_read_inputs("bench", m, specs, n_specs, in)) {
         rc = CLI_FAIL;
         goto done;
+    }
+    for (size_t i = 0; i < n_in; i++) {
+        struct ond_value decl;
+        ond_model_input(m, i, &decl, NULL);
+        if (!in[i].name && cli_random_input("bench", &in[i], &decl, batch, &seed)) {
+            rc = CLI_FAIL;
+            goto done;
+        }
     }
     /* The first run plans for the input shapes: primitives, weight reorders, memory. */
     t0 = now_ms();
@@ -114,8 +142,25 @@ int cli_bench(int argc, char **argv)
         goto done;
     }
     double first_ms = now_ms() - t0;
-    lat = calloc((size_t)iters, sizeof *lat);
-    for (long long i = 0; i < warmup + iters && lat; i++) {
+    /* With --duration, runs until it is spent, growing the latency array as it goes. */
+    size_t cap = duration > 0 ? 1024 : (size_t)iters;
+    lat = calloc(cap, sizeof *lat);
+    double end_ms = 0;
+    for (long long i = 0; lat; i++) {
+        if (i == warmup)
+            end_ms = now_ms() + duration * 1e3;
+        if (duration > 0 ? i > warmup && now_ms() >= end_ms : i >= warmup + iters)
+            break;
+        if ((size_t)(i - warmup) == cap && i >= warmup) {
+            double *grown = realloc(lat, 2 * cap * sizeof *lat);
+            if (!grown) {
+                fprintf(stderr, "ondine bench: cannot allocate the latency list\n");
+                rc = CLI_FAIL;
+                goto done;
+            }
+            lat = grown;
+            cap *= 2;
+        }
         t0 = now_ms();
         if (ond_session_run(s, in, n_in, out, n_out, &err)) {
             rc = cli_error("bench", &err);
@@ -123,6 +168,8 @@ int cli_bench(int argc, char **argv)
         }
         if (i >= warmup)
             lat[i - warmup] = now_ms() - t0;
+        if (i >= warmup && duration > 0)
+            iters = i - warmup + 1;
     }
     if (!lat) {
         rc = CLI_FAIL;
@@ -168,5 +215,6 @@ done:
     ond_session_free(s);
     ond_model_free(m);
     free(disabled);
+    free(specs);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/loader.h"
 #include "runtime/model.h"
@@ -47,6 +48,10 @@ int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_
     long long v;
     if (strcmp(a, "-O0") == 0 || strcmp(a, "-O1") == 0 || strcmp(a, "-O2") == 0) {
         o->opt_level = a[2] - '0';
+        return 1;
+    }
+    if (strcmp(a, "--fold-initializer-inputs") == 0) {
+        o->fold_initializer_inputs = 1;
         return 1;
     }
     if (strcmp(a, "--disable-pass") == 0 || strcmp(a, "--threads") == 0) {
@@ -220,7 +225,10 @@ static int read_npy(const char *verb, const char *path, struct ond_value *v)
         if (strncmp(descr + 8 + strspn(descr + 8, " "), types[i].code, 5) == 0)
             t = i;
     if (t < 0) {
-        fprintf(stderr, "ondine %s: %s: unsupported .npy dtype\n", verb, path);
+        const char *d = descr + 8 + strspn(descr + 8, " ");
+        fprintf(stderr, "ondine %s: %s: unsupported .npy dtype %.*s (supported: '<f4', '<f8' "
+                "read as float32, '<i8', '<i4', '|u1', '|i1', '|b1'; little-endian)\n", verb,
+                path, (int)strcspn(d, ","), d);
         goto done;
     }
     memset(v, 0, sizeof *v);
@@ -260,6 +268,95 @@ static int read_npy(const char *verb, const char *path, struct ond_value *v)
 done:
     free(buf);
     return rc;
+}
+
+/* The input an --input names: NAME=FILE when NAME is one of the model's inputs, else a bare
+ * FILE, which a one-input model takes (a FILE holding '=' only when it exists). -1 (message
+ * printed) when it names none. */
+static int spec_input(const char *verb, const struct ond_model *m, const char *spec,
+                      const char **file)
+{
+    size_t n = ond_model_input_count(m);
+    for (size_t i = 0; i < n; i++) {
+        struct ond_value decl;
+        ond_model_input(m, i, &decl, NULL);
+        size_t len = strlen(decl.name);
+        if (strncmp(spec, decl.name, len) == 0 && spec[len] == '=') {
+            *file = spec + len + 1;
+            return (int)i;
+        }
+    }
+    *file = spec;
+    if (n == 1 && (!strchr(spec, '=') || access(spec, F_OK) == 0))
+        return 0;
+    fprintf(stderr, "ondine %s: --input '%s' names no input of the model (NAME=FILE; a "
+            "bare FILE needs a one-input model and an existing file; this model has %zu)\n", verb,
+            spec, n);
+    return -1;
+}
+
+int cli_read_inputs(const char *verb, const struct ond_model *m, const char **specs,
+                    int n_specs, struct ond_value *in)
+{
+    for (int k = 0; k < n_specs; k++) {
+        const char *file;
+        int i = spec_input(verb, m, specs[k], &file);
+        if (i < 0)
+            return -1;
+        struct ond_value decl;
+        ond_model_input(m, (size_t)i, &decl, NULL);
+        if (in[i].data || in[i].name) {
+            fprintf(stderr, "ondine %s: input '%s' is given twice (--input)\n", verb, decl.name);
+            return -1;
+        }
+        if (cli_read_tensor(verb, file, &in[i]))
+            return -1;
+        free((void *)in[i].name);
+        if (!(in[i].name = strdup(decl.name)))
+            return -1;
+    }
+    return 0;
+}
+
+int cli_write_npy(const char *verb, const char *path, const struct ond_value *v)
+{
+    static const struct { int32_t dtype; const char *code; } types[] = {
+        {OND_DTYPE_FLOAT, "<f4"}, {OND_DTYPE_DOUBLE, "<f8"}, {OND_DTYPE_FLOAT16, "<f2"},
+        {OND_DTYPE_INT64, "<i8"}, {OND_DTYPE_INT32, "<i4"}, {OND_DTYPE_INT16, "<i2"},
+        {OND_DTYPE_INT8, "|i1"}, {OND_DTYPE_UINT64, "<u8"}, {OND_DTYPE_UINT32, "<u4"},
+        {OND_DTYPE_UINT16, "<u2"}, {OND_DTYPE_UINT8, "|u1"}, {OND_DTYPE_BOOL, "|b1"},
+    };
+    const char *code = NULL;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].dtype == v->dtype)
+            code = types[i].code;
+    if (!code) {
+        fprintf(stderr, "ondine %s: %s: numpy has no dtype for %s; write .pb instead\n", verb,
+                path, ond_dtype_name(v->dtype));
+        return -1;
+    }
+    /* Version 1.0: magic, version, a 2-byte header length; header padded with spaces to a
+     * multiple of 64 bytes, ending in a newline. */
+    char hdr[1024];
+    int at = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                      code);
+    for (int d = 0; d < v->rank; d++)
+        at += snprintf(hdr + at, sizeof hdr - (size_t)at, "%lld%s", (long long)v->dims[d],
+                       v->rank == 1 ? "," : d + 1 < v->rank ? ", " : "");
+    at += snprintf(hdr + at, sizeof hdr - (size_t)at, "), }");
+    while ((10 + at + 1) % 64)
+        hdr[at++] = ' ';
+    hdr[at++] = '\n';
+    FILE *f = fopen(path, "wb");
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(at & 0xff),
+                             (unsigned char)(at >> 8)};
+    bool ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)at, f) == (size_t)at &&
+              fwrite(v->data, 1, v->size, f) == v->size;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        fprintf(stderr, "ondine %s: cannot write '%s': %s\n", verb, path, strerror(errno));
+    return ok ? 0 : -1;
 }
 
 int cli_read_tensor(const char *verb, const char *path, struct ond_value *v)

@@ -16,6 +16,7 @@ int cli_bench(int argc, char **argv);
 int cli_optimize(int argc, char **argv);
 int cli_test(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* Prints "ondine VERB: message" on stderr and returns CLI_FAIL. */
 int cli_error(const char *verb, const struct ond_error *err);
@@ -23,7 +24,8 @@ int cli_error(const char *verb, const struct ond_error *err);
 int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a whole non-negative integer; false on junk. */
 bool cli_int(const char *s, long long min, long long max, long long *v);
-/* Handles the flags every model verb shares: -O0/-O1/-O2, --disable-pass NAME, --threads N.
+/* Handles the flags every model verb shares: -O0/-O1/-O2, --disable-pass NAME, --threads N,
+ * --fold-initializer-inputs.
  * Returns 1 when argv[*i] was consumed (advancing *i past a value), 0 if not a common flag,
  * -1 on a bad value (message printed). disabled must have room for argc names. */
 int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_options *o,
@@ -44,6 +46,14 @@ int cli_random_inputs(const char *verb, const struct ond_model *m, long long bat
 /* Reads a tensor from FILE.npy or a TensorProto .pb (name, when the .pb has one, and data
  * malloc'd); -1 with a message on failure. */
 int cli_read_tensor(const char *verb, const char *path, struct ond_value *v);
+/* Reads each --input spec into in[] (indexed as m's inputs, calloc'd, n_inputs long): NAME=FILE
+ * when NAME is an input of m, else a bare FILE for a one-input model; a second spec for one
+ * input is refused. Inputs no spec names stay zeroed. -1 (message printed) on failure. */
+int cli_read_inputs(const char *verb, const struct ond_model *m, const char **specs,
+                    int n_specs, struct ond_value *in);
+/* Writes v as a .npy file (version 1.0, little-endian, C order); -1 with a message on failure
+ * (bfloat16 has no numpy dtype). */
+int cli_write_npy(const char *verb, const char *path, const struct ond_value *v);
 /* Calibration inputs from dir: test_data_set_* folders of input_<k>.pb (a backend test folder),
  * or .pb / .npy files, one set each, for a one-input model. Sets are in name order, named as
  * the model's inputs; free with ond_values_free(*sets, n_sets * inputs). */

@@ -9,10 +9,10 @@ case also runs at -O0 (--compare-levels). Reports land in OUT/<suite>.json, the 
 into OUT/models.json (OUT/models-subset.json for --subset), in the format of `ondine test
 --json`; tools/conformance_table.py turns them into docs/conformance.md.
 
-Model outputs are compared with rtol 1e-3 and atol = 1e-5 x the largest |reference| of the
-case (at least 1e-5): random-weight ResNets reach ~1e3, where float32 accumulation in another
-order moves results by ~1e-6 of that scale, which a per-element rtol alone cannot absorb for
-the outputs near zero.
+Model outputs are compared with rtol 1e-3 and a fixed atol (ATOL): the exporter gives the
+models weights of sane magnitude (BN statistics from data, logits of standard deviation 1), so
+a tolerance that grows with the outputs is not needed; float32 accumulation in another order
+moves logits of that scale by 3.6e-5 at most (ResNet-152; measurements beside ATOL).
 
 --subset is what `make check` runs: ResNet-18 and ResNet-50, BN kept and folded, opset 13.
 Exported folders that already hold their data are reused (--fresh re-exports); --clean deletes
@@ -44,7 +44,11 @@ SUITES = {
 SUBSET = [("resnet18", 13, "keep"), ("resnet18", 13, "fold"),
           ("resnet50", 13, "keep"), ("resnet50", 13, "fold")]
 BATCHES = "1,4"
-ATOL_SCALE = 1e-5
+# Measured at opset 13, BN kept, batches 1 and 4: the largest |got - ref| against torch and
+# between -O2 and -O0 was 3.6e-6 (ResNet-18), 9.5e-6 (ResNet-50), 3.6e-5 (ResNet-152), on
+# logits of standard deviation 1 (largest |logit| about 3).
+ATOL = 1e-4
+EXPORTER_VERSION = "2"  # tools/models/export_torchvision.py's VERSION
 
 
 def sweep(args):
@@ -59,7 +63,13 @@ def sweep(args):
             if chosen(c[0], args.models) and chosen(c[1], args.opsets) and chosen(c[2], args.bn)]
 
 
-def complete(folder, n_sets):
+def complete(folder, n_sets, torchvision=True):
+    """Exported with its data sets, and by this exporter's version (older ones had other
+    weights)."""
+    version = os.path.join(folder, "exporter_version")
+    if torchvision and not (os.path.exists(version) and open(version).read().strip() ==
+                            EXPORTER_VERSION):
+        return False
     return all(os.path.exists(os.path.join(folder, p)) for p in
                ["model.onnx"] + [f"test_data_set_{k}/output_0.pb" for k in range(n_sets)])
 
@@ -75,18 +85,19 @@ def export(combo, models_dir, fresh):
         cmd = [sys.executable, EXPORT, "--model", m, "--opset", str(o), "--bn", b,
                "--batches", BATCHES, "--out", models_dir]
     n_sets = len(BATCHES.split(","))
-    if complete(folder, n_sets) and not fresh:
+    tv = combo != "caffe2"
+    if complete(folder, n_sets, tv) and not fresh:
         return folder, None
     shutil.rmtree(folder, ignore_errors=True)
     p = subprocess.run(cmd, capture_output=True, text=True)
-    if complete(folder, n_sets):
+    if complete(folder, n_sets, tv):
         return folder, None
     why = (p.stdout + p.stderr).strip().splitlines()
     shutil.rmtree(folder, ignore_errors=True)
     return None, why[-1] if why else f"exit status {p.returncode}"
 
 
-def scaled_atol(folder):
+def largest_reference(folder):
     top = 0.0
     for k in range(len(BATCHES.split(","))):
         d = os.path.join(folder, f"test_data_set_{k}")
@@ -94,7 +105,7 @@ def scaled_atol(folder):
             if f.startswith("output_"):
                 t = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, f)))
                 top = max(top, float(np.abs(t.astype(np.float64)).max(initial=0)))
-    return max(1e-5, ATOL_SCALE * top)
+    return top
 
 
 def ondine_test(args, paths, json_path, extra=()):
@@ -148,17 +159,18 @@ def run_models(args):
             not_exported.append({"name": label, "reason": why})
             continue
         exported = time.monotonic() - t0
-        atol = scaled_atol(folder)
+        top = largest_reference(folder)
         t1 = time.monotonic()
         r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
-                        ["--atol", "%.3g" % atol])
+                        ["--atol", "%g" % ATOL])
         if not r:
             r = {"cases": [{"name": label, "path": folder, "status": "error",
                             "reason": "ondine test crashed", "ops": [], "skip_ops": [],
                             "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
                             "levels": []}]}
         for c in r["cases"]:
-            c["atol"] = float("%.3g" % atol)
+            c["atol"] = ATOL
+            c["max_ref"] = float("%.3g" % top)
             c["export_seconds"] = round(exported, 1)
             if combo == "caffe2":
                 c.update(model="caffe2_resnet50", bn="keep", opset=9)
@@ -181,7 +193,7 @@ def run_models(args):
     totals["total"] = len(cases)
     version = subprocess.run([args.ondine, "--version"], capture_output=True, text=True)
     merged = {"ondine": version.stdout.strip(),
-              "options": {"rtol": 1e-3, "atol": f"{ATOL_SCALE:g} x max|reference|",
+              "options": {"rtol": 1e-3, "atol": ATOL,
                           "compare_levels": True, "threads": args.threads,
                           "batches": BATCHES, "subset": args.subset},
               "cases": cases, "not_exported": not_exported, "totals": totals}

@@ -7,35 +7,41 @@
  * 2 x MACs plus one per output element of other ops. --kernels plans a session at the
  * precision and batch given and runs it once on seeded random inputs, to list the kernel and
  * the layouts (with their data types) of every step. */
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ops/op.h"
 #include "runtime/model.h"
+#include "runtime/passes/passes.h"
 #include "runtime/session.h"
 #include "tools/cli.h"
-
-#define DOT_PROGRAM "/usr/bin/dot"
+#include "tools/report.h"
 
 static const char help[] =
-    "usage: ondine inspect MODEL [--json] [--batch N] [--passes] [-O0|-O1|-O2]\n"
-    "                            [--disable-pass NAME]... [--dot FILE] [--svg FILE]\n"
-    "                            [--after PASS|all]\n"
+    "usage: ondine inspect MODEL [--json] [--batch N] [--passes [--why-not]]\n"
+    "                            [-O0|-O1|-O2] [--disable-pass NAME]...\n"
+    "                            [--dot FILE] [--svg FILE] [--after PASS|all]\n"
+    "                            [--html FILE [--profile]] [--kernels]\n"
     "  --json               one JSON object on stdout (keys in docs/cli.md)\n"
     "  --batch N            value of symbolic dims for shapes, MACs and FLOPs (default 1)\n"
-    "  --passes             what each optimization pass did, and every fusion\n"
+    "  --passes             what each optimization pass did, every fusion, and a count of\n"
+    "                       the candidates passes rejected\n"
+    "  --why-not            with --passes: list each rejected candidate with the rule it broke\n"
     "  -O0, -O1, -O2        optimization level (default -O2)\n"
     "  --disable-pass NAME  skip one pass (repeatable)\n"
-    "  --dot FILE           write the graph for Graphviz (fused nodes list their post-ops)\n"
+    "  --dot FILE           write the graph for Graphviz: names, ops, post-ops, attributes,\n"
+    "                       small constants, shapes; fused nodes green\n"
     "  --svg FILE           render the graph with Graphviz's dot (" DOT_PROGRAM ")\n"
     "  --after PASS|all     draw the graph as it is after that pass (default: all)\n"
+    "  --html FILE          a self-contained page: the graph before and after the passes, each\n"
+    "                       pass's changes, fusions, candidates not fused, the node table\n"
+    "  --profile            with --html: time and kernel per node from one profiled run\n"
     "  --kernels            plan a session and list every step's kernel and layouts\n"
     "                       (one run on seeded random inputs of --batch)\n"
-    "  --precision P        with --kernels: fp32 (default), bf16, int8\n"
-    "  --calibrate DIR      with --kernels, int8: calibration inputs (see ondine run --help)\n";
+    "  --precision P        with --kernels or --profile: fp32 (default), bf16, int8\n"
+    "  --calibrate DIR      with --kernels or --profile, int8: calibration inputs (see ondine\n"
+    "                       run --help)\n";
 
 struct op_count {
     const char *op;
@@ -47,11 +53,14 @@ struct summary {
     struct op_count ops[256];
     int n_ops;
     uint64_t params, param_bytes, macs, flops;
+    uint64_t *node_macs;   /* per node, when the caller gives room for them */
 };
 
 static void count(struct summary *s, const struct ond_graph *g)
 {
+    uint64_t *node_macs = s->node_macs;
     memset(s, 0, sizeof *s);
+    s->node_macs = node_macs;
     for (int i = 0; i < g->n_nodes; i++) {
         const struct ond_node *n = g->nodes[i];
         int k = 0;
@@ -65,6 +74,8 @@ static void count(struct summary *s, const struct ond_graph *g)
             s->ops[k].macs += macs;
         }
         s->macs += macs;
+        if (node_macs)
+            node_macs[i] = macs;
         if (!macs && n->n_out && n->out[0] && ond_numel(&n->out[0]->info, 0, &elems))
             s->flops += elems;
     }
@@ -79,8 +90,8 @@ static void count(struct summary *s, const struct ond_graph *g)
     }
 }
 
-/* Counts with the symbolic dims of the inputs set to batch; the inputs' and outputs' infos
- * keep their symbols for display. */
+/* Counts with the symbolic dims of the inputs set to batch, then infers again with the
+ * symbols, so every shape shown keeps them. */
 static enum ond_status count_at(struct summary *s, struct ond_graph *g, int64_t batch,
                                 struct ond_error *err)
 {
@@ -104,7 +115,7 @@ static enum ond_status count_at(struct summary *s, struct ond_graph *g, int64_t 
         t->info.data = data;
     }
     free(saved);
-    return st;
+    return st ? st : ond_graph_infer(g, err);
 }
 
 static const char *human(double v, char *buf, size_t len)
@@ -164,6 +175,41 @@ static void json_counts(FILE *f, const struct ond_op_counts *c)
     fprintf(f, "}");
 }
 
+static void json_strs(FILE *f, const char *key, char *const *v, int n)
+{
+    fprintf(f, ", \"%s\": [", key);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        cli_json_str(f, v[i]);
+    }
+    fprintf(f, "]");
+}
+
+/* fusions: {"pass", "nodes", "into", "post_ops", "line"}; not_fused: {"pass", "nodes",
+ * "reason"}. */
+static void json_records(FILE *f, const char *key, const struct ond_pass_records *rs)
+{
+    fprintf(f, "  \"%s\": [", key);
+    for (int i = 0; i < rs->n; i++) {
+        const struct ond_pass_record *x = &rs->items[i];
+        fprintf(f, "%s\n    {\"pass\": ", i ? "," : "");
+        cli_json_str(f, x->pass);
+        json_strs(f, "nodes", x->nodes, x->n_nodes);
+        if (x->reason) {
+            fprintf(f, ", \"reason\": ");
+            cli_json_str(f, x->reason);
+        } else {
+            fprintf(f, ", \"into\": ");
+            cli_json_str(f, x->into);
+            json_strs(f, "post_ops", x->post_ops, x->n_post);
+            fprintf(f, ", \"line\": ");
+            cli_json_str(f, x->line);
+        }
+        fprintf(f, "}");
+    }
+    fprintf(f, "%s],\n", rs->n ? "\n  " : "");
+}
+
 static void json_passes(FILE *f, const struct ond_pass_report *r)
 {
     fprintf(f, "  \"opt_level\": %d,\n  \"passes\": [", r->opt_level);
@@ -175,12 +221,10 @@ static void json_passes(FILE *f, const struct ond_pass_report *r)
                    "\"nodes_after\": %d}", p->ran ? "true" : "false", p->rewrites,
                 p->nodes_before, p->nodes_after);
     }
-    fprintf(f, "\n  ],\n  \"fusions\": [");
-    for (int i = 0; i < r->n_fusions; i++) {
-        fprintf(f, "%s\n    ", i ? "," : "");
-        cli_json_str(f, r->fusions[i]);
-    }
-    fprintf(f, "%s],\n  \"optimized\": {\"nodes\": ", r->n_fusions ? "\n  " : "");
+    fprintf(f, "\n  ],\n");
+    json_records(f, "fusions", &r->fusions);
+    json_records(f, "not_fused", &r->not_fused);
+    fprintf(f, "  \"optimized\": {\"nodes\": ");
     json_counts(f, &r->optimized);
     fprintf(f, ", \"nodes_total\": %d},\n", r->optimized.total);
 }
@@ -295,7 +339,7 @@ static void print_json(const char *path, const struct ond_graph *g, const struct
     fprintf(f, "]\n}\n");
 }
 
-static void print_passes(const struct ond_pass_report *r)
+static void print_passes(const struct ond_pass_report *r, bool why_not)
 {
     printf("passes at -O%d                 rewrites   nodes\n", r->opt_level);
     for (int i = 0; i < r->n_passes; i++) {
@@ -305,11 +349,23 @@ static void print_passes(const struct ond_pass_report *r)
                    p->nodes_after);
         else
             printf("  %-26s        -   %s\n", p->name,
-                   p->disabled ? "disabled" : p->level == 2 ? "-O2 only" : "-O1 and -O2");
+                   p->disabled                        ? "disabled"
+                   : p->level <= r->opt_level && p->int8_only ? "int8 sessions only"
+                   : p->level == 2                     ? "-O2 only"
+                                                       : "-O1 and -O2");
     }
-    printf("fusions     %d\n", r->n_fusions);
-    for (int i = 0; i < r->n_fusions; i++)
-        printf("  %s\n", r->fusions[i]);
+    printf("fusions     %d\n", r->fusions.n);
+    for (int i = 0; i < r->fusions.n; i++)
+        printf("  %s\n", r->fusions.items[i].line);
+    printf("not fused   %d%s\n", r->not_fused.n,
+           r->not_fused.n && !why_not ? " (--why-not lists them)" : "");
+    for (int i = 0; why_not && i < r->not_fused.n; i++) {
+        const struct ond_pass_record *x = &r->not_fused.items[i];
+        printf("  %s:", x->pass);
+        for (int k = 0; k < x->n_nodes; k++)
+            printf("%s '%s'", k ? " +" : "", x->nodes[k]);
+        printf(": rule not met: %s\n", x->reason);
+    }
 }
 
 static void print_text(const char *path, const struct ond_graph *g, const struct summary *s,
@@ -352,73 +408,6 @@ static void print_text(const char *path, const struct ond_graph *g, const struct
         printf("unsupported %s\n", g->unsupported);
 }
 
-/* Graphviz: one box per node labelled with its op, its post-ops in brackets ("Conv [sum,
- * relu]") and its output shape; constant inputs are listed in their consumer's label rather
- * than drawn. */
-static int write_dot(const char *file, const struct ond_graph *g)
-{
-    FILE *f = fopen(file, "w");
-    char buf[256];
-    if (!f)
-        return -1;
-    fprintf(f, "digraph ondine {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n");
-    for (int i = 0; i < g->n_inputs; i++)
-        fprintf(f, "  t%d [shape=oval, label=\"%s\\n%s\"];\n", g->inputs[i]->id,
-                g->inputs[i]->name, ond_info_str(g, &g->inputs[i]->info, buf, sizeof buf));
-    for (int i = 0; i < g->n_nodes; i++) {
-        const struct ond_node *n = g->nodes[i];
-        fprintf(f, "  n%d [label=\"%s", i, n->op_type);
-        if (n->n_post)
-            fprintf(f, " [%s]", ond_post_str(n, buf, sizeof buf));
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] && (n->in[k]->flags & OND_TENSOR_CONST))
-                fprintf(f, "\\n%s", ond_info_str(g, &n->in[k]->info, buf, sizeof buf));
-        if (n->n_out && n->out[0])
-            fprintf(f, "\\n-> %s", ond_info_str(g, &n->out[0]->info, buf, sizeof buf));
-        fprintf(f, "\"%s];\n", n->op ? "" : ", color=red");
-        for (int k = 0; k < n->n_in; k++) {
-            const struct ond_tensor *t = n->in[k];
-            if (!t || (t->flags & OND_TENSOR_CONST))
-                continue;
-            if (t->producer)
-                fprintf(f, "  n%d -> n%d;\n", t->producer->id, i);
-            else
-                fprintf(f, "  t%d -> n%d;\n", t->id, i);
-        }
-    }
-    for (int i = 0; i < g->n_outputs; i++) {
-        const struct ond_tensor *t = g->outputs[i];
-        fprintf(f, "  o%d [shape=oval, label=\"%s\\n%s\"];\n", i, t->name,
-                ond_info_str(g, &t->info, buf, sizeof buf));
-        if (t->producer)
-            fprintf(f, "  n%d -> o%d;\n", t->producer->id, i);
-    }
-    fprintf(f, "}\n");
-    return fclose(f) == 0 ? 0 : -1;
-}
-
-extern char **environ;
-
-/* Renders dot_file to svg with Graphviz. */
-static int render_svg(const char *dot_file, const char *svg)
-{
-    char *argv[] = {"dot", "-Tsvg", "-o", (char *)(uintptr_t)svg,
-                    (char *)(uintptr_t)dot_file, NULL};
-    pid_t pid;
-    int status;
-    if (access(DOT_PROGRAM, X_OK) != 0) {
-        fprintf(stderr, "ondine inspect: Graphviz's dot (%s) is not installed; --dot FILE writes "
-                        "the graph for it\n", DOT_PROGRAM);
-        return CLI_FAIL;
-    }
-    if (posix_spawn(&pid, DOT_PROGRAM, NULL, NULL, argv, environ) != 0 ||
-        waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "ondine inspect: %s could not render '%s'\n", DOT_PROGRAM, svg);
-        return CLI_FAIL;
-    }
-    return CLI_OK;
-}
-
 /* Index of the pass named `after` in the pipeline, -1 for "all", -2 for an unknown name. */
 static int pass_index(const char *after)
 {
@@ -439,7 +428,7 @@ static int draw(const char *path, const struct ond_options *o, struct ond_model 
     struct ond_options o2 = *o;
     struct ond_model *m2 = NULL;
     struct ond_error err = {0};
-    struct summary s;
+    struct summary s = {0};
     const char **names = calloc(o->n_disabled_passes + ond_pass_count() + 1, sizeof *names);
     char tmp[] = "/tmp/ondine-inspect-XXXXXX";
     const char *file = dot;
@@ -468,12 +457,15 @@ static int draw(const char *path, const struct ond_options *o, struct ond_model 
             file = tmp;
         }
     }
-    if (rc == CLI_OK && write_dot(file, m->graph) != 0) {
+    FILE *f = rc == CLI_OK ? fopen(file, "w") : NULL;
+    if (f)
+        report_dot(f, &(struct report_graph){.g = m->graph, .r = m->passes, .prefix = ""});
+    if (rc == CLI_OK && (!f || fclose(f) != 0)) {
         fprintf(stderr, "ondine inspect: cannot write '%s'\n", file);
         rc = CLI_FAIL;
     }
     if (rc == CLI_OK && svg)
-        rc = render_svg(file, svg);
+        rc = report_render(file, svg);
     if (file == tmp)
         unlink(tmp);
     ond_model_free(m2);
@@ -481,11 +473,30 @@ static int draw(const char *path, const struct ond_options *o, struct ond_model 
     return rc;
 }
 
+/* The HTML report: the loaded graph is a second load at -O0. */
+static int report(const char *path, const struct ond_options *o, const struct ond_model *m,
+                  const uint64_t *macs, long long batch, const struct ond_profile *prof,
+                  const char *precision, const char *file)
+{
+    struct ond_options o0 = *o;
+    struct ond_model *before = NULL;
+    struct ond_error err = {0};
+    o0.opt_level = 0;
+    if (ond_model_load_file_ex(path, &o0, true, &before, &err))
+        return cli_error("inspect", &err);
+    struct report_in in = {.model = path, .before = before->graph, .after = m->graph,
+                           .passes = m->passes, .macs = macs, .batch = batch, .prof = prof,
+                           .precision = precision};
+    int rc = report_html(file, &in);
+    ond_model_free(before);
+    return rc;
+}
+
 int cli_inspect(int argc, char **argv)
 {
     const char *path = NULL, *dot = NULL, *svg = NULL, *after = NULL, *calibrate = NULL;
-    const char *precision = "fp32";
-    bool json = false, passes = false, want_kernels = false;
+    const char *precision = "fp32", *html = NULL;
+    bool json = false, passes = false, why_not = false, want_kernels = false, profile = false;
     long long batch = 1;
     struct ond_options o;
     ond_options_init(&o);
@@ -506,8 +517,12 @@ int cli_inspect(int argc, char **argv)
             json = true;
         else if (strcmp(a, "--passes") == 0)
             passes = true;
+        else if (strcmp(a, "--why-not") == 0)
+            passes = why_not = true;
         else if (strcmp(a, "--kernels") == 0)
             want_kernels = true;
+        else if (strcmp(a, "--profile") == 0)
+            profile = true;
         else if (strcmp(a, "--precision") == 0) {
             if (i + 1 >= argc || cli_precision(argv[++i], &o.precision))
                 rc = cli_usage("inspect", "--precision takes fp32, bf16 or int8");
@@ -523,11 +538,12 @@ int cli_inspect(int argc, char **argv)
             if (i + 1 >= argc || !cli_int(argv[++i], 1, 1 << 20, &batch))
                 rc = cli_usage("inspect", "--batch takes a whole number from 1");
         } else if (strcmp(a, "--dot") == 0 || strcmp(a, "--svg") == 0 ||
-                   strcmp(a, "--after") == 0) {
+                   strcmp(a, "--after") == 0 || strcmp(a, "--html") == 0) {
             if (i + 1 >= argc)
                 rc = cli_usage("inspect", "%s needs a value", a);
             else
-                *(a[2] == 'd' ? &dot : a[2] == 's' ? &svg : &after) = argv[++i];
+                *(a[2] == 'd' ? &dot : a[2] == 's' ? &svg : a[2] == 'a' ? &after : &html) =
+                    argv[++i];
         } else
             rc = cli_operand("inspect", a, &path);
     }
@@ -535,25 +551,38 @@ int cli_inspect(int argc, char **argv)
         rc = cli_usage("inspect", "no model given");
     if (rc == CLI_OK && after && !dot && !svg)
         rc = cli_usage("inspect", "--after draws a graph: give --dot FILE or --svg FILE");
+    if (rc == CLI_OK && profile && !html)
+        rc = cli_usage("inspect", "--profile times the nodes for the report: give --html FILE");
     if (rc == CLI_OK && after && pass_index(after) == -2)
         rc = cli_usage("inspect", "--after: unknown pass '%s' ('ondine inspect --passes MODEL' "
                                   "lists them)", after);
+    /* Drawing "after" a pass that does not run would draw another pass's graph. */
+    if (rc == CLI_OK && after && pass_index(after) >= 0 &&
+        ond_pass_level((size_t)pass_index(after)) > o.opt_level)
+        rc = cli_usage("inspect", "--after: pass '%s' runs from -O%d on, not at -O%d (add -O%d)",
+                       after, ond_pass_level((size_t)pass_index(after)), o.opt_level,
+                       ond_pass_level((size_t)pass_index(after)));
+    for (size_t k = 0; rc == CLI_OK && after && k < o.n_disabled_passes; k++)
+        if (strcmp(o.disabled_passes[k], after) == 0)
+            rc = cli_usage("inspect", "--after: pass '%s' is disabled (--disable-pass)", after);
     if (rc != CLI_OK) {
         free(disabled);
         return rc;
     }
     struct ond_error err = {0};
     struct ond_model *m = NULL;
-    struct summary s;
+    struct summary s = {0};
     struct ond_profile prof = {0};
     struct ond_model *km = NULL;
     struct ond_session *ks = NULL;
     enum ond_status st = ond_model_load_file_ex(path, &o, true, &m, &err);
+    if (!st && html && !(s.node_macs = calloc((size_t)m->graph->n_nodes + 1, sizeof(uint64_t))))
+        st = ond_fail(&err, OND_STATUS_NO_MEMORY, "cannot allocate");
     if (!st && (st = count_at(&s, m->graph, batch, &err)))
         ond_error_prefix(&err, "%s: ", path);
     if (st)
         rc = cli_error("inspect", &err);
-    else if (want_kernels)
+    else if (want_kernels || profile)
         rc = kernels(path, &o, calibrate, batch, &prof, &km, &ks);
     if (!st && rc == CLI_OK) {
         if (json)
@@ -562,12 +591,15 @@ int cli_inspect(int argc, char **argv)
         else
             print_text(path, m->graph, &s, batch, m->passes);
         if (!json && passes)
-            print_passes(m->passes);
+            print_passes(m->passes, why_not);
         if (!json && want_kernels)
             print_kernels(stdout, &prof, precision, false);
         if (dot || svg)
             rc = draw(path, &o, m, after ? pass_index(after) : -1, batch, dot, svg);
+        if (html && rc == CLI_OK)
+            rc = report(path, &o, m, s.node_macs, batch, profile ? &prof : NULL, precision, html);
     }
+    free(s.node_macs);
     ond_profile_free(&prof);
     ond_session_free(ks);
     ond_model_free(km);

@@ -14,6 +14,7 @@ static const char usage[] =
     "  bench     latency, throughput and memory on random inputs\n"
     "  test      check a model against backend test folders' reference outputs\n"
     "  quantize  write an int8-calibrated model in ONNX's QDQ form\n"
+    "  serve     serve models over HTTP (KServe v2 / Open Inference Protocol)\n"
     "\n"
     "ondine VERB --help for a verb's options; ondine --version for versions.\n";
 
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         return cli_test(argc - 1, argv + 1);
     if (strcmp(argv[1], "quantize") == 0)
         return cli_quantize(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0)
+        return cli_serve(argc - 1, argv + 1);
     fprintf(stderr, "ondine: unknown verb '%s'\n%s", argv[1], usage);
     return CLI_USAGE;
 }

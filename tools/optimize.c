@@ -11,8 +11,9 @@
 #include "tools/cli.h"
 
 static const char help[] =
-    "usage: ondine optimize MODEL -o OUT.onnx [-O1|-O2] [--disable-pass NAME]...\n"
+    "usage: ondine optimize MODEL -o OUT.onnx [-O0|-O1|-O2] [--disable-pass NAME]...\n"
     "  -o FILE              where to write the optimized model\n"
+    "  -O0                  no pass: the model re-serialized\n"
     "  -O1                  cleanup and folding only: standard ONNX ops\n"
     "  -O2                  all fusions, ai.ondine ops (default)\n"
     "  --disable-pass NAME  skip one pass (repeatable; 'ondine inspect --passes' lists them)\n";

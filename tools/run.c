@@ -1,7 +1,9 @@
 /* run.c: `ondine run MODEL`: one inference. Inputs come from ONNX TensorProto (.pb) or NumPy
- * (.npy, little-endian, C order) files, or are seeded random values of the declared shapes
- * (normal(0,1) for floats, 0..9 for integers). Prints each output's shape and, for [N, K]
- * outputs, the top-5 classes of each row; --output-dir writes output_<i>.pb per output. */
+ * (.npy, little-endian, C order) files, as NAME=FILE or, for a one-input model, a bare FILE,
+ * each input once; the others are seeded random values of the declared shapes (normal(0,1)
+ * for floats, 0..9 for integers). Prints each output's shape and, for [N, K] outputs, the
+ * top-5 classes of each row; --print adds statistics or every value; --output-dir writes
+ * output_<i>.pb (or .npy) per output. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -14,11 +16,15 @@
 
 static const char help[] =
     "usage: ondine run MODEL [options]\n"
-    "  --input NAME=FILE   an input from FILE.pb (TensorProto) or FILE.npy (repeatable);\n"
-    "                      inputs not given get seeded random values\n"
+    "  --input NAME=FILE   an input from FILE.pb (TensorProto) or FILE.npy (repeatable, each\n"
+    "                      input once); a bare FILE for a one-input model; inputs not given\n"
+    "                      get seeded random values\n"
     "  --batch N           value of symbolic dims of random inputs (default 1)\n"
     "  --seed S            seed of random inputs (default 0)\n"
     "  --output-dir DIR    write output_<i>.pb per graph output\n"
+    "  --output-format F   pb (default) or npy: the files --output-dir writes\n"
+    "  --print WHAT        stats (min, max, mean, std, NaN count) or values (every element)\n"
+    "                      of each output\n"
     "  --threads N         threads (default: all cores)\n"
     "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
     "  --disable-pass NAME skip an optimization pass (repeatable)\n"
@@ -27,21 +33,6 @@ static const char help[] =
     "                      per set (default: seeded random inputs, with a warning)\n"
     "  --profile FILE      time every step of a second run: a Chrome trace in FILE and a\n"
     "                      table sorted by time on stdout\n";
-
-static int read_input(const char *spec, struct ond_value *v)
-{
-    const char *eq = strchr(spec, '=');
-    if (!eq || eq == spec || !eq[1]) {
-        fprintf(stderr, "ondine run: --input takes NAME=FILE, got '%s'\n", spec);
-        return -1;
-    }
-    const char *file = eq + 1;
-    if (cli_read_tensor("run", file, v))
-        return -1;
-    free((void *)v->name);
-    v->name = strndup(spec, (size_t)(eq - spec));
-    return v->name ? 0 : -1;
-}
 
 static int by_time(const void *a, const void *b)
 {
@@ -93,6 +84,52 @@ static int write_profile(const char *file, struct ond_profile *prof)
     return 0;
 }
 
+/* Element i as a double; false for types printed as bytes only (float16, bfloat16, ...). */
+static bool value_at(const struct ond_value *o, size_t i, double *x)
+{
+    switch (o->dtype) {
+    case OND_DTYPE_FLOAT: *x = ((const float *)o->data)[i]; return true;
+    case OND_DTYPE_DOUBLE: *x = ((const double *)o->data)[i]; return true;
+    case OND_DTYPE_INT64: *x = (double)((const int64_t *)o->data)[i]; return true;
+    case OND_DTYPE_INT32: *x = ((const int32_t *)o->data)[i]; return true;
+    case OND_DTYPE_INT8: *x = ((const int8_t *)o->data)[i]; return true;
+    case OND_DTYPE_UINT8: case OND_DTYPE_BOOL: *x = ((const uint8_t *)o->data)[i]; return true;
+    default: return false;
+    }
+}
+
+/* --print stats | values. */
+static void print_values(const struct ond_value *o, bool values)
+{
+    size_t es = ond_dtype_size(o->dtype), n = es ? o->size / es : 0;
+    double x;
+    if (n && !value_at(o, 0, &x)) {
+        printf("  (%s values are not printed)\n", ond_dtype_name(o->dtype));
+        return;
+    }
+    if (values) {
+        for (size_t i = 0; i < n && value_at(o, i, &x); i++)
+            printf("%s%.9g%s", i % 8 ? " " : "  ", x, i % 8 == 7 || i + 1 == n ? "\n" : "");
+        return;
+    }
+    double lo = INFINITY, hi = -INFINITY, sum = 0, sq = 0;
+    size_t nan = 0;
+    for (size_t i = 0; i < n && value_at(o, i, &x); i++) {
+        if (isnan(x)) {
+            nan++;
+            continue;
+        }
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+        sum += x;
+        sq += x * x;
+    }
+    size_t k = n - nan;
+    double mean = k ? sum / (double)k : NAN;
+    printf("  min %.6g max %.6g mean %.6g std %.6g nan %zu (of %zu)\n", k ? lo : NAN,
+           k ? hi : NAN, mean, k ? sqrt(fmax(sq / (double)k - mean * mean, 0)) : NAN, nan, n);
+}
+
 static void print_output(const struct ond_value *o)
 {
     printf("%s: %s[", o->name, ond_dtype_name(o->dtype));
@@ -125,7 +162,8 @@ static void print_output(const struct ond_value *o)
 
 int cli_run(int argc, char **argv)
 {
-    const char *path = NULL, *outdir = NULL, *profile = NULL, *calibrate = NULL;
+    const char *path = NULL, *outdir = NULL, *profile = NULL, *calibrate = NULL, *print = NULL;
+    bool npy = false;
     long long batch = 1, seed = 0;
     struct ond_options o;
     ond_options_init(&o);
@@ -148,10 +186,21 @@ int cli_run(int argc, char **argv)
                                      strcmp(a, "--seed") == 0 || strcmp(a, "--output-dir") == 0 ||
                                      strcmp(a, "--precision") == 0 ||
                                      strcmp(a, "--calibrate") == 0 ||
-                                     strcmp(a, "--profile") == 0)) {
+                                     strcmp(a, "--profile") == 0 ||
+                                     strcmp(a, "--output-format") == 0 ||
+                                     strcmp(a, "--print") == 0)) {
             rc = cli_usage("run", "%s needs a value", a);
         } else if (strcmp(a, "--calibrate") == 0) {
             calibrate = argv[++i];
+        } else if (strcmp(a, "--output-format") == 0) {
+            const char *f = argv[++i];
+            npy = strcmp(f, "npy") == 0;
+            if (!npy && strcmp(f, "pb") != 0)
+                rc = cli_usage("run", "--output-format takes pb or npy, got '%s'", f);
+        } else if (strcmp(a, "--print") == 0) {
+            print = argv[++i];
+            if (strcmp(print, "stats") != 0 && strcmp(print, "values") != 0)
+                rc = cli_usage("run", "--print takes stats or values, got '%s'", print);
         } else if (strcmp(a, "--profile") == 0) {
             profile = argv[++i];
         } else if (strcmp(a, "--input") == 0) {
@@ -185,26 +234,13 @@ int cli_run(int argc, char **argv)
     n_in = ond_model_input_count(m);
     in = calloc(n_in + 1, sizeof *in);
     uint64_t state = (uint64_t)seed;
+    if (!in || cli_read_inputs("run", m, specs, n_specs, in))
+        rc = CLI_FAIL;
     for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
         struct ond_value decl;
         ond_model_input(m, i, &decl, NULL);
-        const char *spec = NULL;
-        for (int k = 0; k < n_specs; k++)
-            if (strncmp(specs[k], decl.name, strlen(decl.name)) == 0 &&
-                specs[k][strlen(decl.name)] == '=')
-                spec = specs[k];
-        if (spec ? read_input(spec, &in[i]) : cli_random_input("run", &in[i], &decl, batch, &state))
+        if (!in[i].name && cli_random_input("run", &in[i], &decl, batch, &state))
             rc = CLI_FAIL;
-    }
-    for (int k = 0; k < n_specs && rc == CLI_OK; k++) {
-        bool known = false;
-        for (size_t i = 0; i < n_in; i++)
-            known |= in[i].name && strncmp(specs[k], in[i].name, strlen(in[i].name)) == 0 &&
-                     specs[k][strlen(in[i].name)] == '=';
-        if (!known) {
-            fprintf(stderr, "ondine run: --input '%s' names no input of the model\n", specs[k]);
-            rc = CLI_FAIL;
-        }
     }
     if (rc != CLI_OK)
         goto done;
@@ -231,11 +267,17 @@ int cli_run(int argc, char **argv)
     }
     for (size_t i = 0; i < n_out; i++) {
         print_output(&out[i]);
+        if (print)
+            print_values(&out[i], print[0] == 'v');
         if (!outdir)
             continue;
         char file[4096];
-        snprintf(file, sizeof file, "%s/output_%zu.pb", outdir, i);
-        if (ond_tensor_proto_write(file, &out[i], &err)) {
+        snprintf(file, sizeof file, "%s/output_%zu.%s", outdir, i, npy ? "npy" : "pb");
+        if (npy && cli_write_npy("run", file, &out[i])) {
+            rc = CLI_FAIL;
+            break;
+        }
+        if (!npy && ond_tensor_proto_write(file, &out[i], &err)) {
             rc = cli_error("run", &err);
             break;
         }

@@ -3,13 +3,13 @@
 Search order (the first that applies wins; a path that is given but does not load is an
 error, never skipped):
   1. the ONDINE_LIBRARY environment variable: the path of libondine.so;
-  2. next to this package: ondine/libondine.so.0, where `make install` puts a copy;
+  2. next to this package: ondine/libondine.so.0, where `make install` and pip put a copy;
   3. the build tree, when the package is imported from the source tree (python/ondine):
      build/lib/libondine.so.0 at the top of the repository;
   4. the system's loader: libondine.so.0 by name (LD_LIBRARY_PATH, ld.so's cache).
 
 ctypes.CDLL releases the GIL around every call, so runs in different Python threads proceed
-in parallel (tests/test_session.py checks it).
+in parallel, also on one session (python/tests/test_session.py and test_threads.py check it).
 """
 import ctypes
 import os
@@ -30,6 +30,7 @@ class Options(ctypes.Structure):
         ("disabled_passes", ctypes.POINTER(ctypes.c_char_p)),
         ("n_disabled_passes", ctypes.c_size_t),
         ("no_ftz", ctypes.c_int),
+        ("fold_initializer_inputs", ctypes.c_int),
         ("max_file_bytes", ctypes.c_uint64),
         ("max_tensor_elements", ctypes.c_uint64),
         ("max_total_bytes", ctypes.c_uint64),
@@ -37,6 +38,8 @@ class Options(ctypes.Structure):
         ("max_depth", ctypes.c_int),
         ("calibration", ctypes.c_void_p),
         ("n_calibration_sets", ctypes.c_size_t),
+        ("max_concurrent_runs", ctypes.c_int),
+        ("max_plan_cache_bytes", ctypes.c_uint64),
     ]
 
 

@@ -1,11 +1,14 @@
 """InferenceSession: ONNX Runtime's Python session API (get_inputs, get_outputs, run) over
 ondine's C library. One InferenceSession owns one C model and one C session over it."""
 import ctypes
+import mmap
 import os
+import tempfile
+import warnings
 
 import numpy as np
 
-from . import errors
+from . import errors, ort
 from ._dimnames import dim_names
 from ._lib import MAX_RANK, Error, Options, Value, lib
 
@@ -69,18 +72,41 @@ def _options(threads, optimization_level, precision, disabled_passes):
     return opts
 
 
+def _with_bytes(source, read):
+    """read(the model's bytes), source a path (mapped, not copied) or bytes."""
+    if isinstance(source, bytes):
+        return read(memoryview(source))
+    with open(source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return read(m)
+
+
+def _write_optimized(source, out, level, disabled_passes):
+    """SessionOptions.optimized_model_filepath: the model optimized at level, as ONNX."""
+    from .tools import optimize
+    if not isinstance(source, bytes):
+        optimize(source, out, level=level, disabled_passes=disabled_passes)
+        return
+    with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
+        f.write(source)
+        f.flush()
+        optimize(f.name, out, level=level, disabled_passes=disabled_passes)
+
+
 class InferenceSession:
     """A model loaded, optimized and ready to run, as onnxruntime.InferenceSession.
 
     path_or_bytes: a file path (str or os.PathLike) or the model's bytes.
+    sess_options, providers, provider_options: as onnxruntime's (ort.py): SessionOptions
+    threads and optimization level apply, CPUExecutionProvider is ondine and any other
+    provider is refused. The keyword arguments below, ondine's own, override sess_options.
     threads: threads per run (None: all cores). optimization_level: 0 none, 1 cleanup and
-    folding, 2 all fusions. precision: "fp32", "bf16" or "int8". calibration (int8): a list
+    folding, 2 all fusions (default). precision: "fp32", "bf16" or "int8". calibration (int8): a list
     of input feeds ({input name: numpy array}) whose activation ranges set the quantization
     scales; None: seeded random inputs, which rarely match real data.
     disabled_passes: names of optimization passes to skip.
 
     run() may be called from several Python threads at once: the GIL is released while the
-    C library runs, and the library serializes runs on one session.
+    C library runs, and runs on one session proceed in parallel (docs/python.md).
     """
 
     # Bound at class creation so __del__ still reaches them during interpreter shutdown.
@@ -88,8 +114,18 @@ class InferenceSession:
     _model_free = lib.ond_model_free
     _model = _session = None
 
-    def __init__(self, path_or_bytes, threads=None, optimization_level=2, precision="fp32",
-                 disabled_passes=(), calibration=None):
+    def __init__(self, path_or_bytes, sess_options=None, providers=None, provider_options=None,
+                 *, threads=None, optimization_level=None, precision="fp32", disabled_passes=(),
+                 calibration=None):
+        self._providers = ort.check_providers(providers, provider_options)
+        if sess_options is not None and not isinstance(sess_options, ort.SessionOptions):
+            raise errors.InvalidArgument(
+                f"sess_options takes an ondine.SessionOptions, got {type(sess_options).__name__}")
+        self._sess_options = sess_options or ort.SessionOptions()
+        if threads is None and sess_options is not None:
+            threads = sess_options.threads()
+        if optimization_level is None:
+            optimization_level = sess_options.level() if sess_options is not None else 2
         opts = _options(threads, optimization_level, precision, disabled_passes)
         err = Error()
         model = ctypes.c_void_p()
@@ -109,6 +145,7 @@ class InferenceSession:
         err.raise_for(st)
         self._model = model.value
         names = dim_names(source)
+        self._meta = _with_bytes(source, ort.model_metadata)
         self._inputs = self._describe(lib.ond_model_input_count, lib.ond_model_input, False,
                                       names)
         self._outputs = self._describe(lib.ond_model_output_count, lib.ond_model_output, True,
@@ -125,10 +162,40 @@ class InferenceSession:
             opts.calibration = ctypes.cast(values, ctypes.c_void_p)
             opts.n_calibration_sets = len(feeds)
             keep.append(values)
+        elif precision == "int8" and not _with_bytes(source, ort.uses_qdq):
+            warnings.warn("ondine: int8 calibrated on seeded random inputs; accuracy needs real "
+                          "data (calibration=[{input name: array}, ...])", stacklevel=2)
         session = ctypes.c_void_p()
         err.raise_for(lib.ond_session_create(self._model, ctypes.byref(opts),
                                              ctypes.byref(session), ctypes.byref(err)))
         self._session = session.value
+        self._profiler = None
+        if self._sess_options.optimized_model_filepath:
+            _write_optimized(source, self._sess_options.optimized_model_filepath,
+                             optimization_level, disabled_passes)
+        if self._sess_options.enable_profiling:
+            self._profiler = ort.Profiler(self._sess_options.profile_file_prefix)
+            self.run = self._profiler.wrap(self.run)
+
+    def get_providers(self):
+        """onnxruntime's: the providers in use, ["CPUExecutionProvider"]."""
+        return list(self._providers)
+
+    def get_provider_options(self):
+        return {name: dict(o) for name, o in self._providers.items()}
+
+    def get_session_options(self):
+        return self._sess_options
+
+    def get_modelmeta(self):
+        """onnxruntime's ModelMetadata: producer_name, graph_name, domain, description,
+        graph_description, version, custom_metadata_map (ModelProto.metadata_props)."""
+        return self._meta
+
+    def end_profiling(self):
+        """With sess_options.enable_profiling: writes the runs' Chrome trace to
+        <profile_file_prefix><date>.json and returns its name; else ""."""
+        return self._profiler.end() if self._profiler else ""
 
     def _describe(self, count, get, is_output, names):
         args = []

@@ -2,7 +2,8 @@
 images): the written model is valid ONNX in QDQ form, ondine runs it in int8 with the scales
 it states (the same numbers as an int8 session calibrated on the same images), its int8
 kernels agree with its own QuantizeLinear/DequantizeLinear ops run as plain C at -O0, and its
-accuracy stays within 1 point of fp32."""
+accuracy stays within 0.6 point of fp32. Calibration images are training images, never the
+test images judged; each bound is at most about 3x what was measured (noted beside it)."""
 import gzip
 import os
 import subprocess
@@ -85,6 +86,7 @@ def test_qdq_runs_as_the_calibrated_session(quantized, calibration, test_images)
     ptq = ondine.InferenceSession(MODEL, threads=2, precision="int8", calibration=calibration[1])
     got, = qdq.run(None, {"input": x})
     want, = ptq.run(None, {"input": x})
+    # Measured: equal (the same scales and int8 weights).
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
 
 
@@ -95,16 +97,18 @@ def test_int8_kernels_match_the_qdq_ops(quantized, test_images):
     fake, = ondine.InferenceSession(quantized, threads=2, optimization_level=0).run(
         None, {"input": x})
     got, = ondine.InferenceSession(quantized, threads=2, precision="int8").run(None, {"input": x})
-    assert np.abs(got - fake).max() <= 0.05 * np.abs(fake).max()
+    # Measured: 0.93% of the scale, every top-1 the same.
+    assert np.abs(got - fake).max() <= 0.028 * np.abs(fake).max()
     assert (got.argmax(axis=1) == fake.argmax(axis=1)).mean() >= 0.99
 
 
-def test_accuracy_within_a_point_of_fp32(quantized, test_images):
+def test_accuracy_within_0_6_point_of_fp32(quantized, test_images):
     x, labels = test_images
     fp32, = ondine.InferenceSession(MODEL, threads=2).run(None, {"input": x})
     int8, = ondine.InferenceSession(quantized, threads=2, precision="int8").run(None, {"input": x})
     a32, a8 = (fp32.argmax(1) == labels).mean(), (int8.argmax(1) == labels).mean()
-    assert abs(a32 - a8) <= 0.01, (a32, a8)
+    # Measured: 93.6% and 93.4% on these 1000 images.
+    assert abs(a32 - a8) <= 0.006, (a32, a8)
 
 
 def test_old_opset_is_refused(tmp_path):

@@ -197,16 +197,19 @@ def test_resnet18_bf16_agrees_with_torch(model, resnet18, k):
 
 
 def test_resnet18_int8_agrees_with_torch(model, resnet18):
-    """int8 calibrated on the two data sets' inputs: logits within 2% of their scale (0.15 of
-    11 measured) and the same top-1 as torch."""
-    sets = [data_set(resnet18, k) for k in (0, 1)]
-    s = ondine.InferenceSession(model, threads=2, precision="int8",
-                                calibration=[{"input": x} for x, _ in sets])
-    for x, want in sets:
+    """int8 calibrated on seeded inputs other than the two data sets it is judged on (the same
+    distribution): logits within 9.5% of their largest magnitude (measured 3.2%: 0.11 of 3.4)
+    and a cosine similarity to torch's of at least 0.9987 (measured 0.99956)."""
+    rng = np.random.default_rng(1)
+    calibration = [{"input": rng.standard_normal((2, 3, 224, 224)).astype(np.float32)}
+                   for _ in range(4)]
+    s = ondine.InferenceSession(model, threads=2, precision="int8", calibration=calibration)
+    for x, want in (data_set(resnet18, k) for k in (0, 1)):
         got, = s.run(None, {"input": x})
         assert got.dtype == np.float32 and got.shape == want.shape
-        assert np.abs(got - want).max() <= 0.02 * np.abs(want).max()
-        assert (got.argmax(axis=1) == want.argmax(axis=1)).all()
+        assert np.abs(got - want).max() <= 0.095 * np.abs(want).max()
+        g, w = got.ravel().astype(np.float64), want.ravel().astype(np.float64)
+        assert g @ w / np.sqrt((g @ g) * (w @ w)) >= 0.9987
 
 
 def test_int8_calibration_arguments(model, status):
@@ -313,4 +316,6 @@ def test_every_status_has_its_class_and_name(status):
     assert sorted(c.status for c in classes) == sorted(v for v in status.values() if v)
     names = [c("x").status_name for c in classes]
     assert len(set(names)) == len(names) and "unknown status" not in names
+    from ondine._lib import lib
+    assert names == [lib.ond_status_name(c.status).decode() for c in classes]
     assert ondine.CommandFailed("x", 1).status is None

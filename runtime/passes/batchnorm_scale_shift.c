@@ -9,17 +9,19 @@
  *   s[c] = scale[c] / sqrt(var[c] + epsilon),  t[c] = beta[c] - mean[c] * s[c]
  *   y = x * s[c] + t[c]  (= scale * (x - mean) / sqrt(var + epsilon) + beta)
  *
- * Legality:
- * - the BN is per channel (spatial = 1) with constant float parameters of one value per
- *   channel of x: s and t are computed now.
- * - its training outputs have no reader and are not graph outputs: ScaleShift has one output.
- * - x is float with a known channel count (dim 1).
- * Runs after fold_batchnorm, so only BNs no Conv could absorb are left.
+ * Legality: the input rule below and the BN rules of fold_batchnorm.c (constant float
+ * parameters of one value per channel, per channel, training outputs unused: ScaleShift has one
+ * output and s and t are computed now), in the words `inspect --passes --why-not` reports a
+ * BatchNormalization it leaves with. Runs after fold_batchnorm, so only BNs no Conv could absorb
+ * are left.
  */
 #include <stdlib.h>
 
 #include "ops/op.h"
 #include "runtime/passes/passes.h"
+
+static const char KNOWN_CHANNELS[] = "the input is float, of rank 2 or more, with a known "
+                                     "channel count (dim 1)";
 
 static enum ond_status convert(struct ond_pass_ctx *c, struct ond_node *bn, int64_t ch,
                                struct ond_error *err)
@@ -59,12 +61,19 @@ enum ond_status ond_pass_batchnorm_scale_shift(struct ond_pass_ctx *c, struct on
         if (!ond_pass_is(bn, "", "BatchNormalization"))
             continue;
         const struct ond_info *x = &bn->in[0]->info;
-        if (x->dtype != OND_DTYPE_FLOAT || x->rank < 2 || x->dims[1] < 0 ||
-            !ond_pass_bn_per_channel(bn, x->dims[1]))
+        const struct ond_node *pattern[] = {bn};
+        const char *why = x->dtype != OND_DTYPE_FLOAT || x->rank < 2 || x->dims[1] < 0
+                              ? KNOWN_CHANNELS
+                              : ond_pass_bn_per_channel(bn, x->dims[1]);
+        enum ond_status st = why ? ond_pass_not_fused(c, err, 1, pattern, why)
+                                 : convert(c, bn, x->dims[1], err);
+        if (st)
+            return st;
+        if (why)
             continue;
-        enum ond_status st = convert(c, bn, x->dims[1], err);
-        if (st || (st = ond_pass_fusion(c, err, "BatchNormalization '%s' -> ScaleShift '%s'",
-                                        bn->name, bn->name)))
+        if ((st = ond_pass_fusion(c, err, 1, pattern, bn, NULL,
+                                  "BatchNormalization '%s' -> ScaleShift '%s'", bn->name,
+                                  bn->name)))
             return st;
         c->rewrites++;
     }

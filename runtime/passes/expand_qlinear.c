@@ -129,8 +129,9 @@ static enum ond_status quantize(struct ond_pass_ctx *c, struct ond_node *n, cons
         return st;
     ond_pass_kill(n);
     c->rewrites++;
-    return ond_pass_fusion(c, err, "%s '%s' -> DequantizeLinear + %s '%s' + QuantizeLinear",
-                           n->op_type, n->name, op, n->name);
+    return ond_pass_fusion(c, err, 1, (const struct ond_node *[]){n}, NULL, n->name,
+                           "%s '%s' -> DequantizeLinear + %s '%s' + QuantizeLinear", n->op_type,
+                           n->name, op, n->name);
 }
 
 /* B' = B * x_s * w_s[oc] as a new float constant. */

@@ -9,18 +9,11 @@
  *   B'[c]  = (B[c] - mean[c]) * s[c] + beta[c]  (B = 0 when the Conv has none)
  * since BN(conv(x)) = s * (W*x + B - mean) + beta = (s W)*x + (B - mean) s + beta.
  *
- * Legality:
- * - y has one reader, the BatchNormalization, and is not a graph output: the unnormalized
- *   conv output disappears.
- * - W, B (when present) and the four BN parameters are constants: W' and B' are computed now.
- * - the BN is per channel (spatial = 1, the default; opset 9 on): spatial = 0 normalizes each
- *   element with its own parameters, which a per-output-channel weight scale cannot express.
- * - the BN's training outputs (running mean and var, saved statistics) have no reader and are
- *   not graph outputs: the node that makes them goes.
- * - the Conv has no post-ops yet: BN must apply to the convolution itself, before them.
- * - float throughout; BN's parameters have one value per output channel of W.
- * W and B are written in place when this Conv is their only reader; a weight shared with
- * another node (or a graph output) is cloned first, so the other reader keeps its values.
+ * Legality: the rules below, in the words `inspect --passes --why-not` reports a candidate (a
+ * BatchNormalization reading a Conv's output) with when it breaks one; the BN rules are shared
+ * with batchnorm_scale_shift.c. W and B are written in place when this Conv is their only
+ * reader; a weight shared with another node (or a graph output) is cloned first, so the other
+ * reader keeps its values.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -28,6 +21,26 @@
 
 #include "ops/op.h"
 #include "runtime/passes/passes.h"
+
+/* The unnormalized conv output disappears. */
+static const char ONE_READER[] = "the Conv's output has one reader, the BatchNormalization, "
+                                 "and is not a graph output";
+/* BN must apply to the convolution itself, before them. */
+static const char NO_POST[] = "the Conv has no post-ops yet";
+/* W' and B' are computed now, in float. */
+static const char FLOAT[] = "the Conv's output is float";
+static const char CONST_W[] = "the Conv's W is a constant float and its B, when present, a "
+                              "constant float of one value per output channel";
+/* spatial = 0 normalizes each element with its own parameters, which a per-output-channel
+ * weight scale cannot express. */
+static const char BN_SPATIAL[] = "the BatchNormalization is per channel (spatial = 1, the "
+                                 "default; opset 9 on)";
+static const char BN_CONST[] = "the BatchNormalization's four parameters are constant floats "
+                               "of one value per channel";
+/* The node that makes them goes. */
+static const char BN_TRAINING[] = "the BatchNormalization's training outputs (running mean "
+                                  "and var, saved statistics) have no reader and are not graph "
+                                  "outputs";
 
 /* A constant float tensor of exactly m elements. */
 static bool per_channel(const struct ond_tensor *t, int64_t m)
@@ -45,21 +58,17 @@ static bool training_outputs_unused(const struct ond_node *bn)
     return true;
 }
 
-/* Whether a BatchNormalization can be computed as one scale and shift per channel: constant
- * parameters of C values each, per channel, training outputs unused. */
-bool ond_pass_bn_per_channel(const struct ond_node *bn, int64_t channels)
+const char *ond_pass_bn_per_channel(const struct ond_node *bn, int64_t channels)
 {
     int64_t spatial = 1;
     if (bn->n_out > 1 && !training_outputs_unused(bn))
-        return false;
-    if (bn->opset < 9 && ond_attr_int(bn, "spatial", 1, &spatial, NULL))
-        return false;
-    if (spatial != 1 || channels < 0)
-        return false;
+        return BN_TRAINING;
+    if ((bn->opset < 9 && ond_attr_int(bn, "spatial", 1, &spatial, NULL)) || spatial != 1)
+        return BN_SPATIAL;
     for (int k = 1; k < 5; k++)
-        if (!per_channel(bn->in[k], channels))
-            return false;
-    return true;
+        if (channels < 0 || !per_channel(bn->in[k], channels))
+            return BN_CONST;
+    return NULL;
 }
 
 enum ond_status ond_pass_bn_scale(const struct ond_node *bn, int64_t channels, double *s,
@@ -134,6 +143,24 @@ done:
     return st;
 }
 
+/* The rule that Conv -> bn breaks, or NULL. */
+static const char *rejects(const struct ond_pass_ctx *c, const struct ond_node *conv,
+                           const struct ond_node *bn)
+{
+    const struct ond_tensor *y = bn->in[0], *w = conv->in[1];
+    const struct ond_tensor *b = conv->n_in > 2 ? conv->in[2] : NULL;
+    if (ond_pass_sole_user(c, y) != bn)
+        return ONE_READER;
+    if (conv->n_post)
+        return NO_POST;
+    if (y->info.dtype != OND_DTYPE_FLOAT)
+        return FLOAT;
+    if (!ond_pass_is_const(w) || w->info.dtype != OND_DTYPE_FLOAT ||
+        (b && !per_channel(b, w->info.dims[0])))
+        return CONST_W;
+    return ond_pass_bn_per_channel(bn, w->info.dims[0]);
+}
+
 enum ond_status ond_pass_fold_batchnorm(struct ond_pass_ctx *c, struct ond_error *err)
 {
     struct ond_graph *g = c->g;
@@ -143,19 +170,24 @@ enum ond_status ond_pass_fold_batchnorm(struct ond_pass_ctx *c, struct ond_error
             continue;
         struct ond_tensor *y = bn->in[0];
         struct ond_node *conv = y->producer;
-        if (!ond_pass_is(conv, "", "Conv") || ond_pass_sole_user(c, y) != bn || conv->n_post ||
-            y->info.dtype != OND_DTYPE_FLOAT || !ond_pass_is_const(conv->in[1]) ||
-            conv->in[1]->info.dtype != OND_DTYPE_FLOAT ||
-            (conv->n_in > 2 && conv->in[2] && !per_channel(conv->in[2], conv->in[1]->info.dims[0])) ||
-            !ond_pass_bn_per_channel(bn, conv->in[1]->info.dims[0]))
+        if (!ond_pass_is(conv, "", "Conv"))
             continue;
+        const char *why = rejects(c, conv, bn);
+        const struct ond_node *pattern[] = {conv, bn};
+        if (why) {
+            enum ond_status st = ond_pass_not_fused(c, err, 2, pattern, why);
+            if (st)
+                return st;
+            continue;
+        }
         enum ond_status st = fold(c, conv, bn, conv->in[1]->info.dims[0], err);
         if (st)
             return st;
         ond_pass_take_output(conv, bn);
         c->rewrites++;
-        if ((st = ond_pass_fusion(c, err, "Conv '%s' + BatchNormalization '%s' -> Conv '%s'",
-                                  conv->name, bn->name, conv->name)))
+        if ((st = ond_pass_fusion(c, err, 2, pattern, conv, NULL,
+                                  "Conv '%s' + BatchNormalization '%s' -> Conv '%s'", conv->name,
+                                  bn->name, conv->name)))
             return st;
     }
     return OND_OK;

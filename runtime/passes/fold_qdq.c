@@ -13,16 +13,22 @@
  * another one (asymmetric) is run symmetric over the pair's range [s (qmin - zp),
  * s (qmax - zp)], the nearest that oneDNN's convolutions take.
  *
- * Legality:
- * - x is a float tensor computed at run time; s a positive, finite constant float with one
- *   element; zp absent or a constant with one element.
- * - q is read only by DequantizeLinear nodes with s and zp of the same values, and is not a
- *   graph output; no DequantizeLinear output is a graph output (it keeps a node making it).
+ * Legality: the rules below, in the words `inspect --passes --why-not` reports a candidate (a
+ * QuantizeLinear) with when it breaks one.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/passes/passes.h"
+
+static const char RUNTIME_FLOAT[] = "x is a float tensor computed at run time";
+static const char SCALE[] = "s is a positive, finite constant float with one element; zp absent "
+                            "or a constant uint8 or int8 with one element";
+static const char READERS[] = "q is read only by DequantizeLinear nodes with s and zp of the "
+                              "same values, and is not a graph output";
+/* It keeps a node making it. */
+static const char DQ_OUTPUT[] = "no DequantizeLinear output is a graph output";
 
 static bool scalar(const struct ond_tensor *t, int32_t dtype)
 {
@@ -56,8 +62,36 @@ static bool matching_dq(const struct ond_node *d, const struct ond_tensor *q, fl
     bool du;
     return ond_pass_is(d, "", "DequantizeLinear") && d->in[0] == q &&
            scalar(d->in[1], OND_DTYPE_FLOAT) && *(const float *)d->in[1]->info.data == s &&
-           zero_point(d, &dzp, &du) && dzp == zp && du == u && d->out[0] &&
-           !(d->out[0]->flags & OND_TENSOR_OUTPUT);
+           zero_point(d, &dzp, &du) && dzp == zp && du == u && d->out[0];
+}
+
+/* The rule that Quantize n breaks, or NULL; its DequantizeLinear readers into dq[] (q's uses). */
+static const char *rejects(const struct ond_graph *g, const struct ond_node *n,
+                           const struct ond_node **dq)
+{
+    const struct ond_tensor *x = n->in[0], *q = n->out[0];
+    int zp, readers = 0;
+    bool u;
+    if (x->info.dtype != OND_DTYPE_FLOAT || ond_pass_is_const(x))
+        return RUNTIME_FLOAT;
+    if (!scalar(n->in[1], OND_DTYPE_FLOAT) || !zero_point(n, &zp, &u))
+        return SCALE;
+    float s = *(const float *)n->in[1]->info.data;
+    if (!(s > 0) || !isfinite(s))
+        return SCALE;
+    if (!q || !q->uses || (q->flags & OND_TENSOR_OUTPUT))
+        return READERS;
+    for (int j = 0; j < g->n_nodes; j++)
+        for (int k = 0; k < g->nodes[j]->n_in; k++)
+            if (g->nodes[j]->in[k] == q && !g->nodes[j]->dead) {
+                if (readers == q->uses || !matching_dq(g->nodes[j], q, s, zp, u))
+                    return READERS;
+                dq[readers++] = g->nodes[j];
+            }
+    for (int j = 0; j < readers; j++)
+        if (dq[j]->out[0]->flags & OND_TENSOR_OUTPUT)
+            return DQ_OUTPUT;
+    return readers == q->uses ? NULL : READERS;
 }
 
 enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
@@ -68,35 +102,34 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
         if (!ond_pass_is(n, "", "QuantizeLinear"))
             continue;
         struct ond_tensor *x = n->in[0], *q = n->out[0];
+        /* The pattern: the Quantize, then its Dequantize readers. */
+        const struct ond_node **nodes = calloc((size_t)(q ? q->uses : 0) + 1, sizeof *nodes);
+        if (!nodes)
+            return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot run fold_qdq");
+        nodes[0] = n;
+        const char *why = rejects(g, n, nodes + 1);
+        enum ond_status st;
+        if (why) {
+            st = ond_pass_not_fused(c, err, 1, nodes, why);
+            free(nodes);
+            if (st)
+                return st;
+            continue;
+        }
         int zp;
         bool u;
-        if (x->info.dtype != OND_DTYPE_FLOAT || ond_pass_is_const(x) || !q || !q->uses ||
-            (q->flags & OND_TENSOR_OUTPUT) || !scalar(n->in[1], OND_DTYPE_FLOAT) ||
-            !zero_point(n, &zp, &u))
-            continue;
+        zero_point(n, &zp, &u);
         float s = *(const float *)n->in[1]->info.data;
-        if (!(s > 0) || !isfinite(s))
-            continue;
-        int readers = 0;
-        bool ok = true;
-        for (int j = 0; j < g->n_nodes && ok; j++)
-            for (int k = 0; k < g->nodes[j]->n_in && ok; k++)
-                if (g->nodes[j]->in[k] == q && !g->nodes[j]->dead) {
-                    readers++;
-                    ok = matching_dq(g->nodes[j], q, s, zp, u);
-                }
-        if (!ok || readers != q->uses)
-            continue;
-        for (int j = 0; j < g->n_nodes; j++) {
-            struct ond_node *d = g->nodes[j];
-            if (d->dead || d->n_in < 1 || d->in[0] != q)
-                continue;
+        int n_nodes = 1 + q->uses;
+        for (int j = 1; j < n_nodes; j++) {
+            struct ond_node *d = (struct ond_node *)nodes[j];
             for (int a = 0; a < g->n_nodes; a++)
                 for (int k = 0; k < g->nodes[a]->n_in; k++)
                     if (g->nodes[a]->in[k] == d->out[0])
                         ond_pass_set_input(c, g->nodes[a], k, x);
-            ond_pass_kill(d);
         }
+        for (int j = 1; j < n_nodes; j++)
+            ond_pass_kill((struct ond_node *)nodes[j]);
         ond_pass_kill(n);
         if (!(x->qscale > 0)) {
             int lo = u ? 0 : -128, hi = u ? 255 : 127;
@@ -105,9 +138,10 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
             x->qscale = zp == 0 ? s : x->qunsigned ? mx / 255.f : fmaxf(-mn, mx) / 127.f;
         }
         c->rewrites++;
-        enum ond_status st = ond_pass_fusion(c, err, "QuantizeLinear '%s' + DequantizeLinear -> "
-                                             "'%s' scale %g %s", n->name, x->name,
-                                             (double)x->qscale, x->qunsigned ? "u8" : "s8");
+        st = ond_pass_fusion(c, err, n_nodes, nodes, NULL, x->name,
+                             "QuantizeLinear '%s' + DequantizeLinear -> '%s' scale %g %s",
+                             n->name, x->name, (double)x->qscale, x->qunsigned ? "u8" : "s8");
+        free(nodes);
         if (st)
             return st;
     }

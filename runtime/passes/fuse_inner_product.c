@@ -9,42 +9,52 @@
  * and b = beta * C broadcast to [M]. B and C are reused when they already are W and b
  * (transB = 1, alpha = 1; C of shape [M], beta = 1), else new constants are made.
  *
- * Legality:
- * - Flatten's axis is 1, or the Reshape's output is [x's dim 0, rest] (the same dim 0, known
- *   or the same symbol, rank 2): either is x seen as [N,K] without moving data.
- * - f has one reader, the Gemm's A input, and is not a graph output: it disappears.
- * - transA = 0: A' = f is the flattened x, row per sample.
- * - B is a constant float [K,M] or [M,K] (transB) with K = the product of x's dims after dim
- *   0: the weights are computed now.
- * - C is absent, or a constant float of one value or one per output ([1], [M], [1,M]): an
- *   inner product's bias is per output; a C that varies along the rows ([N,M], [N,1]) is not.
- * - x is float, of rank 2 to 5 (the sources oneDNN's inner product takes).
- * - the Gemm carries no sum or add post-op (whose extra input would not carry over).
+ * Legality: the rules below, in the words `inspect --passes --why-not` reports a candidate (a
+ * Gemm reading a Flatten's or a Reshape's output) with when it breaks one.
  */
 #include <string.h>
 
 #include "ops/op.h"
 #include "runtime/passes/passes.h"
 
-/* The producer of f when it flattens x = its input at axis 1, else NULL. */
-static struct ond_node *flattening(const struct ond_pass_ctx *c, const struct ond_node *gemm)
+/* Either is x seen as [N,K] without moving data. */
+static const char FLATTENS[] = "Flatten's axis is 1, or the Reshape's output is [x's dim 0, "
+                               "rest] (the same dim 0, known or the same symbol, rank 2)";
+/* It disappears. */
+static const char ONE_READER[] = "the flattened tensor has one reader, the Gemm's A input, and "
+                                 "is not a graph output";
+/* The sources oneDNN's inner product takes. */
+static const char SOURCE[] = "x is float, of rank 2 to 5";
+/* A' = f is the flattened x, row per sample. */
+static const char NO_TRANS_A[] = "transA = 0";
+/* The weights are computed now. */
+static const char WEIGHTS[] = "B is a constant float [K,M] or [M,K] (transB) with K = the "
+                              "product of x's dims after dim 0";
+/* An inner product's bias is per output; a C that varies along the rows ([N,M], [N,1]) is not. */
+static const char BIAS[] = "C is absent, or a constant float of one value or one per output "
+                           "([1], [M], [1,M])";
+/* Whose extra input would not carry over. */
+static const char NO_SUM[] = "the Gemm carries no sum or add post-op";
+
+/* The rule that stops p (a Flatten or Reshape making gemm's A) from fusing, as far as it and
+ * its input go, or NULL. */
+static const char *flattening(const struct ond_pass_ctx *c, const struct ond_node *gemm,
+                              const struct ond_node *p)
 {
     const struct ond_tensor *f = gemm->in[0];
-    struct ond_node *p = f->producer;
-    bool flatten = ond_pass_is(p, "", "Flatten");
-    if (ond_pass_sole_user(c, f) != gemm || (!flatten && !ond_pass_is(p, "", "Reshape")))
-        return NULL;
+    if (ond_pass_sole_user(c, f) != gemm)
+        return ONE_READER;
     const struct ond_info *x = &p->in[0]->info, *y = &f->info;
     if (x->dtype != OND_DTYPE_FLOAT || x->rank < 2 || x->rank > 5)
-        return NULL;
-    if (flatten) {
+        return SOURCE;
+    if (ond_pass_is(p, "", "Flatten")) {
         int64_t axis;
         bool at_1 = !ond_attr_int(p, "axis", 1, &axis, NULL) && (axis == 1 || axis == 1 - x->rank);
-        return at_1 ? p : NULL;
+        return at_1 ? NULL : FLATTENS;
     }
     bool keeps_dim0 = y->rank == 2 && x->dims[0] != OND_DIM_UNKNOWN && x->dims[0] != 0 &&
                       y->dims[0] == x->dims[0];
-    return keeps_dim0 ? p : NULL;
+    return keeps_dim0 ? NULL : FLATTENS;
 }
 
 struct gemm_attrs {
@@ -130,18 +140,31 @@ enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_e
     for (int i = 0; i < g->n_nodes; i++) {
         struct ond_node *gemm = g->nodes[i];
         struct gemm_attrs a;
-        if (!ond_pass_is(gemm, "", "Gemm") || gemm->n_in > 3 || !gemm_attrs(gemm, &a) ||
-            a.trans_a || !ond_pass_is_const(gemm->in[1]) ||
-            gemm->in[1]->info.dtype != OND_DTYPE_FLOAT || gemm->in[1]->info.rank != 2)
+        if (!ond_pass_is(gemm, "", "Gemm"))
             continue;
-        struct ond_node *flat = flattening(c, gemm);
-        if (!flat)
+        struct ond_node *flat = gemm->in[0]->producer;
+        if (!ond_pass_is(flat, "", "Flatten") && !ond_pass_is(flat, "", "Reshape"))
             continue;
         const struct ond_info *x = &flat->in[0]->info, *b = &gemm->in[1]->info;
-        int64_t k = row_size(x), m = b->dims[a.trans_b ? 0 : 1];
         struct ond_tensor *c_in = gemm->n_in > 2 ? gemm->in[2] : NULL, *w, *bt;
-        if (k < 0 || b->dims[a.trans_b ? 1 : 0] != k || !bias_shape(c_in, m))
+        const char *why = flattening(c, gemm, flat);
+        int64_t k = row_size(x), m = -1;
+        if (!why && gemm->n_in > 3)
+            why = NO_SUM;
+        if (!why && (!gemm_attrs(gemm, &a) || a.trans_a))
+            why = NO_TRANS_A;
+        if (!why && (!ond_pass_is_const(gemm->in[1]) || b->dtype != OND_DTYPE_FLOAT ||
+                     b->rank != 2 || k < 0 || b->dims[a.trans_b ? 1 : 0] != k))
+            why = WEIGHTS;
+        if (!why && !bias_shape(c_in, m = b->dims[a.trans_b ? 0 : 1]))
+            why = BIAS;
+        const struct ond_node *pattern[] = {flat, gemm};
+        if (why) {
+            enum ond_status st = ond_pass_not_fused(c, err, 2, pattern, why);
+            if (st)
+                return st;
             continue;
+        }
         if (!(w = weights(c, gemm, &a, m, k, err)) || !bias(c, gemm, &a, m, &bt, err))
             return err ? err->status : OND_STATUS_NO_MEMORY;
         enum ond_status st = ond_pass_grow_inputs(c, gemm, 3, err);
@@ -153,7 +176,8 @@ enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_e
         if (!bt)
             gemm->n_in = 2;
         if ((st = ond_pass_rebind(c, gemm, "InnerProduct", err)) ||
-            (st = ond_pass_fusion(c, err, "%s '%s' + Gemm '%s' -> InnerProduct '%s'",
+            (st = ond_pass_fusion(c, err, 2, pattern, gemm, NULL,
+                                  "%s '%s' + Gemm '%s' -> InnerProduct '%s'",
                                   flat->op_type, flat->name, gemm->name, gemm->name)))
             return st;
         ond_pass_kill(flat);

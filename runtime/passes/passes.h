@@ -25,10 +25,30 @@ struct ond_op_counts {
 struct ond_pass_stat {
     const char *name;
     int level;             /* lowest -O level that runs it */
-    bool ran;              /* false: above the level, or disabled by name */
+    bool ran;              /* false: above the level, disabled by name, or int8 only */
+    bool int8_only;        /* runs only when the model is loaded for int8 sessions */
     bool disabled;         /* named in the options' disabled_passes */
     int rewrites;
     int nodes_before, nodes_after;
+};
+
+/* A fusion a pass made, or a candidate it rejected. Every string lives in `mem` but pass and
+ * reason, which are the passes' own static strings. */
+struct ond_pass_record {
+    const char *pass;      /* the pass's name */
+    int n_nodes;
+    char **nodes;          /* names of the nodes of the pattern, in pattern order */
+    char *line;            /* a fusion: "Conv 'a' + Relu 'b' -> Conv 'a' [relu]" */
+    char *into;            /* a fusion: the node that remains (fold_qdq: the tensor scaled) */
+    int n_post;
+    char **post_ops;       /* a fusion: into's post-ops after it ("sum", "relu") */
+    const char *reason;    /* a rejection: the legality rule that failed, from the pass banner */
+    void *mem;
+};
+
+struct ond_pass_records {
+    int n, cap;
+    struct ond_pass_record *items;
 };
 
 struct ond_pass_report {
@@ -36,8 +56,8 @@ struct ond_pass_report {
     int n_passes;
     struct ond_pass_stat *passes;          /* in pipeline order */
     struct ond_op_counts loaded, optimized; /* node counts by op type before and after */
-    int n_fusions, cap_fusions;
-    char **fusions;                        /* "Conv 'a' + Relu 'b' -> Conv 'a' [relu]" */
+    struct ond_pass_records fusions;       /* in the order made */
+    struct ond_pass_records not_fused;     /* candidates rejected, in the order considered */
 };
 
 /* Runs the passes of opts (level, disabled names) on a loaded, inferred graph in order.
@@ -55,6 +75,7 @@ int ond_pass_level(size_t i);       /* lowest -O level that runs pass i */
 /* ---- for the passes ---- */
 struct ond_pass_ctx {
     struct ond_graph *g;
+    const char *pass;        /* the running pass's name, for the report */
     int rewrites;
     struct ond_pass_report *report;
     int n_users;
@@ -117,14 +138,22 @@ bool ond_pass_add_post(struct ond_node *n, enum ond_postop_kind kind, float alph
 bool ond_pass_activation(const struct ond_node *n, struct ond_postop *q);
 /* BatchNormalization helpers (fold_batchnorm.c), shared with batchnorm_scale_shift.c. Whether
  * bn is one scale and shift per channel of `channels`: per channel (spatial = 1), its four
- * parameters constant floats of that many values, its training outputs unused. */
-bool ond_pass_bn_per_channel(const struct ond_node *bn, int64_t channels);
+ * parameters constant floats of that many values, its training outputs unused. NULL when it
+ * is, else the rule it breaks (a reason for ond_pass_not_fused). */
+const char *ond_pass_bn_per_channel(const struct ond_node *bn, int64_t channels);
 /* s[c] = scale[c] / sqrt(var[c] + epsilon), in double, for such a node. */
 enum ond_status ond_pass_bn_scale(const struct ond_node *bn, int64_t channels, double *s,
                                   struct ond_error *err);
-/* Records one fusion line in the report: "Conv 'a' + Relu 'b' -> Conv 'a' [relu]" (err
- * before the format, which takes the arguments after it). */
-enum ond_status ond_pass_fusion(struct ond_pass_ctx *c, struct ond_error *err, const char *fmt,
-                                ...) __attribute__((format(printf, 3, 4)));
+/* Records one fusion in the report: the n nodes of the pattern, the one they became (into; its
+ * post-ops are listed) or, for a node-less result, into_name, and the text line "Conv 'a' +
+ * Relu 'b' -> Conv 'a' [relu]" (fmt, which takes the arguments after it). */
+enum ond_status ond_pass_fusion(struct ond_pass_ctx *c, struct ond_error *err, int n,
+                                const struct ond_node *const *nodes, const struct ond_node *into,
+                                const char *into_name, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* Records a candidate the pass rejected: the n nodes of the pattern it started and the rule
+ * that failed, a static string of the pass whose words its banner quotes. */
+enum ond_status ond_pass_not_fused(struct ond_pass_ctx *c, struct ond_error *err, int n,
+                                   const struct ond_node *const *nodes, const char *reason);
 
 #endif

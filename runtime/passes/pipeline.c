@@ -2,8 +2,9 @@
  *
  * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops (identity and
  * dropout removal, QLinearConv/QLinearMatMul expanded into QDQ form, constant and shape-chain
- * folding, a QDQ model's activation pairs taken as scales, BatchNormalization folded into Conv
- * weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
+ * folding, a QDQ model's activation pairs taken as scales when the model is loaded for int8
+ * sessions (the only pass that changes what a model computes, so fp32 and bf16 loads keep the
+ * pairs and their rounding), BatchNormalization folded into Conv weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
  * ai.ondine ops. Order matters where patterns overlap: the QLinear ops expand before constants
  * fold (their weights' DequantizeLinear) and before fold_qdq takes the pairs the expansion
  * leaves between them; BatchNormalization folds into its Conv
@@ -26,21 +27,22 @@ struct pass {
     const char *name;
     int level;
     enum ond_status (*run)(struct ond_pass_ctx *c, struct ond_error *err);
+    bool int8_only;   /* changes what the model computes: only for int8 sessions */
 };
 
 static const struct pass table[] = {
-    {"eliminate_identity", 1, ond_pass_eliminate_identity},
-    {"expand_qlinear", 1, ond_pass_expand_qlinear},
-    {"fold_constants", 1, ond_pass_fold_constants},
-    {"fold_shape_chains", 1, ond_pass_fold_shape_chains},
-    {"fold_qdq", 1, ond_pass_fold_qdq},
-    {"fold_batchnorm", 1, ond_pass_fold_batchnorm},
-    {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift},
-    {"fuse_residual_add", 2, ond_pass_fuse_residual_add},
-    {"fuse_inner_product", 2, ond_pass_fuse_inner_product},
-    {"fuse_activation", 2, ond_pass_fuse_activation},
-    {"fuse_add_activation", 2, ond_pass_fuse_add_activation},
-    {"eliminate_dead_code", 1, ond_pass_eliminate_dead_code},
+    {"eliminate_identity", 1, ond_pass_eliminate_identity, false},
+    {"expand_qlinear", 1, ond_pass_expand_qlinear, false},
+    {"fold_constants", 1, ond_pass_fold_constants, false},
+    {"fold_shape_chains", 1, ond_pass_fold_shape_chains, false},
+    {"fold_qdq", 1, ond_pass_fold_qdq, true},
+    {"fold_batchnorm", 1, ond_pass_fold_batchnorm, false},
+    {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift, false},
+    {"fuse_residual_add", 2, ond_pass_fuse_residual_add, false},
+    {"fuse_inner_product", 2, ond_pass_fuse_inner_product, false},
+    {"fuse_activation", 2, ond_pass_fuse_activation, false},
+    {"fuse_add_activation", 2, ond_pass_fuse_add_activation, false},
+    {"eliminate_dead_code", 1, ond_pass_eliminate_dead_code, false},
 };
 
 #define N_PASSES (sizeof table / sizeof table[0])
@@ -103,9 +105,12 @@ void ond_pass_report_free(struct ond_pass_report *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < r->n_fusions; i++)
-        free(r->fusions[i]);
-    free(r->fusions);
+    struct ond_pass_records *sets[] = {&r->fusions, &r->not_fused};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < sets[k]->n; i++)
+            free(sets[k]->items[i].mem);
+        free(sets[k]->items);
+    }
     free(r->passes);
     free(r->loaded.items);
     free(r->optimized.items);
@@ -117,7 +122,7 @@ static enum ond_status run_one(struct ond_graph *g, const struct pass *p,
                                struct ond_pass_report *r, struct ond_pass_stat *stat,
                                struct ond_error *err)
 {
-    struct ond_pass_ctx c = {.g = g, .report = r, .n_users = g->n_tensors};
+    struct ond_pass_ctx c = {.g = g, .pass = p->name, .report = r, .n_users = g->n_tensors};
     enum ond_status st = OND_OK;
     if (!(c.user = calloc((size_t)g->n_tensors + 1, sizeof *c.user)))
         return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot run pass '%s'", p->name);
@@ -174,7 +179,9 @@ enum ond_status ond_passes_run(struct ond_graph *g, const struct ond_options *op
         s->name = table[i].name;
         s->level = table[i].level;
         s->disabled = disabled(opts, s->name);
-        s->ran = s->level <= opts->opt_level && !s->disabled;
+        s->int8_only = table[i].int8_only;
+        s->ran = s->level <= opts->opt_level && !s->disabled &&
+                 (!s->int8_only || opts->precision == OND_PRECISION_INT8);
         s->nodes_before = s->nodes_after = g->n_nodes;
         if (s->ran)
             st = run_one(g, &table[i], r, s, err);

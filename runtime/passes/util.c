@@ -177,31 +177,81 @@ bool ond_pass_activation(const struct ond_node *n, struct ond_postop *q)
             return ond_attr_float(n, "min", -FLT_MAX, &q->alpha, NULL) == OND_OK &&
                    ond_attr_float(n, "max", FLT_MAX, &q->beta, NULL) == OND_OK;
         return clip_bound(n, 1, -FLT_MAX, &q->alpha) && clip_bound(n, 2, FLT_MAX, &q->beta);
+    } else if (n->op->eval == ond_unary_eval && n->params) {
+        /* The float activations of ops/eltwise_util.c whose oneDNN algorithm a kind runs. */
+        const struct ond_unary *u = n->params;
+        q->kind = ond_postop_of_alg(u->alg);
+        q->alpha = u->alpha;
+        q->beta = u->beta;
+        return q->kind != 0;
     } else {
         return false;
     }
     return true;
 }
 
-enum ond_status ond_pass_fusion(struct ond_pass_ctx *c, struct ond_error *err, const char *fmt,
-                                ...)
+/* Appends a record to rs: its node names, into and its post-ops, line, copied into one block. */
+static enum ond_status record(struct ond_pass_ctx *c, struct ond_pass_records *rs, int n,
+                              const struct ond_node *const *nodes, const struct ond_node *into,
+                              const char *into_name, const char *line, const char *reason,
+                              struct ond_error *err)
 {
-    struct ond_pass_report *r = c->report;
+    int n_post = into ? into->n_post : 0;
+    size_t size = sizeof(char *) * (size_t)(n + n_post);
+    const char *post[OND_MAX_POSTOPS];
+    if (into)
+        into_name = into->name;
+    for (int i = 0; i < n_post; i++) {
+        post[i] = ond_postop_name(into->post[i].kind);
+        size += strlen(post[i] ? post[i] : "?") + 1;
+    }
+    for (int i = 0; i < n; i++)
+        size += strlen(nodes[i]->name) + 1;
+    size += (line ? strlen(line) + 1 : 0) + (into_name ? strlen(into_name) + 1 : 0);
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? 2 * rs->cap : 64;
+        struct ond_pass_record *items = realloc(rs->items, sizeof *items * (size_t)cap);
+        if (!items)
+            return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot record a fusion");
+        rs->items = items;
+        rs->cap = cap;
+    }
+    struct ond_pass_record *r = &rs->items[rs->n];
+    char **ptrs = malloc(size);
+    if (!ptrs)
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot record a fusion");
+    char *at = (char *)(ptrs + n + n_post);
+    *r = (struct ond_pass_record){.pass = c->pass, .n_nodes = n, .nodes = ptrs,
+                                  .n_post = n_post, .post_ops = ptrs + n, .reason = reason,
+                                  .mem = ptrs};
+#define COPY(dst, s) (dst = strcpy(at, s), at += strlen(at) + 1)
+    for (int i = 0; i < n; i++)
+        COPY(r->nodes[i], nodes[i]->name);
+    for (int i = 0; i < n_post; i++)
+        COPY(r->post_ops[i], post[i] ? post[i] : "?");
+    if (line)
+        COPY(r->line, line);
+    if (into_name)
+        COPY(r->into, into_name);
+#undef COPY
+    rs->n++;
+    return OND_OK;
+}
+
+enum ond_status ond_pass_fusion(struct ond_pass_ctx *c, struct ond_error *err, int n,
+                                const struct ond_node *const *nodes, const struct ond_node *into,
+                                const char *into_name, const char *fmt, ...)
+{
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (r->n_fusions == r->cap_fusions) {
-        int cap = r->cap_fusions ? 2 * r->cap_fusions : 64;
-        char **f = realloc(r->fusions, sizeof *f * (size_t)cap);
-        if (!f)
-            return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot record a fusion");
-        r->fusions = f;
-        r->cap_fusions = cap;
-    }
-    if (!(r->fusions[r->n_fusions] = strdup(line)))
-        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot record a fusion");
-    r->n_fusions++;
-    return OND_OK;
+    return record(c, &c->report->fusions, n, nodes, into, into_name, line, NULL, err);
+}
+
+enum ond_status ond_pass_not_fused(struct ond_pass_ctx *c, struct ond_error *err, int n,
+                                   const struct ond_node *const *nodes, const char *reason)
+{
+    return record(c, &c->report->not_fused, n, nodes, NULL, NULL, NULL, reason, err);
 }

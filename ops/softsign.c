@@ -1,0 +1,26 @@
+/* softsign.c: ONNX Softsign, opsets 1, 22 (22 adds bfloat16): x / (1 + |x|).
+ * float only. oneDNN 2.6 has no softsign: sessions run the eval. */
+#include <math.h>
+
+#include "ops/op.h"
+
+static float scalar(float x, const void *u)
+{
+    (void)u;
+    return x / (1.f + fabsf(x));
+}
+
+static enum ond_status parse(struct ond_node *n, void *params, struct ond_error *err)
+{
+    (void)n;
+    (void)err;
+    *(struct ond_unary *)params = (struct ond_unary){.f = scalar};
+    return OND_OK;
+}
+
+const struct ond_op ond_op_softsign = {
+    .domain = "", .name = "Softsign", .since = 1,
+    .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+    .params_size = sizeof(struct ond_unary),
+    .parse = parse, .infer = ond_infer_same, .eval = ond_unary_eval,
+};

@@ -1,0 +1,159 @@
+"""npref.py: the graph fuzzer's own reference, a numpy evaluator written from the ONNX operator
+specification (opset 13) for the ops gen.py draws, independent of ondine's code. Float tensors
+are computed in float64; QuantizeLinear divides and rounds (half to even) in float32 as the
+spec's x / y_scale on float inputs, so its rounding is that of a float32 runtime. Limits: 2-D
+convolution and pooling (NCHW), no auto_pad, Reshape without allowzero."""
+import numpy as np
+from onnx import numpy_helper
+
+QRANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
+
+
+def _attrs(node):
+    from onnx import helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _windows(xp, kh, kw, sh, sw, dh=1, dw=1):
+    """[N, C, OH, OW, kh, kw] windows of a padded NCHW array."""
+    v = np.lib.stride_tricks.sliding_window_view(xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1),
+                                                 axis=(2, 3))
+    return v[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def conv(x, w, b, a):
+    kh, kw = w.shape[2:]
+    sh, sw = a.get("strides", [1, 1])
+    dh, dw = a.get("dilations", [1, 1])
+    p = a.get("pads", [0, 0, 0, 0])
+    g = a.get("group", 1)
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])))
+    win = _windows(xp, kh, kw, sh, sw, dh, dw)
+    n, c, oh, ow = win.shape[:4]
+    win = win.reshape(n, g, c // g, oh, ow, kh, kw)
+    wg = w.reshape(g, w.shape[0] // g, c // g, kh, kw)
+    y = np.einsum("ngchwij,gocij->ngohw", win, wg, optimize=True).reshape(n, -1, oh, ow)
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def pool(x, a, op):
+    """MaxPool / AveragePool with pads and ceil_mode; ceil_mode windows reach past the end
+    padding, where nothing is read or counted (count_include_pad counts the pads only)."""
+    kh, kw = a["kernel_shape"]
+    sh, sw = a.get("strides", [1, 1])
+    p = a.get("pads", [0, 0, 0, 0])
+    ceil = a.get("ceil_mode", 0)
+    n, c, h, w = x.shape
+    outs, extra = [], []
+    for size, k, s, pb, pe in ((h, kh, sh, p[0], p[2]), (w, kw, sw, p[1], p[3])):
+        span = size + pb + pe - k
+        o = (-(-span // s) if ceil else span // s) + 1
+        outs.append(o)
+        extra.append(max(0, (o - 1) * s + k - (size + pb + pe)))
+    pad = ((0, 0), (0, 0), (p[0], p[2] + extra[0]), (p[1], p[3] + extra[1]))
+    if op == "MaxPool":
+        xp = np.pad(x, pad, constant_values=-np.inf)
+        return _windows(xp, kh, kw, sh, sw).max(axis=(4, 5))[:, :, :outs[0], :outs[1]]
+    xp = np.pad(x, pad)
+    if a.get("count_include_pad", 0):
+        ones = np.pad(np.ones((1, 1, h + p[0] + p[2], w + p[1] + p[3])),
+                      ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    else:
+        ones = np.pad(np.ones((1, 1, h, w)), pad)
+    s = _windows(xp, kh, kw, sh, sw).sum(axis=(4, 5))
+    cnt = _windows(ones, kh, kw, sh, sw).sum(axis=(4, 5))
+    return (s / cnt)[:, :, :outs[0], :outs[1]]
+
+
+def _axis_shape(x, v, axis):
+    """A per-axis parameter v shaped to broadcast along x's axis (a scalar stays)."""
+    if v.ndim == 0:
+        return v
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    return v.reshape(shape)
+
+
+def quantize(x, scale, zp, axis=1):
+    lo, hi = QRANGE[zp.dtype]
+    q = np.rint(x.astype(np.float32) / _axis_shape(x, scale.astype(np.float32), axis))
+    return np.clip(q + _axis_shape(x, zp.astype(np.float64), axis), lo, hi).astype(zp.dtype)
+
+
+def dequantize(q, scale, zp, axis=1):
+    zp = np.zeros((), q.dtype) if zp is None else zp
+    return ((q.astype(np.float64) - _axis_shape(q, zp.astype(np.float64), axis)) *
+            _axis_shape(q, scale.astype(np.float64), axis))
+
+
+def reshape(x, shape):
+    shape = [x.shape[i] if d == 0 else int(d) for i, d in enumerate(shape)]
+    return x.reshape(shape)
+
+
+def run(model, feeds):
+    """Every graph output of model (onnx.ModelProto) for feeds {name: array}, in graph order."""
+    env = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    env.update({k: np.asarray(v, np.float64) if v.dtype == np.float32 else v
+                for k, v in feeds.items()})
+    for node in model.graph.node:
+        a = _attrs(node)
+        i = [env[n] if n else None for n in node.input]
+        i = [v.astype(np.float64) if v is not None and v.dtype == np.float32 else v for v in i]
+        op = node.op_type
+        if op == "Conv":
+            y = conv(i[0], i[1], i[2] if len(i) > 2 else None, a)
+        elif op == "BatchNormalization":
+            x, g, beta, mean, var = i
+            sh = lambda v: v.reshape(1, -1, *([1] * (x.ndim - 2)))
+            y = (x - sh(mean)) / np.sqrt(sh(var) + a.get("epsilon", 1e-5)) * sh(g) + sh(beta)
+        elif op == "Relu":
+            y = np.maximum(i[0], 0)
+        elif op == "Sigmoid":
+            y = 1 / (1 + np.exp(-i[0]))
+        elif op == "LeakyRelu":
+            y = np.where(i[0] < 0, a.get("alpha", 0.01) * i[0], i[0])
+        elif op == "Clip":
+            y = i[0]
+            if len(i) > 1 and i[1] is not None:
+                y = np.maximum(y, i[1])
+            if len(i) > 2 and i[2] is not None:
+                y = np.minimum(y, i[2])
+        elif op in ("Add", "Sub", "Mul", "Div"):
+            y = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
+                 "Div": np.divide}[op](i[0], i[1])
+        elif op == "Sum":
+            y = sum(i)
+        elif op in ("MaxPool", "AveragePool"):
+            y = pool(i[0], a, op)
+        elif op == "GlobalAveragePool":
+            y = i[0].mean(axis=tuple(range(2, i[0].ndim)), keepdims=True)
+        elif op == "Concat":
+            y = np.concatenate(i, axis=a["axis"])
+        elif op == "Reshape":
+            y = reshape(i[0], i[1])
+        elif op == "Flatten":
+            ax = a.get("axis", 1)
+            y = i[0].reshape(int(np.prod(i[0].shape[:ax])), -1)
+        elif op == "Squeeze":
+            y = np.squeeze(i[0], axis=tuple(int(v) for v in i[1]))
+        elif op == "Unsqueeze":
+            y = i[0]
+            for ax in sorted(int(v) % (i[0].ndim + len(i[1])) for v in i[1]):
+                y = np.expand_dims(y, ax)
+        elif op == "Gemm":
+            A = i[0].T if a.get("transA", 0) else i[0]
+            B = i[1].T if a.get("transB", 0) else i[1]
+            y = a.get("alpha", 1.0) * (A @ B)
+            if len(i) > 2 and i[2] is not None:
+                y = y + a.get("beta", 1.0) * i[2]
+        elif op == "QuantizeLinear":
+            y = quantize(i[0], i[1], i[2], a.get("axis", 1))
+        elif op == "DequantizeLinear":
+            y = dequantize(i[0], i[1], i[2] if len(i) > 2 else None, a.get("axis", 1))
+        elif op == "Identity":
+            y = i[0]
+        else:
+            raise NotImplementedError(f"npref: no {op}")
+        env[node.output[0]] = y
+    return [env[o.name] for o in model.graph.output]
