@@ -14,8 +14,9 @@
  *
  * Sessions: a float activation sliced with positive steps is one oneDNN reorder from a view
  * of the input (a sub-memory descriptor, its strides multiplied by the steps) to the plain
- * output, read in the layout it arrives in when no blocked axis is subsampled, else plain.
- * Negative steps and other dtypes run the eval.
+ * output, read in the layout it arrives in when that layout has the view (no blocked axis
+ * cut inside a block or subsampled), else plain. Negative steps and other dtypes run the
+ * eval.
  */
 #include <string.h>
 
@@ -70,7 +71,9 @@ static void slice_axis(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *s
 {
     s = s < 0 ? s + d : s;
     e = e < 0 ? e + d : e;
-    if (step > 0) {
+    if (d == 0) {
+        *len = 0;
+    } else if (step > 0) {
         s = clamp(s, 0, d);
         e = clamp(e, 0, d);
         *len = e > s ? (e - s - 1) / step + 1 : 0;
@@ -162,9 +165,13 @@ static enum ond_status resolve(const struct ond_node *n, const struct ond_info *
                                  "axes: axis %lld appears twice", (long long)v[2][i]);
         seen[a] = true;
         pl->step[a] = v[3][i];
-        if (x->dims[a] >= 0)
+        if (x->dims[a] >= 0) {
             slice_axis(x->dims[a], v[0][i], v[1][i], v[3][i], &pl->start[a], &pl->dims[a]);
-        else if (!(v[0][i] == 0 && v[1][i] == INT64_MAX && v[3][i] == 1))
+            /* The step of an axis with one output element moves nothing: 1 keeps the
+             * strides it scales (step times the input's stride) from overflowing. */
+            if (pl->dims[a] <= 1)
+                pl->step[a] = 1;
+        } else if (!(v[0][i] == 0 && v[1][i] == INT64_MAX && v[3][i] == 1))
             pl->dims[a] = OND_DIM_UNKNOWN;
     }
     return OND_OK;

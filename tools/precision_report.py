@@ -4,7 +4,7 @@ as the Markdown tables of docs/precision.md (issue 7's accuracy report).
 
 Measures, on this machine, with 2 threads:
 1. Fashion-MNIST (trained models in examples/models, real images): test accuracy of
-   resnet20, plain20 and resnet56 in fp32, bf16 and int8 through BUILD_DIR/bin/classify_fashion
+   plain20, plain56, resnet20 and resnet56 in fp32, bf16 and int8 through BUILD_DIR/bin/classify_fashion
    (int8 calibrated on the first 1000 training images, never on test images), the difference
    to fp32 in points against the issue's bars (bf16 at most 0.3 points below fp32, int8 at
    most 1.0), and how many images each labels differently from torch.
@@ -31,7 +31,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- begin precision_report -->", "<!-- end precision_report -->"
 THREADS = 2
-FASHION = ["resnet20", "plain20", "resnet56"]
+FASHION = ["plain20", "plain56", "resnet20", "resnet56"]
 CONFORMANCE = ["resnet18", "resnet50", "mobilenet_v2", "googlenet", "vgg16"]
 QUICK_SKIP = {"resnet50", "googlenet", "vgg16"}
 BARS = {"bf16": 0.3, "int8": 1.0}  # points of accuracy a precision may lose against fp32

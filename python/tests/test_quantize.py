@@ -62,7 +62,7 @@ def test_qdq_form(quantized):
     made = {o: n for n in nodes for o in n.output}
     inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
     convs = [n for n in nodes if n.op_type == "Conv"]
-    assert len(convs) == 21
+    assert len(convs) == 19
     for c in convs:
         x, w = made[c.input[0]], made[c.input[1]]
         assert x.op_type == "DequantizeLinear" and w.op_type == "DequantizeLinear"
@@ -75,7 +75,7 @@ def test_qdq_form(quantized):
         assert qa.op_type == "QuantizeLinear" and not inits[qa.input[2]].any()
     # The convs' inputs, and the global pool's input and output, which the classifier (an int8
     # inner product at -O2) reads.
-    assert sum(n.op_type == "QuantizeLinear" for n in nodes) == 23
+    assert sum(n.op_type == "QuantizeLinear" for n in nodes) == 21
     gap = next(n for n in nodes if n.op_type == "GlobalAveragePool")
     assert made[gap.input[0]].op_type == "DequantizeLinear"
 
