@@ -27,8 +27,8 @@ level, and the run must have compared every case (a loader that refused them all
   trace of the Div left a partial count that became the Reshape's rank (refused at every
   level). torch's outputs; measured error 0: atol 1e-6.
 - resnet20_fashion_qdq (tests/data, tools/models/make_qdq_reference.py): the QDQ model `ondine
-  quantize` writes for examples/models/resnet20_fashion.onnx on 8 test images, ONNX Runtime's
-  outputs (optimizations off). Folding the pairs in fp32 was off by up to 3.1 on logits of
+  quantize` wrote for the projection-shortcut ResNet-20 that examples/models held before the
+  option-A nets replaced it, on 8 test images, ONNX Runtime's outputs (optimizations off). Folding the pairs in fp32 was off by up to 3.1 on logits of
   magnitude ~5. ondine's -O0 (each Q/DQ as its op) is 0.155 from ONNX Runtime at most (the two
   convolutions round differently and a few quantizations near a tie flip by one step, which
   the later layers carry): atol 0.5, about 3x that.

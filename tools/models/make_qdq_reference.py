@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""make_qdq_reference.py: writes the backend test folder tests/data/resnet20_fashion_qdq: the QDQ
-model `ondine quantize` makes of examples/models/resnet20_fashion.onnx (calibrated on 64
+"""make_qdq_reference.py: writes a backend test folder like tests/data/resnet20_fashion_qdq: the
+QDQ model `ondine quantize` makes of examples/models/resnet20_fashion.onnx (calibrated on 64
 Fashion-MNIST training images), 8 Fashion-MNIST test images, and ONNX Runtime's outputs for
 them with its graph optimizations off (tools/ort_run.js), the independent reference that the
-`trust_models` ctest holds fp32 sessions of the model to at every level.
+`trust_models` ctest holds fp32 sessions of the model to at every level. The committed folder
+was made from the projection-shortcut ResNet-20 that examples/models held before the option-A
+nets of the degradation experiment replaced it; it stands on its own.
 
 usage: make_qdq_reference.py BUILD OUT   (BUILD holds bin/ondine and node/node_modules with
 onnxruntime-node: `make bench` or `npm install --ignore-scripts --prefix BUILD/node
