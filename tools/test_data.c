@@ -123,11 +123,26 @@ bool test_read_skip_list(struct cfg *cfg, const char *file)
     return ok;
 }
 
+/* Cases of the ONNX node suite (libonnx-testdata 1.12) whose data contradicts their model, so
+ * that no runtime that checks its inputs can pass them (ONNX Runtime refuses them too): listed
+ * here, they show as skipped with this reason instead of failing every run of the suite. */
+static const struct skip broken_data[] = {
+#define LIKE_1 "ONNX 1.12's data feeds 'like' as [1] where the model declares [3,4]"
+    {"test_castlike_BFLOAT16_to_FLOAT", LIKE_1},
+    {"test_castlike_BFLOAT16_to_FLOAT_expanded", LIKE_1},
+    {"test_castlike_FLOAT_to_BFLOAT16", LIKE_1},
+    {"test_castlike_FLOAT_to_BFLOAT16_expanded", LIKE_1},
+#undef LIKE_1
+};
+
 const char *test_skip_reason(const struct cfg *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_skips; i++)
         if (strcmp(cfg->skips[i].name, name) == 0)
             return cfg->skips[i].reason;
+    for (size_t i = 0; i < sizeof broken_data / sizeof broken_data[0]; i++)
+        if (strcmp(broken_data[i].name, name) == 0)
+            return broken_data[i].reason;
     return NULL;
 }
 
