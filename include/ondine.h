@@ -135,6 +135,13 @@ struct ond_options {
      * at planning, activations and scratchpads), the least recently used ones that no run
      * holds are freed. Default 1 GiB; 0: no bound. */
     uint64_t max_plan_cache_bytes;
+    /* Per-layer tuning (docs/performance.md): with tune set, planning times oneDNN's
+     * implementations and layouts for each convolution the cache lacks (seconds for a
+     * ResNet), chooses along the chain and writes the cache. tune_cache names the cache file
+     * (NULL: $ONDINE_TUNE_CACHE; neither: tuning stays in the session); a cache is read at
+     * ond_session_create, malformed is OND_STATUS_INVALID_ARGUMENT. Same cache, same plan. */
+    int tune;
+    const char *tune_cache;
 };
 
 /* A tensor passed to or returned from a run. dims[i] < 0 only in model queries (symbolic dim). */

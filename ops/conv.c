@@ -6,10 +6,12 @@
  * when there is none). In an int8 session, a convolution with constant weights whose input has a
  * scale runs on oneDNN's int8 kernels (prepare_int8); the others, and configurations oneDNN lacks,
  * run in f32 between dequantized values. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ops/op.h"
 #include "runtime/exec.h"
+#include "runtime/tune.h"
 
 static enum ond_status parse(struct ond_node *n, void *params, struct ond_error *err)
 {
@@ -105,6 +107,45 @@ static enum ond_status prepare_int8(struct ond_prep *p, const struct conv_geom *
                              err);
 }
 
+/* What the tuner needs to build this convolution in other layouts. */
+struct tune_ctx {
+    const struct conv_geom *g;
+    const dnnl_memory_desc_t *wei, *bias;
+};
+
+static enum ond_status tune_desc(struct ond_prep *p, void *ctx, const dnnl_memory_desc_t *src,
+                                 const dnnl_memory_desc_t *dst, dnnl_alg_kind_t alg,
+                                 dnnl_convolution_desc_t *desc, struct ond_error *err)
+{
+    const struct tune_ctx *c = ctx;
+    OND_DNNL(dnnl_dilated_convolution_forward_desc_init(desc, dnnl_forward_inference, alg, src,
+                                                        c->wei, c->bias, dst, c->g->strides,
+                                                        c->g->dil, c->g->pl, c->g->pr),
+             p->node, err);
+    return OND_OK;
+}
+
+/* The layer as the tuning cache keys it: shapes, geometry, bias, post-ops, data type. */
+static void tune_key(const struct ond_prep *p, const struct conv_geom *g, dnnl_data_type_t dt,
+                     char *key, size_t size)
+{
+    const struct ond_info *x = p->in[0];
+    int n = snprintf(key, size, "Conv x=%lldx%lldx%lldx%lld w=", (long long)x->dims[0],
+                     (long long)x->dims[1], (long long)x->dims[2], (long long)x->dims[3]);
+    for (int i = 0; i < g->wi.rank && n > 0 && (size_t)n < size; i++)
+        n += snprintf(key + n, size - (size_t)n, "%s%lld", i ? "x" : "", (long long)g->wi.dims[i]);
+    for (int i = 0; i < p->node->n_post && n > 0 && (size_t)n < size; i++)
+        n += snprintf(key + n, size - (size_t)n, "%s%d", i ? "," : " post=",
+                      (int)p->node->post[i].kind);
+    if (n > 0 && (size_t)n < size)
+        snprintf(key + n, size - (size_t)n,
+                 " s=%lldx%lld d=%lldx%lld p=%lld,%lld,%lld,%lld b=%d %s",
+                 (long long)g->strides[0], (long long)g->strides[1], (long long)g->dil[0],
+                 (long long)g->dil[1], (long long)g->pl[0], (long long)g->pl[1],
+                 (long long)g->pr[0], (long long)g->pr[1], p->node->n_in > 2,
+                 dt == dnnl_bf16 ? "bf16" : "f32");
+}
+
 /* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), constant weights
  * reordered once into its layout, the node's post-ops fused. Weights that are not constant
  * (ONNX allows it) are read plain at each run. */
@@ -164,6 +205,28 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     };
     dnnl_convolution_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
+    /* A tuned choice (runtime/tune.h) comes first; when oneDNN does not offer it, the
+     * defaults below. */
+    struct ond_tune_choice ch;
+    bool tuned = false;
+    if (p->tune && !w_rt && x->rank == 4) {
+        char key[256];
+        tune_key(p, &g, dt, key, sizeof key);
+        struct tune_ctx ctx = {&g, &wei, b ? &bias : NULL};
+        struct ond_tune_conv tc = {key, x, &p->out[0], dt, wino, wino_scratch, tune_desc, &ctx};
+        if ((st = ond_tune_conv(p, &tc, &ch, &tuned, err)))
+            return st;
+    }
+    if (tuned) {
+        dnnl_memory_desc_t ts, td;
+        if ((st = ond_tune_md(x, dt, ch.layout, &ts, err)) ||
+            (st = ond_tune_md(&p->out[0], dt, ch.layout, &td, err)) ||
+            (st = tune_desc(p, &(struct tune_ctx){&g, &wei, b ? &bias : NULL}, &ts, &td, ch.alg,
+                            &desc, err)) ||
+            (st = ond_tune_pd(p, &desc, ch.impl, &pd, err)))
+            return st;
+        p->declined = false;
+    }
     for (size_t t = 0; t < sizeof tries / sizeof tries[0] && !pd; t++) {
         if (!tries[t].use)
             continue;

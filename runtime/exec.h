@@ -58,6 +58,8 @@
 #include "oneapi/dnnl/dnnl.h"
 #include "ops/op.h"
 
+struct ond_tune;
+
 #define OND_PREP_MAX_IN 8
 #define OND_PREP_MAX_OUT 4
 #define OND_PREP_MAX_ARGS 16
@@ -87,6 +89,7 @@ struct ond_prep {
     bool int8;                          /* an int8 session (see int8 above) */
     float in_scale[OND_PREP_MAX_IN], out_scale[OND_PREP_MAX_OUT];
     bool in_unsigned[OND_PREP_MAX_IN], out_unsigned[OND_PREP_MAX_OUT];
+    struct ond_tune *tune;              /* per-layer tuning (runtime/tune.h), or NULL */
     /* Filled by prepare. */
     dnnl_memory_desc_t want_md[OND_PREP_MAX_IN];   /* zeroed: takes the input as it arrives */
     dnnl_memory_desc_t out_md[OND_PREP_MAX_OUT];

@@ -14,6 +14,7 @@
 #include "oneapi/dnnl/dnnl_debug.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
+#include "runtime/tune.h"
 
 /* Places the values that own arena storage by liveness: each takes the lowest offset free
  * over its lifetime (values are few hundred, so the quadratic scan is cheap). */
@@ -384,6 +385,27 @@ int ond_plan_threads(const struct ond_session *s)
     return s->opts.threads > 0 ? s->opts.threads : omp_get_num_procs();
 }
 
+/* With tuning: chooses along the chain of convolutions just planned and plans again when the
+ * choices differ from what *pl ran (once: the second planning runs the choices). */
+static enum ond_status replan_tuned(struct ond_session *s, const struct ond_value *bound,
+                                    struct plan **pl, struct ond_error *err)
+{
+    bool again = false;
+    enum ond_status st = ond_tune_end(s->tune, &again, err);
+    if (!st && again) {
+        ond_plan_free(*pl);
+        *pl = NULL;
+        ond_tune_begin(s->tune, true);
+        if (!(st = build_plan(s, bound, pl, err)))
+            st = ond_tune_end(s->tune, NULL, err);
+    }
+    if (st && *pl) {
+        ond_plan_free(*pl);
+        *pl = NULL;
+    }
+    return st;
+}
+
 /* The plan for the inputs' shapes (and shape operands' values), held until ond_plan_put: cached,
  * or built. Building holds s->build, so that two calls that miss at once build it once. */
 enum ond_status ond_plan_get(struct ond_session *s, const struct ond_value *bound,
@@ -404,7 +426,9 @@ enum ond_status ond_plan_get(struct ond_session *s, const struct ond_value *boun
              * that a plan built in any thread computes bitwise the same. */
             int host_threads = omp_get_max_threads();
             omp_set_num_threads(ond_plan_threads(s));
-            st = build_plan(s, bound, &pl, err);
+            ond_tune_begin(s->tune, false);
+            if (!(st = build_plan(s, bound, &pl, err)))
+                st = replan_tuned(s, bound, &pl, err);
             omp_set_num_threads(host_threads);
             if (!st) {
                 pthread_mutex_lock(&s->lock);

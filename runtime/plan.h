@@ -108,6 +108,8 @@ struct ond_session {
     float *qscale;                    /* int8: per tensor, the scale of its s8/u8 form (0:
                                          it stays float) */
     bool *qunsigned;                  /* int8: per tensor, non-negative (u8) */
+    struct ond_tune *tune;            /* per-layer tuning (runtime/tune.h), or NULL; used
+                                         while building plans (under build) */
 };
 
 /* Where value v's bytes are: the caller's input buffer or a context's arena. */

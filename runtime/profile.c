@@ -44,6 +44,29 @@ static void layout_str(const struct plan *pl, int v, char *buf, size_t len)
     buf[at < len ? at : len - 1] = 0;
 }
 
+/* The op's MAC count at the plan's concrete shapes (the graph's may be symbolic): the node
+ * read through copies of its tensors that carry them. */
+static uint64_t plan_macs(const struct plan *pl, const struct ond_node *n)
+{
+    if (!n || !n->op || !n->op->macs || n->n_in > OND_PREP_MAX_IN || n->n_out < 1 || !n->out[0])
+        return 0;
+    struct ond_tensor t[OND_PREP_MAX_IN + 1];
+    struct ond_tensor *in[OND_PREP_MAX_IN], *out[1] = {&t[OND_PREP_MAX_IN]};
+    struct ond_node c = *n;
+    for (int k = 0; k < n->n_in; k++) {
+        in[k] = n->in[k] ? &t[k] : NULL;
+        if (n->in[k]) {
+            t[k] = *n->in[k];
+            t[k].info = pl->info[n->in[k]->id];
+        }
+    }
+    t[OND_PREP_MAX_IN] = *n->out[0];
+    t[OND_PREP_MAX_IN].info = pl->info[n->out[0]->id];
+    c.in = in;
+    c.out = out;
+    return n->op->macs(&c);
+}
+
 enum ond_status ond_session_profile(struct ond_session *s, const struct ond_value *inputs,
                                     size_t n_inputs, struct ond_value *outputs, size_t n_outputs,
                                     struct ond_profile *prof, struct ond_error *err)
@@ -62,6 +85,7 @@ enum ond_status ond_session_profile(struct ond_session *s, const struct ond_valu
         ps->op = !sp->node ? "Reorder" : sp->kind == STEP_COPY ? "Copy" : sp->node->op_type;
         ps->n_post = sp->node ? sp->node->n_post : 0;
         ps->ms = ms[i];
+        ps->macs = sp->kind == STEP_PRIM || sp->kind == STEP_EVAL ? plan_macs(pl, sp->node) : 0;
         int src = -1, dst = -1;
         if (sp->kind == STEP_PRIM) {
             for (int a = 0; a < sp->n_args; a++) {

@@ -42,6 +42,7 @@
 #include "oneapi/dnnl/dnnl_debug.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
+#include "runtime/tune.h"
 
 /* bf16 runs only where oneDNN has bf16 kernels: never silently fp32 labelled bf16. A model
  * loaded for int8 sessions had its QDQ pairs taken as scales (fold_qdq): a float session of it
@@ -120,6 +121,9 @@ enum ond_status ond_session_create_scaled(const struct ond_model *model,
     if (!st)
         st = ond_dnnl(dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags),
                       "stream_create", NULL, err);
+    if (!st)
+        st = ond_tune_open(&s->opts, ond_plan_threads(s), &s->tune, err);
+    s->opts.tune_cache = NULL; /* the caller's string: read once, here */
     if (st) {
         ond_session_free(s);
         return st;
@@ -134,10 +138,17 @@ enum ond_status ond_session_create_observer(const struct ond_model *model,
 {
     struct ond_options o = *opts;
     o.precision = OND_PRECISION_FP32;
+    o.tune = 0; /* observers plan with the defaults */
+    o.tune_cache = NULL;
     enum ond_status st = ond_session_create_scaled(model, &o, NULL, NULL, out, err);
     if (!st)
         (*out)->observe = true;
     return st;
+}
+
+double ond_session_tune_ms(const struct ond_session *s)
+{
+    return ond_tune_ms(s->tune);
 }
 
 void ond_session_free(struct ond_session *s)
@@ -155,6 +166,7 @@ void ond_session_free(struct ond_session *s)
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->build);
     pthread_cond_destroy(&s->ctx_freed);
+    ond_tune_free(s->tune);
     free(s->shape_operand);
     free(s->qscale);
     free(s->qunsigned);

@@ -41,6 +41,7 @@ struct ond_profile_step {
     int n_post;          /* fused post-ops */
     char impl[64];       /* oneDNN implementation ("brgconv:avx512_core"), or "eval: why" */
     char src[96], dst[96]; /* layouts read and written, as oneDNN prints them */
+    uint64_t macs;       /* multiply-adds of the node at the plan's shapes (op->macs), or 0 */
     double ms;
 };
 
@@ -64,6 +65,9 @@ enum ond_status ond_session_create_scaled(const struct ond_model *model,
                                           const struct ond_options *opts, float *qscale,
                                           bool *qunsigned, struct ond_session **out,
                                           struct ond_error *err);
+
+/* Milliseconds the session spent timing tuning candidates (0 without tuning). */
+double ond_session_tune_ms(const struct ond_session *s);
 
 /* An f32 session (opts' precision ignored) whose plans keep every float activation, for
  * calibration and debugging: ond_session_observe runs inputs and gives fn each activation

@@ -1,7 +1,9 @@
 /* bench.c: `ondine bench MODEL`: load time, first-run time, latency percentiles, throughput
  * and peak RSS, in the style of onnxruntime_perf_test: on --input files (as `ondine run`'s)
  * and seeded random inputs of the declared shapes for the others (symbolic dims take --batch);
- * --iters timed runs, or as many as fit in --duration seconds. */
+ * --iters timed runs, or as many as fit in --duration seconds. The model's multiply-adds (a
+ * profiled run after the timed ones) per second against the measured peak of the precision's
+ * unit (tools/peak.c); `ondine bench --peak` measures the peaks alone. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/session.h"
 #include "tools/cli.h"
 
 static const char help[] =
@@ -26,7 +29,37 @@ static const char help[] =
     "  --precision P       fp32 (default), bf16, int8\n"
     "  --calibrate DIR     int8: calibration inputs (see ondine run --help)\n"
     "  --no-ftz            keep denormals (slower kernels)\n"
+    "  --tune              time oneDNN's implementations and layouts per convolution at\n"
+    "                      planning (the first run) and write the tuning cache\n"
+    "  --tune-cache FILE   the tuning cache (default: $ONDINE_TUNE_CACHE)\n"
+    "  --peak              measure this CPU's fp32, bf16 and int8 multiply-add peaks (per\n"
+    "                      core and on --threads); no MODEL needed\n"
     "  --json              one JSON object on stdout\n";
+
+static void print_peak(const struct cli_peak *pk, bool json)
+{
+    if (json) {
+        printf("{\"threads\": %d", pk->threads);
+        for (int k = 0; k < CLI_PEAK_N; k++) {
+            printf(", \"%.4s\": ", pk->name[k]);
+            if (pk->absent[k])
+                printf("{\"absent\": \"%s\"}", pk->absent[k]);
+            else
+                printf("{\"per_core_gmacs\": %.1f, \"gmacs\": %.1f}", pk->per_core[k],
+                       pk->all[k]);
+        }
+        printf("}\n");
+        return;
+    }
+    printf("peak multiply-adds, G MAC/s (register-resident AVX-512 loops, best of 200 runs of 2 ms)\n");
+    for (int k = 0; k < CLI_PEAK_N; k++) {
+        if (pk->absent[k])
+            printf("  %-18s absent: %s\n", pk->name[k], pk->absent[k]);
+        else
+            printf("  %-18s %8.1f per core %8.1f on %d threads\n", pk->name[k],
+                   pk->per_core[k], pk->all[k], pk->threads);
+    }
+}
 
 static double now_ms(void)
 {
@@ -53,7 +86,7 @@ int cli_bench(int argc, char **argv)
     const char *path = NULL, *calibrate = NULL;
     long long batch = 1, iters = 20, warmup = 3;
     double duration = 0;
-    bool json = false;
+    bool json = false, peak = false;
     struct ond_options o;
     ond_options_init(&o);
     const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
@@ -73,6 +106,8 @@ int cli_bench(int argc, char **argv)
             return CLI_OK;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
+        } else if (strcmp(a, "--peak") == 0) {
+            peak = true;
         } else if (strcmp(a, "--no-ftz") == 0) {
             o.no_ftz = 1;
         } else if (i + 1 >= argc && (strcmp(a, "--batch") == 0 || strcmp(a, "--iters") == 0 ||
@@ -106,8 +141,16 @@ int cli_bench(int argc, char **argv)
             rc = cli_operand("bench", a, &path);
         }
     }
+    int threads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (rc == CLI_OK && peak && !path) {
+        struct cli_peak pk;
+        cli_peak_measure(threads, -1, 200, &pk);
+        print_peak(&pk, json);
+        free(disabled);
+        return CLI_OK;
+    }
     if (rc == CLI_OK && !path)
-        rc = cli_usage("bench", "no model given");
+        rc = cli_usage("bench", "no model given (or --peak alone)");
     struct ond_model *m = NULL;
     struct ond_session *s = NULL;
     struct ond_value *in = NULL, *out = NULL;
@@ -184,29 +227,54 @@ int cli_bench(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = ru.ru_maxrss / 1024.0;
     int n = (int)iters;
-    int threads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     const char *prec[] = {"fp32", "bf16", "int8"};
+    /* The multiply-adds the plan runs, from a profiled run (after RSS was read). */
+    struct ond_profile prof;
+    if (ond_session_profile(s, in, n_in, out, n_out, &prof, &err)) {
+        rc = cli_error("bench", &err);
+        goto done;
+    }
+    uint64_t macs = 0;
+    for (int i = 0; i < prof.n_steps; i++)
+        macs += prof.steps[i].macs;
+    ond_profile_free(&prof);
+    struct cli_peak pk;
+    cli_peak_measure(threads, (int)o.precision, 100, &pk);
+    double p50 = percentile(lat, n, 50), gmacs = macs / p50 / 1e6;
+    double peak_g = pk.all[o.precision], pct = peak_g > 0 ? 100 * gmacs / peak_g : 0;
     if (json) {
         printf("{\"model\": ");
         cli_json_str(stdout, path);
         printf(", \"batch\": %lld, \"threads\": %d, \"precision\": \"%s\", \"opt_level\": %d, "
                "\"iters\": %lld, \"load_ms\": %.3f, \"first_run_ms\": %.3f, \"min_ms\": %.3f, "
                "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
-               "\"throughput_ips\": %.2f, \"peak_rss_mb\": %.1f}\n",
+               "\"throughput_ips\": %.2f, \"peak_rss_mb\": %.1f, \"macs\": %llu, "
+               "\"gmacs_per_s\": %.1f, \"peak_gmacs\": %.1f, \"pct_of_peak\": %.1f, "
+               "\"tune_ms\": %.1f}\n",
                batch, threads, prec[o.precision], o.opt_level, iters, load_ms, first_ms,
-               lat[0], percentile(lat, n, 50), percentile(lat, n, 90), percentile(lat, n, 99),
-               mean, batch * 1000.0 / mean, rss_mb);
+               lat[0], p50, percentile(lat, n, 90), percentile(lat, n, 99),
+               mean, batch * 1000.0 / mean, rss_mb, (unsigned long long)macs, gmacs, peak_g,
+               pct, ond_session_tune_ms(s));
     } else {
         printf("model        %s\n", path);
         printf("batch        %lld   threads %d   precision %s   -O%d\n", batch, threads,
                prec[o.precision], o.opt_level);
         printf("load         %.2f ms (parse, optimize, session)\n", load_ms);
         printf("first run    %.2f ms (plans for the input shapes)\n", first_ms);
+        if (o.tune)
+            printf("tuning       %.0f ms timing candidates (in the first run)\n",
+                   ond_session_tune_ms(s));
         printf("latency      min %.2f  p50 %.2f  p90 %.2f  p99 %.2f  mean %.2f ms (%lld runs)\n",
                lat[0], percentile(lat, n, 50), percentile(lat, n, 90), percentile(lat, n, 99),
                mean, iters);
         printf("throughput   %.1f inferences/s\n", batch * 1000.0 / mean);
         printf("peak RSS     %.1f MB\n", rss_mb);
+        printf("compute      %.3f G MACs, %.1f G MAC/s at p50", macs / 1e9, gmacs);
+        if (peak_g > 0)
+            printf(", %.0f%% of the %s peak measured now (%.1f G MAC/s on %d threads)\n", pct,
+                   prec[o.precision], peak_g, threads);
+        else
+            printf(" (%s peak: %s)\n", prec[o.precision], pk.absent[o.precision]);
     }
 done:
     free(lat);

@@ -54,6 +54,18 @@ int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_
         o->fold_initializer_inputs = 1;
         return 1;
     }
+    if (strcmp(a, "--tune") == 0) {
+        o->tune = 1;
+        return 1;
+    }
+    if (strcmp(a, "--tune-cache") == 0) {
+        if (*i + 1 >= argc) {
+            cli_usage(verb, "%s needs a value", a);
+            return -1;
+        }
+        o->tune_cache = argv[++*i];
+        return 1;
+    }
     if (strcmp(a, "--disable-pass") == 0 || strcmp(a, "--threads") == 0) {
         if (*i + 1 >= argc) {
             cli_usage(verb, "%s needs a value", a);

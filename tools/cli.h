@@ -67,4 +67,16 @@ int cli_session(const char *verb, const char *path, struct ond_options *o, const
 /* JSON string output with escaping. */
 void cli_json_str(FILE *f, const char *s);
 
+/* Measured multiply-accumulate peaks (tools/peak.c), G MAC/s: fp32, bf16, int8. */
+enum { CLI_PEAK_FP32, CLI_PEAK_BF16, CLI_PEAK_INT8, CLI_PEAK_N };
+struct cli_peak {
+    int threads;
+    const char *name[CLI_PEAK_N];
+    const char *absent[CLI_PEAK_N]; /* why a unit was not measured, or NULL */
+    double per_core[CLI_PEAK_N], all[CLI_PEAK_N];
+};
+/* Measures each unit (only that one when only >= 0, then on `threads` alone) on one thread
+ * and on `threads` at once, best of reps runs of about 40 ms. */
+void cli_peak_measure(int threads, int only, int reps, struct cli_peak *pk);
+
 #endif

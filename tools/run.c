@@ -5,6 +5,7 @@
  * top-5 classes of each row; --print adds statistics or every value; --output-dir writes
  * output_<i>.pb (or .npy) per output. */
 #include <errno.h>
+#include <omp.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,10 @@ static const char help[] =
     "  --calibrate DIR     int8: calibration inputs, test_data_set_* folders or one .pb/.npy\n"
     "                      per set (default: seeded random inputs, with a warning)\n"
     "  --profile FILE      time every step of a second run: a Chrome trace in FILE and a\n"
-    "                      table sorted by time on stdout\n";
+    "                      table sorted by time on stdout, with G MAC/s and % of the\n"
+    "                      precision's peak (measured then, see bench --peak) per layer\n"
+    "  --tune              time oneDNN's implementations and layouts per convolution\n"
+    "  --tune-cache FILE   the tuning cache (default: $ONDINE_TUNE_CACHE)\n";
 
 static int by_time(const void *a, const void *b)
 {
@@ -42,7 +46,7 @@ static int by_time(const void *a, const void *b)
 
 /* The profile as a Chrome trace (chrome://tracing, Perfetto: one complete event per step, in
  * run order) and as a table sorted by time on stdout. */
-static int write_profile(const char *file, struct ond_profile *prof)
+static int write_profile(const char *file, struct ond_profile *prof, double peak)
 {
     FILE *f = fopen(file, "w");
     if (!f) {
@@ -64,7 +68,8 @@ static int write_profile(const char *file, struct ond_profile *prof)
         cli_json_str(f, p->src);
         fprintf(f, ", \"dst\": ");
         cli_json_str(f, p->dst);
-        fprintf(f, ", \"post_ops\": %d}}", p->n_post);
+        fprintf(f, ", \"post_ops\": %d, \"macs\": %llu}}", p->n_post,
+                (unsigned long long)p->macs);
         ts += p->ms;
     }
     fprintf(f, "\n], \"displayTimeUnit\": \"ms\"}\n");
@@ -74,12 +79,22 @@ static int write_profile(const char *file, struct ond_profile *prof)
     }
     total = ts;
     qsort(prof->steps, (size_t)prof->n_steps, sizeof *prof->steps, by_time);
-    printf("profile: %d steps, %.3f ms (trace in %s)\n", prof->n_steps, total, file);
-    printf("%9s %6s  %-18s %-34s %-24s %-20s %s\n", "ms", "%", "op", "node", "impl", "src", "dst");
+    printf("profile: %d steps, %.3f ms (trace in %s); %% peak against %.1f G MAC/s measured "
+           "now\n", prof->n_steps, total, file, peak);
+    printf("%9s %6s %8s %6s  %-18s %-34s %-24s %-20s %s\n", "ms", "%", "GMAC/s", "%peak", "op",
+           "node", "impl", "src", "dst");
     for (int i = 0; i < prof->n_steps; i++) {
         const struct ond_profile_step *p = &prof->steps[i];
-        printf("%9.3f %5.1f%%  %-18s %-34s %-24s %-20s %s\n", p->ms,
-               total > 0 ? 100 * p->ms / total : 0, p->op, p->node, p->impl, p->src, p->dst);
+        double g = p->ms > 0 ? p->macs / p->ms / 1e6 : 0;
+        char gs[16] = "", ps[16] = "";
+        if (p->macs) {
+            snprintf(gs, sizeof gs, "%.1f", g);
+            if (peak > 0)
+                snprintf(ps, sizeof ps, "%.0f%%", 100 * g / peak);
+        }
+        printf("%9.3f %5.1f%% %8s %6s  %-18s %-34s %-24s %-20s %s\n", p->ms,
+               total > 0 ? 100 * p->ms / total : 0, gs, ps, p->op, p->node, p->impl, p->src,
+               p->dst);
     }
     return 0;
 }
@@ -255,7 +270,10 @@ int cli_run(int argc, char **argv)
             rc = cli_error("run", &err);
             goto done;
         }
-        rc = write_profile(profile, &prof) ? CLI_FAIL : CLI_OK;
+        struct cli_peak pk;
+        int threads = o.threads ? o.threads : omp_get_num_procs();
+        cli_peak_measure(threads, (int)o.precision, 100, &pk);
+        rc = write_profile(profile, &prof, pk.all[o.precision]) ? CLI_FAIL : CLI_OK;
         ond_profile_free(&prof);
         if (rc != CLI_OK)
             goto done;
