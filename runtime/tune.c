@@ -25,6 +25,7 @@
 #include <cpuid.h>
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,24 +193,20 @@ static enum ond_status load(struct ond_tune *t, const char *path, struct ond_err
                         strerror(errno));
     }
     enum ond_status st = OND_OK;
-    char *line = malloc(MAX_LINE + 2);
-    size_t total = 0;
+    struct stat sb;
+    char *line = NULL;
+    size_t cap = 0;
     int ln = 0;
-    if (!line)
-        st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
-    while (!st && fgets(line, MAX_LINE + 2, f)) {
-        size_t len = strlen(line);
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size > (off_t)MAX_FILE)
+        st = bad(err, path, 0, "the file is over 16 MiB (or cannot be measured)");
+    for (ssize_t got; !st && (got = getline(&line, &cap, f)) > 0;) {
+        size_t len = (size_t)got;
         ln++;
-        total += len;
-        if (total > MAX_FILE) {
-            st = bad(err, path, ln, "the file is over 16 MiB");
-            break;
-        }
-        if (len > MAX_LINE || (len && line[len - 1] != '\n' && !feof(f))) {
+        if (len > MAX_LINE) {
             st = bad(err, path, ln, "line longer than 4096 bytes");
             break;
         }
-        if (memchr(line, 0, len) != NULL || strlen(line) != len) {
+        if (memchr(line, 0, len)) {
             st = bad(err, path, ln, "NUL byte");
             break;
         }

@@ -1,7 +1,8 @@
 /* check_model.c: runs an ONNX backend-test folder (model.onnx + test_data_set_<k>/input_<i>.pb,
  * output_<i>.pb, as tools/models/export_torchvision.py writes them) through a session and
  * compares every output with the stored one: |got - want| <= atol + rtol * |want|.
- * Usage: check_model DIR RTOL ATOL [--all-primitives] [--bf16]. With --all-primitives every
+ * Usage: check_model DIR RTOL ATOL [--all-primitives] [--bf16] [--tune CACHE]. --tune plans
+ * with per-layer tuning through the cache file CACHE (timing what it lacks). With --all-primitives every
  * node must run as a oneDNN primitive or a view (no eval step). --bf16 runs a bf16 session
  * and, for [rows, classes] outputs, also requires every row's top-1 class to agree and
  * reports the largest difference relative to the row's scale. Prints, per data set, the
@@ -146,7 +147,7 @@ static int run_set(struct ond_session *s, const struct ond_model *model, const c
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s DIR RTOL ATOL [--all-primitives] [--bf16]\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR RTOL ATOL [--all-primitives] [--bf16] [--tune CACHE]\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1];
@@ -159,6 +160,9 @@ int main(int argc, char **argv)
             all_primitives = 1;
         } else if (strcmp(argv[i], "--bf16") == 0) {
             opts.precision = OND_PRECISION_BF16;
+        } else if (strcmp(argv[i], "--tune") == 0 && i + 1 < argc) {
+            opts.tune = 1;
+            opts.tune_cache = argv[++i];
             top1_rows = 1;
         } else {
             fprintf(stderr, "%s: unknown option '%s'\n", argv[0], argv[i]);

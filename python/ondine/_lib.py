@@ -40,6 +40,8 @@ class Options(ctypes.Structure):
         ("n_calibration_sets", ctypes.c_size_t),
         ("max_concurrent_runs", ctypes.c_int),
         ("max_plan_cache_bytes", ctypes.c_uint64),
+        ("tune", ctypes.c_int),
+        ("tune_cache", ctypes.c_char_p),
     ]
 
 

@@ -103,7 +103,10 @@ class InferenceSession:
     folding, 2 all fusions (default). precision: "fp32", "bf16" or "int8". calibration (int8): a list
     of input feeds ({input name: numpy array}) whose activation ranges set the quantization
     scales; None: seeded random inputs, which rarely match real data.
-    disabled_passes: names of optimization passes to skip.
+    disabled_passes: names of optimization passes to skip. tune: per-layer tuning of the
+    convolutions at planning (docs/performance.md): True times them (seconds for a ResNet),
+    a path (str or os.PathLike) times what that cache file lacks and writes it back; None or
+    False: no timing, though $ONDINE_TUNE_CACHE's choices are used when it names a cache.
 
     run() may be called from several Python threads at once: the GIL is released while the
     C library runs, and runs on one session proceed in parallel (docs/python.md).
@@ -116,7 +119,7 @@ class InferenceSession:
 
     def __init__(self, path_or_bytes, sess_options=None, providers=None, provider_options=None,
                  *, threads=None, optimization_level=None, precision="fp32", disabled_passes=(),
-                 calibration=None):
+                 calibration=None, tune=None):
         self._providers = ort.check_providers(providers, provider_options)
         if sess_options is not None and not isinstance(sess_options, ort.SessionOptions):
             raise errors.InvalidArgument(
@@ -127,6 +130,16 @@ class InferenceSession:
         if optimization_level is None:
             optimization_level = sess_options.level() if sess_options is not None else 2
         opts = _options(threads, optimization_level, precision, disabled_passes)
+        if tune is not None and tune is not False:
+            if tune is True:
+                opts.tune = 1
+            elif isinstance(tune, (str, os.PathLike)):
+                opts.tune = 1
+                self._tune_cache = os.fsencode(tune)  # alive until ond_session_create
+                opts.tune_cache = self._tune_cache
+            else:
+                raise errors.InvalidArgument(
+                    f"tune takes None, True, False or a cache file path, got {tune!r}")
         err = Error()
         model = ctypes.c_void_p()
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):

@@ -60,6 +60,28 @@ def test_resnet18_matches_torch(session, resnet18, k):
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
 
 
+def test_tuned_resnet18_matches_torch_and_its_cache(resnet18, tmp_path):
+    """tune=PATH times the convolutions into a cache; a second session plans from the file
+    alone (same kernels: bitwise the same logits); both within the fp32 tolerance of torch."""
+    cache = tmp_path / "tune.txt"
+    x, want = data_set(resnet18, 0)
+    model = os.path.join(resnet18, "model.onnx")
+    got, = ondine.InferenceSession(model, threads=2, tune=cache).run(None, {"input": x})
+    assert cache.read_text().startswith("ondine-tune-cache 1\n")
+    again, = ondine.InferenceSession(model, threads=2, tune=cache).run(None, {"input": x})
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+    assert np.array_equal(got, again)
+
+
+def test_corrupt_tune_cache_is_refused(resnet18, status, tmp_path):
+    cache = tmp_path / "tune.txt"
+    cache.write_bytes(b"ondine-tune-cache 1\nC\tkey\tnhwc direct impl NaN\n")
+    msg = raised(lambda: ondine.InferenceSession(os.path.join(resnet18, "model.onnx"),
+                                                 tune=cache),
+                 ondine.InvalidArgument, "OND_STATUS_INVALID_ARGUMENT", status)
+    assert "tuning cache" in msg and "line 2" in msg
+
+
 def test_version_is_the_headers():
     h = open(os.path.join(os.path.dirname(__file__), "..", "..", "include", "ondine.h")).read()
     parts = [h.split(f"#define OND_VERSION_{p} ")[1].split()[0]
@@ -296,7 +318,7 @@ def test_unknown_output_name(session, status, resnet18):
     ({"threads": -1}, "threads"), ({"threads": 1.5}, "threads"),
     ({"optimization_level": 3}, "optimization_level"), ({"precision": "fp64"}, "precision"),
     ({"disabled_passes": "fuse"}, "disabled_passes"),
-    ({"disabled_passes": [1]}, "disabled_passes")])
+    ({"disabled_passes": [1]}, "disabled_passes"), ({"tune": 1.5}, "tune")])
 def test_bad_options(model, status, kwargs, words):
     msg = raised(lambda: ondine.InferenceSession(model, **kwargs), ondine.InvalidArgument,
                  "OND_STATUS_INVALID_ARGUMENT", status)
