@@ -2,9 +2,10 @@
  *
  * Timing. A candidate is one implementation of the primitive-descriptor iterator for one
  * activation layout and algorithm: its primitive runs on memory filled with 0.0115 (no
- * denormals), flush-to-zero on, once to warm up and then 5 times; the fastest run counts
- * (the least disturbed by other work on the cores). Reorders of the convolution's input
- * between every pair of layouts (and from plain nchw) are timed the same way.
+ * denormals), flush-to-zero on, in rounds that run every candidate of the layer once (a
+ * warm-up round, then 5), so that other work on the cores hits all alike; each candidate's
+ * fastest run counts. Reorders of the convolution's input between every pair of layouts
+ * (and from plain nchw) are timed the same way.
  *
  * Choosing. The convolutions in graph order form the chain; a layout per convolution is
  * chosen by a dynamic program: cost of convolution i in layout L (its fastest candidate in
@@ -382,54 +383,88 @@ enum ond_status ond_tune_md(const struct ond_info *info, dnnl_data_type_t dt, in
                     "memory_desc_init_by_tag", NULL, err);
 }
 
-/* Fastest of REPS runs (after one warm-up) of prim on fresh memory of the n descriptors
- * (arg ids in args), filled with 0.0115 in f32 or bf16 (the byte 0x3c repeated); the warm-up
- * alone when it takes over limit ms (> 0); -1 on failure. */
-static double time_prim(struct ond_prep *p, dnnl_primitive_t prim, int n, const int *ids,
-                        const dnnl_memory_desc_t *const *mds, double limit)
+/* One candidate being timed: its primitive and arguments on fresh memory filled with 0.0115
+ * in f32 or bf16 (the byte 0x3c repeated: no denormals). */
+struct run {
+    dnnl_primitive_t prim;
+    int n;
+    dnnl_exec_arg_t args[5];
+    void *buf[5];
+    struct cand cand;
+    double best;           /* fastest run, ms; < 0: failed or dropped */
+};
+
+static void free_run(struct run *r)
 {
-    dnnl_exec_arg_t args[8];
-    void *buf[8] = {0};
-    double best = -1;
-    int made = 0;
-    for (; made < n; made++) {
-        size_t size = dnnl_memory_desc_get_size(mds[made]);
-        if (!(buf[made] = ond_aligned_alloc(size ? size : 64)))
-            goto done;
-        memset(buf[made], 0x3c, size);
-        args[made].arg = ids[made];
-        if (dnnl_memory_create(&args[made].memory, mds[made], p->engine, buf[made]) !=
-            dnnl_success) {
-            free(buf[made]);
-            goto done;
-        }
+    for (int i = 0; i < r->n; i++) {
+        dnnl_memory_destroy(r->args[i].memory);
+        free(r->buf[i]);
     }
-    for (int r = -1; r < REPS; r++) {
-        double t0 = now_ms();
-        if (dnnl_primitive_execute(prim, p->stream, n, args) != dnnl_success ||
-            dnnl_stream_wait(p->stream) != dnnl_success) {
-            best = -1;
-            break;
-        }
-        double dt = now_ms() - t0;
-        if (r < 0 && limit > 0 && dt > limit) { /* far behind the best: one run says so */
-            best = dt;
-            break;
-        }
-        if (r >= 0 && (best < 0 || dt < best))
-            best = dt > 1e-4 ? dt : 1e-4;
-    }
-done:
-    for (int i = 0; i < made; i++) {
-        dnnl_memory_destroy(args[i].memory);
-        free(buf[i]);
-    }
-    return best;
+    dnnl_primitive_destroy(r->prim);
+    memset(r, 0, sizeof *r);
 }
 
-/* Times every implementation of desc (layout, alg) into e. */
-static enum ond_status time_conv(struct ond_prep *p, const struct ond_tune_conv *c, int layout,
-                                 int alg, struct entry *e, struct ond_error *err)
+/* Takes prim over (destroyed on failure); false when memory cannot be made. */
+static bool make_run(struct ond_prep *p, dnnl_primitive_t prim, int n, const int *ids,
+                     const dnnl_memory_desc_t *const *mds, struct run *r)
+{
+    memset(r, 0, sizeof *r);
+    r->prim = prim;
+    for (; r->n < n; r->n++) {
+        size_t size = dnnl_memory_desc_get_size(mds[r->n]);
+        if (!(r->buf[r->n] = ond_aligned_alloc(size ? size : 64)))
+            break;
+        memset(r->buf[r->n], 0x3c, size);
+        r->args[r->n].arg = ids[r->n];
+        if (dnnl_memory_create(&r->args[r->n].memory, mds[r->n], p->engine, r->buf[r->n]) !=
+            dnnl_success) {
+            free(r->buf[r->n]);
+            break;
+        }
+    }
+    if (r->n == n)
+        return true;
+    free_run(r);
+    return false;
+}
+
+static double exec_ms(struct ond_prep *p, struct run *r)
+{
+    double t0 = now_ms();
+    if (dnnl_primitive_execute(r->prim, p->stream, r->n, r->args) != dnnl_success ||
+        dnnl_stream_wait(p->stream) != dnnl_success)
+        return -1;
+    double dt = now_ms() - t0;
+    return dt > 1e-4 ? dt : 1e-4;
+}
+
+/* Times the runs in rounds (each round runs every candidate once, so a burst of other work
+ * on the cores hits them alike): a warm-up round, in which candidates over 4x the fastest
+ * are dropped with that one time (reference-like kernels take seconds), then REPS rounds;
+ * each candidate's fastest run counts. */
+static void time_runs(struct ond_prep *p, struct run *r, int n)
+{
+    double fastest = -1;
+    for (int i = 0; i < n; i++) {
+        r[i].best = exec_ms(p, &r[i]);
+        if (r[i].best > 0 && (fastest < 0 || r[i].best < fastest))
+            fastest = r[i].best;
+    }
+    bool keep[MAX_CANDS];
+    for (int i = 0; i < n; i++)
+        keep[i] = r[i].best > 0 && r[i].best <= 4 * fastest;
+    for (int k = 0; k < REPS; k++)
+        for (int i = 0; i < n; i++) {
+            double dt = keep[i] ? exec_ms(p, &r[i]) : 0;
+            if (keep[i] && (k == 0 || (dt > 0 && dt < r[i].best)))
+                r[i].best = dt;
+            keep[i] = keep[i] && dt > 0;
+        }
+}
+
+/* Adds a run for every implementation of the convolution in (layout, alg) to r[*n]. */
+static enum ond_status conv_runs(struct ond_prep *p, const struct ond_tune_conv *c, int layout,
+                                 int alg, struct run *r, int *n, struct ond_error *err)
 {
     dnnl_memory_desc_t src, dst;
     dnnl_convolution_desc_t desc;
@@ -447,7 +482,7 @@ static enum ond_status time_conv(struct ond_prep *p, const struct ond_tune_conv 
     }
     dnnl_status_t s = dnnl_primitive_desc_iterator_create(&it, &desc, attr, p->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
-    for (; s == dnnl_success && e->n < MAX_CANDS; s = dnnl_primitive_desc_iterator_next(it)) {
+    for (; s == dnnl_success && *n < MAX_CANDS; s = dnnl_primitive_desc_iterator_next(it)) {
         dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch(it);
         dnnl_primitive_t prim = NULL;
         const char *impl = NULL;
@@ -462,25 +497,19 @@ static enum ond_status time_conv(struct ond_prep *p, const struct ond_tune_conv 
             dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1)};
         int ids[5] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD,
                       DNNL_ARG_BIAS};
-        int n = mds[4] && mds[4]->ndims ? 5 : 4;
         size_t scratch = mds[3] ? dnnl_memory_desc_get_size(mds[3]) : 0;
         bool dup = false;
-        for (int k = 0; k < e->n && impl; k++)
-            dup |= e->c[k].layout == layout && e->c[k].alg == alg && !strcmp(e->c[k].impl, impl);
-        /* Reference implementations are there for correctness, seconds per large layer. */
+        for (int k = 0; k < *n && impl; k++)
+            dup |= r[k].cand.layout == layout && r[k].cand.alg == alg &&
+                   !strcmp(r[k].cand.impl, impl);
+        /* Reference implementations are there for correctness: seconds per large layer. */
         bool ref = impl && strncmp(impl, "ref", 3) == 0;
-        double limit = 0;
-        for (int k = 0; k < e->n; k++)
-            if (limit == 0 || 4 * e->c[k].ms < limit)
-                limit = 4 * e->c[k].ms;
         if (impl && impl_ok(impl) && !dup && !ref && (!alg || scratch <= c->wino_scratch) &&
-            dnnl_primitive_create(&prim, pd) == dnnl_success) {
-            double ms = time_prim(p, prim, n, ids, mds, limit);
-            if (ms > 0)
-                e->c[e->n++] = (struct cand){.layout = layout, .alg = alg, .ms = ms};
-            if (ms > 0)
-                strcpy(e->c[e->n - 1].impl, impl);
-            dnnl_primitive_destroy(prim);
+            dnnl_primitive_create(&prim, pd) == dnnl_success &&
+            make_run(p, prim, mds[4] && mds[4]->ndims ? 5 : 4, ids, mds, &r[*n])) {
+            r[*n].cand = (struct cand){.layout = layout, .alg = alg};
+            strcpy(r[*n].cand.impl, impl);
+            (*n)++;
         }
         dnnl_primitive_desc_destroy(pd);
     }
@@ -492,6 +521,8 @@ static enum ond_status time_conv(struct ond_prep *p, const struct ond_tune_conv 
 /* Times the reorders of x between the layouts (and from nchw) into e. */
 static void time_reorders(struct ond_prep *p, const struct ond_tune_conv *c, struct entry *e)
 {
+    struct run r[4 * OND_TUNE_LAYOUTS];
+    int n = 0;
     for (int from = 0; from < 4; from++)
         for (int to = 0; to < OND_TUNE_LAYOUTS; to++) {
             dnnl_memory_desc_t a, b;
@@ -502,16 +533,21 @@ static void time_reorders(struct ond_prep *p, const struct ond_tune_conv *c, str
                 dnnl_reorder_primitive_desc_create(&pd, &a, p->engine, &b, p->engine, NULL) !=
                     dnnl_success)
                 continue;
-            if (dnnl_primitive_create(&prim, pd) == dnnl_success) {
-                const dnnl_memory_desc_t *mds[2] = {&a, &b};
-                int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
-                double ms = time_prim(p, prim, 2, ids, mds, 0);
-                if (ms > 0 && e->n < MAX_CANDS)
-                    e->c[e->n++] = (struct cand){.layout = from, .alg = to, .ms = ms};
-                dnnl_primitive_destroy(prim);
-            }
+            const dnnl_memory_desc_t *mds[2] = {&a, &b};
+            int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+            if (dnnl_primitive_create(&prim, pd) == dnnl_success &&
+                make_run(p, prim, 2, ids, mds, &r[n]))
+                r[n++].cand = (struct cand){.layout = from, .alg = to};
             dnnl_primitive_desc_destroy(pd);
         }
+    time_runs(p, r, n);
+    for (int i = 0; i < n; i++) {
+        if (r[i].best > 0 && e->n < MAX_CANDS) {
+            e->c[e->n] = r[i].cand;
+            e->c[e->n++].ms = r[i].best;
+        }
+        free_run(&r[i]);
+    }
 }
 
 static void set_ftz(bool on)
@@ -553,10 +589,24 @@ enum ond_status ond_tune_conv(struct ond_prep *p, const struct ond_tune_conv *c,
         struct entry *e = get(t, 'C', key), *r = find(t, 'R', rkey) ? NULL : get(t, 'R', rkey);
         if (!e)
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the tuning cache");
+        struct run *runs = calloc(MAX_CANDS, sizeof *runs);
+        int n = 0;
+        if (!st && !runs)
+            st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate");
         for (int l = 0; l < OND_TUNE_LAYOUTS && !st; l++)
             for (int alg = 0; alg < 2 && !st; alg++)
                 if (!alg || (c->wino && l == OND_TUNE_NCHW16C))
-                    st = time_conv(p, c, l, alg, e, err);
+                    st = conv_runs(p, c, l, alg, runs, &n, err);
+        if (!st)
+            time_runs(p, runs, n);
+        for (int i = 0; i < n; i++) {
+            if (!st && runs[i].best > 0) {
+                e->c[e->n] = runs[i].cand;
+                e->c[e->n++].ms = runs[i].best;
+            }
+            free_run(&runs[i]);
+        }
+        free(runs);
         if (r)
             time_reorders(p, c, r);
         _mm_setcsr(csr);
