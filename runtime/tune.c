@@ -9,10 +9,11 @@
  *
  * Choosing. The convolutions in graph order form the chain; a layout per convolution is
  * chosen by a dynamic program: cost of convolution i in layout L (its fastest candidate in
- * L) plus, where L differs from convolution i-1's, the reorder of convolution i's input
- * (the first one pays the reorder from nchw). Branches (shortcuts) are charged as if they
- * followed the chain: one reorder per layout change. Ties go to the lower layout number,
- * then to the earlier candidate, so the choice is a function of the cache.
+ * L) plus, where L differs from convolution i-1's, twice the reorder of convolution i's input
+ * (the shortcut of a residual block changes layout too) and 5% of the layer's time (a gain
+ * within a shared machine's noise buys no reorder); the first one pays the reorder from
+ * nchw. In a layout, the first candidate in oneDNN's order within 5% of the fastest runs.
+ * Ties go to the lower layout number, so the choice is a function of the cache.
  *
  * The cache file (text, one entry a line, tab-separated):
  *     ondine-tune-cache 1
@@ -665,25 +666,32 @@ void ond_tune_begin(struct ond_tune *t, bool again)
     t->again = again;
 }
 
-/* The fastest candidate of e in layout l (NULL: none). */
+/* The candidate of e in layout l to run (NULL: none): the first one, in oneDNN's order of
+ * preference, within TIE of the fastest. Timings on a shared machine differ by a few per cent
+ * from run to run; below that, oneDNN's own order is the better guide. */
+#define TIE 0.05
 static const struct cand *best_in(const struct entry *e, int l)
 {
     const struct cand *b = NULL;
     for (int k = 0; e && k < e->n; k++)
         if (e->c[k].layout == l && (!b || e->c[k].ms < b->ms))
             b = &e->c[k];
+    for (int k = 0; b && k < e->n; k++)
+        if (e->c[k].layout == l && e->c[k].ms <= b->ms * (1 + TIE))
+            return &e->c[k];
     return b;
 }
 
-/* The reorder of e from layout `from` to `to`; a layout change with no time known costs a
- * millisecond (more than any measured one: keep the layout). */
+/* The reorder of e from layout `from` to `to`, doubled: a change of layout in a residual
+ * network reorders the shortcut too, and a reorder in the plan reads memory the timing had in
+ * cache. A change with no time known costs a millisecond (keep the layout). */
 static double reorder_ms(const struct entry *r, int from, int to)
 {
     if (from == to)
         return 0;
     for (int k = 0; r && k < r->n; k++)
         if (r->c[k].layout == from && r->c[k].alg == to)
-            return r->c[k].ms;
+            return 2 * r->c[k].ms;
     return 1;
 }
 
@@ -714,8 +722,11 @@ enum ond_status ond_tune_end(struct ond_tune *t, bool *replan, struct ond_error 
             from[i * L + l] = -1;
             if (b && last < 0)
                 c = b->ms + reorder_ms(r, NCHW, l);
+            /* Changing layout also pays TIE of the layer's time: a gain within the noise
+             * does not buy a reorder. */
             for (int k = 0; b && last >= 0 && k < L; k++) {
-                double v = cost[last * L + k] + reorder_ms(r, k, l) + b->ms;
+                double v = cost[last * L + k] + reorder_ms(r, k, l) + b->ms +
+                           (k != l ? TIE * b->ms : 0);
                 if (v < c) {
                     c = v;
                     from[i * L + l] = k;
