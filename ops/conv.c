@@ -227,12 +227,12 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
         if ((st = ond_tune_conv(p, &tc, &ch, &tuned, err)))
             return st;
     }
-    if (tuned) {
+    if (tuned) { /* a choice oneDNN cannot build (a stale or edited cache) is no error */
         dnnl_memory_desc_t ts, td;
-        if ((st = ond_tune_md(x, dt, ch.layout, &ts, err)) ||
-            (st = ond_tune_md(&p->out[0], dt, ch.layout, &td, err)) ||
-            (st = tune_desc(p, &(struct tune_ctx){&g, &wei, b ? &bias : NULL}, &ts, &td, ch.alg,
-                            &desc, err)) ||
+        if (!ond_tune_md(x, dt, ch.layout, &ts, NULL) &&
+            !ond_tune_md(&p->out[0], dt, ch.layout, &td, NULL) &&
+            !tune_desc(p, &(struct tune_ctx){&g, &wei, b ? &bias : NULL}, &ts, &td, ch.alg,
+                       &desc, NULL) &&
             (st = ond_tune_pd(p, &desc, ch.impl, &pd, err)))
             return st;
         p->declined = false;
