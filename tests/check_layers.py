@@ -5,7 +5,8 @@ The layer order, bottom to top, written down once here:
 
     ir       the graph, tensors, dtypes, errors (node errors too), option defaults, tracing
     ops      one file per ONNX op, the attribute and shape helpers, and the backend contract
-             that op prepares build oneDNN primitives with (runtime/exec.*)
+             that op prepares build oneDNN primitives with (runtime/exec.*), and the timing
+             of a convolution's candidate kernels and layouts they consult (runtime/tune.*)
     proto    ONNX bytes <-> IR: parsing, limits, tensor decoding, function inlining, writing
     passes   shape inference (the passes infer again after each rewrite) and the graph
              optimization passes (IR + ops)
@@ -31,7 +32,7 @@ import sys
 LAYERS = [
     ("ir", ["runtime/ir.h", "runtime/graph.c", "runtime/tensor.c", "runtime/error.c",
             "runtime/options.c", "runtime/trace.c"]),
-    ("ops", ["ops/*", "runtime/exec.h", "runtime/exec.c"]),
+    ("ops", ["ops/*", "runtime/exec.h", "runtime/exec.c", "runtime/tune.h", "runtime/tune.c"]),
     ("proto", ["proto/*"]),
     ("passes", ["runtime/passes/*", "runtime/infer.c"]),
     ("api", ["runtime/model.c", "runtime/api.c"]),
