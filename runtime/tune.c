@@ -1,8 +1,9 @@
 /* tune.c: per-layer tuning of convolutions and its cache file (runtime/tune.h).
  *
  * Timing. A candidate is one implementation of the primitive-descriptor iterator for one
- * activation layout and algorithm: its primitive runs on memory filled with 0.0115 (no
- * denormals), flush-to-zero on, in rounds that run every candidate of the layer once (a
+ * activation layout and algorithm: its primitive runs on memory filled with 0.0115 (sums of
+ * products of it are never denormal, so the threads' floating-point modes are left alone), in
+ * rounds that run every candidate of the layer once (a
  * warm-up round, then 5), so that other work on the cores hits all alike; each candidate's
  * fastest run counts. Reorders of the convolution's input between every pair of layouts
  * (and from plain nchw) are timed the same way.
@@ -32,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xmmintrin.h>
 
 #include "runtime/tune.h"
 
@@ -551,12 +551,6 @@ static void time_reorders(struct ond_prep *p, const struct ond_tune_conv *c, str
     }
 }
 
-static void set_ftz(bool on)
-{
-    unsigned csr = _mm_getcsr();
-    _mm_setcsr(on ? csr | 0x8040u : csr & ~0x8040u);
-}
-
 static void to_choice(const struct cand *c, struct ond_tune_choice *ch)
 {
     ch->layout = c->layout;
@@ -584,9 +578,6 @@ enum ond_status ond_tune_conv(struct ond_prep *p, const struct ond_tune_conv *c,
     enum ond_status st = OND_OK;
     if (t->tune && !find(t, 'C', key)) {
         double t0 = now_ms();
-        unsigned csr = _mm_getcsr();
-#pragma omp parallel
-        set_ftz(true);
         struct entry *e = get(t, 'C', key), *r = find(t, 'R', rkey) ? NULL : get(t, 'R', rkey);
         if (!e)
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the tuning cache");
@@ -610,7 +601,6 @@ enum ond_status ond_tune_conv(struct ond_prep *p, const struct ond_tune_conv *c,
         free(runs);
         if (r)
             time_reorders(p, c, r);
-        _mm_setcsr(csr);
         t->ms += now_ms() - t0;
         t->dirty = true;
         if (!st && !e->n) /* nothing to choose from: not an entry */
