@@ -99,8 +99,8 @@ enum ond_status ond_session_profile(struct ond_session *s, const struct ond_valu
         } else {
             src = sp->n_in ? sp->in_value[0] : -1;
             dst = sp->n_out ? sp->out_value[0] : -1;
-            snprintf(ps->impl, sizeof ps->impl, "%s%s", sp->kind == STEP_COPY ? "copy" : "eval: ",
-                     sp->kind == STEP_COPY ? "" : sp->impl);
+            /* An eval step's impl already reads "eval: why" (planner.c). */
+            snprintf(ps->impl, sizeof ps->impl, "%s", sp->kind == STEP_COPY ? "copy" : sp->impl);
         }
         layout_str(pl, src, ps->src, sizeof ps->src);
         layout_str(pl, dst, ps->dst, sizeof ps->dst);

@@ -1,9 +1,12 @@
 /* bench.c: `ondine bench MODEL`: load time, first-run time, latency percentiles, throughput
  * and peak RSS, in the style of onnxruntime_perf_test: on --input files (as `ondine run`'s)
  * and seeded random inputs of the declared shapes for the others (symbolic dims take --batch);
- * --iters timed runs, or as many as fit in --duration seconds. The model's multiply-adds (a
- * profiled run after the timed ones) per second against the measured peak of the precision's
- * unit (tools/peak.c); `ondine bench --peak` measures the peaks alone. */
+ * --iters timed runs, or as many as fit in --duration seconds, from --concurrency threads on
+ * the one session (each --iters runs; throughput is all runs over the wall time). The model's
+ * multiply-adds (a profiled run after the timed ones, written as a trace with --profile) per
+ * second against the measured peak of the precision's unit (tools/peak.c); `ondine bench
+ * --peak` measures the peaks alone. */
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,10 @@ static const char help[] =
     "  --batch N           value of symbolic dims of random inputs (default 1)\n"
     "  --iters K           timed runs (default 20)\n"
     "  --duration S        time runs for S seconds instead of --iters (at least one run)\n"
+    "  --concurrency C     C threads run the session at once (each --iters runs, or for\n"
+    "                      --duration; default 1); threads per run as --threads\n"
+    "  --profile FILE      time every step of a run after the timed ones: a Chrome trace in\n"
+    "                      FILE and, without --json, a table sorted by time\n"
     "  --warmup W          untimed runs after the first (planning) run, before the timed\n"
     "                      ones (default 3)\n"
     "  --threads N         threads (default: all cores)\n"
@@ -81,10 +88,53 @@ static double percentile(const double *v, int n, double p)
     return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
+/* One thread's timed runs: iters of them, or until end_ms (duration); lat grows as needed. */
+struct worker {
+    struct ond_session *s;
+    const struct ond_value *in;
+    size_t n_in;
+    long long iters;
+    double end_ms;
+    double *lat;
+    long long n;
+    struct ond_error err;
+    int rc;
+};
+
+static void *timed_runs(void *arg)
+{
+    struct worker *w = arg;
+    struct ond_value *out = NULL;
+    size_t n_out = 0, cap = w->end_ms > 0 ? 1024 : (size_t)w->iters;
+    w->rc = CLI_FAIL;
+    if (!(w->lat = calloc(cap, sizeof *w->lat)) ||
+        ond_session_run_alloc(w->s, w->in, w->n_in, &out, &n_out, &w->err))
+        goto done;
+    for (w->n = 0; w->end_ms > 0 ? now_ms() < w->end_ms : w->n < w->iters; w->n++) {
+        if ((size_t)w->n == cap) {
+            double *grown = realloc(w->lat, 2 * cap * sizeof *w->lat);
+            if (!grown)
+                goto done;
+            w->lat = grown;
+            cap *= 2;
+        }
+        double t0 = now_ms();
+        if (ond_session_run(w->s, w->in, w->n_in, out, n_out, &w->err))
+            goto done;
+        w->lat[w->n] = now_ms() - t0;
+    }
+    w->rc = CLI_OK;
+done:
+    if (w->rc && !w->err.message[0])
+        snprintf(w->err.message, sizeof w->err.message, "cannot allocate the latency list");
+    ond_values_free(out, n_out);
+    return NULL;
+}
+
 int cli_bench(int argc, char **argv)
 {
-    const char *path = NULL, *calibrate = NULL;
-    long long batch = 1, iters = 20, warmup = 3;
+    const char *path = NULL, *calibrate = NULL, *profile = NULL;
+    long long batch = 1, iters = 20, warmup = 3, concurrency = 1;
     double duration = 0;
     bool json = false, peak = false;
     struct ond_options o;
@@ -114,6 +164,8 @@ int cli_bench(int argc, char **argv)
                                      strcmp(a, "--warmup") == 0 || strcmp(a, "--precision") == 0 ||
                                      strcmp(a, "--calibrate") == 0 ||
                                      strcmp(a, "--input") == 0 ||
+                                     strcmp(a, "--concurrency") == 0 ||
+                                     strcmp(a, "--profile") == 0 ||
                                      strcmp(a, "--duration") == 0)) {
             rc = cli_usage("bench", "%s needs a value", a);
         } else if (strcmp(a, "--input") == 0) {
@@ -125,6 +177,11 @@ int cli_bench(int argc, char **argv)
                 rc = cli_usage("bench", "--duration takes seconds, more than 0 and at most 86400");
         } else if (strcmp(a, "--calibrate") == 0) {
             calibrate = argv[++i];
+        } else if (strcmp(a, "--profile") == 0) {
+            profile = argv[++i];
+        } else if (strcmp(a, "--concurrency") == 0) {
+            if (!cli_int(argv[++i], 1, 256, &concurrency))
+                rc = cli_usage("bench", "--concurrency takes a whole number from 1 to 256");
         } else if (strcmp(a, "--batch") == 0) {
             if (!cli_int(argv[++i], 1, 1 << 20, &batch))
                 rc = cli_usage("bench", "--batch takes a whole number from 1");
@@ -185,39 +242,54 @@ int cli_bench(int argc, char **argv)
         goto done;
     }
     double first_ms = now_ms() - t0;
-    /* With --duration, runs until it is spent, growing the latency array as it goes. */
-    size_t cap = duration > 0 ? 1024 : (size_t)iters;
-    lat = calloc(cap, sizeof *lat);
-    double end_ms = 0;
-    for (long long i = 0; lat; i++) {
-        if (i == warmup)
-            end_ms = now_ms() + duration * 1e3;
-        if (duration > 0 ? i > warmup && now_ms() >= end_ms : i >= warmup + iters)
-            break;
-        if ((size_t)(i - warmup) == cap && i >= warmup) {
-            double *grown = realloc(lat, 2 * cap * sizeof *lat);
-            if (!grown) {
-                fprintf(stderr, "ondine bench: cannot allocate the latency list\n");
-                rc = CLI_FAIL;
-                goto done;
-            }
-            lat = grown;
-            cap *= 2;
-        }
-        t0 = now_ms();
+    /* Warm-up runs, then the timed ones, from `concurrency` threads at once. */
+    for (long long i = 0; i < warmup; i++)
         if (ond_session_run(s, in, n_in, out, n_out, &err)) {
             rc = cli_error("bench", &err);
             goto done;
         }
-        if (i >= warmup)
-            lat[i - warmup] = now_ms() - t0;
-        if (i >= warmup && duration > 0)
-            iters = i - warmup + 1;
-    }
-    if (!lat) {
+    struct worker *w = calloc((size_t)concurrency, sizeof *w);
+    pthread_t *tid = calloc((size_t)concurrency, sizeof *tid);
+    if (!w || !tid) {
+        free(w);
+        free(tid);
         rc = CLI_FAIL;
         goto done;
     }
+    double wall0 = now_ms();
+    long long started = 0;
+    for (long long k = 0; k < concurrency; k++) {
+        w[k] = (struct worker){.s = s, .in = in, .n_in = n_in, .iters = iters,
+                               .end_ms = duration > 0 ? wall0 + duration * 1e3 : 0};
+        if (pthread_create(&tid[k], NULL, timed_runs, &w[k]))
+            break;
+        started++;
+    }
+    for (long long k = 0; k < started; k++)
+        pthread_join(tid[k], NULL);
+    double wall_ms = now_ms() - wall0;
+    long long total = 0;
+    for (long long k = 0; k < concurrency && rc == CLI_OK; k++) {
+        if (k >= started || w[k].rc) {
+            rc = k >= started ? (fprintf(stderr, "ondine bench: cannot start a thread\n"), CLI_FAIL)
+                              : cli_error("bench", &w[k].err);
+            break;
+        }
+        total += w[k].n;
+    }
+    if (rc == CLI_OK && !(lat = calloc((size_t)total + 1, sizeof *lat)))
+        rc = CLI_FAIL;
+    for (long long k = 0, at = 0; rc == CLI_OK && k < concurrency; k++) {
+        memcpy(lat + at, w[k].lat, sizeof *lat * (size_t)w[k].n);
+        at += w[k].n;
+    }
+    for (long long k = 0; k < concurrency; k++)
+        free(w[k].lat);
+    free(w);
+    free(tid);
+    if (rc != CLI_OK)
+        goto done;
+    iters = total;
     double sum = 0;
     for (long long i = 0; i < iters; i++)
         sum += lat[i];
@@ -237,11 +309,14 @@ int cli_bench(int argc, char **argv)
     uint64_t macs = 0;
     for (int i = 0; i < prof.n_steps; i++)
         macs += prof.steps[i].macs;
-    ond_profile_free(&prof);
     struct cli_peak pk;
     cli_peak_measure(threads, (int)o.precision, 100, &pk);
     double p50 = percentile(lat, n, 50), gmacs = macs / p50 / 1e6;
+    double ips = batch * (double)total * 1000.0 / wall_ms;
     double peak_g = pk.all[o.precision], pct = peak_g > 0 ? 100 * gmacs / peak_g : 0;
+    if (profile && cli_write_profile("bench", profile, &prof, peak_g, !json))
+        rc = CLI_FAIL;
+    ond_profile_free(&prof);
     if (json) {
         printf("{\"model\": ");
         cli_json_str(stdout, path);
@@ -250,11 +325,11 @@ int cli_bench(int argc, char **argv)
                "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
                "\"throughput_ips\": %.2f, \"peak_rss_mb\": %.1f, \"macs\": %llu, "
                "\"gmacs_per_s\": %.1f, \"peak_gmacs\": %.1f, \"pct_of_peak\": %.1f, "
-               "\"tune_ms\": %.1f}\n",
+               "\"tune_ms\": %.1f, \"concurrency\": %lld}\n",
                batch, threads, prec[o.precision], o.opt_level, iters, load_ms, first_ms,
                lat[0], p50, percentile(lat, n, 90), percentile(lat, n, 99),
-               mean, batch * 1000.0 / mean, rss_mb, (unsigned long long)macs, gmacs, peak_g,
-               pct, ond_session_tune_ms(s));
+               mean, ips, rss_mb, (unsigned long long)macs, gmacs, peak_g, pct,
+               ond_session_tune_ms(s), concurrency);
     } else {
         printf("model        %s\n", path);
         printf("batch        %lld   threads %d   precision %s   -O%d\n", batch, threads,
@@ -267,7 +342,8 @@ int cli_bench(int argc, char **argv)
         printf("latency      min %.2f  p50 %.2f  p90 %.2f  p99 %.2f  mean %.2f ms (%lld runs)\n",
                lat[0], percentile(lat, n, 50), percentile(lat, n, 90), percentile(lat, n, 99),
                mean, iters);
-        printf("throughput   %.1f inferences/s\n", batch * 1000.0 / mean);
+        printf("throughput   %.1f inferences/s (%lld runs on %lld concurrent threads in %.0f ms)\n",
+               ips, total, concurrency, wall_ms);
         printf("peak RSS     %.1f MB\n", rss_mb);
         printf("compute      %.3f G MACs, %.1f G MAC/s at p50", macs / 1e9, gmacs);
         if (peak_g > 0)

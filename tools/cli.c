@@ -10,6 +10,7 @@
 
 #include "proto/loader.h"
 #include "runtime/model.h"
+#include "runtime/session.h"
 #include "tools/cli.h"
 
 int cli_error(const char *verb, const struct ond_error *err)
@@ -536,4 +537,75 @@ int cli_session(const char *verb, const char *path, struct ond_options *o, const
     o->n_calibration_sets = 0;
     ond_values_free(sets, n_sets * ond_model_input_count(*m));
     return rc;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    double x = ((const struct ond_profile_step *)a)->ms, y = ((const struct ond_profile_step *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+int cli_write_profile(const char *verb, const char *file, struct ond_profile *prof, double peak,
+                      bool table)
+{
+    FILE *f = fopen(file, "w");
+    if (!f) {
+        fprintf(stderr, "ondine %s: cannot write '%s': %s\n", verb, file, strerror(errno));
+        return -1;
+    }
+    double ts = 0, total = 0;
+    fprintf(f, "{\"traceEvents\": [\n");
+    for (int i = 0; i < prof->n_steps; i++) {
+        const struct ond_profile_step *p = &prof->steps[i];
+        fprintf(f, "%s{\"name\": ", i ? ",\n" : "");
+        cli_json_str(f, *p->node ? p->node : p->op);
+        fprintf(f, ", \"cat\": ");
+        cli_json_str(f, p->op);
+        fprintf(f, ", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, \"ts\": %.3f, \"dur\": %.3f, "
+                   "\"args\": {\"impl\": ", ts * 1e3, p->ms * 1e3);
+        cli_json_str(f, p->impl);
+        fprintf(f, ", \"src\": ");
+        cli_json_str(f, p->src);
+        fprintf(f, ", \"dst\": ");
+        cli_json_str(f, p->dst);
+        fprintf(f, ", \"post_ops\": %d, \"macs\": %llu}}", p->n_post,
+                (unsigned long long)p->macs);
+        ts += p->ms;
+    }
+    fprintf(f, "\n], \"displayTimeUnit\": \"ms\"}\n");
+    if (fclose(f) != 0) {
+        fprintf(stderr, "ondine %s: cannot write '%s'\n", verb, file);
+        return -1;
+    }
+    total = ts;
+    if (!table)
+        return 0;
+    qsort(prof->steps, (size_t)prof->n_steps, sizeof *prof->steps, by_time);
+    printf("profile: %d steps, %.3f ms (trace in %s); %% peak against %.1f G MAC/s measured "
+           "now\n", prof->n_steps, total, file, peak);
+    /* Columns as wide as their longest entry, so long kernel and node names stay aligned. */
+    int w_op = 2, w_node = 4, w_impl = 4, w_src = 3;
+    for (int i = 0; i < prof->n_steps; i++) {
+        const struct ond_profile_step *p = &prof->steps[i];
+        w_op = (int)fmax(w_op, (double)strlen(p->op));
+        w_node = (int)fmax(w_node, (double)strlen(p->node));
+        w_impl = (int)fmax(w_impl, (double)strlen(p->impl));
+        w_src = (int)fmax(w_src, (double)strlen(p->src));
+    }
+    printf("%9s %6s %8s %6s  %-*s %-*s %-*s %-*s %s\n", "ms", "%", "GMAC/s", "%peak", w_op,
+           "op", w_node, "node", w_impl, "impl", w_src, "src", "dst");
+    for (int i = 0; i < prof->n_steps; i++) {
+        const struct ond_profile_step *p = &prof->steps[i];
+        double g = p->ms > 0 ? p->macs / p->ms / 1e6 : 0;
+        char gs[16] = "", ps[16] = "";
+        if (p->macs) {
+            snprintf(gs, sizeof gs, "%.1f", g);
+            if (peak > 0)
+                snprintf(ps, sizeof ps, "%.0f%%", 100 * g / peak);
+        }
+        printf("%9.3f %5.1f%% %8s %6s  %-*s %-*s %-*s %-*s %s\n", p->ms,
+               total > 0 ? 100 * p->ms / total : 0, gs, ps, w_op, p->op, w_node, p->node, w_impl,
+               p->impl, w_src, p->src, p->dst);
+    }
+    return 0;
 }

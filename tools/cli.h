@@ -64,6 +64,13 @@ int cli_calibration(const char *verb, const char *dir, const struct ond_model *m
  * scales: a QDQ model). CLI_OK or CLI_FAIL (printed). */
 int cli_session(const char *verb, const char *path, struct ond_options *o, const char *calibrate,
                 struct ond_model **m, struct ond_session **s);
+/* A profile (runtime/session.h's ond_session_profile) as a Chrome trace in file (chrome://
+ * tracing, Perfetto: one complete event per step, in run order) and, with table, as a table
+ * sorted by time on stdout (G MAC/s and % of peak, the measured peak of the precision's unit,
+ * per step); sorts prof's steps. 0, or -1 with a message naming verb. */
+struct ond_profile;
+int cli_write_profile(const char *verb, const char *file, struct ond_profile *prof, double peak,
+                      bool table);
 /* JSON string output with escaping. */
 void cli_json_str(FILE *f, const char *s);
 

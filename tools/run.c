@@ -38,66 +38,6 @@ static const char help[] =
     "  --tune              time oneDNN's implementations and layouts per convolution\n"
     "  --tune-cache FILE   the tuning cache (default: $ONDINE_TUNE_CACHE)\n";
 
-static int by_time(const void *a, const void *b)
-{
-    double x = ((const struct ond_profile_step *)a)->ms, y = ((const struct ond_profile_step *)b)->ms;
-    return (x < y) - (x > y);
-}
-
-/* The profile as a Chrome trace (chrome://tracing, Perfetto: one complete event per step, in
- * run order) and as a table sorted by time on stdout. */
-static int write_profile(const char *file, struct ond_profile *prof, double peak)
-{
-    FILE *f = fopen(file, "w");
-    if (!f) {
-        fprintf(stderr, "ondine run: cannot write '%s': %s\n", file, strerror(errno));
-        return -1;
-    }
-    double ts = 0, total = 0;
-    fprintf(f, "{\"traceEvents\": [\n");
-    for (int i = 0; i < prof->n_steps; i++) {
-        const struct ond_profile_step *p = &prof->steps[i];
-        fprintf(f, "%s{\"name\": ", i ? ",\n" : "");
-        cli_json_str(f, *p->node ? p->node : p->op);
-        fprintf(f, ", \"cat\": ");
-        cli_json_str(f, p->op);
-        fprintf(f, ", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, \"ts\": %.3f, \"dur\": %.3f, "
-                   "\"args\": {\"impl\": ", ts * 1e3, p->ms * 1e3);
-        cli_json_str(f, p->impl);
-        fprintf(f, ", \"src\": ");
-        cli_json_str(f, p->src);
-        fprintf(f, ", \"dst\": ");
-        cli_json_str(f, p->dst);
-        fprintf(f, ", \"post_ops\": %d, \"macs\": %llu}}", p->n_post,
-                (unsigned long long)p->macs);
-        ts += p->ms;
-    }
-    fprintf(f, "\n], \"displayTimeUnit\": \"ms\"}\n");
-    if (fclose(f) != 0) {
-        fprintf(stderr, "ondine run: cannot write '%s'\n", file);
-        return -1;
-    }
-    total = ts;
-    qsort(prof->steps, (size_t)prof->n_steps, sizeof *prof->steps, by_time);
-    printf("profile: %d steps, %.3f ms (trace in %s); %% peak against %.1f G MAC/s measured "
-           "now\n", prof->n_steps, total, file, peak);
-    printf("%9s %6s %8s %6s  %-18s %-34s %-24s %-20s %s\n", "ms", "%", "GMAC/s", "%peak", "op",
-           "node", "impl", "src", "dst");
-    for (int i = 0; i < prof->n_steps; i++) {
-        const struct ond_profile_step *p = &prof->steps[i];
-        double g = p->ms > 0 ? p->macs / p->ms / 1e6 : 0;
-        char gs[16] = "", ps[16] = "";
-        if (p->macs) {
-            snprintf(gs, sizeof gs, "%.1f", g);
-            if (peak > 0)
-                snprintf(ps, sizeof ps, "%.0f%%", 100 * g / peak);
-        }
-        printf("%9.3f %5.1f%% %8s %6s  %-18s %-34s %-24s %-20s %s\n", p->ms,
-               total > 0 ? 100 * p->ms / total : 0, gs, ps, p->op, p->node, p->impl, p->src,
-               p->dst);
-    }
-    return 0;
-}
 
 /* Element i as a double; false for types printed as bytes only (float16, bfloat16, ...). */
 static bool value_at(const struct ond_value *o, size_t i, double *x)
@@ -273,7 +213,8 @@ int cli_run(int argc, char **argv)
         struct cli_peak pk;
         int threads = o.threads ? o.threads : omp_get_num_procs();
         cli_peak_measure(threads, (int)o.precision, 100, &pk);
-        rc = write_profile(profile, &prof, pk.all[o.precision]) ? CLI_FAIL : CLI_OK;
+        rc = cli_write_profile("run", profile, &prof, pk.all[o.precision], true) ? CLI_FAIL
+                                                                               : CLI_OK;
         ond_profile_free(&prof);
         if (rc != CLI_OK)
             goto done;
