@@ -180,6 +180,11 @@ OND_API enum ond_status ond_model_input(const struct ond_model *model, size_t i,
                                 struct ond_error *err);
 OND_API enum ond_status ond_model_output(const struct ond_model *model, size_t i, struct ond_value *info,
                                  struct ond_error *err);
+/* The name of dim d of graph input i (output i when output is set) when the model names it
+ * (a symbolic dim such as "N" or "batch_size"); "" for a fixed or unnamed dim; NULL for an index
+ * out of range. The string lives as long as the model. */
+OND_API const char *ond_model_dim_name(const struct ond_model *model, int output, size_t i,
+                                       int d);
 
 /* A session: oneDNN primitives, reordered weights and planned memory, per input shape. */
 OND_API enum ond_status ond_session_create(const struct ond_model *model, const struct ond_options *opts,

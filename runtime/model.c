@@ -143,6 +143,21 @@ enum ond_status ond_model_output(const struct ond_model *m, size_t i, struct ond
     return describe(m->graph->outputs[i], info);
 }
 
+const char *ond_model_dim_name(const struct ond_model *m, int output, size_t i, int d)
+{
+    if (!m)
+        return NULL;
+    const struct ond_graph *g = m->graph;
+    if (i >= (size_t)(output ? g->n_outputs : g->n_inputs))
+        return NULL;
+    const struct ond_info *info = &(output ? g->outputs[i] : g->inputs[i])->info;
+    if (d < 0 || d >= info->rank)
+        return NULL;
+    /* A named dim is stored as -2 - (its index in the graph's symbol names). */
+    int64_t v = info->dims[d];
+    return v <= -2 && -2 - v < g->n_syms ? g->syms[-2 - v] : "";
+}
+
 enum ond_status ond_session_create(const struct ond_model *model, const struct ond_options *opts,
                                    struct ond_session **out, struct ond_error *err)
 {

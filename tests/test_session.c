@@ -244,6 +244,26 @@ static void test_initializer_inputs_are_defaults(void **state)
     ond_model_free(model);
 }
 
+/* The committed Fashion-MNIST model names its batch "N" (torch's dynamic_axes): input
+ * [N,1,28,28], output [N,10]; fixed dims have no name; bad indices give NULL. */
+static void test_dim_names(void **state)
+{
+    (void)state;
+    struct ond_model *m = NULL;
+    struct ond_error err = {0};
+    if (ond_model_load_file(OND_SOURCE_DIR "/examples/models/resnet20_fashion.onnx", NULL, &m,
+                            &err))
+        fail_msg("%s", err.message);
+    assert_string_equal(ond_model_dim_name(m, 0, 0, 0), "N");
+    assert_string_equal(ond_model_dim_name(m, 0, 0, 1), "");
+    assert_string_equal(ond_model_dim_name(m, 1, 0, 0), "N");
+    assert_null(ond_model_dim_name(m, 0, 0, 4));
+    assert_null(ond_model_dim_name(m, 0, 1, 0));
+    assert_null(ond_model_dim_name(m, 1, 0, -1));
+    assert_null(ond_model_dim_name(NULL, 0, 0, 0));
+    ond_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_integer_data_input_one_plan),
         cmocka_unit_test(test_shape_operand_through_chain),
         cmocka_unit_test(test_initializer_inputs_are_defaults),
+        cmocka_unit_test(test_dim_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
