@@ -4,6 +4,7 @@ inputs from .pb and .npy files (NAME=FILE or a bare FILE), outputs compared with
 written as .pb or .npy, --print; random inputs; error exits; `ondine bench` on an input file
 and for a duration; `inspect --after` refusing a pass that does not run.
 Usage: cli_run.py ONDINE_BINARY WORK_DIR"""
+import json
 import os
 import subprocess
 import sys
@@ -69,7 +70,7 @@ np.save(os.path.join(work, "bad.npy"), bad)
 err = run("--input", f"x={work}/bad.npy", expect=1).stderr
 assert "input 'x': expected float[N,2,4,4], got float[1,3,4,4]" in err, err
 out = run("--input", f"x={work}/x.pb", "--profile", f"{work}/trace.json", "-O0")
-trace = __import__("json").load(open(f"{work}/trace.json"))["traceEvents"]
+trace = json.load(open(f"{work}/trace.json"))["traceEvents"]
 ops = [e["cat"] for e in trace]
 assert ops.count("Conv") == 1 and ops.count("Gemm") == 1 and ops.count("Relu") == 1, ops
 conv = next(e for e in trace if e["cat"] == "Conv")
@@ -102,11 +103,25 @@ def bench(*args, expect=0):
     p = subprocess.run([ondine, "bench", model, *args], capture_output=True, text=True)
     assert p.returncode == expect, (args, p.returncode, p.stdout, p.stderr)
     return p
-r = __import__("json").loads(bench("--input", f"{work}/x.npy", "--duration", "0.3", "--json",
+r = json.loads(bench("--input", f"{work}/x.npy", "--duration", "0.3", "--json",
                                    "--threads", "1").stdout)
 assert r["batch"] == 1 and r["iters"] >= 1 and r["iters"] * r["min_ms"] <= 300 + r["p99_ms"], r
 assert "input 'x': expected float[N,2,4,4]" in bench("--input", f"{work}/bad.npy", expect=1).stderr
 assert "--duration takes seconds" in bench("--duration", "0", expect=2).stderr
+# --concurrency: 2 threads of 3 runs each on one session; --profile writes a trace.
+r = json.loads(bench("--iters", "3", "--concurrency", "2", "--threads", "1",
+                                   "--profile", f"{work}/bench.json", "--json").stdout)
+assert r["concurrency"] == 2 and r["iters"] == 6 and r["throughput_ips"] > 0, r
+assert json.load(open(f"{work}/bench.json"))["traceEvents"], "empty bench trace"
+assert "--concurrency takes" in bench("--concurrency", "0", expect=2).stderr
+
+# quantize refuses a model that is quantized already (its scales are kept), writing nothing.
+qdq = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "resnet20_fashion_qdq",
+                   "model.onnx")
+p = subprocess.run([ondine, "quantize", qdq, "-o", f"{work}/qq.onnx"], capture_output=True,
+                   text=True)
+assert p.returncode == 1 and "keeps the model's scales" in p.stderr, p.stderr
+assert not os.path.exists(f"{work}/qq.onnx")
 
 # inspect --after refuses a pass that does not run at the chosen level, or is disabled.
 p = subprocess.run([ondine, "inspect", model, "-O1", "--after", "fuse_activation", "--dot",

@@ -4,7 +4,8 @@
  * then written into the -O1 graph (standard ops only, BatchNormalization folded) as
  * QuantizeLinear/DequantizeLinear pairs, with int8 per-channel Conv weights (runtime/qdq.c).
  * ondine runs the result in int8 with `--precision int8` and the same scales; other runtimes
- * that read QDQ models run it too. */
+ * that read QDQ models run it too. A model that is quantized already (QDQ, or QLinear ops) is
+ * refused with a message saying ondine keeps its scales. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,18 @@ int cli_quantize(int argc, char **argv)
         st = ond_model_load_file(path, &o1, &m1, &err);
     if (st) {
         rc = cli_error("quantize", &err);
+        goto done;
+    }
+    /* A QDQ model states its own scales: an int8 session keeps them, and new pairs beside
+     * the model's would quantize twice. */
+    int stated = 0;
+    for (int i = 0; i < m1->graph->n_nodes; i++)
+        stated += strcmp(m1->graph->nodes[i]->op_type, "QuantizeLinear") == 0;
+    if (stated) {
+        fprintf(stderr, "ondine quantize: %s is quantized already (%d QuantizeLinear nodes): "
+                "ondine keeps the model's scales (run it with --precision int8); nothing "
+                "written\n", path, stated);
+        rc = CLI_FAIL;
         goto done;
     }
     if (!calibrate)
