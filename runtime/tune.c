@@ -578,7 +578,8 @@ enum ond_status ond_tune_conv(struct ond_prep *p, const struct ond_tune_conv *c,
     enum ond_status st = OND_OK;
     if (t->tune && !find(t, 'C', key)) {
         double t0 = now_ms();
-        struct entry *e = get(t, 'C', key), *r = find(t, 'R', rkey) ? NULL : get(t, 'R', rkey);
+        struct entry *r = find(t, 'R', rkey) ? NULL : get(t, 'R', rkey), *e = get(t, 'C', key);
+        r = r && e ? find(t, 'R', rkey) : r; /* the second get may have moved the entries */
         if (!e)
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the tuning cache");
         struct run *runs = calloc(MAX_CANDS, sizeof *runs);
@@ -750,6 +751,7 @@ enum ond_status ond_tune_end(struct ond_tune *t, bool *replan, struct ond_error 
             seen = strcmp(t->chain[j].key, lk->key) == 0;
         const struct entry *e = find(t, 'C', lk->key);
         struct entry *pick = seen || !e || !lk->chosen.impl[0] ? NULL : get(t, 'P', lk->key);
+        e = pick ? find(t, 'C', lk->key) : e; /* get may have moved the entries */
         struct ond_tune_choice had = {0};
         if (pick && pick->n == 1)
             to_choice(&pick->c[0], &had);
