@@ -578,8 +578,8 @@ enum ond_status ond_tune_conv(struct ond_prep *p, const struct ond_tune_conv *c,
     enum ond_status st = OND_OK;
     if (t->tune && !find(t, 'C', key)) {
         double t0 = now_ms();
-        struct entry *r = find(t, 'R', rkey) ? NULL : get(t, 'R', rkey), *e = get(t, 'C', key);
-        r = r && e ? find(t, 'R', rkey) : r; /* the second get may have moved the entries */
+        struct entry *e = get(t, 'C', key), *r = find(t, 'R', rkey) ? NULL : get(t, 'R', rkey);
+        e = e && r ? find(t, 'C', key) : e; /* the second get may have moved the entries */
         if (!e)
             st = ond_fail(err, OND_STATUS_NO_MEMORY, "cannot grow the tuning cache");
         struct run *runs = calloc(MAX_CANDS, sizeof *runs);
