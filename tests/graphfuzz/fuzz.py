@@ -30,7 +30,7 @@ import zlib
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, shape_inference
+from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -53,6 +53,10 @@ QDQ_FLIPS = 0.05
 # the heap-dependent bf16 results of docs/robustness.md); int8 (calibrated on the same input,
 # per-tensor activation scales) p50 0.016, p90 0.036, p99 0.20.
 LOW_TOL = {"bf16-O2": 0.05, "int8-O2": 0.25}
+# In a graph with Q/DQ pairs, a bf16 or int8 value within its own error of a step boundary
+# lands one quantization step away, by the pair's definition: the low-precision tolerance
+# grows by the graph's largest step (a pair's scale) over the same max(1, max |ref|). The
+# lead's 3000 s run found only such one-step cases after the fixes of findings C-M.
 CONFIGS = ["ref-O0", "ref-O2", "fp32-O0", "fp32-O1", "fp32-O2", "bf16-O2", "int8-O2", "ort"]
 
 
@@ -127,7 +131,21 @@ class Ort:
                 for o in ans["outputs"]]
 
 
-def compare(cfg, names, got, ref, qdq, stats):
+def qdq_step(model):
+    """The largest scale of a QuantizeLinear or DequantizeLinear with a constant one-element
+    scale; 0 when there is none."""
+    inits = {t.name: t for t in model.graph.initializer}
+    step = 0.0
+    for n in model.graph.node:
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 1 and \
+                n.input[1] in inits:
+            s = numpy_helper.to_array(inits[n.input[1]])
+            if s.size == 1:
+                step = max(step, float(abs(s.reshape(-1)[0])))
+    return step
+
+
+def compare(cfg, names, got, ref, qdq, stats, step=0.0):
     """None, or what differs: the first output out of tolerance, its worst element. stats[cfg]
     gets the largest error measure seen (fp32: abs error over 1 + |ref|)."""
     if len(got) != len(ref):
@@ -144,8 +162,9 @@ def compare(cfg, names, got, ref, qdq, stats):
         if cfg in LOW_TOL:
             err = d.max() / max(1.0, np.abs(r).max()) if d.size else 0.0
             stats[cfg] = max(stats.get(cfg, 0.0), float(err))
-            if err > LOW_TOL[cfg]:
-                return f"output '{name}': relative error {err:.3g} > {LOW_TOL[cfg]}, {worst}"
+            tol = LOW_TOL[cfg] + step / max(1.0, np.abs(r).max()) if d.size else LOW_TOL[cfg]
+            if err > tol:
+                return f"output '{name}': relative error {err:.3g} > {tol:.3g}, {worst}"
             continue
         bad = d > ATOL + RTOL * np.abs(r)
         if d.size and not qdq:
@@ -163,6 +182,7 @@ def evaluate(path, configs, ref, ort):
     feeds = feeds_for(model)
     names = [o.name for o in model.graph.output]
     qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    step = qdq_step(model) if qdq else 0.0
     try:
         want = npref.run(model, feeds)
     except Exception as e:  # noqa: BLE001 - a graph the reference cannot run is a finding too
@@ -190,7 +210,7 @@ def evaluate(path, configs, ref, ort):
                 continue
             fails[cfg] = f"error: {type(e).__name__}: {msg}"
             continue
-        bad = compare(cfg, names, got, want, qdq, stats)
+        bad = compare(cfg, names, got, want, qdq, stats, step)
         if bad:
             fails[cfg] = bad
     return fails, stats, skipped
