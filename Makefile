@@ -62,7 +62,7 @@ fuzz: fuzz-build
 fuzz-check:
 	@if $(CAN_LIBFUZZER); then \
 		$(MAKE) --no-print-directory fuzz-build && \
-		cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz; \
+		cd $(FUZZ_BUILD) && ctest --output-on-failure -L '^fuzz$$'; \
 	else \
 		echo "fuzz smoke tests skipped: clang cannot link libFuzzer (install clang," \
 			"libclang-rt-14-dev)"; \
