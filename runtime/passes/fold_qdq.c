@@ -17,8 +17,10 @@
  * unsaturated. In both cases the pair becomes a Clip to [lo, hi] (fuse_activation folds it
  * into a producing convolution), keeping the saturation; only the rounding (at most s / 2)
  * is left to the int8 form, or lost where the tensor stays float (graph fuzzer, finding G).
- * So does a second pair on a tensor an earlier pair gave a scale (one scale per tensor), and
- * a pair on a graph output (which int8 sessions keep float).
+ * So does a second pair on a tensor an earlier pair gave a scale (one scale per tensor), a
+ * pair on a graph output (which int8 sessions keep float), and a pair on a tensor that other
+ * nodes read too (the scale on x would quantize what they read: a Flatten of a graph input
+ * beside the pair lost its negative values; graph fuzzer, seed 466990698).
  * Not covered: a Gemm that fuse_inner_product does not take (or any Gemm at -O1) reads a
  * zero-point-0 pair's tensor unsaturated.
  *
@@ -195,7 +197,7 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
         int qmin = u ? 0 : -128, qmax = u ? 255 : 127;
         float range[2] = {s * (float)(qmin - zp), s * (float)(qmax - zp)};
         bool clip = zp != 0 || x->qscale > 0 || (x->flags & OND_TENSOR_OUTPUT) ||
-                    !all_int8_readers(g, q);
+                    x->uses > 1 || !all_int8_readers(g, q);
         struct ond_tensor *bound[2] = {NULL, NULL};
         for (int b = 0; b < 2 && clip; b++) {
             struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 0};
