@@ -69,9 +69,9 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return OND_OK;
 }
 
-static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
-                            const struct ond_info *out, void *const *out_data,
-                            struct ond_error *err)
+enum ond_status ond_cast_eval(const struct ond_node *n, const struct ond_info *const *in,
+                              const struct ond_info *out, void *const *out_data,
+                              struct ond_error *err)
 {
     (void)n;
     (void)err;
@@ -85,5 +85,5 @@ const struct ond_op ond_op_cast = {
     .domain = "", .name = "Cast", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct cast),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = ond_cast_eval,
 };

@@ -43,20 +43,8 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return OND_OK;
 }
 
-static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
-                            const struct ond_info *out, void *const *out_data,
-                            struct ond_error *err)
-{
-    (void)n;
-    (void)err;
-    uint64_t numel;
-    if (ond_numel(&out[0], 0, &numel) && numel)
-        ond_convert(in[0]->data, in[0]->dtype, out_data[0], out[0].dtype, (size_t)numel);
-    return OND_OK;
-}
-
 const struct ond_op ond_op_castlike = {
     .domain = "", .name = "CastLike", .since = 15,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = ond_cast_eval,
 };

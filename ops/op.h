@@ -220,6 +220,11 @@ bool ond_shape_value(const struct ond_tensor *t, int64_t *v, bool *dim, int max,
 /* Converts n elements between dtypes (numeric conversion as ONNX Cast; float to integer
  * truncates toward zero, NaN gives 0, out-of-range values saturate). */
 void ond_convert(const void *src, int32_t sdt, void *dst, int32_t ddt, size_t n);
+/* Cast's eval (ops/cast.c), shared with CastLike: output 0 is input 0 converted to output 0's
+ * dtype with ond_convert. */
+enum ond_status ond_cast_eval(const struct ond_node *n, const struct ond_info *const *in,
+                              const struct ond_info *out, void *const *out_data,
+                              struct ond_error *err);
 
 /* ---- post-ops (ops/postops.c): what fusion passes attach to a node (n->post) ---- */
 /* Applies n->post in order to out, the node's output 0 of numel floats: the eltwise
