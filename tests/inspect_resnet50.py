@@ -107,7 +107,14 @@ if os.access("/usr/bin/dot", os.X_OK):
     svg = f"{work}/resnet50.svg"
     inspect("--svg", svg, model)
     with open(svg) as f:
-        assert "<svg" in f.read(), "not an svg"
+        picture = f.read()
+    # Not one tall column (issue 21: ResNet-34 was 264x4705 px): a column per stage of blocks
+    # (layer3's 6 blocks in two), side by side.
+    size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', picture)
+    assert size, "not an svg"
+    w, h = map(float, size.groups())
+    assert h < 1.5 * w, f"{w}x{h} pt"
+    assert final.count("[constraint=false]") >= 4 and final.count("[style=invis]") == 4, final
 
 # --kernels: the plan's steps, each node on a oneDNN kernel.
 for precision in ("fp32", "int8"):

@@ -459,7 +459,8 @@ static int draw(const char *path, const struct ond_options *o, struct ond_model 
     }
     FILE *f = rc == CLI_OK ? fopen(file, "w") : NULL;
     if (f)
-        report_dot(f, &(struct report_graph){.g = m->graph, .r = m->passes, .prefix = ""});
+        report_dot(f, &(struct report_graph){.g = m->graph, .r = m->passes, .prefix = "",
+                                               .wrap = true});
     if (rc == CLI_OK && (!f || fclose(f) != 0)) {
         fprintf(stderr, "ondine inspect: cannot write '%s'\n", file);
         rc = CLI_FAIL;

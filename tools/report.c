@@ -8,7 +8,10 @@
  * full name and every constant input's shape.
  * Nodes whose names share a block ("/layer1/layer1.0" of "/layer1/layer1.0/conv1/Conv", as
  * torch exports name them) are drawn in one cluster and named within it, which keeps ResNets
- * legible; a graph without such names is drawn flat.
+ * legible; a graph without such names is drawn flat. The standalone picture (--dot, --svg)
+ * of a graph over 16 nodes is wrapped into columns side by side, a column per stage of
+ * blocks ("/layer2"), long stages split (columns()); the HTML report's panes stay one column,
+ * which scrolls in them.
  *
  * The HTML report is one file without outside references: CSS and script inline, the graphs
  * as inline SVG rendered by Graphviz's dot (DOT_PROGRAM). It shows an overview of the blocks
@@ -17,6 +20,7 @@
  * both graphs and filters the tables), and the optimized graph's node table with attributes,
  * MACs and, from a profiled run (--profile), time and kernel per node.
  */
+#include <math.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -30,9 +34,10 @@
 
 #define SMALL_CONST 4   /* constants of at most this many elements are shown by value */
 
-/* Length of the block prefix of a node name: its first two path components when another
- * follows, else 0. */
-static size_t block_len(const char *name)
+/* Length of the first k (1 or 2) path components of a node name when another follows, else
+ * 0: k = 2 is its block ("/layer1/layer1.0" of "/layer1/layer1.0/conv1/Conv"), k = 1 the
+ * stage the block belongs to ("/layer1"). */
+static size_t prefix_len(const char *name, int k)
 {
     size_t at[3] = {0};
     int n = 0;
@@ -41,7 +46,12 @@ static size_t block_len(const char *name)
     for (size_t i = 1; name[i]; i++)
         if (name[i] == '/' && n++ < 3)
             at[n - 1] = i;
-    return n >= 2 ? at[1] : 0;
+    return n >= k ? at[k - 1] : 0;
+}
+
+static size_t block_len(const char *name)
+{
+    return prefix_len(name, 2);
 }
 
 /* The name shown in a box: without the block prefix, a leading '/' and a trailing "/Op". */
@@ -280,6 +290,61 @@ static int blocks(const struct ond_graph *g, int *cl)
     return n < 2 ? 0 : n;
 }
 
+/* The column of each node into col when a drawing is wrapped, and the number of columns.
+ * The units are the blocks of cl (blocks()) and the nodes outside them, numbered as the
+ * overview's boxes; a stage is a run of blocks whose names share their first component
+ * ("/layer2"), with the nodes outside blocks that follow them (those before the first block
+ * go with the first stage); a graph without blocks is one stage. Each stage is one column, or,
+ * when longer than WRAP_NODES, split between units into columns of about equal length. */
+static int columns(const struct ond_graph *g, const int *cl, int n_blocks, int *col)
+{
+    int n = g->n_nodes, n_units = n_blocks + n, n_stages = 0, n_cols = 0;
+    /* Boxes are about 5 times wider than tall: columns of sqrt(5 n) nodes make a picture
+     * about as wide as tall; a graph of up to 16 stays one column. */
+    int wrap = (int)fmax(16, ceil(sqrt(5.0 * n))), *buf = malloc(sizeof *buf * (6 * (size_t)n_units + 1));
+    if (!buf)
+        return 0;
+    int *stage = buf, *size = buf + n_units, *ucol = buf + 2 * n_units;
+    int *total = buf + 3 * n_units, *done = buf + 4 * n_units, *first = buf + 5 * n_units;
+    const char *cur = NULL;
+    size_t cur_len = 0;
+    for (int u = 0; u < n_units; u++)
+        stage[u] = -1, size[u] = total[u] = done[u] = 0;
+    for (int i = 0; i < n; i++) {
+        int u = cl[i] >= 0 ? cl[i] : n_blocks + i;
+        const char *name = g->nodes[i]->name;
+        size_t l = cl[i] >= 0 ? prefix_len(name, 1) : 0;
+        if (stage[u] < 0 && l && cur && (l != cur_len || strncmp(cur, name, l) != 0))
+            n_stages++;
+        if (stage[u] < 0 && l)
+            cur = name, cur_len = l;
+        if (stage[u] < 0)
+            stage[u] = n_stages;
+        size[u]++;
+        total[stage[u]]++;
+    }
+    n_stages++;
+    for (int s = 0; s < n_stages; s++) {
+        first[s] = n_cols;  /* the stage's first column */
+        n_cols += total[s] ? (total[s] + wrap - 1) / wrap : 0;
+    }
+    for (int u = 0; u < n_units; u++)
+        ucol[u] = -1;
+    for (int i = 0; i < n; i++) {
+        int u = cl[i] >= 0 ? cl[i] : n_blocks + i, s = stage[u];
+        if (ucol[u] < 0) {
+            /* The column of the stage that the unit's middle falls in. */
+            int k = (total[s] + wrap - 1) / wrap;
+            int j = (int)((done[s] + size[u] / 2.0) * k / total[s]);
+            ucol[u] = first[s] + (j < k ? j : k - 1);
+            done[s] += size[u];
+        }
+        col[i] = ucol[u];
+    }
+    free(buf);
+    return n_cols;
+}
+
 /* Time and kernel of node name's steps in the profiled run. */
 static double profile_of(const struct ond_profile *p, const char *name, const char **impl)
 {
@@ -324,12 +389,14 @@ void report_dot(FILE *f, const struct report_graph *d)
 {
     const struct ond_graph *g = d->g;
     char buf[256];
-    int *cl = calloc((size_t)g->n_nodes + 1, sizeof *cl);
+    int *cl = calloc(2 * (size_t)g->n_nodes + 1, sizeof *cl), *col = cl ? cl + g->n_nodes : NULL;
     int n_blocks = cl ? blocks(g, cl) : 0;
-    fprintf(f, "digraph ondine {\n  rankdir=TB; nodesep=0.15; ranksep=0.22;\n"
+    /* Edges between columns do not set ranks, so every column starts at the top. */
+    bool wrap = d->wrap && col && columns(g, cl, n_blocks, col) > 1;
+    fprintf(f, "digraph ondine {\n  rankdir=TB; nodesep=0.15; ranksep=0.22;%s\n"
                "  node [shape=box, style=\"rounded,filled\", fillcolor=white, "
                "fontname=\"Helvetica\", fontsize=9, margin=\"0.06,0.02\", height=0.3];\n"
-               "  edge [arrowsize=0.5, color=\"#555555\"];\n");
+               "  edge [arrowsize=0.5, color=\"#555555\"];\n", wrap ? " newrank=true;" : "");
     for (int i = 0; i < g->n_inputs; i++) {
         fprintf(f, "  t%d [shape=oval, style=filled, fillcolor=\"#e4ecf7\", label=",
                 g->inputs[i]->id);
@@ -361,8 +428,10 @@ void report_dot(FILE *f, const struct report_graph *d)
         for (int k = 0; k < n->n_in; k++) {
             const struct ond_tensor *t = n->in[k];
             if (t && !(t->flags & OND_TENSOR_CONST))
-                fprintf(f, "  %c%d -> n%d;\n", t->producer ? 'n' : 't',
-                        t->producer ? t->producer->id : t->id, i);
+                fprintf(f, "  %c%d -> n%d%s;\n", t->producer ? 'n' : 't',
+                        t->producer ? t->producer->id : t->id, i,
+                        wrap && t->producer && col[t->producer->id] != col[i]
+                            ? " [constraint=false]" : "");
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {
@@ -375,7 +444,18 @@ void report_dot(FILE *f, const struct report_graph *d)
         if (t->producer)
             fprintf(f, "  n%d -> o%d;\n", t->producer->id, i);
     }
-    fprintf(f, "}\n");
+    /* The first node of each column on one rank, chained left to right in column order
+     * (without it dot orders the columns as it likes). */
+    if (wrap)
+        fprintf(f, "  { rank=same;");
+    for (int i = 0, c = 0, head = -1; wrap && i < g->n_nodes; i++)
+        if (col[i] == c) {
+            if (head >= 0)
+                fprintf(f, " n%d -> n%d [style=invis];", head, i);
+            head = i;
+            c++;
+        }
+    fprintf(f, "%s}\n", wrap ? " }\n" : "");
     free(cl);
 }
 

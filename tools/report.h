@@ -30,6 +30,7 @@ struct report_graph {
                                          one they fused into */
     const char *prefix;               /* of the SVG ids */
     const struct ond_profile *prof;   /* time and kernel per node (may be NULL) */
+    bool wrap;                        /* a column per stage of blocks, side by side */
 };
 
 /* Writes d->g for Graphviz: one box per node with its op, post-ops, name, key attributes,
