@@ -180,6 +180,12 @@ OND_API enum ond_status ond_model_input(const struct ond_model *model, size_t i,
                                 struct ond_error *err);
 OND_API enum ond_status ond_model_output(const struct ond_model *model, size_t i, struct ond_value *info,
                                  struct ond_error *err);
+/* The initializers an IR < 4 model also lists as graph inputs, which ond_model_input leaves
+ * out: defaults a run may override by name with a value of the same dtype and shape (none
+ * when fold_initializer_inputs made them constants). info->name lives as long as the model. */
+OND_API size_t ond_model_default_count(const struct ond_model *model);
+OND_API enum ond_status ond_model_default(const struct ond_model *model, size_t i,
+                                          struct ond_value *info, struct ond_error *err);
 /* The name of dim d of graph input i (output i when output is set) when the model names it
  * (a symbolic dim such as "N" or "batch_size"); "" for a fixed or unnamed dim; NULL for an index
  * out of range. The string lives as long as the model. */

@@ -143,6 +143,19 @@ enum ond_status ond_model_output(const struct ond_model *m, size_t i, struct ond
     return describe(m->graph->outputs[i], info);
 }
 
+size_t ond_model_default_count(const struct ond_model *m)
+{
+    return m ? (size_t)m->graph->n_defaults : 0;
+}
+
+enum ond_status ond_model_default(const struct ond_model *m, size_t i, struct ond_value *info,
+                                  struct ond_error *err)
+{
+    if (!m || !info || i >= (size_t)m->graph->n_defaults)
+        return ond_fail(err, OND_STATUS_INVALID_ARGUMENT, "ond_model_default: no default %zu", i);
+    return describe(m->graph->defaults[i], info);
+}
+
 const char *ond_model_dim_name(const struct ond_model *m, int output, size_t i, int d)
 {
     if (!m)

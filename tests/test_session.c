@@ -212,6 +212,14 @@ static void test_initializer_inputs_are_defaults(void **state)
     assert_int_equal(ond_model_input_count(model), 1); /* w is not required */
     struct ond_session *s = NULL;
     struct ond_error err = {0};
+    struct ond_value d;
+    assert_int_equal(ond_model_default_count(model), 1);
+    assert_int_equal(ond_model_default(model, 0, &d, &err), OND_OK);
+    assert_string_equal(d.name, "w");
+    assert_int_equal(d.dtype, OND_DTYPE_FLOAT);
+    assert_int_equal(d.rank, 4);
+    assert_int_equal(d.dims[0] * 1000 + d.dims[1] * 100 + d.dims[2] * 10 + d.dims[3], 1122);
+    assert_int_equal(ond_model_default(model, 1, &d, &err), OND_STATUS_INVALID_ARGUMENT);
     assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
     float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w2[4] = {2, 0, 0, -1}, y[4];
     struct ond_value in[2] = {
@@ -235,6 +243,7 @@ static void test_initializer_inputs_are_defaults(void **state)
     ond_model_free(model);
     /* Folded on request: w is a constant, which a run cannot name. */
     model = default_weight_model(true);
+    assert_int_equal(ond_model_default_count(model), 0);
     assert_int_equal(ond_session_create(model, NULL, &s, &err), OND_OK);
     assert_int_equal(ond_session_run(s, in, 1, &out, 1, &err), OND_OK);
     assert_memory_equal(y, sums, sizeof y);

@@ -10,15 +10,16 @@ library is looked for, and the Dask pattern.
 from ._lib import lib as _lib, path as library_path
 from .errors import (BackendError, CommandFailed, InvalidArgument, InvalidInput, InvalidModel,
                      IOFailure, LimitExceeded, OndineError, OutOfMemory, Unsupported)
-from .ort import (ExecutionMode, GraphOptimizationLevel, ModelMetadata, SessionOptions,
-                  get_all_providers, get_available_providers, get_device)
+from .ort import (ExecutionMode, GraphOptimizationLevel, ModelMetadata, RunOptions,
+                  SessionOptions, get_all_providers, get_available_providers, get_device)
 from .session import InferenceSession, NodeArg
 from .tools import inspect, optimize
 
 __version__ = _lib.ond_version().decode()
 
 __all__ = ["InferenceSession", "NodeArg", "inspect", "optimize", "library_path",
-           "SessionOptions", "GraphOptimizationLevel", "ExecutionMode", "ModelMetadata",
+           "SessionOptions", "RunOptions", "GraphOptimizationLevel", "ExecutionMode",
+           "ModelMetadata",
            "get_available_providers", "get_all_providers", "get_device",
            "OndineError", "InvalidArgument", "InvalidModel", "Unsupported", "InvalidInput",
            "LimitExceeded", "IOFailure", "OutOfMemory", "BackendError", "CommandFailed"]

@@ -104,6 +104,8 @@ def _declare(lib):
         "ond_model_output_count": (ctypes.c_size_t, [ctypes.c_void_p]),
         "ond_model_input": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, P(Value), E]),
         "ond_model_output": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, P(Value), E]),
+        "ond_model_default_count": (ctypes.c_size_t, [ctypes.c_void_p]),
+        "ond_model_default": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, P(Value), E]),
         "ond_session_create": (ctypes.c_int, [ctypes.c_void_p, P(Options), P(ctypes.c_void_p), E]),
         "ond_session_free": (None, [ctypes.c_void_p]),
         "ond_session_run_alloc": (ctypes.c_int, [ctypes.c_void_p, P(Value), ctypes.c_size_t,

@@ -1,7 +1,7 @@
 """ONNX Runtime's session surface around InferenceSession, so that code written for
 onnxruntime runs unchanged: SessionOptions, GraphOptimizationLevel, ExecutionMode, providers
 (CPUExecutionProvider is ondine; any other is refused), get_available_providers, get_device and
-ModelMetadata (get_modelmeta).
+ModelMetadata (get_modelmeta), RunOptions (run).
 
 What maps and what does not:
 - intra_op_num_threads: threads per run (0, ORT's default, = all cores);
@@ -89,6 +89,42 @@ class SessionOptions:
             raise errors.InvalidArgument(
                 f"graph_optimization_level takes a GraphOptimizationLevel ({names}), got {lv!r}")
         return _LEVEL[int(lv)]
+
+
+class RunOptions:
+    """onnxruntime.RunOptions: the attributes ORT code sets. terminate: a run given options
+    with it set raises InvalidArgument before it starts (ORT fails such a run; setting it
+    while a run is under way does not stop that run: ondine's runs cannot be interrupted).
+    log_severity_level, log_verbosity_level, logid, only_execute_path_to_fetches and the run
+    config entries are kept and not used: ondine logs nothing per run and always computes
+    every output."""
+
+    def __init__(self):
+        self.log_severity_level = 2
+        self.log_verbosity_level = 0
+        self.logid = ""
+        self.terminate = False
+        self.only_execute_path_to_fetches = False
+        self._config = {}
+
+    def add_run_config_entry(self, key, value):
+        self._config[str(key)] = str(value)
+
+    def get_run_config_entry(self, key):
+        return self._config[str(key)]
+
+
+def check_run_options(run_options):
+    """Refuses what run() cannot take as run_options, and a run whose terminate is set."""
+    if run_options is None:
+        return
+    if not isinstance(run_options, RunOptions):
+        raise errors.InvalidArgument(
+            f"run_options takes None or an ondine.RunOptions, got {type(run_options).__name__}")
+    if run_options.terminate:
+        raise errors.InvalidArgument(
+            "the run is not started: run_options.terminate is set (as ONNX Runtime, which "
+            "exits such a run at once)")
 
 
 def get_available_providers():
@@ -224,7 +260,7 @@ class Profiler:
         def profiled(output_names, input_feed, run_options=None):
             t0 = time.perf_counter()
             try:
-                return run(output_names, input_feed)
+                return run(output_names, input_feed, run_options)
             finally:
                 t1 = time.perf_counter()
                 with self.lock:

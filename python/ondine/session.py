@@ -163,6 +163,8 @@ class InferenceSession:
                                       names)
         self._outputs = self._describe(lib.ond_model_output_count, lib.ond_model_output, True,
                                        names)
+        self._defaults = self._describe(lib.ond_model_default_count, lib.ond_model_default,
+                                        False, names)
         keep = []
         if calibration is not None:
             if isinstance(calibration, dict):
@@ -171,7 +173,7 @@ class InferenceSession:
             feeds = list(calibration)
             values = (Value * (len(feeds) * len(self._inputs) + 1))()
             for i, feed in enumerate(feeds):
-                self._fill(values, i * len(self._inputs), feed, keep)
+                self._fill(values, i * len(self._inputs), feed, self._feed_args(feed, ()), keep)
             opts.calibration = ctypes.cast(values, ctypes.c_void_p)
             opts.n_calibration_sets = len(feeds)
             keep.append(values)
@@ -232,26 +234,38 @@ class InferenceSession:
             self._model_free(self._model)
 
     def get_inputs(self):
-        """The graph inputs (initializers excluded), in graph order."""
+        """The graph inputs (initializers excluded, as ONNX Runtime lists them), in graph
+        order."""
         return list(self._inputs)
+
+    def get_overridable_initializers(self):
+        """onnxruntime's: the initializers an IR < 4 model also lists as graph inputs, which
+        get_inputs() leaves out; run() takes a value for any of them in its feed, for that run
+        (the same dtype and shape)."""
+        return list(self._defaults)
 
     def get_outputs(self):
         """The graph outputs, in graph order."""
         return list(self._outputs)
 
-    def run(self, output_names, input_feed):
-        """Runs the model once. input_feed: {input name: numpy array} with every input once.
-        output_names: the outputs to return, in that order (None or empty: all, in graph
-        order). Returns a list of new numpy arrays."""
+    def run(self, output_names, input_feed, run_options=None):
+        """Runs the model once. input_feed: {input name: numpy array} with every input once,
+        and, for an IR < 4 model, any of get_overridable_initializers() to replace its value
+        for this run. output_names: the outputs to return, in that order (None or empty: all,
+        in graph order). run_options: None or an ondine.RunOptions (ort.py: a run whose
+        terminate is set raises; the rest is kept and not used). Returns a list of new numpy
+        arrays."""
+        ort.check_run_options(run_options)
         outputs = [a.name for a in self._outputs]
         for name in output_names or ():
             if name not in outputs:
                 raise errors.InvalidArgument(f"'{name}' is not an output of the model "
                                              f"(outputs: {', '.join(outputs)})")
-        values = (Value * len(self._inputs))()
+        args = self._feed_args(input_feed, self._defaults)
+        values = (Value * len(args))()
         # The arrays and encoded names handed to C, alive until the run returns.
         keep = []
-        self._fill(values, 0, input_feed, keep)
+        self._fill(values, 0, input_feed, args, keep)
         out, n, err = ctypes.POINTER(Value)(), ctypes.c_size_t(), Error()
         err.raise_for(lib.ond_session_run_alloc(self._session, values, len(values),
                                                 ctypes.byref(out), ctypes.byref(n),
@@ -264,21 +278,30 @@ class InferenceSession:
             return results
         return [results[outputs.index(name)] for name in output_names]
 
-    def _fill(self, values, at, feed, keep):
-        """values[at:] from an input feed, every input once; keep holds what C points at."""
+    def _feed_args(self, feed, overridable):
+        """The NodeArgs a feed gives values for: every input, then the overridable
+        initializers it names. Raises InvalidInput for a missing or an unknown name."""
         inputs = [a.name for a in self._inputs]
+        known = set(inputs) | {a.name for a in overridable}
         if not isinstance(feed, dict):
             raise errors.InvalidInput(f"an input feed is a dict {{input name: array}}, got "
                                       f"{type(feed).__name__}")
         for name in feed:
-            if name not in inputs:
+            if name not in known:
+                also = (f"; overridable initializers: {', '.join(a.name for a in overridable)}"
+                        if overridable else "")
                 raise errors.InvalidInput(f"'{name}' is not an input of the model "
-                                          f"(inputs: {', '.join(inputs)})")
+                                          f"(inputs: {', '.join(inputs)}{also})")
         for name in inputs:
             if name not in feed:
                 raise errors.InvalidInput(f"input '{name}' is missing "
                                           f"(inputs: {', '.join(inputs)})")
-        for k, arg in enumerate(self._inputs):
+        return self._inputs + [a for a in overridable if a.name in feed]
+
+    def _fill(self, values, at, feed, args, keep):
+        """values[at:] from an input feed, one per arg (_feed_args); keep holds what C
+        points at."""
+        for k, arg in enumerate(args):
             v = values[at + k]
             arr = self._as_input(arg, feed[arg.name])
             keep += [arr, arg.name.encode()]

@@ -1,8 +1,8 @@
 """ONNX Runtime's Python API on ondine: code written for onnxruntime (ort_client below, which
 names the module `ort` and nothing of ondine) runs unchanged with `import ondine as ort`;
-SessionOptions' threads and optimization levels, providers refused but the CPU's, model
-metadata, the optimized model file, profiling, and the int8 calibration warning. References are
-numpy's."""
+SessionOptions' threads and optimization levels, RunOptions, providers refused but the CPU's,
+model metadata, the optimized model file, profiling, the int8 calibration warning, and an IR 3
+model's initializers that are also inputs, which a run may override. References are numpy's."""
 import json
 import os
 import warnings
@@ -60,7 +60,13 @@ def ort_client(ort, path, x):
     assert (inp.name, inp.shape, inp.type) == ("x", ["N", 4], "tensor(float)")
     assert (out.name, out.shape, out.type) == ("y", ["N", 3], "tensor(float)")
     meta = sess.get_modelmeta()
-    got, = sess.run([out.name], {inp.name: x})
+    ro = ort.RunOptions()
+    ro.log_severity_level = 3
+    ro.log_verbosity_level = 1
+    ro.logid = "client"
+    ro.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    got, = sess.run([out.name], {inp.name: x}, ro)
+    assert sess.run([out.name], {inp.name: x}, run_options=ro)[0].tolist() == got.tolist()
     return got, meta
 
 
@@ -156,3 +162,66 @@ def test_int8_without_calibration_warns(model_path):
         warnings.simplefilter("error")
         x = RNG.standard_normal((4, 4)).astype(np.float32)
         ondine.InferenceSession(model_path, precision="int8", calibration=[{"x": x}])
+
+
+def test_run_options(model_path):
+    sess = ondine.InferenceSession(model_path)
+    x = RNG.standard_normal((2, 4)).astype(np.float32)
+    ro = ondine.RunOptions()
+    assert (ro.log_severity_level, ro.log_verbosity_level, ro.logid, ro.terminate) == \
+        (2, 0, "", False)
+    np.testing.assert_allclose(sess.run(None, {"x": x}, ro)[0], reference(x), rtol=1e-5,
+                               atol=1e-6)
+    # ORT fails a run whose options say terminate; ondine refuses to start it.
+    ro.terminate = True
+    with pytest.raises(ondine.InvalidArgument, match="run_options.terminate is set"):
+        sess.run(None, {"x": x}, ro)
+    with pytest.raises(ondine.InvalidArgument, match="run_options takes None or an ondine"):
+        sess.run(None, {"x": x}, {"terminate": False})
+
+
+# IR 3 (as models before ONNX 1.3 were written): the initializer W is also a graph input, a
+# default that a run may replace (ONNX Runtime's "overridable initializers").
+W0 = np.array([[1, 2, 3], [4, 5, 6]], np.float32)
+
+
+@pytest.fixture(scope="module")
+def ir3_path(tmp_path_factory):
+    """y = x * W + W, x and W float[2, 3], W an initializer listed among the inputs."""
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "W"], ["y"])],
+        "ir3", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+                helper.make_tensor_value_info("W", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+        [numpy_helper.from_array(W0, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 7)])
+    model.ir_version = 3
+    path = tmp_path_factory.mktemp("ir3") / "ir3.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_overridable_initializers(ir3_path, level):
+    sess = ondine.InferenceSession(ir3_path, optimization_level=level)
+    # As ONNX Runtime 1.30 lists them (onnxruntime-node's inputNames is ['x'] for this model):
+    # get_inputs() leaves W out, get_overridable_initializers() has it.
+    assert [a.name for a in sess.get_inputs()] == ["x"]
+    w, = sess.get_overridable_initializers()
+    assert (w.name, w.shape, w.type) == ("W", [2, 3], "tensor(float)")
+    x = np.array([[1, -1, 2], [0, 3, -2]], np.float32)
+    w1 = np.array([[2, 0, -1], [1, 1, 0.5]], np.float32)
+    # By hand: x * W + W with the model's W, then with w1 for one run, then the model's again.
+    default = [[2, 0, 9], [4, 20, -6]]
+    assert sess.run(None, {"x": x})[0].tolist() == default
+    assert sess.run(None, {"x": x, "W": w1}, ondine.RunOptions())[0].tolist() == \
+        [[4, 0, -3], [1, 4, -0.5]]
+    assert sess.run(None, {"W": W0 * 0, "x": x})[0].tolist() == [[0] * 3] * 2
+    assert sess.run(["y"], {"x": x})[0].tolist() == default
+    with pytest.raises(ondine.InvalidInput, match="overridable initializers: W"):
+        sess.run(None, {"x": x, "V": w1})
+    with pytest.raises(ondine.InvalidInput, match="input 'x' is missing"):
+        sess.run(None, {"W": w1})
+    with pytest.raises(ondine.InvalidInput,
+                       match=r"input 'W': expected float\[2,3\], got float\[1,3\]"):
+        sess.run(None, {"x": x, "W": w1[:1]})
