@@ -301,7 +301,8 @@ static int columns(const struct ond_graph *g, const int *cl, int n_blocks, int *
     int n = g->n_nodes, n_units = n_blocks + n, n_stages = 0, n_cols = 0;
     /* Boxes are about 5 times wider than tall: columns of sqrt(5 n) nodes make a picture
      * about as wide as tall; a graph of up to 16 stays one column. */
-    int wrap = (int)fmax(16, ceil(sqrt(5.0 * n))), *buf = malloc(sizeof *buf * (6 * (size_t)n_units + 1));
+    int wrap = (int)fmax(16, ceil(sqrt(5.0 * n)));
+    int *buf = malloc(sizeof *buf * (6 * (size_t)n_units + 1));
     if (!buf)
         return 0;
     int *stage = buf, *size = buf + n_units, *ucol = buf + 2 * n_units;
