@@ -17,32 +17,6 @@
 #include "runtime/session.h"
 #include "tools/cli.h"
 
-static const char help[] =
-    "usage: ondine bench MODEL [options]\n"
-    "  --input NAME=FILE   an input from FILE.pb or FILE.npy (repeatable, each input once;\n"
-    "                      a bare FILE for a one-input model); others are seeded random\n"
-    "  --batch N           value of symbolic dims of random inputs (default 1)\n"
-    "  --iters K           timed runs (default 20)\n"
-    "  --duration S        time runs for S seconds instead of --iters (at least one run)\n"
-    "  --concurrency C     C threads run the session at once (each --iters runs, or for\n"
-    "                      --duration; default 1); threads per run as --threads\n"
-    "  --profile FILE      time every step of a run after the timed ones: a Chrome trace in\n"
-    "                      FILE and, without --json, a table sorted by time\n"
-    "  --warmup W          untimed runs after the first (planning) run, before the timed\n"
-    "                      ones (default 3)\n"
-    "  --threads N         threads (default: all cores)\n"
-    "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
-    "  --disable-pass NAME skip an optimization pass (repeatable)\n"
-    "  --precision P       fp32 (default), bf16, int8\n"
-    "  --calibrate DIR     int8: calibration inputs (see ondine run --help)\n"
-    "  --no-ftz            keep denormals (slower kernels)\n"
-    "  --tune              time oneDNN's implementations and layouts per convolution at\n"
-    "                      planning (the first run) and write the tuning cache\n"
-    "  --tune-cache FILE   the tuning cache (default: $ONDINE_TUNE_CACHE)\n"
-    "  --peak              measure this CPU's fp32, bf16 and int8 multiply-add peaks (per\n"
-    "                      core and on --threads); no MODEL needed\n"
-    "  --json              one JSON object on stdout\n";
-
 static void print_peak(const struct cli_peak *pk, bool json)
 {
     if (json) {
@@ -131,79 +105,70 @@ done:
     return NULL;
 }
 
+/* --duration S: seconds, more than 0 and at most a day. */
+static CLI_SETTER(set_duration)
+{
+    char *end;
+    double *d = o->target;
+    *d = strtod(value, &end);
+    if (*end || !(*d > 0 && *d <= 86400))
+        return cli_usage(verb, "%s takes seconds, more than 0 and at most 86400", name);
+    return CLI_OK;
+}
+
 int cli_bench(int argc, char **argv)
 {
     const char *path = NULL, *calibrate = NULL, *profile = NULL;
     long long batch = 1, iters = 20, warmup = 3, concurrency = 1;
     double duration = 0;
     bool json = false, peak = false;
+    struct cli_list specs = {0};
     struct ond_options o;
     ond_options_init(&o);
-    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    const char **specs = calloc((size_t)argc + 1, sizeof *specs);
-    int n_specs = 0, rc = disabled && specs ? CLI_OK : CLI_FAIL;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv[i];
-        int c = cli_common_flag("bench", argc, argv, &i, &o, disabled);
-        if (c < 0) {
-            rc = CLI_USAGE;
-        } else if (c > 0) {
-            continue;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help, stdout);
-            free(disabled);
-            free(specs);
-            return CLI_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--peak") == 0) {
-            peak = true;
-        } else if (strcmp(a, "--no-ftz") == 0) {
-            o.no_ftz = 1;
-        } else if (i + 1 >= argc && (strcmp(a, "--batch") == 0 || strcmp(a, "--iters") == 0 ||
-                                     strcmp(a, "--warmup") == 0 || strcmp(a, "--precision") == 0 ||
-                                     strcmp(a, "--calibrate") == 0 ||
-                                     strcmp(a, "--input") == 0 ||
-                                     strcmp(a, "--concurrency") == 0 ||
-                                     strcmp(a, "--profile") == 0 ||
-                                     strcmp(a, "--duration") == 0)) {
-            rc = cli_usage("bench", "%s needs a value", a);
-        } else if (strcmp(a, "--input") == 0) {
-            specs[n_specs++] = argv[++i];
-        } else if (strcmp(a, "--duration") == 0) {
-            char *end;
-            duration = strtod(argv[++i], &end);
-            if (*end || !(duration > 0 && duration <= 86400))
-                rc = cli_usage("bench", "--duration takes seconds, more than 0 and at most 86400");
-        } else if (strcmp(a, "--calibrate") == 0) {
-            calibrate = argv[++i];
-        } else if (strcmp(a, "--profile") == 0) {
-            profile = argv[++i];
-        } else if (strcmp(a, "--concurrency") == 0) {
-            if (!cli_int(argv[++i], 1, 256, &concurrency))
-                rc = cli_usage("bench", "--concurrency takes a whole number from 1 to 256");
-        } else if (strcmp(a, "--batch") == 0) {
-            if (!cli_int(argv[++i], 1, 1 << 20, &batch))
-                rc = cli_usage("bench", "--batch takes a whole number from 1");
-        } else if (strcmp(a, "--iters") == 0) {
-            if (!cli_int(argv[++i], 1, 1000000, &iters))
-                rc = cli_usage("bench", "--iters takes a whole number from 1");
-        } else if (strcmp(a, "--warmup") == 0) {
-            if (!cli_int(argv[++i], 0, 1000000, &warmup))
-                rc = cli_usage("bench", "--warmup takes a whole number");
-        } else if (strcmp(a, "--precision") == 0) {
-            if (cli_precision(argv[++i], &o.precision))
-                rc = cli_usage("bench", "--precision takes fp32, bf16 or int8");
-        } else {
-            rc = cli_operand("bench", a, &path);
-        }
-    }
+    const struct cli_opt rows[] = {
+        {.names = "--input", .arg = "NAME=FILE", .set = cli_set_list, .target = &specs,
+         .help = "an input from FILE.pb or FILE.npy (repeatable, each input once;\n"
+                 "a bare FILE for a one-input model); others are seeded random"},
+        {.names = "--batch", .arg = "N", .set = cli_set_ll, .target = &batch, .min = 1,
+         .max = 1 << 20, .help = "value of symbolic dims of random inputs (default 1)"},
+        {.names = "--iters", .arg = "K", .set = cli_set_ll, .target = &iters, .min = 1,
+         .max = 1000000, .help = "timed runs (default 20)"},
+        {.names = "--duration", .arg = "S", .set = set_duration, .target = &duration,
+         .help = "time runs for S seconds instead of --iters (at least one run)"},
+        {.names = "--concurrency", .arg = "C", .set = cli_set_ll, .target = &concurrency, .min = 1,
+         .max = 256,
+         .help = "C threads run the session at once (each --iters runs, or for\n"
+                 "--duration; default 1); threads per run as --threads"},
+        {.names = "--profile", .arg = "FILE", .set = cli_set_str, .target = &profile,
+         .help = "time every step of a run after the timed ones: a Chrome trace in\n"
+                 "FILE and, without --json, a table sorted by time"},
+        {.names = "--warmup", .arg = "W", .set = cli_set_ll, .target = &warmup, .min = 0,
+         .max = 1000000,
+         .help = "untimed runs after the first (planning) run, before the timed\n"
+                 "ones (default 3)"},
+        CLI_OPT_LEVELS(&o),
+        CLI_OPTS_COMMON(&o),
+        CLI_OPT_PRECISION(&o),
+        {.names = "--calibrate", .arg = "DIR", .set = cli_set_str, .target = &calibrate,
+         .help = "int8: calibration inputs (see ondine run --help)"},
+        {.names = "--no-ftz", .set = cli_set_on, .target = &o.no_ftz,
+         .help = "keep denormals (slower kernels)"},
+        {.names = "--peak", .set = cli_set_flag, .target = &peak,
+         .help = "measure this CPU's fp32, bf16 and int8 multiply-add peaks (per\n"
+                 "core and on --threads); no MODEL needed"},
+        {.names = "--json", .set = cli_set_flag, .target = &json,
+         .help = "one JSON object on stdout"},
+    };
+    /* No model is fine with --peak. */
+    int rc = cli_parse_model("bench", "usage: ondine bench MODEL [options]\n", argc, argv,
+                             rows, CLI_ROWS(rows), &path, NULL);
     int threads = o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (rc == CLI_OK && peak && !path) {
         struct cli_peak pk;
         cli_peak_measure(threads, -1, 200, &pk);
         print_peak(&pk, json);
-        free(disabled);
+        free((void *)o.disabled_passes);
+        free(specs.v);
         return CLI_OK;
     }
     if (rc == CLI_OK && !path)
@@ -223,7 +188,7 @@ int cli_bench(int argc, char **argv)
     n_in = ond_model_input_count(m);
     in = calloc(n_in + 1, sizeof *in);
     uint64_t seed = 0;
-    if (!in || cli_read_inputs("bench", m, specs, n_specs, in)) {
+    if (!in || cli_read_inputs("bench", m, specs.v, (int)specs.n, in)) {
         rc = CLI_FAIL;
         goto done;
     }
@@ -299,7 +264,7 @@ int cli_bench(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = ru.ru_maxrss / 1024.0;
     int n = (int)iters;
-    const char *prec[] = {"fp32", "bf16", "int8"};
+    const char *prec = cli_precision_names[o.precision];
     /* The multiply-adds the plan runs, from a profiled run (after RSS was read). */
     struct ond_profile prof;
     if (ond_session_profile(s, in, n_in, out, n_out, &prof, &err)) {
@@ -326,14 +291,14 @@ int cli_bench(int argc, char **argv)
                "\"throughput_ips\": %.2f, \"peak_rss_mb\": %.1f, \"macs\": %llu, "
                "\"gmacs_per_s\": %.1f, \"peak_gmacs\": %.1f, \"pct_of_peak\": %.1f, "
                "\"tune_ms\": %.1f, \"concurrency\": %lld}\n",
-               batch, threads, prec[o.precision], o.opt_level, iters, load_ms, first_ms,
+               batch, threads, prec, o.opt_level, iters, load_ms, first_ms,
                lat[0], p50, percentile(lat, n, 90), percentile(lat, n, 99),
                mean, ips, rss_mb, (unsigned long long)macs, gmacs, peak_g, pct,
                ond_session_tune_ms(s), concurrency);
     } else {
         printf("model        %s\n", path);
         printf("batch        %lld   threads %d   precision %s   -O%d\n", batch, threads,
-               prec[o.precision], o.opt_level);
+               prec, o.opt_level);
         printf("load         %.2f ms (parse, optimize, session)\n", load_ms);
         printf("first run    %.2f ms (plans for the input shapes)\n", first_ms);
         if (o.tune)
@@ -348,9 +313,9 @@ int cli_bench(int argc, char **argv)
         printf("compute      %.3f G MACs, %.1f G MAC/s at p50", macs / 1e9, gmacs);
         if (peak_g > 0)
             printf(", %.0f%% of the %s peak measured now (%.1f G MAC/s on %d threads)\n", pct,
-                   prec[o.precision], peak_g, threads);
+                   prec, peak_g, threads);
         else
-            printf(" (%s peak: %s)\n", prec[o.precision], pk.absent[o.precision]);
+            printf(" (%s peak: %s)\n", prec, pk.absent[o.precision]);
     }
 done:
     free(lat);
@@ -358,7 +323,7 @@ done:
     ond_values_free(out, n_out);
     ond_session_free(s);
     ond_model_free(m);
-    free(disabled);
-    free(specs);
-    return rc;
+    free((void *)o.disabled_passes);
+    free(specs.v);
+    return rc == CLI_HELP ? CLI_OK : rc;
 }

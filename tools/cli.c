@@ -42,66 +42,12 @@ bool cli_int(const char *s, long long min, long long max, long long *v)
     return true;
 }
 
-int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_options *o,
-                    const char **disabled)
-{
-    const char *a = argv[*i];
-    long long v;
-    if (strcmp(a, "-O0") == 0 || strcmp(a, "-O1") == 0 || strcmp(a, "-O2") == 0) {
-        o->opt_level = a[2] - '0';
-        return 1;
-    }
-    if (strcmp(a, "--fold-initializer-inputs") == 0) {
-        o->fold_initializer_inputs = 1;
-        return 1;
-    }
-    if (strcmp(a, "--tune") == 0) {
-        o->tune = 1;
-        return 1;
-    }
-    if (strcmp(a, "--tune-cache") == 0) {
-        if (*i + 1 >= argc) {
-            cli_usage(verb, "%s needs a value", a);
-            return -1;
-        }
-        o->tune_cache = argv[++*i];
-        return 1;
-    }
-    if (strcmp(a, "--disable-pass") == 0 || strcmp(a, "--threads") == 0) {
-        if (*i + 1 >= argc) {
-            cli_usage(verb, "%s needs a value", a);
-            return -1;
-        }
-        const char *val = argv[++*i];
-        if (a[2] == 'd') {
-            disabled[o->n_disabled_passes++] = val;
-            o->disabled_passes = disabled;
-        } else if (cli_int(val, 0, 4096, &v)) {
-            o->threads = (int)v;
-        } else {
-            cli_usage(verb, "--threads takes a whole number, got '%s'", val);
-            return -1;
-        }
-        return 1;
-    }
-    return 0;
-}
-
-int cli_operand(const char *verb, const char *a, const char **path)
-{
-    if (a[0] == '-' && a[1])
-        return cli_usage(verb, "unknown option '%s'", a);
-    if (*path)
-        return cli_usage(verb, "one model at a time ('%s' and '%s')", *path, a);
-    *path = a;
-    return CLI_OK;
-}
+const char *const cli_precision_names[3] = {"fp32", "bf16", "int8"};
 
 int cli_precision(const char *s, enum ond_precision *p)
 {
-    static const char *const names[] = {"fp32", "bf16", "int8"};
     for (int i = 0; i < 3; i++)
-        if (strcmp(s, names[i]) == 0) {
+        if (strcmp(s, cli_precision_names[i]) == 0) {
             *p = (enum ond_precision)i;
             return 0;
         }

@@ -7,8 +7,8 @@
 
 #include "ondine.h"
 
-/* Exit statuses (docs/cli.md). */
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+/* Exit statuses (docs/cli.md); CLI_HELP: cli_parse printed --help, and the verb exits 0. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_HELP = 3 };
 
 int cli_inspect(int argc, char **argv);
 int cli_run(int argc, char **argv);
@@ -24,17 +24,83 @@ int cli_error(const char *verb, const struct ond_error *err);
 int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a whole non-negative integer; false on junk. */
 bool cli_int(const char *s, long long min, long long max, long long *v);
-/* Handles the flags every model verb shares: -O0/-O1/-O2, --disable-pass NAME, --threads N,
- * --fold-initializer-inputs.
- * Returns 1 when argv[*i] was consumed (advancing *i past a value), 0 if not a common flag,
- * -1 on a bad value (message printed). disabled must have room for argc names. */
-int cli_common_flag(const char *verb, int argc, char **argv, int *i, struct ond_options *o,
-                    const char **disabled);
-/* An argument that no flag of the verb took: an unknown option, or a second model, is a usage
- * error; else it is the model, set in *path. CLI_OK or CLI_USAGE (message printed). */
-int cli_operand(const char *verb, const char *a, const char **path);
+
+/* One option of a verb: a row of the verb's table, which cli_parse reads argv against and
+ * cli_help prints as the verb's --help (tools/cli_opts.c). */
+struct cli_opt {
+    const char *names;  /* its spellings, ", " between: "-q, --quiet" */
+    const char *arg;    /* its value's name in the help ("N", "FILE"); NULL for a flag */
+    const char *help;   /* '\n' between lines */
+    /* Takes the option as spelled (name) with its value (NULL for a flag): CLI_OK, or
+     * CLI_USAGE / CLI_FAIL with the message printed. */
+    int (*set)(const struct cli_opt *o, const char *verb, const char *name, const char *value);
+    void *target;       /* what set writes */
+    long long min, max; /* cli_set_ll's and cli_set_int's bounds */
+    bool (*maybe)(const char *next); /* the value may be left out: it is --name=VALUE, or the
+                                        next argument when maybe(it) */
+};
+/* Arguments in order, NULL-terminated; free v. */
+struct cli_list {
+    const char **v;
+    size_t n;
+};
+/* Parses argv[1..] against the verb's rows; the arguments no row takes are added to
+ * operands, and any other one starting with '-' is an unknown option. CLI_OK, CLI_HELP (after
+ * printing the help: usage, then the rows), or CLI_USAGE / CLI_FAIL with the message printed
+ * (parsing stops there). */
+int cli_parse(const char *verb, const char *usage, int argc, char **argv,
+              const struct cli_opt *rows, size_t n, struct cli_list *operands);
+/* Prints usage and one entry per row: spellings and value name, the help from column 22. */
+void cli_help(const char *usage, const struct cli_opt *rows, size_t n);
+/* cli_parse for a verb of one model: the operand into *path (NULL for none); more than one,
+ * or none when none (the message) is given, is CLI_USAGE (printed). */
+int cli_parse_model(const char *verb, const char *usage, int argc, char **argv,
+                    const struct cli_opt *rows, size_t n, const char **path, const char *none);
+/* Setters of rows: target a bool (cli_set_flag: true), an int (cli_set_on: 1), a const char *
+ * (cli_set_str), a long long or an int within [min, max] (cli_set_ll, cli_set_int), a struct
+ * cli_list (cli_set_list: appended), an enum ond_precision (cli_set_precision: fp32 | bf16 |
+ * int8), an int set from the name "-O<level>" (cli_set_level), a struct ond_options whose
+ * disabled_passes the value is appended to (cli_set_pass; the caller frees
+ * disabled_passes). */
+#define CLI_SETTER(f) int f(const struct cli_opt *o, const char *verb, const char *name, \
+                            const char *value)
+CLI_SETTER(cli_set_flag);
+CLI_SETTER(cli_set_on);
+CLI_SETTER(cli_set_str);
+CLI_SETTER(cli_set_ll);
+CLI_SETTER(cli_set_int);
+CLI_SETTER(cli_set_list);
+CLI_SETTER(cli_set_precision);
+CLI_SETTER(cli_set_level);
+CLI_SETTER(cli_set_pass);
+/* Rows of the options every verb that loads a model takes (docs/cli.md), on options o. */
+#define CLI_OPT_LEVELS(o)                                                                \
+    {.names = "-O0, -O1, -O2", .set = cli_set_level, .target = &(o)->opt_level,            \
+     .help = "optimization level (default -O2)"}
+#define CLI_OPTS_COMMON(o)                                                               \
+    {.names = "--disable-pass", .arg = "NAME", .set = cli_set_pass, .target = (o),         \
+     .help = "skip an optimization pass (repeatable; 'ondine inspect --passes'\n"          \
+             "lists them)"},                                                              \
+    {.names = "--threads", .arg = "N", .set = cli_set_int, .target = &(o)->threads,        \
+     .min = 0, .max = 4096, .help = "threads per run (default: all cores)"},              \
+    {.names = "--fold-initializer-inputs", .set = cli_set_on,                              \
+     .target = &(o)->fold_initializer_inputs,                                             \
+     .help = "an IR < 4 model's initializers that are also inputs become\n"                \
+             "constants, folded, instead of defaults a run may override"},                \
+    {.names = "--tune", .set = cli_set_on, .target = &(o)->tune,                           \
+     .help = "time oneDNN's implementations and layouts per convolution at\n"              \
+             "planning (the first run) and write the tuning cache"},                      \
+    {.names = "--tune-cache", .arg = "FILE", .set = cli_set_str, .target = &(o)->tune_cache, \
+     .help = "the tuning cache (default: $ONDINE_TUNE_CACHE)"}
+#define CLI_OPT_PRECISION(o)                                                             \
+    {.names = "--precision", .arg = "P", .set = cli_set_precision,                         \
+     .target = &(o)->precision, .help = "fp32 (default), bf16, int8"}
+/* The number of rows of a table. */
+#define CLI_ROWS(t) (sizeof (t) / sizeof (t)[0])
 /* Parses fp32 | bf16 | int8; -1 on anything else. */
 int cli_precision(const char *s, enum ond_precision *p);
+/* The names of enum ond_precision's values, in its order. */
+extern const char *const cli_precision_names[3];
 /* A seeded random input for decl (model input query): symbolic dims take batch; floats
  * normal(0, 1), integers 0..9; name and data malloc'd. -1 (message printed) on failure. */
 int cli_random_input(const char *verb, struct ond_value *v, const struct ond_value *decl,

@@ -18,31 +18,6 @@
 #include "tools/cli.h"
 #include "tools/report.h"
 
-static const char help[] =
-    "usage: ondine inspect MODEL [--json] [--batch N] [--passes [--why-not]]\n"
-    "                            [-O0|-O1|-O2] [--disable-pass NAME]...\n"
-    "                            [--dot FILE] [--svg FILE] [--after PASS|all]\n"
-    "                            [--html FILE [--profile]] [--kernels]\n"
-    "  --json               one JSON object on stdout (keys in docs/cli.md)\n"
-    "  --batch N            value of symbolic dims for shapes, MACs and FLOPs (default 1)\n"
-    "  --passes             what each optimization pass did, every fusion, and a count of\n"
-    "                       the candidates passes rejected\n"
-    "  --why-not            with --passes: list each rejected candidate with the rule it broke\n"
-    "  -O0, -O1, -O2        optimization level (default -O2)\n"
-    "  --disable-pass NAME  skip one pass (repeatable)\n"
-    "  --dot FILE           write the graph for Graphviz: names, ops, post-ops, attributes,\n"
-    "                       small constants, shapes; fused nodes green\n"
-    "  --svg FILE           render the graph with Graphviz's dot (" DOT_PROGRAM ")\n"
-    "  --after PASS|all     draw the graph as it is after that pass (default: all)\n"
-    "  --html FILE          a self-contained page: the graph before and after the passes, each\n"
-    "                       pass's changes, fusions, candidates not fused, the node table\n"
-    "  --profile            with --html: time and kernel per node from one profiled run\n"
-    "  --kernels            plan a session and list every step's kernel and layouts\n"
-    "                       (one run on seeded random inputs of --batch)\n"
-    "  --precision P        with --kernels or --profile: fp32 (default), bf16, int8\n"
-    "  --calibrate DIR      with --kernels or --profile, int8: calibration inputs (see ondine\n"
-    "                       run --help)\n";
-
 struct op_count {
     const char *op;
     int count;
@@ -496,60 +471,49 @@ static int report(const char *path, const struct ond_options *o, const struct on
 int cli_inspect(int argc, char **argv)
 {
     const char *path = NULL, *dot = NULL, *svg = NULL, *after = NULL, *calibrate = NULL;
-    const char *precision = "fp32", *html = NULL;
+    const char *html = NULL;
     bool json = false, passes = false, why_not = false, want_kernels = false, profile = false;
     long long batch = 1;
     struct ond_options o;
     ond_options_init(&o);
-    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    int rc = disabled ? CLI_OK : CLI_FAIL;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv[i];
-        int c = cli_common_flag("inspect", argc, argv, &i, &o, disabled);
-        if (c < 0)
-            rc = CLI_USAGE;
-        else if (c > 0)
-            continue;
-        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help, stdout);
-            free(disabled);
-            return CLI_OK;
-        } else if (strcmp(a, "--json") == 0)
-            json = true;
-        else if (strcmp(a, "--passes") == 0)
-            passes = true;
-        else if (strcmp(a, "--why-not") == 0)
-            passes = why_not = true;
-        else if (strcmp(a, "--kernels") == 0)
-            want_kernels = true;
-        else if (strcmp(a, "--profile") == 0)
-            profile = true;
-        else if (strcmp(a, "--precision") == 0) {
-            if (i + 1 >= argc || cli_precision(argv[++i], &o.precision))
-                rc = cli_usage("inspect", "--precision takes fp32, bf16 or int8");
-            else
-                precision = argv[i];
-        } else if (strcmp(a, "--calibrate") == 0) {
-            if (i + 1 >= argc)
-                rc = cli_usage("inspect", "%s needs a value", a);
-            else
-                calibrate = argv[++i];
-        }
-        else if (strcmp(a, "--batch") == 0) {
-            if (i + 1 >= argc || !cli_int(argv[++i], 1, 1 << 20, &batch))
-                rc = cli_usage("inspect", "--batch takes a whole number from 1");
-        } else if (strcmp(a, "--dot") == 0 || strcmp(a, "--svg") == 0 ||
-                   strcmp(a, "--after") == 0 || strcmp(a, "--html") == 0) {
-            if (i + 1 >= argc)
-                rc = cli_usage("inspect", "%s needs a value", a);
-            else
-                *(a[2] == 'd' ? &dot : a[2] == 's' ? &svg : a[2] == 'a' ? &after : &html) =
-                    argv[++i];
-        } else
-            rc = cli_operand("inspect", a, &path);
-    }
-    if (rc == CLI_OK && !path)
-        rc = cli_usage("inspect", "no model given");
+    const struct cli_opt rows[] = {
+        {.names = "--json", .set = cli_set_flag, .target = &json,
+         .help = "one JSON object on stdout (keys in docs/cli.md)"},
+        {.names = "--batch", .arg = "N", .set = cli_set_ll, .target = &batch, .min = 1,
+         .max = 1 << 20, .help = "value of symbolic dims for shapes, MACs and FLOPs (default 1)"},
+        {.names = "--passes", .set = cli_set_flag, .target = &passes,
+         .help = "what each optimization pass did, every fusion, and a count of\n"
+                 "the candidates passes rejected"},
+        {.names = "--why-not", .set = cli_set_flag, .target = &why_not,
+         .help = "with --passes (implies it): list each rejected candidate with the\n"
+                 "rule it broke"},
+        CLI_OPT_LEVELS(&o),
+        CLI_OPTS_COMMON(&o),
+        {.names = "--dot", .arg = "FILE", .set = cli_set_str, .target = &dot,
+         .help = "write the graph for Graphviz: names, ops, post-ops, attributes,\n"
+                 "small constants, shapes; fused nodes green"},
+        {.names = "--svg", .arg = "FILE", .set = cli_set_str, .target = &svg,
+         .help = "render the graph with Graphviz's dot (" DOT_PROGRAM ")"},
+        {.names = "--after", .arg = "PASS|all", .set = cli_set_str, .target = &after,
+         .help = "draw the graph as it is after that pass (default: all)"},
+        {.names = "--html", .arg = "FILE", .set = cli_set_str, .target = &html,
+         .help = "a self-contained page: the graph before and after the passes, each\n"
+                 "pass's changes, fusions, candidates not fused, the node table"},
+        {.names = "--profile", .set = cli_set_flag, .target = &profile,
+         .help = "with --html: time and kernel per node from one profiled run"},
+        {.names = "--kernels", .set = cli_set_flag, .target = &want_kernels,
+         .help = "plan a session and list every step's kernel and layouts\n"
+                 "(one run on seeded random inputs of --batch)"},
+        {.names = "--precision", .arg = "P", .set = cli_set_precision, .target = &o.precision,
+         .help = "with --kernels or --profile: fp32 (default), bf16, int8"},
+        {.names = "--calibrate", .arg = "DIR", .set = cli_set_str, .target = &calibrate,
+         .help = "with --kernels or --profile, int8: calibration inputs (see ondine\n"
+                 "run --help)"},
+    };
+    int rc = cli_parse_model("inspect", "usage: ondine inspect MODEL [options]\n", argc, argv,
+                             rows, CLI_ROWS(rows), &path, "no model given");
+    passes |= why_not;
+    const char *precision = cli_precision_names[o.precision];
     if (rc == CLI_OK && after && !dot && !svg)
         rc = cli_usage("inspect", "--after draws a graph: give --dot FILE or --svg FILE");
     if (rc == CLI_OK && profile && !html)
@@ -567,8 +531,8 @@ int cli_inspect(int argc, char **argv)
         if (strcmp(o.disabled_passes[k], after) == 0)
             rc = cli_usage("inspect", "--after: pass '%s' is disabled (--disable-pass)", after);
     if (rc != CLI_OK) {
-        free(disabled);
-        return rc;
+        free((void *)o.disabled_passes);
+        return rc == CLI_HELP ? CLI_OK : rc;
     }
     struct ond_error err = {0};
     struct ond_model *m = NULL;
@@ -605,6 +569,6 @@ int cli_inspect(int argc, char **argv)
     ond_session_free(ks);
     ond_model_free(km);
     ond_model_free(m);
-    free(disabled);
+    free((void *)o.disabled_passes);
     return rc;
 }

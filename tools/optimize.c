@@ -10,47 +10,29 @@
 #include "runtime/model.h"
 #include "tools/cli.h"
 
-static const char help[] =
-    "usage: ondine optimize MODEL -o OUT.onnx [-O0|-O1|-O2] [--disable-pass NAME]...\n"
-    "  -o FILE              where to write the optimized model\n"
-    "  -O0                  no pass: the model re-serialized\n"
-    "  -O1                  cleanup and folding only: standard ONNX ops\n"
-    "  -O2                  all fusions, ai.ondine ops (default)\n"
-    "  --disable-pass NAME  skip one pass (repeatable; 'ondine inspect --passes' lists them)\n";
-
 int cli_optimize(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL;
     struct ond_options o;
     ond_options_init(&o);
-    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    int rc = disabled ? CLI_OK : CLI_FAIL;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv[i];
-        int c = cli_common_flag("optimize", argc, argv, &i, &o, disabled);
-        if (c < 0)
-            rc = CLI_USAGE;
-        else if (c > 0)
-            continue;
-        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help, stdout);
-            free(disabled);
-            return CLI_OK;
-        } else if (strcmp(a, "-o") == 0) {
-            if (i + 1 >= argc)
-                rc = cli_usage("optimize", "-o needs a file name");
-            else
-                out = argv[++i];
-        } else
-            rc = cli_operand("optimize", a, &path);
-    }
-    if (rc == CLI_OK && !path)
-        rc = cli_usage("optimize", "no model given");
+    const struct cli_opt rows[] = {
+        {.names = "-o", .arg = "FILE", .set = cli_set_str, .target = &out,
+         .help = "where to write the optimized model"},
+        {.names = "-O0", .set = cli_set_level, .target = &o.opt_level,
+         .help = "no pass: the model re-serialized"},
+        {.names = "-O1", .set = cli_set_level, .target = &o.opt_level,
+         .help = "cleanup and folding only: standard ONNX ops"},
+        {.names = "-O2", .set = cli_set_level, .target = &o.opt_level,
+         .help = "all fusions, ai.ondine ops (default)"},
+        CLI_OPTS_COMMON(&o),
+    };
+    int rc = cli_parse_model("optimize", "usage: ondine optimize MODEL -o OUT.onnx [options]\n",
+                             argc, argv, rows, CLI_ROWS(rows), &path, "no model given");
     if (rc == CLI_OK && !out)
         rc = cli_usage("optimize", "no output file given (-o OUT.onnx)");
     if (rc != CLI_OK) {
-        free(disabled);
-        return rc;
+        free((void *)o.disabled_passes);
+        return rc == CLI_HELP ? CLI_OK : rc;
     }
     struct ond_error err = {0};
     struct ond_model *m = NULL;
@@ -64,6 +46,6 @@ int cli_optimize(int argc, char **argv)
                m->passes->optimized.total, o.opt_level, out);
     }
     ond_model_free(m);
-    free(disabled);
+    free((void *)o.disabled_passes);
     return rc;
 }

@@ -15,48 +15,26 @@
 #include "runtime/session.h"
 #include "tools/cli.h"
 
-static const char help[] =
-    "usage: ondine quantize MODEL -o OUT.onnx [options]\n"
-    "  -o FILE             where to write the QDQ model\n"
-    "  --calibrate DIR     calibration inputs: test_data_set_* folders or one .pb/.npy per set\n"
-    "                      (default: seeded random inputs, with a warning)\n"
-    "  --threads N         threads for calibration (default: all cores)\n";
-
 int cli_quantize(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *calibrate = NULL;
     struct ond_options o;
     ond_options_init(&o);
-    int rc = CLI_OK;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv[i];
-        bool value = i + 1 < argc;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help, stdout);
-            return CLI_OK;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--calibrate") == 0 ||
-                   strcmp(a, "--threads") == 0) {
-            long long t;
-            if (!value)
-                rc = cli_usage("quantize", "%s needs a value", a);
-            else if (a[1] == 'o')
-                out = argv[++i];
-            else if (a[2] == 'c')
-                calibrate = argv[++i];
-            else if (!cli_int(argv[++i], 0, 4096, &t))
-                rc = cli_usage("quantize", "--threads takes a whole number");
-            else
-                o.threads = (int)t;
-        } else {
-            rc = cli_operand("quantize", a, &path);
-        }
-    }
-    if (rc == CLI_OK && !path)
-        rc = cli_usage("quantize", "no model given");
+    const struct cli_opt rows[] = {
+        {.names = "-o", .arg = "FILE", .set = cli_set_str, .target = &out,
+         .help = "where to write the QDQ model"},
+        {.names = "--calibrate", .arg = "DIR", .set = cli_set_str, .target = &calibrate,
+         .help = "calibration inputs: test_data_set_* folders or one .pb/.npy per set\n"
+                 "(default: seeded random inputs, with a warning)"},
+        {.names = "--threads", .arg = "N", .set = cli_set_int, .target = &o.threads, .min = 0,
+         .max = 4096, .help = "threads for calibration (default: all cores)"},
+    };
+    int rc = cli_parse_model("quantize", "usage: ondine quantize MODEL -o OUT.onnx [options]\n",
+                             argc, argv, rows, CLI_ROWS(rows), &path, "no model given");
     if (rc == CLI_OK && !out)
         rc = cli_usage("quantize", "no output file given (-o OUT.onnx)");
     if (rc != CLI_OK)
-        return rc;
+        return rc == CLI_HELP ? CLI_OK : rc;
     struct ond_error err = {0};
     struct ond_model *m1 = NULL, *m2 = NULL;
     struct ond_value *sets = NULL;

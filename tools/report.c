@@ -49,11 +49,6 @@ static size_t prefix_len(const char *name, int k)
     return n >= k ? at[k - 1] : 0;
 }
 
-static size_t block_len(const char *name)
-{
-    return prefix_len(name, 2);
-}
-
 /* The name shown in a box: without the block prefix, a leading '/' and a trailing "/Op". */
 static void short_name(const struct ond_node *n, size_t prefix, char *buf, size_t len)
 {
@@ -270,10 +265,10 @@ static int blocks(const struct ond_graph *g, int *cl)
     int n = 0, *head = calloc((size_t)g->n_nodes + 1, sizeof *head);   /* block -> first node */
     for (int i = 0; head && i < g->n_nodes; i++) {
         const char *name = g->nodes[i]->name;
-        size_t l = block_len(name);
+        size_t l = prefix_len(name, 2);
         cl[i] = -1;
         for (int b = 0; l && b < n && cl[i] < 0; b++)
-            if (block_len(g->nodes[head[b]]->name) == l &&
+            if (prefix_len(g->nodes[head[b]]->name, 2) == l &&
                 strncmp(g->nodes[head[b]]->name, name, l) == 0)
                 cl[i] = b;
         if (l && cl[i] < 0) {
@@ -302,7 +297,7 @@ static int columns(const struct ond_graph *g, const int *cl, int n_blocks, int *
     /* Boxes are about 5 times wider than tall: columns of sqrt(5 n) nodes make a picture
      * about as wide as tall; a graph of up to 16 stays one column. */
     int wrap = (int)fmax(16, ceil(sqrt(5.0 * n)));
-    int *buf = malloc(sizeof *buf * (6 * (size_t)n_units + 1));
+    int *buf = calloc(6 * (size_t)n_units + 1, sizeof *buf);
     if (!buf)
         return 0;
     int *stage = buf, *size = buf + n_units, *ucol = buf + 2 * n_units;
@@ -310,7 +305,7 @@ static int columns(const struct ond_graph *g, const int *cl, int n_blocks, int *
     const char *cur = NULL;
     size_t cur_len = 0;
     for (int u = 0; u < n_units; u++)
-        stage[u] = -1, size[u] = total[u] = done[u] = 0;
+        stage[u] = ucol[u] = -1;
     for (int i = 0; i < n; i++) {
         int u = cl[i] >= 0 ? cl[i] : n_blocks + i;
         const char *name = g->nodes[i]->name;
@@ -329,8 +324,6 @@ static int columns(const struct ond_graph *g, const int *cl, int n_blocks, int *
         first[s] = n_cols;  /* the stage's first column */
         n_cols += total[s] ? (total[s] + wrap - 1) / wrap : 0;
     }
-    for (int u = 0; u < n_units; u++)
-        ucol[u] = -1;
     for (int i = 0; i < n; i++) {
         int u = cl[i] >= 0 ? cl[i] : n_blocks + i, s = stage[u];
         if (ucol[u] < 0) {
@@ -365,7 +358,8 @@ static void dot_node(FILE *f, const struct report_graph *d, int i, bool clustere
     const struct ond_node *n = d->g->nodes[i];
     char label[1024], tip[1024], cls[512];
     bool fused, missed;
-    node_label(d->g, n, clustered ? block_len(n->name) : 0, label, sizeof label, tip, sizeof tip);
+    node_label(d->g, n, clustered ? prefix_len(n->name, 2) : 0, label, sizeof label, tip,
+               sizeof tip);
     if (d->prof) {
         const char *impl;
         double ms = profile_of(d->prof, n->name, &impl);
@@ -411,7 +405,7 @@ void report_dot(FILE *f, const struct report_graph *d)
         for (int i = 0; i < g->n_nodes && first < 0; i++)
             if (cl[i] == b)
                 first = i;
-        snprintf(buf, sizeof buf, "%.*s", (int)block_len(g->nodes[first]->name),
+        snprintf(buf, sizeof buf, "%.*s", (int)prefix_len(g->nodes[first]->name, 2),
                  g->nodes[first]->name);
         fprintf(f, "  subgraph cluster_%d {\n    id=\"%sc%d\"; style=rounded; color=\"#aaaaaa\"; "
                    "fontname=\"Helvetica\"; fontsize=10; label=", b, d->prefix, b);
@@ -535,7 +529,7 @@ static void overview_dot(FILE *f, const struct ond_graph *g, const int *cl, int 
             fprintf(f, "  g%d [href=\"#an%d\", label=", box, i);
         } else if (first_of_block(cl, i)) {
             /* The block's name and its op types with counts, in order of appearance. */
-            add(buf, sizeof buf, &at, "%.*s", (int)block_len(n->name), n->name);
+            add(buf, sizeof buf, &at, "%.*s", (int)prefix_len(n->name, 2), n->name);
             for (int j = i; j < g->n_nodes; j++) {
                 const char *op = g->nodes[j]->op_type;
                 if (cl[j] == b && !ops_in(g, cl, b, op, j))

@@ -15,30 +15,6 @@
 #include "runtime/session.h"
 #include "tools/cli.h"
 
-static const char help[] =
-    "usage: ondine run MODEL [options]\n"
-    "  --input NAME=FILE   an input from FILE.pb (TensorProto) or FILE.npy (repeatable, each\n"
-    "                      input once); a bare FILE for a one-input model; inputs not given\n"
-    "                      get seeded random values\n"
-    "  --batch N           value of symbolic dims of random inputs (default 1)\n"
-    "  --seed S            seed of random inputs (default 0)\n"
-    "  --output-dir DIR    write output_<i>.pb per graph output\n"
-    "  --output-format F   pb (default) or npy: the files --output-dir writes\n"
-    "  --print WHAT        stats (min, max, mean, std, NaN count) or values (every element)\n"
-    "                      of each output\n"
-    "  --threads N         threads (default: all cores)\n"
-    "  -O0 | -O1 | -O2     optimization level (default -O2)\n"
-    "  --disable-pass NAME skip an optimization pass (repeatable)\n"
-    "  --precision P       fp32 (default), bf16, int8\n"
-    "  --calibrate DIR     int8: calibration inputs, test_data_set_* folders or one .pb/.npy\n"
-    "                      per set (default: seeded random inputs, with a warning)\n"
-    "  --profile FILE      time every step of a second run: a Chrome trace in FILE and a\n"
-    "                      table sorted by time on stdout, with G MAC/s and % of the\n"
-    "                      precision's peak (measured then, see bench --peak) per layer\n"
-    "  --tune              time oneDNN's implementations and layouts per convolution\n"
-    "  --tune-cache FILE   the tuning cache (default: $ONDINE_TUNE_CACHE)\n";
-
-
 /* Element i as a double; false for types printed as bytes only (float16, bfloat16, ...). */
 static bool value_at(const struct ond_value *o, size_t i, double *x)
 {
@@ -115,68 +91,61 @@ static void print_output(const struct ond_value *o)
     }
 }
 
+/* --output-format pb | npy. */
+static CLI_SETTER(set_format)
+{
+    *(bool *)o->target = strcmp(value, "npy") == 0;
+    if (strcmp(value, "npy") != 0 && strcmp(value, "pb") != 0)
+        return cli_usage(verb, "%s takes pb or npy, got '%s'", name, value);
+    return CLI_OK;
+}
+
+/* --print stats | values. */
+static CLI_SETTER(set_print)
+{
+    *(const char **)o->target = value;
+    if (strcmp(value, "stats") != 0 && strcmp(value, "values") != 0)
+        return cli_usage(verb, "%s takes stats or values, got '%s'", name, value);
+    return CLI_OK;
+}
+
 int cli_run(int argc, char **argv)
 {
     const char *path = NULL, *outdir = NULL, *profile = NULL, *calibrate = NULL, *print = NULL;
     bool npy = false;
     long long batch = 1, seed = 0;
+    struct cli_list specs = {0};
     struct ond_options o;
     ond_options_init(&o);
-    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    const char **specs = calloc((size_t)argc + 1, sizeof *specs);
-    int n_specs = 0, rc = CLI_OK;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv[i];
-        int c = cli_common_flag("run", argc, argv, &i, &o, disabled);
-        if (c < 0) {
-            rc = CLI_USAGE;
-        } else if (c > 0) {
-            continue;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help, stdout);
-            free(disabled);
-            free(specs);
-            return CLI_OK;
-        } else if (i + 1 >= argc && (strcmp(a, "--input") == 0 || strcmp(a, "--batch") == 0 ||
-                                     strcmp(a, "--seed") == 0 || strcmp(a, "--output-dir") == 0 ||
-                                     strcmp(a, "--precision") == 0 ||
-                                     strcmp(a, "--calibrate") == 0 ||
-                                     strcmp(a, "--profile") == 0 ||
-                                     strcmp(a, "--output-format") == 0 ||
-                                     strcmp(a, "--print") == 0)) {
-            rc = cli_usage("run", "%s needs a value", a);
-        } else if (strcmp(a, "--calibrate") == 0) {
-            calibrate = argv[++i];
-        } else if (strcmp(a, "--output-format") == 0) {
-            const char *f = argv[++i];
-            npy = strcmp(f, "npy") == 0;
-            if (!npy && strcmp(f, "pb") != 0)
-                rc = cli_usage("run", "--output-format takes pb or npy, got '%s'", f);
-        } else if (strcmp(a, "--print") == 0) {
-            print = argv[++i];
-            if (strcmp(print, "stats") != 0 && strcmp(print, "values") != 0)
-                rc = cli_usage("run", "--print takes stats or values, got '%s'", print);
-        } else if (strcmp(a, "--profile") == 0) {
-            profile = argv[++i];
-        } else if (strcmp(a, "--input") == 0) {
-            specs[n_specs++] = argv[++i];
-        } else if (strcmp(a, "--batch") == 0) {
-            if (!cli_int(argv[++i], 1, 1 << 20, &batch))
-                rc = cli_usage("run", "--batch takes a whole number from 1");
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!cli_int(argv[++i], 0, INT64_MAX, &seed))
-                rc = cli_usage("run", "--seed takes a whole number");
-        } else if (strcmp(a, "--output-dir") == 0) {
-            outdir = argv[++i];
-        } else if (strcmp(a, "--precision") == 0) {
-            if (cli_precision(argv[++i], &o.precision))
-                rc = cli_usage("run", "--precision takes fp32, bf16 or int8");
-        } else {
-            rc = cli_operand("run", a, &path);
-        }
-    }
-    if (rc == CLI_OK && !path)
-        rc = cli_usage("run", "no model given");
+    const struct cli_opt rows[] = {
+        {.names = "--input", .arg = "NAME=FILE", .set = cli_set_list, .target = &specs,
+         .help = "an input from FILE.pb (TensorProto) or FILE.npy (repeatable, each\n"
+                 "input once); a bare FILE for a one-input model; inputs not given\n"
+                 "get seeded random values"},
+        {.names = "--batch", .arg = "N", .set = cli_set_ll, .target = &batch, .min = 1,
+         .max = 1 << 20, .help = "value of symbolic dims of random inputs (default 1)"},
+        {.names = "--seed", .arg = "S", .set = cli_set_ll, .target = &seed, .min = 0,
+         .max = INT64_MAX, .help = "seed of random inputs (default 0)"},
+        {.names = "--output-dir", .arg = "DIR", .set = cli_set_str, .target = &outdir,
+         .help = "write output_<i>.pb per graph output"},
+        {.names = "--output-format", .arg = "F", .set = set_format, .target = &npy,
+         .help = "pb (default) or npy: the files --output-dir writes"},
+        {.names = "--print", .arg = "WHAT", .set = set_print, .target = &print,
+         .help = "stats (min, max, mean, std, NaN count) or values (every element)\n"
+                 "of each output"},
+        CLI_OPT_LEVELS(&o),
+        CLI_OPTS_COMMON(&o),
+        CLI_OPT_PRECISION(&o),
+        {.names = "--calibrate", .arg = "DIR", .set = cli_set_str, .target = &calibrate,
+         .help = "int8: calibration inputs, test_data_set_* folders or one .pb/.npy\n"
+                 "per set (default: seeded random inputs, with a warning)"},
+        {.names = "--profile", .arg = "FILE", .set = cli_set_str, .target = &profile,
+         .help = "time every step of a second run: a Chrome trace in FILE and a\n"
+                 "table sorted by time on stdout, with G MAC/s and % of the\n"
+                 "precision's peak (measured then, see bench --peak) per layer"},
+    };
+    int rc = cli_parse_model("run", "usage: ondine run MODEL [options]\n", argc, argv, rows,
+                             CLI_ROWS(rows), &path, "no model given");
     struct ond_model *m = NULL;
     struct ond_session *s = NULL;
     struct ond_value *in = NULL, *out = NULL;
@@ -189,7 +158,7 @@ int cli_run(int argc, char **argv)
     n_in = ond_model_input_count(m);
     in = calloc(n_in + 1, sizeof *in);
     uint64_t state = (uint64_t)seed;
-    if (!in || cli_read_inputs("run", m, specs, n_specs, in))
+    if (!in || cli_read_inputs("run", m, specs.v, (int)specs.n, in))
         rc = CLI_FAIL;
     for (size_t i = 0; i < n_in && rc == CLI_OK; i++) {
         struct ond_value decl;
@@ -246,7 +215,7 @@ done:
     ond_values_free(out, n_out);
     ond_session_free(s);
     ond_model_free(m);
-    free(disabled);
-    free(specs);
-    return rc;
+    free((void *)o.disabled_passes);
+    free(specs.v);
+    return rc == CLI_HELP ? CLI_OK : rc;
 }

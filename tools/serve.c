@@ -24,21 +24,6 @@
 #include "tools/cli.h"
 #include "tools/serve.h"
 
-static const char help[] =
-    "usage: ondine serve MODEL... [options]\n"
-    "  MODEL               a .onnx file, served as its file name without .onnx, or NAME=PATH\n"
-    "  --host ADDR         IPv4 address to listen on (default 127.0.0.1)\n"
-    "  --port N            TCP port (default 8000; 0 picks a free one, printed at start)\n"
-    "  --threads N         threads per run (default: all cores)\n"
-    "  --precision P       fp32 (default), bf16, int8\n"
-    "  --max-batch B       rows one run may join from queued requests (default 1: none)\n"
-    "  --batch-timeout-us U  how long a request waits for others to join it (default 2000)\n"
-    "  --max-body-bytes N  largest request body (default 67108864)\n"
-    "  --max-elements N    largest tensor of a request, in elements (default 16777216)\n"
-    "  --max-connections N open connections at once (default 64)\n"
-    "  --max-queue N       queued requests per model before 503 (default 256)\n"
-    "  -O0, -O1, -O2, --disable-pass NAME  as for ondine run\n";
-
 struct server {
     struct serve_model *models;
     int n_models;
@@ -508,57 +493,40 @@ static int load(struct serve_model *m, const char *arg, struct ond_options *o, i
     return serve_batch_start(m);
 }
 
-static int parse_ll(const char *a, const char *v, long long min, long long max, long long *out)
-{
-    if (!v || !cli_int(v, min, max, out))
-        return cli_usage("serve", "%s takes a whole number from %lld to %lld", a, min, max);
-    return CLI_OK;
-}
-
 int cli_serve(int argc, char **argv)
 {
     struct ond_options o;
     const char *host = "127.0.0.1";
-    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    struct cli_list paths = {0};
     long long port = 8000, max_batch = 1, timeout = 2000, body = 64LL << 20, elems = 16LL << 20,
               conns = 64, queue = 256;
-    int n_paths = 0, rc = CLI_OK;
     struct server srv = {0};
     ond_options_init(&o);
-    if (!disabled || !paths)
-        return free(disabled), free(paths), CLI_FAIL;
-    for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int common = cli_common_flag("serve", argc, argv, &i, &o, disabled);
-        if (common)
-            rc = common < 0 ? CLI_USAGE : CLI_OK;
-        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return fputs(help, stdout), free(disabled), free(paths), CLI_OK;
-        else if (strcmp(a, "--host") == 0 && v)
-            host = argv[++i];
-        else if (strcmp(a, "--precision") == 0 && v) {
-            if (cli_precision(argv[++i], &o.precision))
-                rc = cli_usage("serve", "--precision takes fp32, bf16 or int8");
-        } else if (strcmp(a, "--port") == 0)
-            rc = parse_ll(a, v, 0, 65535, &port), i++;
-        else if (strcmp(a, "--max-batch") == 0)
-            rc = parse_ll(a, v, 1, 4096, &max_batch), i++;
-        else if (strcmp(a, "--batch-timeout-us") == 0)
-            rc = parse_ll(a, v, 0, 10000000, &timeout), i++;
-        else if (strcmp(a, "--max-body-bytes") == 0)
-            rc = parse_ll(a, v, 1, 1LL << 40, &body), i++;
-        else if (strcmp(a, "--max-elements") == 0)
-            rc = parse_ll(a, v, 1, 1LL << 40, &elems), i++;
-        else if (strcmp(a, "--max-connections") == 0)
-            rc = parse_ll(a, v, 1, 65536, &conns), i++;
-        else if (strcmp(a, "--max-queue") == 0)
-            rc = parse_ll(a, v, 1, 1 << 20, &queue), i++;
-        else if (a[0] == '-')
-            rc = cli_usage("serve", "unknown option '%s'", a);
-        else
-            paths[n_paths++] = a;
-    }
+    const struct cli_opt rows[] = {
+        {.names = "--host", .arg = "ADDR", .set = cli_set_str, .target = &host,
+         .help = "IPv4 address to listen on (default 127.0.0.1)"},
+        {.names = "--port", .arg = "N", .set = cli_set_ll, .target = &port, .min = 0, .max = 65535,
+         .help = "TCP port (default 8000; 0 picks a free one, printed at start)"},
+        CLI_OPT_PRECISION(&o),
+        {.names = "--max-batch", .arg = "B", .set = cli_set_ll, .target = &max_batch, .min = 1,
+         .max = 4096, .help = "rows one run may join from queued requests (default 1: none)"},
+        {.names = "--batch-timeout-us", .arg = "U", .set = cli_set_ll, .target = &timeout, .min = 0,
+         .max = 10000000, .help = "how long a request waits for others to join it (default 2000)"},
+        {.names = "--max-body-bytes", .arg = "N", .set = cli_set_ll, .target = &body, .min = 1,
+         .max = 1LL << 40, .help = "largest request body (default 67108864)"},
+        {.names = "--max-elements", .arg = "N", .set = cli_set_ll, .target = &elems, .min = 1,
+         .max = 1LL << 40, .help = "largest tensor of a request, in elements (default 16777216)"},
+        {.names = "--max-connections", .arg = "N", .set = cli_set_ll, .target = &conns, .min = 1,
+         .max = 65536, .help = "open connections at once (default 64)"},
+        {.names = "--max-queue", .arg = "N", .set = cli_set_ll, .target = &queue, .min = 1,
+         .max = 1 << 20, .help = "queued requests per model before 503 (default 256)"},
+        CLI_OPT_LEVELS(&o),
+        CLI_OPTS_COMMON(&o),
+    };
+    int rc = cli_parse("serve", "usage: ondine serve MODEL... [options]\n"
+                       "  MODEL               a .onnx file, served as its file name without .onnx, "
+                       "or NAME=PATH\n", argc, argv, rows, CLI_ROWS(rows), &paths);
+    int n_paths = (int)paths.n;
     if (rc == CLI_OK && !n_paths)
         rc = cli_usage("serve", "no model given");
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -569,7 +537,7 @@ int cli_serve(int argc, char **argv)
     if (rc == CLI_OK && !(srv.models = calloc((size_t)n_paths, sizeof *srv.models)))
         rc = CLI_FAIL;
     for (int i = 0; i < n_paths && rc == CLI_OK; i++, srv.n_models++)
-        if (load(&srv.models[i], paths[i], &o, (int)max_batch, (int)timeout, (int)queue))
+        if (load(&srv.models[i], paths.v[i], &o, (int)max_batch, (int)timeout, (int)queue))
             rc = CLI_FAIL;
     for (int i = 0; rc == CLI_OK && i < n_paths; i++)
         for (int j = 0; j < i; j++)
@@ -630,7 +598,7 @@ int cli_serve(int argc, char **argv)
         free(m->name);
     }
     free(srv.models);
-    free(disabled);
-    free(paths);
-    return rc;
+    free((void *)o.disabled_passes);
+    free(paths.v);
+    return rc == CLI_HELP ? CLI_OK : rc;
 }

@@ -17,33 +17,6 @@
 #include "tools/cli.h"
 #include "tools/test.h"
 
-static const char help[] =
-    "usage: ondine test PATH... [options]\n"
-    "  PATH is a backend test folder (model.onnx, test_data_set_*/) or a folder holding them\n"
-    "  --filter S          only cases whose folder name contains S\n"
-    "  --rtol X, --atol Y  tolerance |got - ref| <= atol + rtol*|ref| (default 1e-3, 1e-5;\n"
-    "                      with --precision bf16 2e-2, 5e-2; int8 5e-2, 1e-1)\n"
-    "  --json FILE         write the report as JSON\n"
-    "  --metric M          how float outputs are held to references: elementwise (default,\n"
-    "                      by --rtol/--atol), cosine[:MIN] (cosine similarity >= MIN per\n"
-    "                      data set, default 0.999), topk:K (in each row of the last axis,\n"
-    "                      the reference's top class is in the result's top K); integer\n"
-    "                      outputs are always exact\n"
-    "  -q, --quiet         print failures and the totals only\n"
-    "  --min-passed N      fail unless at least N cases pass\n"
-    "  --allow-empty       succeed when nothing was compared (no case selected, or every\n"
-    "                      case skipped); by default that fails\n"
-    "  --skip-list FILE    skip the cases it names: one 'name reason...' a line, # comments\n"
-    "  --compare-levels    also run at -O0 and compare the outputs of the two levels\n"
-    "  --bisect[=DIR]      for a failing case, name the first node whose output diverges\n"
-    "                      between the optimized and the -O0 graph (and DIR's <tensor>.pb)\n"
-    "  -O0, -O1, -O2       optimization level (default -O2)\n"
-    "  --disable-pass NAME skip an optimization pass (repeatable)\n"
-    "  --threads N         threads per session (default: all cores)\n"
-    "  --precision P       fp32 (default), bf16, int8\n"
-    "  --calibrate DIR     int8: calibration inputs for every case (a backend test folder,\n"
-    "                      or .pb/.npy files; default: seeded random inputs, with a warning)\n";
-
 static const char *const status_name[] = {"PASS", "FAIL", "ERROR", "SKIP"};
 
 /* Messages from loading start with the model's path, which the case line already names. */
@@ -284,99 +257,61 @@ static void run_case(const struct cfg *cfg, const char *dir, struct report *r)
 
 /* ---- the verb ---- */
 
-static bool parse_tol(const char *s, double *v)
+/* --rtol X, --atol Y: a number >= 0. */
+static CLI_SETTER(set_tol)
 {
     char *end;
-    if (!s || !*s)
-        return false;
-    double x = strtod(s, &end);
-    if (*end || !(x >= 0) || !isfinite(x))
-        return false;
-    *v = x;
-    return true;
+    double x = strtod(value, &end);
+    if (!*value || *end || !(x >= 0) || !isfinite(x))
+        return cli_usage(verb, "%s takes a number >= 0", name);
+    *(double *)o->target = x;
+    return CLI_OK;
 }
 
-/* elementwise | cosine[:MIN] | topk:K */
-static bool parse_metric(const char *s, struct cfg *cfg)
+/* --metric elementwise | cosine[:MIN] | topk:K */
+static CLI_SETTER(set_metric)
 {
-    char *end;
-    if (strcmp(s, "elementwise") == 0) {
+    struct cfg *cfg = o->target;
+    char *end = "";
+    bool ok;
+    if (strcmp(value, "elementwise") == 0) {
         cfg->metric = METRIC_ELEMENTWISE;
-        return true;
-    }
-    if (strncmp(s, "cosine", 6) == 0 && (!s[6] || s[6] == ':')) {
+        ok = true;
+    } else if (strncmp(value, "cosine", 6) == 0 && (!value[6] || value[6] == ':')) {
         cfg->metric = METRIC_COSINE;
-        if (s[6])
-            cfg->min_cosine = strtod(s + 7, &end);
-        return !s[6] || (!*end && s[7] && cfg->min_cosine > 0 && cfg->min_cosine <= 1);
+        if (value[6])
+            cfg->min_cosine = strtod(value + 7, &end);
+        ok = !value[6] || (!*end && value[7] && cfg->min_cosine > 0 && cfg->min_cosine <= 1);
+    } else {
+        cfg->metric = METRIC_TOPK;
+        ok = strncmp(value, "topk:", 5) == 0 && cli_int(value + 5, 1, 1 << 30, &cfg->topk);
     }
-    cfg->metric = METRIC_TOPK;
-    return strncmp(s, "topk:", 5) == 0 && cli_int(s + 5, 1, 1 << 30, &cfg->topk);
+    if (!ok)
+        return cli_usage(verb, "%s takes elementwise, cosine[:MIN] (0 < MIN <= 1) or topk:K "
+                         "(K >= 1)", name);
+    return CLI_OK;
 }
 
-static int parse_args(int argc, char **argv, struct cfg *cfg, const char **disabled,
-                      const char **paths, int *n_paths)
+static CLI_SETTER(set_skip_list)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int c = cli_common_flag("test", argc, argv, &i, &cfg->opts, disabled);
-        if (c < 0)
-            return CLI_USAGE;
-        if (c > 0)
-            continue;
-        bool has_value = i + 1 < argc;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help, stdout);
-            return -1;
-        } else if (strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0) {
-            if (!has_value || !parse_tol(argv[++i], a[2] == 'r' ? &cfg->rtol : &cfg->atol))
-                return cli_usage("test", "%s takes a number >= 0", a);
-        } else if (strcmp(a, "--filter") == 0 || strcmp(a, "--json") == 0 ||
-                   strcmp(a, "--skip-list") == 0 || strcmp(a, "--precision") == 0 ||
-                   strcmp(a, "--calibrate") == 0) {
-            if (!has_value)
-                return cli_usage("test", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (a[2] == 'c') {
-                cfg->calibrate = v;
-            } else if (a[2] == 'f') {
-                cfg->filter = v;
-            } else if (a[2] == 'j') {
-                cfg->json_path = v;
-            } else if (a[2] == 's') {
-                if (!test_read_skip_list(cfg, v))
-                    return CLI_FAIL;
-            } else if (cli_precision(v, &cfg->opts.precision)) {
-                return cli_usage("test", "--precision takes fp32, bf16 or int8, got '%s'", v);
-            }
-        } else if (strcmp(a, "--compare-levels") == 0) {
-            cfg->compare_levels = true;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            cfg->quiet = true;
-        } else if (strcmp(a, "--allow-empty") == 0) {
-            cfg->allow_empty = true;
-        } else if (strcmp(a, "--metric") == 0) {
-            if (!has_value || !parse_metric(argv[++i], cfg))
-                return cli_usage("test", "--metric takes elementwise, cosine[:MIN] (0 < MIN <= 1)"
-                                 " or topk:K (K >= 1)");
-        } else if (strcmp(a, "--min-passed") == 0) {
-            if (!has_value || !cli_int(argv[++i], 0, 1 << 30, &cfg->min_passed))
-                return cli_usage("test", "--min-passed takes a whole number >= 0");
-        } else if (strcmp(a, "--bisect") == 0 || strncmp(a, "--bisect=", 9) == 0) {
-            cfg->bisect = true;
-            if (a[8] == '=')
-                cfg->bisect_dir = a + 9;
-            else if (has_value && argv[i + 1][0] != '-' && test_holds_pb(argv[i + 1]))
-                cfg->bisect_dir = argv[++i];
-            if (cfg->bisect_dir && !test_is_dir(cfg->bisect_dir))
-                return cli_usage("test", "--bisect: '%s' is not a folder", cfg->bisect_dir);
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("test", "unknown option '%s'", a);
-        } else {
-            paths[(*n_paths)++] = a;
-        }
-    }
-    return *n_paths ? CLI_OK : cli_usage("test", "no test folder given");
+    (void)verb, (void)name;
+    return test_read_skip_list(o->target, value) ? CLI_OK : CLI_FAIL;
+}
+
+/* --bisect, --bisect DIR (a folder of .pb files), --bisect=DIR */
+static bool bisect_dir(const char *next)
+{
+    return next[0] != '-' && test_holds_pb(next);
+}
+
+static CLI_SETTER(set_bisect)
+{
+    struct cfg *cfg = o->target;
+    cfg->bisect = true;
+    cfg->bisect_dir = value;
+    if (value && !test_is_dir(value))
+        return cli_usage(verb, "%s: '%s' is not a folder", name, value);
+    return CLI_OK;
 }
 
 static double now(void)
@@ -444,14 +379,13 @@ static void default_tolerance(struct cfg *cfg)
     cfg->rtol_given = cfg->rtol >= 0;
     cfg->atol_given = cfg->atol >= 0;
     static const double rtol[] = {1e-3, 2e-2, 5e-2}, atol[] = {1e-5, 5e-2, 1e-1};
-    static const char *const name[] = {"fp32", "bf16", "int8"};
     if (cfg->rtol < 0)
         cfg->rtol = rtol[p];
     if (cfg->atol < 0)
         cfg->atol = atol[p];
     if (p != OND_PRECISION_FP32 && stated)
         printf("%s: tolerance rtol %g, atol %g (%s defaults; --rtol, --atol to change)\n",
-               name[p], cfg->rtol, cfg->atol, name[p]);
+               cli_precision_names[p], cfg->rtol, cfg->atol, cli_precision_names[p]);
     if (p == OND_PRECISION_INT8 && !cfg->calibrate)
         fprintf(stderr, "ondine test: warning: int8 calibrated on seeded random inputs; "
                 "accuracy needs real data (--calibrate DIR)\n");
@@ -494,30 +428,68 @@ int cli_test(int argc, char **argv)
     /* Negative: not given, the precision's default applies. */
     struct cfg cfg = {.rtol = -1, .atol = -1, .tty = isatty(STDOUT_FILENO), .min_cosine = 0.999};
     ond_options_init(&cfg.opts);
-    const char **disabled = calloc((size_t)argc + 1, sizeof *disabled);
-    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    struct cli_list paths = {0};
     struct cases l = {0};
-    int n_paths = 0;
     struct totals t = {0};
-    int rc = disabled && paths ? parse_args(argc, argv, &cfg, disabled, paths, &n_paths)
-                               : CLI_FAIL;
+    const struct cli_opt rows[] = {
+        {.names = "--filter", .arg = "S", .set = cli_set_str, .target = &cfg.filter,
+         .help = "only cases whose folder name contains S"},
+        {.names = "--rtol", .arg = "X", .set = set_tol, .target = &cfg.rtol,
+         .help = "tolerance |got - ref| <= atol + rtol*|ref| (default 1e-3;\n"
+                 "with --precision bf16 2e-2; int8 5e-2)"},
+        {.names = "--atol", .arg = "Y", .set = set_tol, .target = &cfg.atol,
+         .help = "(default 1e-5; with --precision bf16 5e-2; int8 1e-1)"},
+        {.names = "--json", .arg = "FILE", .set = cli_set_str, .target = &cfg.json_path,
+         .help = "write the report as JSON"},
+        {.names = "--metric", .arg = "M", .set = set_metric, .target = &cfg,
+         .help = "how float outputs are held to references: elementwise (default,\n"
+                 "by --rtol/--atol), cosine[:MIN] (cosine similarity >= MIN per\n"
+                 "data set, default 0.999), topk:K (in each row of the last axis,\n"
+                 "the reference's top class is in the result's top K); integer\n"
+                 "outputs are always exact"},
+        {.names = "-q, --quiet", .set = cli_set_flag, .target = &cfg.quiet,
+         .help = "print failures and the totals only"},
+        {.names = "--min-passed", .arg = "N", .set = cli_set_ll, .target = &cfg.min_passed,
+         .min = 0, .max = 1 << 30, .help = "fail unless at least N cases pass"},
+        {.names = "--allow-empty", .set = cli_set_flag, .target = &cfg.allow_empty,
+         .help = "succeed when nothing was compared (no case selected, or every\n"
+                 "case skipped); by default that fails"},
+        {.names = "--skip-list", .arg = "FILE", .set = set_skip_list, .target = &cfg,
+         .help = "skip the cases it names: one 'name reason...' a line, # comments"},
+        {.names = "--compare-levels", .set = cli_set_flag, .target = &cfg.compare_levels,
+         .help = "also run at -O0 and compare the outputs of the two levels"},
+        {.names = "--bisect", .arg = "DIR", .set = set_bisect, .target = &cfg, .maybe = bisect_dir,
+         .help = "for a failing case, name the first node whose output diverges\n"
+                 "between the optimized and the -O0 graph (and DIR's <tensor>.pb)"},
+        CLI_OPT_LEVELS(&cfg.opts),
+        CLI_OPTS_COMMON(&cfg.opts),
+        CLI_OPT_PRECISION(&cfg.opts),
+        {.names = "--calibrate", .arg = "DIR", .set = cli_set_str, .target = &cfg.calibrate,
+         .help = "int8: calibration inputs for every case (a backend test folder,\n"
+                 "or .pb/.npy files; default: seeded random inputs, with a warning)"},
+    };
+    int rc = cli_parse("test", "usage: ondine test PATH... [options]\n"
+                       "  PATH is a backend test folder (model.onnx, test_data_set_*/) or a folder "
+                       "holding them\n", argc, argv, rows, CLI_ROWS(rows), &paths);
+    if (rc == CLI_OK && !paths.n)
+        rc = cli_usage("test", "no test folder given");
     if (rc == CLI_OK)
         default_tolerance(&cfg);
-    for (int i = 0; rc == CLI_OK && i < n_paths; i++) {
+    for (size_t i = 0; rc == CLI_OK && i < paths.n; i++) {
         size_t before = l.n;
         struct stat sb;
-        if (stat(paths[i], &sb) != 0) {
-            fprintf(stderr, "ondine test: '%s' does not exist\n", paths[i]);
+        if (stat(paths.v[i], &sb) != 0) {
+            fprintf(stderr, "ondine test: '%s' does not exist\n", paths.v[i]);
             rc = CLI_FAIL;
         } else if (!S_ISDIR(sb.st_mode)) {
             fprintf(stderr, "ondine test: '%s' is a file; give the test folder that holds "
-                    "model.onnx and test_data_set_*/ (or a folder of such folders)\n", paths[i]);
+                    "model.onnx and test_data_set_*/ (or a folder of such folders)\n", paths.v[i]);
             rc = CLI_FAIL;
-        } else if (!test_collect(paths[i], MAX_DEPTH, &l)) {
+        } else if (!test_collect(paths.v[i], MAX_DEPTH, &l)) {
             fprintf(stderr, "ondine test: cannot allocate the case list\n");
             rc = CLI_FAIL;
         } else if (l.n == before) {
-            fprintf(stderr, "ondine test: no test folders (model.onnx) under '%s'\n", paths[i]);
+            fprintf(stderr, "ondine test: no test folders (model.onnx) under '%s'\n", paths.v[i]);
             rc = CLI_FAIL;
         }
     }
@@ -547,7 +519,7 @@ int cli_test(int argc, char **argv)
         free(cfg.skips[i].reason);
     }
     free(cfg.skips);
-    free(disabled);
-    free(paths);
-    return rc < 0 ? CLI_OK : rc;
+    free((void *)cfg.opts.disabled_passes);
+    free(paths.v);
+    return rc == CLI_HELP ? CLI_OK : rc;
 }

@@ -131,7 +131,6 @@ void test_json_case(FILE *f, const struct cfg *cfg, const char *dir, const struc
 
 void test_json_head(FILE *f, const struct cfg *cfg)
 {
-    static const char *const prec[] = {"fp32", "bf16", "int8"};
     fprintf(f, "{\n  \"ondine\": ");
     cli_json_str(f, ond_version());
     fprintf(f, ",\n  \"options\": {\"rtol\": ");
@@ -140,7 +139,7 @@ void test_json_head(FILE *f, const struct cfg *cfg)
     json_num(f, cfg->atol);
     fprintf(f, ", \"opt_level\": %d, \"precision\": \"%s\", \"threads\": %d, "
             "\"compare_levels\": %s, \"filter\": ",
-            cfg->opts.opt_level, prec[cfg->opts.precision], cfg->opts.threads,
+            cfg->opts.opt_level, cli_precision_names[cfg->opts.precision], cfg->opts.threads,
             cfg->compare_levels ? "true" : "false");
     if (cfg->filter)
         cli_json_str(f, cfg->filter);
