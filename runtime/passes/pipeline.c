@@ -8,7 +8,9 @@
  * ai.ondine ops. Order matters where patterns overlap: the QLinear ops expand before constants
  * fold (their weights' DequantizeLinear) and before fold_qdq takes the pairs the expansion
  * leaves between them; BatchNormalization folds into its Conv
- * before a leftover one becomes a ScaleShift; the residual add takes its Relu before the
+ * before a leftover one becomes a ScaleShift; x * Sigmoid(x) becomes a Swish and the Erf form
+ * of GELU a Gelu before the convolutions take activations as post-ops (Swish and Gelu are
+ * opset-24 and -20 ops, so -O2); the residual add takes its Relu before the
  * generic activation fusion could give that Relu to the Add alone; Flatten + Gemm becomes an
  * InnerProduct before activations fuse, so the InnerProduct takes them; dead code goes last.
  *
@@ -38,6 +40,8 @@ static const struct pass table[] = {
     {"fold_qdq", 1, ond_pass_fold_qdq, true},
     {"fold_batchnorm", 1, ond_pass_fold_batchnorm, false},
     {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift, false},
+    {"fuse_swish", 2, ond_pass_fuse_swish, false},
+    {"fuse_gelu", 2, ond_pass_fuse_gelu, false},
     {"fuse_residual_add", 2, ond_pass_fuse_residual_add, false},
     {"fuse_inner_product", 2, ond_pass_fuse_inner_product, false},
     {"fuse_activation", 2, ond_pass_fuse_activation, false},
