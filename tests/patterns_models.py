@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""patterns_models.py: the activation patterns fuse_swish and fuse_gelu rewrite, in small torch
-models exported at opset 17, against torch's outputs through `ondine test` at -O0, at -O2 and
-at -O2 with the pass disabled; `ondine inspect --passes --json` must show each pass rewriting
-exactly the candidates it should and rejecting the near misses with its rule, and the -O2 file
-`ondine optimize` writes (ai.ondine.Swish / ai.ondine.Gelu in an opset-17 model) must load and
-give the same outputs.
+"""patterns_models.py: the patterns of issue 15's new models, in small torch models exported at
+opset 17, against torch's outputs through `ondine test` at -O0 and -O2. For the activation
+patterns fuse_swish and fuse_gelu rewrite, also at -O2 with the pass disabled; `ondine inspect
+--passes --json` must show each pass rewriting exactly the candidates it should and rejecting
+the near misses with its rule, and the -O2 file `ondine optimize` writes (ai.ondine.Swish /
+ai.ondine.Gelu in an opset-17 model) must load and give the same outputs. For the layouts
+around ConvNeXt's permutes and RegNet-Y's squeeze-and-excitation, `ondine run --profile` must
+list no Transpose step (they are views), no reference kernel and no eval step.
 
 - silu: sigmoid(x) * x on the graph input (operands the other way round: a Swish node), Conv ->
   nn.SiLU -> Conv -> y * sigmoid(y) -> Conv (two Swish that become the Convs' post-ops), and a
@@ -13,8 +15,13 @@ give the same outputs.
   the Div: a Gelu node), Linear -> nn.GELU (torch's Div/Erf/Add/Mul/Mul: a post-op of the
   Linear's bias Add), and one with 1.5 instead of sqrt 2 (not GELU: it must still compute what
   it says).
-Measured: -O0 and -O2 are within 1.2e-7 of torch on outputs up to 0.63 (silu) and 9e-8 on
-outputs up to 0.37 (gelu); atol 1e-5, rtol 0.
+- convnext: ConvNeXt's stem and one block (permute -> LayerNorm -> permute, and permute ->
+  LayerNorm -> Linear -> GELU -> Linear -> permute -> layer scale + residual), then a transpose
+  of H and W between two Convs.
+- se: a RegNet-Y block, whose grouped 3x3 Conv ran oneDNN's reference kernel on the nhwc input
+  it arrives in, and whose SE Mul read the grouped conv's blocked output with it.
+Measured: -O0 and -O2 are within 1.2e-7 of torch on outputs up to 0.63 (silu), 9e-8 up to 0.37
+(gelu), 1.5e-7 up to 0.73 (convnext), 8.2e-8 up to 0.42 (se); atol 1e-5, rtol 0.
 
 usage: patterns_models.py ONDINE WORK_DIR
 """
@@ -58,6 +65,44 @@ class Gelu(torch.nn.Module):
         x = x * 0.5 * (1.0 + torch.erf(x * 0.7071067811865476))  # stays a Gelu node
         y = self.fc2(self.act(self.fc1(x)))
         return y * 0.5 * (1.0 + torch.erf(y / 1.5))  # not GELU
+
+
+class ConvNextish(torch.nn.Module):
+    """ConvNeXt's stem (Conv -> permute -> LayerNorm -> permute) and one block (depthwise Conv
+    -> permute -> LayerNorm -> Linear -> GELU -> Linear -> permute -> layer scale + input), then
+    a transpose of H and W between two Convs."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.stem, self.ln0 = nn.Conv2d(3, 16, 4, stride=4), nn.LayerNorm(16, eps=1e-6)
+        self.dw, self.ln1 = nn.Conv2d(16, 16, 7, padding=3, groups=16), nn.LayerNorm(16, eps=1e-6)
+        self.fc1, self.fc2, self.act = nn.Linear(16, 64), nn.Linear(64, 16), nn.GELU()
+        self.scale = nn.Parameter(torch.rand(16, 1, 1) + 0.5)
+        self.c1, self.c2 = nn.Conv2d(16, 8, 1), nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        x = self.ln0(self.stem(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        y = self.ln1(self.dw(x).permute(0, 2, 3, 1))
+        y = self.fc2(self.act(self.fc1(y))).permute(0, 3, 1, 2)
+        x = x + self.scale * y
+        return self.c2(torch.relu(self.c1(x).transpose(2, 3)))
+
+
+class Se(torch.nn.Module):
+    """A RegNet-Y block: 1x1 Conv -> grouped 3x3 Conv (8 channels a group) -> squeeze and
+    excitation (global pool -> 1x1 -> ReLU -> 1x1 -> Sigmoid -> Mul) -> 1x1 Conv."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.a, self.b = nn.Conv2d(8, 48, 1), nn.Conv2d(48, 48, 3, padding=1, groups=6)
+        self.s1, self.s2, self.c = nn.Conv2d(48, 8, 1), nn.Conv2d(8, 48, 1), nn.Conv2d(48, 16, 1)
+
+    def forward(self, x):
+        y = torch.relu(self.b(torch.relu(self.a(x))))
+        s = torch.sigmoid(self.s2(torch.relu(self.s1(y.mean((2, 3), keepdim=True)))))
+        return self.c(y * s)
 
 
 def save(path, arr, name):
@@ -142,6 +187,22 @@ def main():
         print(f"{'ok  ' if wrote and err <= ATOL else 'FAIL'} {name}: optimize -O2 writes "
               f"ai.ondine.{op}, reloaded max error {err:.3g}")
         ok &= wrote and err <= ATOL
+    # Layouts: ConvNeXt's permutes are views (no step, no copy) and the SE block runs no
+    # reference kernel; both against torch at -O0 and -O2.
+    for name, model, x in (("convnext", ConvNextish(), torch.randn(2, 3, 32, 28, generator=g)),
+                           ("se", Se(), torch.randn(2, 8, 14, 14, generator=g))):
+        d = export(name, model, x)
+        for opts in (["-O0"], ["-O2"]):
+            ok &= test(d, *opts)
+        p = run("run", os.path.join(d, "model.onnx"), "--batch", "2", "--profile",
+                os.path.join(d, "trace.json"))
+        steps = [ln.split() for ln in p.stdout.splitlines()[2:] if ln.startswith("  ")]
+        bad = [ln for ln in p.stdout.splitlines()
+               if " Transpose " in ln or "ref:" in ln or "eval:" in ln]
+        good = p.returncode == 0 and steps and not bad
+        print(f"{'ok  ' if good else 'FAIL'} {name}: {len(steps)} steps, no Transpose step, "
+              f"reference kernel or eval" + ("" if good else f": {bad or p.stderr}"))
+        ok &= good
     return 0 if ok else 1
 
 
