@@ -33,8 +33,9 @@ static const char ONE_READER[] = "the outputs of the Div, Erf, Add and inner Mul
 static const char CONSTANTS[] = "the Erf's Add adds 1 and the product of x and that sum is "
                                 "multiplied by 0.5 (constant float scalars, within 2 float "
                                 "rounding steps)";
-/* Gelu is float, elementwise: a constant of higher rank would broadcast the result. */
-static const char SHAPE[] = "x is float and the result has x's shape";
+/* Gelu is float and elementwise. The constants have one element, so the result has x's dims
+ * unless one of them has more dims than x (known or not, as a symbolic batch). */
+static const char SHAPE[] = "x is float, of known rank, and the result has x's rank";
 
 /* Whether t is a constant float with one element within 2 float steps of v. */
 static bool is_scalar(const struct ond_tensor *t, double v)
@@ -50,7 +51,7 @@ static bool is_scalar(const struct ond_tensor *t, double v)
 static struct ond_tensor *other(const struct ond_node *n, const char *op,
                                 const struct ond_tensor *t)
 {
-    if (!ond_pass_is(n, "", op) || n->n_in != 2 || !n->in[0] || !n->in[1])
+    if (!ond_pass_is(n, "", op) || n->n_in != 2 || !n->in[0] || !n->in[1] || !n->out[0])
         return NULL;
     return n->in[0] == t ? n->in[1] : n->in[1] == t ? n->in[0] : NULL;
 }
@@ -60,11 +61,12 @@ static struct ond_tensor *erf_argument(const struct ond_tensor *d, struct ond_no
 {
     struct ond_node *p = d->producer;
     *scale = p;
-    if (ond_pass_is(p, "", "Div") && p->n_in == 2 && p->in[0] && is_scalar(p->in[1], 1.4142135623730951))
+    const double sqrt2 = 1.4142135623730951;
+    if (ond_pass_is(p, "", "Div") && p->n_in == 2 && p->in[0] && is_scalar(p->in[1], sqrt2))
         return p->in[0];
     if (ond_pass_is(p, "", "Mul") && p->n_in == 2 && p->in[0] && p->in[1])
         for (int k = 0; k < 2; k++)
-            if (is_scalar(p->in[1 - k], 0.70710678118654752) && !ond_pass_is_const(p->in[k]))
+            if (is_scalar(p->in[1 - k], 1 / sqrt2) && !ond_pass_is_const(p->in[k]))
                 return p->in[k];
     return NULL;
 }
@@ -116,11 +118,12 @@ enum ond_status ond_pass_fuse_gelu(struct ond_pass_ctx *c, struct ond_error *err
         if (!x)
             continue;
         nodes[1] = erf;
-        const char *why = ond_pass_sole_user(c, erf->in[0]) != erf ? ONE_READER
-                                                                   : match_tail(c, x, erf->out[0], nodes);
+        const char *why = ond_pass_sole_user(c, erf->in[0]) != erf
+                              ? ONE_READER
+                              : match_tail(c, x, erf->out[0], nodes);
         struct ond_node *last = nodes[4];
-        if (!why && (x->info.dtype != OND_DTYPE_FLOAT ||
-                     !ond_pass_same_shape(&x->info, &last->out[0]->info)))
+        if (!why && (x->info.dtype != OND_DTYPE_FLOAT || x->info.rank < 0 ||
+                     last->out[0]->info.rank != x->info.rank))
             why = SHAPE;
         const struct ond_node *pattern[5];
         int n = 0;

@@ -23,8 +23,8 @@
 /* The sigmoid's value disappears. */
 static const char ONE_READER[] = "the Sigmoid's output has one reader, the Mul, and is not a "
                                  "graph output";
-/* oneDNN's swish and ops/swish.c are float; a Mul that broadcasts has another shape. */
-static const char FLOAT[] = "x is float and the Mul's output has x's shape";
+/* oneDNN's swish and ops/swish.c are float. (The Mul reads x twice: it has x's shape.) */
+static const char FLOAT[] = "x is float";
 
 /* The Sigmoid that makes s from the Mul's other input x, or NULL. */
 static struct ond_node *sigmoid_of(const struct ond_tensor *s, const struct ond_tensor *x)
@@ -40,7 +40,8 @@ enum ond_status ond_pass_fuse_swish(struct ond_pass_ctx *c, struct ond_error *er
     struct ond_graph *g = c->g;
     for (int i = 0; i < g->n_nodes; i++) {
         struct ond_node *mul = g->nodes[i], *sig = NULL;
-        if (!ond_pass_is(mul, "", "Mul") || mul->n_in != 2 || !mul->in[0] || !mul->in[1])
+        if (!ond_pass_is(mul, "", "Mul") || mul->n_in != 2 || !mul->in[0] || !mul->in[1] ||
+            !mul->out[0])
             continue;
         int k = 0;
         for (; k < 2 && !sig; k++)
@@ -49,10 +50,8 @@ enum ond_status ond_pass_fuse_swish(struct ond_pass_ctx *c, struct ond_error *er
             continue;
         const struct ond_tensor *x = sig->in[0];
         const char *why = ond_pass_sole_user(c, sig->out[0]) != mul ? ONE_READER
-                          : x->info.dtype != OND_DTYPE_FLOAT ||
-                                  !ond_pass_same_shape(&x->info, &mul->out[0]->info)
-                              ? FLOAT
-                              : NULL;
+                          : x->info.dtype != OND_DTYPE_FLOAT                ? FLOAT
+                                                                            : NULL;
         const struct ond_node *pattern[] = {sig, mul};
         enum ond_status st;
         if (why) {
