@@ -238,7 +238,8 @@ static enum ond_status node(struct pool *p, const struct ond_graph *g, const str
         sprintf(fused, "Fused%s", n->op_type);
         np->op_type = fused;
         np->domain = "ai.ondine";
-    } else if (!*n->domain && n->opset > onnx_opset(g)) {
+    } else if (!*n->domain && n->opset > onnx_opset(g) &&
+               ond_op_find("ai.ondine", n->op_type, 1)) {
         /* A pass's Swish or Gelu in an older model: ai.ondine's (ops/fused.c). */
         np->domain = "ai.ondine";
     }
