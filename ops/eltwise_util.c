@@ -7,6 +7,7 @@
 
 #include "ops/op.h"
 #include "runtime/exec.h"
+#include "runtime/tune.h"
 
 typedef void (*row_fn)(void *o, const void *a, int64_t sa, const void *b, int64_t sb,
                        int64_t n);
@@ -312,6 +313,34 @@ static enum ond_status binary_operand(struct ond_prep *p, int k, const struct on
     return OND_OK;
 }
 
+/* Whether oneDNN has a kernel other than its reference one for the binary alg over the
+ * blocked layout as0 (the full-shaped operand as it arrives) and the other operand (x1, in as0
+ * too when full) plain. RegNet-Y's squeeze-and-excitation Mul read its grouped conv's aBcd8b
+ * output with ref:any, 10x slower than a reorder to nhwc and the jit kernel there. */
+static bool blocked_has_kernel(const struct ond_prep *p, dnnl_alg_kind_t alg,
+                               const dnnl_memory_desc_t *as0, const struct ond_info *x1,
+                               bool full1)
+{
+    dnnl_memory_desc_t src1, dst;
+    dnnl_binary_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    const char *impl = NULL;
+    bool jit = false;
+    if (full1)
+        src1 = *as0;
+    else if (ond_md_float(x1->rank, x1->dims, true, &src1, NULL))
+        return true;
+    if (dnnl_memory_desc_init_by_tag(&dst, as0->ndims, as0->dims, as0->data_type,
+                                     dnnl_format_tag_any) != dnnl_success ||
+        dnnl_binary_desc_init(&desc, alg, as0, &src1, &dst) != dnnl_success ||
+        dnnl_primitive_desc_create(&pd, &desc, NULL, p->engine, NULL) != dnnl_success)
+        return true; /* decided when the primitive is made */
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+        jit = strncmp(impl, "ref", 3) != 0;
+    dnnl_primitive_desc_destroy(pd);
+    return jit;
+}
+
 enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct ond_error *err)
 {
     static const dnnl_alg_kind_t algs[] = {dnnl_binary_add, dnnl_binary_sub, dnnl_binary_mul,
@@ -348,6 +377,10 @@ enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct 
     if (shaped0 && shaped1 && p->in_md[k1] &&
         (!as0 || (ond_md_is_plain(as0) && !ond_md_is_plain(p->in_md[k1]))))
         as0 = p->in_md[k1];
+    dnnl_memory_desc_t nhwc;
+    if (as0 && !ond_md_is_plain(as0) && !blocked_has_kernel(p, algs[op], as0, &x[k1], shaped1) &&
+        y->rank == 4 && !ond_tune_md(y, as0->data_type, OND_TUNE_NHWC, &nhwc, NULL))
+        as0 = &nhwc;
     const dnnl_memory_desc_t *as1 = shaped1 ? as0 : NULL;
     dnnl_memory_desc_t src0, src1, dst;
     if ((st = binary_operand(p, k0, &x[k0], as0, DNNL_ARG_SRC_0, &src0, err)) ||

@@ -1,10 +1,13 @@
 /* fused.c: the ai.ondine ops `ondine optimize -O2` writes for standard ops that carry post-ops:
  * FusedConv (Conv), FusedGemm (Gemm) and FusedAdd (Add), opset 1. A fused node has its base
  * op's attributes and inputs (an omitted optional input written as ""), the attributes post_ops
- * and post_params, and one more input per sum or add post-op (ops/postops.c).
+ * and post_params, and one more input per sum or add post-op (ops/postops.c). Also Swish and
+ * Gelu, opset 1: ONNX's Swish-24 and Gelu-20, which fuse_swish and fuse_gelu make, written into
+ * models whose ONNX opset is older than those.
  *
  * parse rebinds the node to its base op, at the opset whose semantics the fused op has: Conv
- * 11, Gemm 13 (C optional, broadcast to [M,N] one way), Add 14 (numpy broadcasting). A loaded
+ * 11, Gemm 13 (C optional, broadcast to [M,N] one way), Add 14 (numpy broadcasting), Swish
+ * 24, Gelu 20. A loaded
  * FusedConv is then the very Conv node with post-ops that the passes make in memory, and the
  * base op's infer, eval and prepare run it. */
 #include <string.h>
@@ -23,6 +26,8 @@ static const struct fused fused[] = {
     {"FusedConv", "Conv", 11, 3},
     {"FusedGemm", "Gemm", 13, 3},
     {"FusedAdd", "Add", 14, 2},
+    {"Swish", "Swish", 24, 1},
+    {"Gelu", "Gelu", 20, 1},
 };
 
 static const struct fused *find(const char *name)
@@ -69,12 +74,14 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
     return base->infer(n, in, out, err);
 }
 
-#define FUSED(sym, op_name, inputs)                                                  \
+#define FUSED(sym, op_name, min, inputs)                                             \
     const struct ond_op sym = {                                                      \
         .domain = "ai.ondine", .name = op_name, .since = 1,                          \
-        .min_in = 2, .max_in = (inputs) + OND_MAX_POSTOPS, .min_out = 1, .max_out = 1, \
-        .params_size = BASE_PARAMS_MAX, .parse = parse, .infer = infer,              \
+        .min_in = (min), .max_in = (inputs) + OND_MAX_POSTOPS, .min_out = 1,         \
+        .max_out = 1, .params_size = BASE_PARAMS_MAX, .parse = parse, .infer = infer, \
     };
-FUSED(ond_op_fused_conv, "FusedConv", 3)
-FUSED(ond_op_fused_gemm, "FusedGemm", 3)
-FUSED(ond_op_fused_add, "FusedAdd", 2)
+FUSED(ond_op_fused_conv, "FusedConv", 2, 3)
+FUSED(ond_op_fused_gemm, "FusedGemm", 2, 3)
+FUSED(ond_op_fused_add, "FusedAdd", 2, 2)
+FUSED(ond_op_ondine_swish, "Swish", 1, 1)
+FUSED(ond_op_ondine_gelu, "Gelu", 1, 1)

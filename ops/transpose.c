@@ -1,9 +1,18 @@
 /* transpose.c: ONNX Transpose, opsets 1, 13, 21, 23, 24 and 25 (same semantics; 21 and later only
  * add types). Attribute perm, a permutation of the input's axes; default reverses them. All
- * dtypes. */
+ * dtypes.
+ * Sessions: a float (f32, bf16, int8 form) transpose is a view (exec.h): output 0 is the input's
+ * bytes read with permuted strides. Where the input arrives plain and perm moves the last axis
+ * to 1 (NHWC -> NCHW, ConvNeXt's permute back after its LayerNorm) the output is that input
+ * seen channels-last (acdb), which the convolutions read as they are; otherwise the input is
+ * wanted in the strided layout whose permutation is the plain output: the NCHW -> NHWC permute
+ * of a channels-last conv output reads it as it is, and any other arrival costs one oneDNN
+ * reorder, not the C loop. Other dtypes run the eval. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 struct transpose {
     int n_perm;              /* -1: absent */
@@ -92,9 +101,59 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+/* Whether perm moves the last axis to 1 and keeps the others in order (0, r-1, 1, ..., r-2). */
+static bool to_channels_first(const int *perm, int rank)
+{
+    bool moves = rank >= 3 && perm[0] == 0 && perm[1] == rank - 1;
+    for (int i = 2; moves && i < rank; i++)
+        moves = perm[i] == i - 1;
+    return moves;
+}
+
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    const struct ond_info *x = p->in[0];
+    const dnnl_memory_desc_t *in = p->in_md[0];
+    int rank = x->rank, perm[OND_MAX_RANK];
+    if (!in)
+        return ond_prep_decline(p, "a constant");
+    if (x->dtype != OND_DTYPE_FLOAT || rank < 2)
+        return ond_prep_decline(p, "%s of rank %d", ond_dtype_name(x->dtype), rank);
+    get_perm(p->node->params, rank, perm);
+    /* Dims and plain strides (in elements) of the input and of the output. */
+    dnnl_dims_t xd, yd, xs, ys, s;
+    int64_t a = 1, b = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        xd[i] = x->dims[i];
+        yd[i] = x->dims[perm[i]];
+        xs[i] = a;
+        ys[i] = b;
+        a *= xd[i];
+        b *= yd[i];
+    }
+    dnnl_data_type_t dt = in->data_type;
+    const struct ond_node *n = p->node;
+    if (to_channels_first(perm, rank) && ond_md_is_plain(in)) {
+        /* Output dim i is input dim perm[i]: it steps as that one does in the input. */
+        for (int i = 0; i < rank; i++)
+            s[i] = xs[perm[i]];
+        p->want_md[0] = *in;
+        OND_DNNL(dnnl_memory_desc_init_by_strides(&p->out_md[0], rank, yd, dt, s), n, err);
+    } else {
+        /* Input dim perm[i] steps as output dim i does in the plain output. */
+        for (int i = 0; i < rank; i++)
+            s[perm[i]] = ys[i];
+        OND_DNNL(dnnl_memory_desc_init_by_strides(&p->want_md[0], rank, xd, dt, s), n, err);
+        OND_DNNL(dnnl_memory_desc_init_by_strides(&p->out_md[0], rank, yd, dt, ys), n, err);
+    }
+    p->view = true;
+    snprintf(p->impl, sizeof p->impl, "view");
+    return OND_OK;
+}
+
 const struct ond_op ond_op_transpose = {
     .domain = "", .name = "Transpose", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct transpose),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,
 };

@@ -207,8 +207,17 @@ static bool post_attrs(struct pool *p, const struct ond_node *n, Onnx__Attribute
     return true;
 }
 
-static enum ond_status node(struct pool *p, const struct ond_node *n, Onnx__NodeProto **out,
-                            bool *ondine_domain, struct ond_error *err)
+/* The model's opset of the ONNX domain. */
+static int64_t onnx_opset(const struct ond_graph *g)
+{
+    for (size_t i = 0; i < g->n_opsets; i++)
+        if (!*g->opsets[i].domain || strcmp(g->opsets[i].domain, "ai.onnx") == 0)
+            return g->opsets[i].version;
+    return 0;
+}
+
+static enum ond_status node(struct pool *p, const struct ond_graph *g, const struct ond_node *n,
+                            Onnx__NodeProto **out, bool *ondine_domain, struct ond_error *err)
 {
     Onnx__NodeProto *np = palloc(p, sizeof *np);
     char **in = palloc(p, sizeof *in * (size_t)(n->n_in + 1));
@@ -228,6 +237,10 @@ static enum ond_status node(struct pool *p, const struct ond_node *n, Onnx__Node
             return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot write node '%s'", n->name);
         sprintf(fused, "Fused%s", n->op_type);
         np->op_type = fused;
+        np->domain = "ai.ondine";
+    } else if (!*n->domain && n->opset > onnx_opset(g) &&
+               ond_op_find("ai.ondine", n->op_type, 1)) {
+        /* A pass's Swish or Gelu in an older model: ai.ondine's (ops/fused.c). */
         np->domain = "ai.ondine";
     }
     *ondine_domain |= strcmp(np->domain, "ai.ondine") == 0;
@@ -283,7 +296,7 @@ static enum ond_status model(struct pool *p, const struct ond_graph *g, Onnx__Mo
     mp->graph = gp;
     gp->name = str(g->name);
     for (int i = 0; i < g->n_nodes && !st; i++)
-        st = node(p, g->nodes[i], &nodes[gp->n_node++], &ondine, err);
+        st = node(p, g, g->nodes[i], &nodes[gp->n_node++], &ondine, err);
     gp->node = nodes;
     for (int i = 0; i < g->n_inputs; i++)
         inputs[gp->n_input++] = value_info(p, g, g->inputs[i]);

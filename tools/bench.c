@@ -62,13 +62,25 @@ static double percentile(const double *v, int n, double p)
     return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
-/* One thread's timed runs: iters of them, or until end_ms (duration); lat grows as needed. */
+/* One thread's runs: warmup untimed ones, then, once every thread has warmed up (start),
+ * iters timed ones or until duration seconds have passed; lat grows as needed. Each thread
+ * warms up itself: a thread's first runs pay for what is made per thread (its OpenMP team,
+ * first touches of its outputs), which a long-lived caller's thread pays once. */
+struct start {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long long ready;
+    bool go;
+    double wall0_ms;
+};
+
 struct worker {
     struct ond_session *s;
     const struct ond_value *in;
     size_t n_in;
-    long long iters;
-    double end_ms;
+    long long warmup, iters;
+    double duration;
+    struct start *start;
     double *lat;
     long long n;
     struct ond_error err;
@@ -79,12 +91,24 @@ static void *timed_runs(void *arg)
 {
     struct worker *w = arg;
     struct ond_value *out = NULL;
-    size_t n_out = 0, cap = w->end_ms > 0 ? 1024 : (size_t)w->iters;
+    size_t n_out = 0, cap = w->duration > 0 ? 1024 : (size_t)w->iters;
     w->rc = CLI_FAIL;
-    if (!(w->lat = calloc(cap, sizeof *w->lat)) ||
-        ond_session_run_alloc(w->s, w->in, w->n_in, &out, &n_out, &w->err))
+    bool ok = (w->lat = calloc(cap, sizeof *w->lat)) &&
+              !ond_session_run_alloc(w->s, w->in, w->n_in, &out, &n_out, &w->err);
+    for (long long i = 0; ok && i < w->warmup; i++)
+        ok = !ond_session_run(w->s, w->in, w->n_in, out, n_out, &w->err);
+    /* A thread that failed still checks in, so the others are not left waiting. */
+    struct start *st = w->start;
+    pthread_mutex_lock(&st->mu);
+    st->ready++;
+    pthread_cond_broadcast(&st->cv);
+    while (!st->go)
+        pthread_cond_wait(&st->cv, &st->mu);
+    double end_ms = w->duration > 0 ? st->wall0_ms + w->duration * 1e3 : 0;
+    pthread_mutex_unlock(&st->mu);
+    if (!ok)
         goto done;
-    for (w->n = 0; w->end_ms > 0 ? now_ms() < w->end_ms : w->n < w->iters; w->n++) {
+    for (w->n = 0; end_ms > 0 ? now_ms() < end_ms : w->n < w->iters; w->n++) {
         if ((size_t)w->n == cap) {
             double *grown = realloc(w->lat, 2 * cap * sizeof *w->lat);
             if (!grown)
@@ -144,8 +168,8 @@ int cli_bench(int argc, char **argv)
                  "FILE and, without --json, a table sorted by time"},
         {.names = "--warmup", .arg = "W", .set = cli_set_ll, .target = &warmup, .min = 0,
          .max = 1000000,
-         .help = "untimed runs after the first (planning) run, before the timed\n"
-                 "ones (default 3)"},
+         .help = "untimed runs in each timing thread, after the first (planning)\n"
+                 "run and before its timed ones (default 3)"},
         CLI_OPT_LEVELS(&o),
         CLI_OPTS_COMMON(&o),
         CLI_OPT_PRECISION(&o),
@@ -208,11 +232,6 @@ int cli_bench(int argc, char **argv)
     }
     double first_ms = now_ms() - t0;
     /* Warm-up runs, then the timed ones, from `concurrency` threads at once. */
-    for (long long i = 0; i < warmup; i++)
-        if (ond_session_run(s, in, n_in, out, n_out, &err)) {
-            rc = cli_error("bench", &err);
-            goto done;
-        }
     struct worker *w = calloc((size_t)concurrency, sizeof *w);
     pthread_t *tid = calloc((size_t)concurrency, sizeof *tid);
     if (!w || !tid) {
@@ -221,15 +240,22 @@ int cli_bench(int argc, char **argv)
         rc = CLI_FAIL;
         goto done;
     }
-    double wall0 = now_ms();
+    struct start start = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0};
     long long started = 0;
     for (long long k = 0; k < concurrency; k++) {
-        w[k] = (struct worker){.s = s, .in = in, .n_in = n_in, .iters = iters,
-                               .end_ms = duration > 0 ? wall0 + duration * 1e3 : 0};
+        w[k] = (struct worker){.s = s, .in = in, .n_in = n_in, .warmup = warmup,
+                               .iters = iters, .duration = duration, .start = &start};
         if (pthread_create(&tid[k], NULL, timed_runs, &w[k]))
             break;
         started++;
     }
+    pthread_mutex_lock(&start.mu);
+    while (start.ready < started)
+        pthread_cond_wait(&start.cv, &start.mu);
+    double wall0 = start.wall0_ms = now_ms();
+    start.go = true;
+    pthread_cond_broadcast(&start.cv);
+    pthread_mutex_unlock(&start.mu);
     for (long long k = 0; k < started; k++)
         pthread_join(tid[k], NULL);
     double wall_ms = now_ms() - wall0;

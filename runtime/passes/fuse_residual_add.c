@@ -37,7 +37,8 @@ static const char ONE_SUM[] = "the Conv has no sum post-op yet (oneDNN takes one
  * the shortcut overwrites the tensors views make from it or it is made from, transitively. */
 static const char OWNED[] = "the shortcut is not a constant, not a graph input and not a "
                             "graph output, nor is any tensor that may share its storage (by "
-                            "Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout views)";
+                            "Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout, Transpose "
+                            "views)";
 /* The fused Conv is then the last reader of the shortcut, so accumulating into its buffer
  * destroys nothing a later node needs, and the existing order stays topological. */
 static const char LAST_READER[] = "the shortcut is made before the Conv in node order and no "
@@ -56,11 +57,12 @@ static bool has_sum(const struct ond_node *n)
     return false;
 }
 
-/* Whether a session may run n as a view of its first input (ops/ that call ond_prep_view). */
+/* Whether a session may run n as a view of its first input (ops/ that call ond_prep_view, and
+ * Transpose). */
 static bool is_view(const struct ond_node *n)
 {
     static const char *const views[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
-                                        "Dropout"};
+                                        "Dropout", "Transpose"};
     for (size_t i = 0; n && i < sizeof views / sizeof views[0]; i++)
         if (ond_pass_is(n, "", views[i]))
             return true;

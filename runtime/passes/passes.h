@@ -90,6 +90,8 @@ enum ond_status ond_pass_fold_shape_chains(struct ond_pass_ctx *c, struct ond_er
 enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_batchnorm(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_batchnorm_scale_shift(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fuse_swish(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fuse_gelu(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_residual_add(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_activation(struct ond_pass_ctx *c, struct ond_error *err);
@@ -126,8 +128,8 @@ struct ond_tensor *ond_pass_new_const(struct ond_pass_ctx *c, const char *base,
                                       const char *suffix, const struct ond_info *info,
                                       void **data, struct ond_error *err);
 /* Rebinds n to the newest entry of the op domain.op_type (ai.ondine's ScaleShift and
- * InnerProduct, ONNX's Clip from opset 11), dropping the old op's parameters and attributes
- * (the new op must need none). */
+ * InnerProduct, ONNX's Clip from opset 11, Swish, Gelu), dropping the old op's parameters and
+ * attributes; a new op with parameters parses them from no attributes (its defaults). */
 enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, const char *domain,
                                 const char *op_type, struct ond_error *err);
 /* Whether n can take one more post-op of this kind: fewer than OND_MAX_POSTOPS, and no

@@ -127,7 +127,10 @@ enum ond_status ond_pass_rebind(struct ond_pass_ctx *c, struct ond_node *n, cons
     n->opset = op->since;
     n->params = NULL;
     ond_node_drop_attrs(c->g, n);
-    return OND_OK;
+    /* Swish's alpha, Gelu's approximate: the op's defaults, from no attributes. */
+    if (op->params_size && !(n->params = ond_alloc(c->g, op->params_size, err)))
+        return err ? err->status : OND_STATUS_NO_MEMORY;
+    return op->params_size && op->parse ? op->parse(n, n->params, err) : OND_OK;
 }
 
 /* The oneDNN eltwise algorithm a post-op kind runs as (LeakyRelu is relu with a slope); 0
