@@ -13,9 +13,11 @@
  * bytes of a ModelProto; shapes are not inferred (ond_load_graph in runtime/model.h does that).
  * dir: the folder external data resolves in (NULL: a model loaded from memory, which may not
  * reference external data). label names the source in messages. partial: unsupported ops are
- * recorded (g->unsupported) instead of failing, for inspection. */
+ * recorded (g->unsupported) instead of failing, for inspection. mapped: buf is a mapping from
+ * ond_map_file that the call takes over, success or not: the graph keeps it while Conv weights
+ * point into it (OND_TENSOR_DEFERRED), else it is unmapped. */
 enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, const char *label,
-                                const struct ond_options *opts, bool partial,
+                                const struct ond_options *opts, bool partial, bool mapped,
                                 struct ond_graph **out, struct ond_error *err);
 
 /* Reads a file whole, refusing one over max_bytes (0: no limit) before reading it. */

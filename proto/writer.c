@@ -308,6 +308,12 @@ static enum ond_status model(struct pool *p, const struct ond_graph *g, Onnx__Mo
         struct ond_info value = t->info;
         if (t->flags & OND_TENSOR_DEFAULT)
             value.data = t->dflt;
+        if (t->scale) { /* a deferred W with a folded BatchNormalization's scale */
+            void *w = palloc(p, t->nbytes);
+            if (w)
+                ond_tensor_read(t, w);
+            value.data = w;
+        }
         inits[gp->n_initializer++] = tensor(p, t->name, &value);
         /* Before IR version 4 every initializer is also a graph input. */
         if (g->ir_version < 4)
