@@ -173,8 +173,9 @@ void ond_tensor_read(const struct ond_tensor *t, void *dst)
     /* Rounded as fold_batchnorm rounds a weight it owns: (float)(w * (double)s). */
     float *w = dst;
     uint64_t per = numel / (uint64_t)t->info.dims[0];
-    for (uint64_t i = 0; i < numel; i++)
-        w[i] = (float)(w[i] * t->scale[i / per]);
+    for (int64_t c = 0; c < t->info.dims[0]; c++, w += per)
+        for (uint64_t i = 0; i < per; i++)
+            w[i] = (float)(w[i] * t->scale[c]);
 }
 
 void ond_tensor_release(const struct ond_tensor *t)
