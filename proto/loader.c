@@ -7,7 +7,9 @@
  * scan bounds message nesting, and unpacking runs through an allocator with a byte budget
  * (proto/wire.c), so hostile bytes cannot exhaust the stack or memory; proto/decode.c turns
  * tensors, value infos and attributes into IR. The protobuf message is freed as soon as the IR
- * is built.
+ * is built. From a mapped file, protobuf-c unpacks a copy without the initializers' large
+ * raw_data (ond_wire_strip) and those tensors point into the mapping, which the graph keeps
+ * while Conv weights are left there (OND_TENSOR_DEFERRED, ond_graph_settle).
  */
 #include <limits.h>
 #include <stdio.h>

@@ -1,8 +1,10 @@
 /* wire.c: what the loader does before and around protobuf-c (proto/load.h): a scan of the
  * wire format that bounds message nesting before anything is unpacked (protobuf-c recurses
- * without a limit), the allocator with a byte budget that unpacking runs through (so hostile
- * bytes cannot exhaust memory; tensors may adopt its raw_data blocks instead of copying them),
- * and reading or mapping model files of bounded size. */
+ * without a limit), the copy of a mapped model without its initializers' large raw_data
+ * that is unpacked instead (the tensors point into the mapping), the allocator with a byte
+ * budget that unpacking runs through (so hostile bytes cannot exhaust memory; tensors may
+ * adopt its raw_data blocks instead of copying them), and reading or mapping model files of
+ * bounded size. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /* graph.c: the IR graph: arena, tensors and nodes, name lookup, topological sort, compaction
- * and validation. Counts and sizes are checked against the graph's limits before allocating.
- */
+ * and validation, and the rule that only Conv weights stay deferred in the model file's
+ * mapping (ond_graph_settle). Counts and sizes are checked against the graph's limits before
+ * allocating. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
