@@ -166,16 +166,22 @@ enum ond_status ond_tensor_defer(struct ond_graph *g, struct ond_tensor *t, cons
 
 void ond_tensor_read(const struct ond_tensor *t, void *dst)
 {
-    memcpy(dst, t->info.data, t->nbytes);
     uint64_t numel;
-    if (!t->scale || !ond_numel(&t->info, 0, &numel) || t->info.rank < 1 || !t->info.dims[0])
+    if (!t->scale || !ond_numel(&t->info, 0, &numel) || t->info.rank < 1 || !t->info.dims[0]) {
+        memcpy(dst, t->info.data, t->nbytes);
         return;
-    /* Rounded as fold_batchnorm rounds a weight it owns: (float)(w * (double)s). */
+    }
+    /* A channel at a time, scaled while it is in cache; rounded as fold_batchnorm rounds a
+     * weight it owns: (float)(w * (double)s). */
     float *w = dst;
+    const char *src = t->info.data;
     uint64_t per = numel / (uint64_t)t->info.dims[0];
-    for (int64_t c = 0; c < t->info.dims[0]; c++, w += per)
+    for (int64_t c = 0; c < t->info.dims[0]; c++, w += per, src += per * sizeof *w) {
+        memcpy(w, src, per * sizeof *w);
+        double s = t->scale[c];
         for (uint64_t i = 0; i < per; i++)
-            w[i] = (float)(w[i] * t->scale[c]);
+            w[i] = (float)(w[i] * s);
+    }
 }
 
 void ond_tensor_release(const struct ond_tensor *t)
