@@ -346,10 +346,10 @@ enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, co
     mp = NULL;
     if (st)
         goto done;
-    ond_trace("ir");
     if ((st = ond_graph_sort(g, err)) || (st = ond_graph_bind_ops(g, partial, err)) ||
         (st = check_types(g, err)) || (st = ond_graph_settle(g, err)))
         goto done;
+    ond_trace("ir");
     *out = g;
     g = NULL;
 done:
