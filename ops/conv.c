@@ -148,8 +148,8 @@ static void tune_key(const struct ond_prep *p, const struct conv_geom *g, dnnl_d
 }
 
 /* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), constant weights
- * reordered once into its layout (a deferred W straight from the model file,
- * ond_prep_const_data), the node's post-ops fused. Weights that are not constant
+ * reordered once into its layout (a deferred W, runtime/ir.h, straight from the model
+ * file), the node's post-ops fused. Weights that are not constant
  * (ONNX allows it) are read plain at each run. */
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
 {
@@ -298,16 +298,11 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     enum ond_status st = ond_window3_resolve(n, &p->w, sp, x->dims + 2, w->dims + 2, &g, err);
     if (st)
         return st;
-    /* A deferred W (runtime/ir.h) is read from a copy. */
-    const struct ond_tensor *wt = n->in[1];
-    void *copy = NULL;
-    if ((wt->flags & OND_TENSOR_DEFERRED) && w->data == wt->info.data) {
-        if (!(copy = ond_aligned_alloc(wt->nbytes)))
-            return ond_node_fail(err, n, OND_STATUS_NO_MEMORY, "cannot allocate %zu bytes",
-                                 wt->nbytes);
-        ond_tensor_read(wt, copy);
-    }
-    const float *xd = x->data, *wd = copy ? copy : w->data, *bd = b ? b->data : NULL;
+    const void *wv;
+    void *copy;
+    if ((st = ond_input_value(n->in[1], w->data, &wv, &copy, err)))
+        return st;
+    const float *xd = x->data, *wd = wv, *bd = b ? b->data : NULL;
     float *y = out_data[0];
     int64_t batch = x->dims[0], c = x->dims[1], m = w->dims[0];
     int64_t cg = c / p->group, mg = m / p->group;

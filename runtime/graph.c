@@ -1,6 +1,6 @@
 /* graph.c: the IR graph: arena, tensors and nodes, name lookup, topological sort, compaction
- * and validation, and the rule that only Conv weights stay deferred in the model file's
- * mapping (ond_graph_settle). Counts and sizes are checked against the graph's limits before
+ * and validation, and the rule that only weights stay deferred in the model file's mapping
+ * (ond_graph_settle). Counts and sizes are checked against the graph's limits before
  * allocating. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,16 +137,24 @@ void ond_graph_free(struct ond_graph *g)
     free(g);
 }
 
-/* Whether the only readers of t are Conv nodes taking it as W: ops/conv.c reads a deferred
- * W itself (ond_prep_const_data, a copy in its eval). */
-static bool conv_weight_only(const struct ond_graph *g, const struct ond_tensor *t)
+/* Whether n reads a deferred constant as input k: the weights of the ops whose prepare and
+ * eval know them (ond_prep_const_data, ond_input_value). */
+static bool reads_deferred(const struct ond_node *n, int k)
+{
+    return k == 1 && ((!*n->domain && (strcmp(n->op_type, "Conv") == 0 ||
+                                       strcmp(n->op_type, "Gemm") == 0)) ||
+                      (strcmp(n->domain, "ai.ondine") == 0 &&
+                       strcmp(n->op_type, "InnerProduct") == 0));
+}
+
+static bool weights_only(const struct ond_graph *g, const struct ond_tensor *t)
 {
     if (t->flags & (OND_TENSOR_INPUT | OND_TENSOR_OUTPUT | OND_TENSOR_DEFAULT))
         return false;
     for (int i = 0; i < g->n_nodes; i++) {
         const struct ond_node *n = g->nodes[i];
         for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == t && (k != 1 || *n->domain || strcmp(n->op_type, "Conv") != 0))
+            if (n->in[k] == t && !reads_deferred(n, k))
                 return false;
     }
     return true;
@@ -159,7 +167,7 @@ enum ond_status ond_graph_settle(struct ond_graph *g, struct ond_error *err)
         struct ond_tensor *t = g->tensors[i];
         if (!(t->flags & OND_TENSOR_DEFERRED))
             continue;
-        enum ond_status st = conv_weight_only(g, t) ? OND_OK : ond_tensor_materialize(g, t, err);
+        enum ond_status st = weights_only(g, t) ? OND_OK : ond_tensor_materialize(g, t, err);
         if (st)
             return st;
         mapped |= (t->flags & OND_TENSOR_DEFERRED) != 0;

@@ -39,9 +39,11 @@ enum {
     OND_TENSOR_DEFERRED = 32, /* with CONST: info.data points at the bytes in the model file's
                                  mapping (graph->map), at any alignment, and the value is those
                                  bytes times scale[i] along dim 0 when scale is set (a folded
-                                 BatchNormalization). Only a Conv reads one, as its W, through
-                                 its own code (ond_graph_settle enforces it); anything else
-                                 reads a copy (ond_tensor_read, ond_tensor_materialize). */
+                                 BatchNormalization). Only the weights input (1) of a Conv,
+                                 Gemm or InnerProduct is one (ond_graph_settle enforces it):
+                                 their prepares read it through ond_prep_const_data, their
+                                 evals through ond_input_value; anything else reads a copy
+                                 (ond_tensor_read, ond_tensor_materialize). */
 };
 
 struct ond_node;
@@ -220,6 +222,11 @@ enum ond_status ond_tensor_defer(struct ond_graph *g, struct ond_tensor *t, cons
                                  size_t nbytes, struct ond_error *err);
 /* Copies t's value (t->nbytes) to dst: for a deferred tensor its bytes times its scale. */
 void ond_tensor_read(const struct ond_tensor *t, void *dst);
+/* The value of input t of a node as an eval reads it, given data, the pointer its info
+ * holds: data, or for a deferred t a copy in *copy (malloc'd, freed by the caller; NULL when
+ * none was made). */
+enum ond_status ond_input_value(const struct ond_tensor *t, const void *data,
+                                const void **value, void **copy, struct ond_error *err);
 /* Drops the file pages that only a deferred t's bytes lie on from the process's memory: they
  * are read again from the page cache when needed (a plan's build has reordered them). */
 void ond_tensor_release(const struct ond_tensor *t);
@@ -256,8 +263,9 @@ enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err);
 /* Forgets n's attributes, freeing the data of tensor attributes (only n holds them). */
 void ond_node_drop_attrs(struct ond_graph *g, struct ond_node *n);
 enum ond_status ond_graph_validate(const struct ond_graph *g, struct ond_error *err);
-/* Materializes every deferred constant that something other than a Conv's W reads, or that
- * is a graph output; unmaps graph->map when no deferred constant is left. */
+/* Materializes every deferred constant that something other than the weights input of a
+ * Conv, Gemm or InnerProduct reads, or that is a graph output; unmaps graph->map when no
+ * deferred constant is left. */
 enum ond_status ond_graph_settle(struct ond_graph *g, struct ond_error *err);
 const struct ond_attr *ond_node_attr(const struct ond_node *n, const char *name);
 

@@ -184,6 +184,21 @@ void ond_tensor_read(const struct ond_tensor *t, void *dst)
     }
 }
 
+enum ond_status ond_input_value(const struct ond_tensor *t, const void *data,
+                                const void **value, void **copy, struct ond_error *err)
+{
+    *value = data;
+    *copy = NULL;
+    if (!t || !(t->flags & OND_TENSOR_DEFERRED) || data != t->info.data)
+        return OND_OK;
+    if (!(*copy = ond_aligned_alloc(t->nbytes)))
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "tensor '%s': cannot allocate %zu bytes",
+                        t->name, t->nbytes);
+    ond_tensor_read(t, *copy);
+    *value = *copy;
+    return OND_OK;
+}
+
 void ond_tensor_release(const struct ond_tensor *t)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);

@@ -1,10 +1,10 @@
-/* test_mapped.c: models loaded from files keep their Conv weights in the file's mapping
- * (OND_TENSOR_DEFERRED, runtime/ir.h; proto/wire.c leaves the raw_data out of what
+/* test_mapped.c: models loaded from files keep their Conv and Gemm weights in the file's
+ * mapping (OND_TENSOR_DEFERRED, runtime/ir.h; proto/wire.c leaves the raw_data out of what
  * protobuf-c copies). Checked against the same bytes loaded from memory, which protobuf-c
  * copies (the loader's other path): the same outputs to the bit, at -O0 and with a
- * BatchNormalization folded into a deferred W (-O2), through sessions, the reference
- * interpreter (Conv's eval) and the writer; which tensors stay deferred; and truncated or
- * doctored files failing as they do from memory. */
+ * BatchNormalization folded into a deferred W and Gemms made InnerProducts (-O2), through
+ * sessions, the reference interpreter (the ops' evals) and the writer; which tensors stay
+ * deferred; and truncated or doctored files failing as they do from memory. */
 #define _GNU_SOURCE
 #include <unistd.h>
 
@@ -18,12 +18,14 @@
 #define HW 6
 
 /* x [1,C,HW,HW] -> Conv(W1, B1) -> BatchNormalization -> bn; Conv(bn, W2) + Conv(bn, W2)
- * (one W, two Convs) -> Flatten -> MatMul(M) -> y [1,4]. W1, W2 and M have 4 KiB or more. */
+ * (one W, two Convs) -> sum; y = MatMul(Flatten(sum), M), z = Gemm(Flatten(sum), G, transB),
+ * u = Gemm(Flatten(sum), H), each [1,4]. W1, W2, M, G and H have 4 KiB or more. */
+#define N_OUT 3
 static struct tm *model(const char *graph_name)
 {
     struct tm *m = tm_new(8, 13);
     int64_t x[] = {1, C, HW, HW}, w1[] = {K, C, 3, 3}, w2[] = {K, K, 3, 3}, k[] = {K},
-            mm[] = {K * HW * HW, 4}, pads[] = {1, 1, 1, 1};
+            mm[] = {K * HW * HW, 4}, g[] = {4, K * HW * HW}, pads[] = {1, 1, 1, 1};
     tm_graph(m)->name = tm_str(m, graph_name);
     ond_test_seed(11);
     tm_input(m, "x", OND_DTYPE_FLOAT, 4, x);
@@ -35,6 +37,8 @@ static struct tm *model(const char *graph_name)
     tm_init_rand(m, "var", 1, k, 0.25f, 4.f);
     tm_init_rand(m, "W2", 4, w2, -0.25f, 0.25f);
     tm_init_rand(m, "M", 2, mm, -0.1f, 0.1f);
+    tm_init_rand(m, "G", 2, g, -0.1f, 0.1f);
+    tm_init_rand(m, "H", 2, mm, -0.1f, 0.1f);
     tm_attr_ints(m, tm_node(m, "Conv", "c1", "x,W1,B1", "c1"), "pads", 4, pads);
     tm_node(m, "BatchNormalization", "bn", "c1,scale,beta,mean,var", "bn");
     tm_attr_ints(m, tm_node(m, "Conv", "c2", "bn,W2", "c2"), "pads", 4, pads);
@@ -42,7 +46,13 @@ static struct tm *model(const char *graph_name)
     tm_node(m, "Add", "add", "c2,c3", "sum");
     tm_node(m, "Flatten", "flat", "sum", "flat");
     tm_node(m, "MatMul", "mm", "flat,M", "y");
+    tm_node(m, "Flatten", "flat_t", "sum", "flat_t");
+    tm_attr_int(m, tm_node(m, "Gemm", "gemm_t", "flat_t,G", "z"), "transB", 1);
+    tm_node(m, "Flatten", "flat_h", "sum", "flat_h");
+    tm_node(m, "Gemm", "gemm", "flat_h,H", "u");
     tm_output(m, "y");
+    tm_output(m, "z");
+    tm_output(m, "u");
     return m;
 }
 
@@ -107,8 +117,9 @@ static void run(const struct ond_model *m, float *y)
     size_t n = 0;
     if (ond_session_create(m, &o, &s, &err) || ond_session_run_alloc(s, &in, 1, &out, &n, &err))
         fail_msg("run: %s", err.message);
-    assert_int_equal(n, 1);
-    memcpy(y, out[0].data, sizeof(float) * 4);
+    assert_int_equal(n, N_OUT);
+    for (size_t i = 0; i < n; i++)
+        memcpy(y + 4 * i, out[i].data, sizeof(float) * 4);
     ond_values_free(out, n);
     ond_session_free(s);
 }
@@ -130,11 +141,15 @@ static void test_deferred_weights(void **state)
     uint8_t *buf = model_bytes(&len);
     for (int opt = 0; opt <= 2; opt += 2) {
         struct ond_model *mem = load(buf, len, false, opt), *file = load(buf, len, true, opt);
-        /* Conv weights stay in the file, whatever their alignment; M, which a MatMul reads,
-         * and the small parameters get copies. From memory nothing is deferred. */
+        /* Conv and Gemm weights stay in the file, whatever their alignment; M, which a
+         * MatMul reads, and the small parameters get copies, and so does H once -O2 makes
+         * its Gemm an InnerProduct (transposing it). From memory nothing is deferred. */
         const struct ond_tensor *w1 = tensor(file, "W1"), *w2 = tensor(file, "W2");
         assert_true(w1->flags & OND_TENSOR_DEFERRED);
         assert_true(w2->flags & OND_TENSOR_DEFERRED);
+        assert_true(tensor(file, "G")->flags & OND_TENSOR_DEFERRED);
+        assert_true(opt ? !(tensor(file, "H")->flags & OND_TENSOR_DEFERRED)
+                        : (tensor(file, "H")->flags & OND_TENSOR_DEFERRED) != 0);
         assert_true((uintptr_t)w1->info.data % 4 != 0);
         assert_false(tensor(file, "M")->flags & OND_TENSOR_DEFERRED);
         assert_false(tensor(mem, "W1")->flags & OND_TENSOR_DEFERRED);
@@ -142,21 +157,23 @@ static void test_deferred_weights(void **state)
         /* -O2 folds the BatchNormalization into W1's scale instead of a copy. */
         assert_true(opt ? w1->scale != NULL : w1->scale == NULL);
         assert_null(w2->scale);
-        float a[4], b[4];
+        float a[4 * N_OUT], b[4 * N_OUT];
         run(mem, a);
         run(file, b);
         assert_memory_equal(a, b, sizeof a);
-        /* Conv's eval on the deferred weights, in the reference interpreter. */
+        /* The evals on the deferred weights, in the reference interpreter. */
         struct ond_value in = ond_test_value("x", OND_DTYPE_FLOAT, 4,
-                                             (int64_t[]){1, C, HW, HW}, xdata), out;
+                                             (int64_t[]){1, C, HW, HW}, xdata), out[N_OUT];
         struct ond_error err = {0};
-        if (ond_reference_run(file->graph, &in, 1, &out, NULL, NULL, &err))
+        if (ond_reference_run(file->graph, &in, 1, out, NULL, NULL, &err))
             fail_msg("reference: %s", err.message);
-        /* The direct convolution sums in double, oneDNN in float: measured 1e-5 apart at
-         * outputs near 5 (2e-6 relative). */
-        assert_close(out.data, a, 4, 1e-5f, 1e-5f);
-        free((void *)out.name);
-        free(out.data);
+        for (int i = 0; i < N_OUT; i++) {
+            /* The evals sum in double, oneDNN in float: measured 1e-5 apart at outputs near
+             * 5 (2e-6 relative). */
+            assert_close(out[i].data, a + 4 * i, 4, 1e-5f, 1e-5f);
+            free((void *)out[i].name);
+            free(out[i].data);
+        }
         /* The writer writes W1' = W1 * scale: read back from memory, the same outputs. */
         uint8_t *wbuf;
         size_t wlen;
@@ -221,7 +238,7 @@ static void test_doctored_files(void **state)
     struct ond_model *m = load(two, len + 4, true, 2);
     assert_false(tensor(m, "W1")->flags & OND_TENSOR_DEFERRED);
     assert_null(m->graph->map);
-    float a[4], b[4];
+    float a[4 * N_OUT], b[4 * N_OUT];
     run(m, a);
     ond_model_free(m);
     m = load(buf, len, true, 2);
