@@ -358,7 +358,7 @@ enum ond_status ond_map_file(const char *path, uint64_t max_bytes, void **buf, s
     enum ond_status st = open_file(path, max_bytes, &fd, &n, err);
     if (st)
         return st;
-    void *p = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    void *p = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
     if (p == MAP_FAILED)
         st = ond_fail(err, OND_STATUS_IO, "cannot map '%s': %s", path, strerror(errno));
     close(fd);
