@@ -165,7 +165,9 @@ OND_API const char *ond_dtype_name(int32_t dtype); /* ONNX spelling: "float", "i
 
 /* Load a model: parse, validate, infer shapes and run the optimization passes of opts
  * (NULL: defaults). A file's external data is resolved relative to its folder; a buffer
- * with external data references is rejected. */
+ * with external data references is rejected. A file stays mapped while the model lives
+ * (convolution weights are read from it when sessions plan); a buffer is copied and may be
+ * freed after the call. */
 OND_API enum ond_status ond_model_load_file(const char *path, const struct ond_options *opts,
                                     struct ond_model **model, struct ond_error *err);
 OND_API enum ond_status ond_model_load_buffer(const void *data, size_t size, const struct ond_options *opts,

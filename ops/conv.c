@@ -7,6 +7,7 @@
  * scale runs on oneDNN's int8 kernels (prepare_int8); the others, and configurations oneDNN lacks,
  * run in f32 between dequantized values. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op.h"
@@ -147,7 +148,8 @@ static void tune_key(const struct ond_prep *p, const struct conv_geom *g, dnnl_d
 }
 
 /* One oneDNN convolution: src and dst in the layout oneDNN picks (blocked), constant weights
- * reordered once into its layout, the node's post-ops fused. Weights that are not constant
+ * reordered once into its layout (a deferred W, runtime/ir.h, straight from the model
+ * file), the node's post-ops fused. Weights that are not constant
  * (ONNX allows it) are read plain at each run. */
 static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
 {
@@ -296,7 +298,11 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     enum ond_status st = ond_window3_resolve(n, &p->w, sp, x->dims + 2, w->dims + 2, &g, err);
     if (st)
         return st;
-    const float *xd = x->data, *wd = w->data, *bd = b ? b->data : NULL;
+    const void *wv;
+    void *copy;
+    if ((st = ond_input_value(n->in[1], w->data, &wv, &copy, err)))
+        return st;
+    const float *xd = x->data, *wd = wv, *bd = b ? b->data : NULL;
     float *y = out_data[0];
     int64_t batch = x->dims[0], c = x->dims[1], m = w->dims[0];
     int64_t cg = c / p->group, mg = m / p->group;
@@ -334,6 +340,7 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                         yo[(od * g.out[1] + oh) * g.out[2] + ow] = (float)acc;
                     }
         }
+    free(copy);
     uint64_t numel = 0;
     ond_numel(&out[0], 0, &numel);
     return ond_apply_post(n, in, y, numel, err);

@@ -9,6 +9,8 @@
  * and reordered once. Otherwise a oneDNN matmul on A and B as they are (transposes read as
  * transposed views). alpha is folded into a constant B, else applied as an output scale;
  * beta is folded into a constant C; a run-time C needs alpha = beta = 1, else the eval. eval applies the node's post-ops. */
+#include <stdlib.h>
+
 #include "ops/op.h"
 #include "runtime/exec.h"
 
@@ -89,7 +91,12 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
 {
     const struct gemm *p = n->params;
     const struct ond_info *a = in[0], *b = in[1], *c = input_c(n, in);
-    const float *ad = a->data, *bd = b->data, *cd = c ? c->data : NULL;
+    const void *bv;
+    void *copy;
+    enum ond_status st = ond_input_value(n->in[1], b->data, &bv, &copy, err);
+    if (st)
+        return st;
+    const float *ad = a->data, *bd = bv, *cd = c ? c->data : NULL;
     float *y = out_data[0];
     int64_t m = out->dims[0], nn = out->dims[1], k = a->dims[1 - p->trans_a];
     /* Element strides of A' and B' rows and columns. */
@@ -112,6 +119,7 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                 r += (double)p->beta * cd[i * cs_m + j * cs_n];
             y[i * nn + j] = (float)r;
         }
+    free(copy);
     return ond_apply_post(n, in, y, (uint64_t)(m * nn), err);
 }
 

@@ -6,6 +6,7 @@
  * add post-op. Attributes: post_ops, post_params (ops/postops.c).
  * prepare: one oneDNN inner product, W viewed as [M,D1...] and reordered once; in an int8
  * session, when X has a scale, an int8 one (W per output channel, ond_prep_int8_begin). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op.h"
@@ -61,7 +62,12 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                             struct ond_error *err)
 {
     const struct ond_info *w = in[1], *b = input_b(n, in);
-    const float *xd = in[0]->data, *wd = w->data, *bd = b ? b->data : NULL;
+    const void *wv;
+    void *copy;
+    enum ond_status st = ond_input_value(n->in[1], w->data, &wv, &copy, err);
+    if (st)
+        return st;
+    const float *xd = in[0]->data, *wd = wv, *bd = b ? b->data : NULL;
     float *y = out_data[0];
     int64_t rows = out[0].dims[0], m = w->dims[0], k = w->dims[1];
     for (int64_t i = 0; i < rows; i++)
@@ -71,6 +77,7 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
                 acc += (double)xd[i * k + l] * wd[j * k + l];
             y[i * m + j] = (float)acc;
         }
+    free(copy);
     return ond_apply_post(n, in, y, (uint64_t)(rows * m), err);
 }
 

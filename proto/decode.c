@@ -115,13 +115,13 @@ static enum ond_status read_external(struct ond_load_ctx *c, const Onnx__TensorP
 enum ond_status ond_load_tensor_proto(struct ond_graph *g, const struct Onnx__TensorProto *tp,
                                       struct ond_tensor *t, struct ond_error *err)
 {
-    struct ond_load_ctx c = {g, NULL, NULL, false};
-    return ond_load_tensor(&c, tp, t, err);
+    struct ond_load_ctx c = {g, NULL, NULL, false, NULL};
+    return ond_load_tensor(&c, tp, NULL, t, err);
 }
 
-/* Fills t (dtype, dims, constant data) from a TensorProto. */
 enum ond_status ond_load_tensor(struct ond_load_ctx *c, const Onnx__TensorProto *tp,
-                                struct ond_tensor *t, struct ond_error *err)
+                                const struct ond_span *span, struct ond_tensor *t,
+                                struct ond_error *err)
 {
     struct ond_graph *g = c->g;
     const char *name = t->name;
@@ -164,9 +164,10 @@ enum ond_status ond_load_tensor(struct ond_load_ctx *c, const Onnx__TensorProto 
     /* The payload must match before anything is allocated from the dims. */
     size_t have = 0, wide = 0;
     const char *field = "no data field";
+    const uint8_t *raw = span ? c->file + span->off : tp->raw_data.data;
     if (tp->has_raw_data) {
         field = "raw_data";
-        have = tp->raw_data.len;
+        have = span ? span->len : tp->raw_data.len;
         if (have != nbytes)
             return ond_fail(err, OND_STATUS_INVALID_MODEL,
                             "tensor '%s': raw_data has %zu bytes, expected %llu elements x %zu = %zu",
@@ -187,6 +188,8 @@ enum ond_status ond_load_tensor(struct ond_load_ctx *c, const Onnx__TensorProto 
                             sources ? field : "no data field", have, (unsigned long long)numel,
                             ond_dtype_name(tp->data_type));
     }
+    if (span && nbytes)
+        return ond_tensor_defer(g, t, raw, nbytes, err);
     if (c->adopt && tp->has_raw_data && nbytes)
         return ond_adopt_raw(g, &tp->raw_data, t, err);
     unsigned char *dst = ond_tensor_alloc_data(g, t, nbytes, err);
@@ -197,7 +200,7 @@ enum ond_status ond_load_tensor(struct ond_load_ctx *c, const Onnx__TensorProto 
     if (!nbytes)
         return OND_OK;
     if (tp->has_raw_data)
-        memcpy(dst, tp->raw_data.data, nbytes);
+        memcpy(dst, raw, nbytes);
     else if (tp->data_type == OND_DTYPE_FLOAT)
         memcpy(dst, tp->float_data, nbytes);
     else if (tp->data_type == OND_DTYPE_INT64)
@@ -362,7 +365,7 @@ enum ond_status ond_load_attr(struct ond_load_ctx *c, const struct ond_node *n,
             return err->status;
         t->flags = OND_TENSOR_CONST;
         t->id = -1;
-        enum ond_status st = ond_load_tensor(c, ap->t, t, err);
+        enum ond_status st = ond_load_tensor(c, ap->t, NULL, t, err);
         /* Owned by the attribute: freed with the graph through the node's attribute list. */
         a->t = t;
         if (st)

@@ -7,7 +7,9 @@
  * scan bounds message nesting, and unpacking runs through an allocator with a byte budget
  * (proto/wire.c), so hostile bytes cannot exhaust the stack or memory; proto/decode.c turns
  * tensors, value infos and attributes into IR. The protobuf message is freed as soon as the IR
- * is built.
+ * is built. From a mapped file, protobuf-c unpacks a copy without the initializers' large
+ * raw_data (ond_wire_strip) and those tensors point into the mapping, which the graph keeps
+ * while Conv weights are left there (OND_TENSOR_DEFERRED, ond_graph_settle).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -127,7 +129,8 @@ static enum ond_status load_nodes(struct ond_load_ctx *c, const struct ond_flat 
 }
 
 static enum ond_status load_model(struct ond_load_ctx *c, const Onnx__ModelProto *mp,
-                                  ProtobufCAllocator *alloc, struct ond_error *err)
+                                  ProtobufCAllocator *alloc, const struct ond_stripped *strip,
+                                  struct ond_error *err)
 {
     struct ond_graph *g = c->g;
     enum ond_status st;
@@ -191,7 +194,9 @@ static enum ond_status load_model(struct ond_load_ctx *c, const Onnx__ModelProto
             t->flags |= OND_TENSOR_BADTYPE;
             continue;
         }
-        if ((st = ond_load_tensor(c, tp, t, err)))
+        const struct ond_span *span = i < strip->n_spans && strip->spans[i].len
+                                          ? &strip->spans[i] : NULL;
+        if ((st = ond_load_tensor(c, tp, span, t, err)))
             return st;
     }
     if (!(g->inputs = ond_alloc(g, sizeof *g->inputs * (gp->n_input + 1), err)) ||
@@ -203,10 +208,12 @@ static enum ond_status load_model(struct ond_load_ctx *c, const Onnx__ModelProto
         if (!*nm)
             return ond_fail(err, OND_STATUS_INVALID_MODEL, "graph input %zu has no name", i);
         struct ond_tensor *t = ond_graph_find_tensor(g, nm);
-        if (t && t->flags == OND_TENSOR_CONST && g->ir_version < 4 &&
-            !g->opts.fold_initializer_inputs) {
+        if (t && (t->flags & ~(unsigned)OND_TENSOR_DEFERRED) == OND_TENSOR_CONST &&
+            g->ir_version < 4 && !g->opts.fold_initializer_inputs) {
             /* IR < 4 lists initializers as inputs: a default the caller may override, kept
              * out of folding (as ONNX Runtime does) unless asked. */
+            if ((st = ond_tensor_materialize(g, t, err)))
+                return st;
             t->flags = OND_TENSOR_INPUT | OND_TENSOR_DEFAULT;
             t->dflt = t->info.data;
             t->info.data = NULL;
@@ -278,7 +285,7 @@ static enum ond_status check_types(const struct ond_graph *g, struct ond_error *
 }
 
 enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, const char *label,
-                               const struct ond_options *opts, bool partial,
+                               const struct ond_options *opts, bool partial, bool mapped,
                                struct ond_graph **out, struct ond_error *err)
 {
     struct ond_error local;
@@ -286,9 +293,17 @@ enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, co
         err = &local;
     struct ond_graph *g = NULL;
     Onnx__ModelProto *mp = NULL;
+    struct ond_stripped strip = {0};
     enum ond_status st = ond_graph_create(opts, &g, err);
-    if (st)
+    if (st) {
+        if (mapped)
+            ond_unmap_file((void *)(uintptr_t)buf, len);
         return st;
+    }
+    if (mapped) {
+        g->map = (void *)(uintptr_t)buf;
+        g->map_len = len;
+    }
     if (g->opts.max_file_bytes && len > g->opts.max_file_bytes) {
         st = ond_fail(err, OND_STATUS_LIMIT, "the model is %zu bytes, over the limit of %llu",
                       len, (unsigned long long)g->opts.max_file_bytes);
@@ -310,9 +325,12 @@ enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, co
     size_t limit = len > (SIZE_MAX - (64u << 20)) / 4 ? SIZE_MAX : len * 4 + (64u << 20);
     if (g->opts.max_total_bytes && g->opts.max_total_bytes < limit)
         limit = (size_t)g->opts.max_total_bytes;
+    if (mapped && (st = ond_wire_strip(buf, len, &strip, err)))
+        goto done;
     struct ond_budget b = {0, limit, false};
     ProtobufCAllocator alloc = ond_budget_allocator(&b);
-    mp = onnx__model_proto__unpack(&alloc, len, buf);
+    mp = strip.buf ? onnx__model_proto__unpack(&alloc, strip.len, strip.buf)
+                   : onnx__model_proto__unpack(&alloc, len, buf);
     if (!mp) {
         st = b.exceeded ? ond_fail(err, OND_STATUS_LIMIT,
                                    "parsing needs more than %zu bytes (a %zu-byte file)", b.limit,
@@ -322,19 +340,20 @@ enum ond_status ond_parse_graph(const void *buf, size_t len, const char *dir, co
         goto done;
     }
     ond_trace("parse");
-    struct ond_load_ctx c = {g, dir, label, true};
-    st = load_model(&c, mp, &alloc, err);
+    struct ond_load_ctx c = {g, dir, label, true, buf};
+    st = load_model(&c, mp, &alloc, &strip, err);
     onnx__model_proto__free_unpacked(mp, &alloc);
     mp = NULL;
     if (st)
         goto done;
-    ond_trace("ir");
     if ((st = ond_graph_sort(g, err)) || (st = ond_graph_bind_ops(g, partial, err)) ||
-        (st = check_types(g, err)))
+        (st = check_types(g, err)) || (st = ond_graph_settle(g, err)))
         goto done;
+    ond_trace("ir");
     *out = g;
     g = NULL;
 done:
+    ond_stripped_free(&strip);
     if (st && label)
         ond_error_prefix(err, "%s: ", label);
     ond_graph_free(g);

@@ -1,8 +1,10 @@
 /* wire.c: what the loader does before and around protobuf-c (proto/load.h): a scan of the
  * wire format that bounds message nesting before anything is unpacked (protobuf-c recurses
- * without a limit), the allocator with a byte budget that unpacking runs through (so hostile
- * bytes cannot exhaust memory; tensors may adopt its raw_data blocks instead of copying them),
- * and reading or mapping model files of bounded size. */
+ * without a limit), the copy of a mapped model without its initializers' large raw_data
+ * that is unpacked instead (the tensors point into the mapping), the allocator with a byte
+ * budget that unpacking runs through (so hostile bytes cannot exhaust memory; tensors may
+ * adopt its raw_data blocks instead of copying them), and reading or mapping model files of
+ * bounded size. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +104,172 @@ static int scan(const uint8_t *p, const uint8_t *end, enum msg m, int depth, int
 int ond_wire_scan(const void *buf, size_t len, int max_depth)
 {
     return len ? scan(buf, (const uint8_t *)buf + len, M_MODEL, 0, max_depth) : -1;
+}
+
+/* ---- initializer bytes left in the mapped file ----
+ * protobuf-c copies every bytes field it unpacks. A model file's weights are its graph's
+ * initializers' raw_data: the loader unpacks a copy of the file's bytes without those
+ * payloads (each an empty raw_data, so the field is still set) and the tensors point into the
+ * mapping instead. Only the plain layout is rewritten, one graph and one raw_data per
+ * initializer; anything else (and any malformed byte) is unpacked as it is. */
+struct field {
+    uint32_t num;
+    int type;
+    const uint8_t *start, *data, *end; /* key, payload (length-delimited), next field */
+};
+
+static bool next_field(const uint8_t **p, const uint8_t *end, struct field *f)
+{
+    uint64_t key, v;
+    f->start = *p;
+    if (!varint(p, end, &key) || (key >> 3) > UINT32_MAX)
+        return false;
+    f->num = (uint32_t)(key >> 3);
+    f->type = (int)(key & 7);
+    f->data = NULL;
+    switch (f->type) {
+    case 0:
+        if (!varint(p, end, &v))
+            return false;
+        break;
+    case 1: case 5:
+        if (end - *p < (f->type == 1 ? 8 : 4))
+            return false;
+        *p += f->type == 1 ? 8 : 4;
+        break;
+    case 2:
+        if (!varint(p, end, &v) || v > (uint64_t)(end - *p))
+            return false;
+        f->data = *p;
+        *p += v;
+        break;
+    default:
+        return false;
+    }
+    f->end = *p;
+    return true;
+}
+
+static int varint_len(uint64_t v)
+{
+    int n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put(uint8_t *o, uint32_t num, uint64_t len)
+{
+    for (uint64_t v = (uint64_t)num << 3 | 2; ; v >>= 7) {
+        *o++ = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+        if (v < 0x80)
+            break;
+    }
+    for (uint64_t v = len; ; v >>= 7) {
+        *o++ = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+        if (v < 0x80)
+            return o;
+    }
+}
+
+/* The single raw_data field of the TensorProto [p, end) when it has OND_MIN_DEFERRED bytes or
+ * more; false otherwise (none, repeated, small, malformed). */
+static bool raw_field(const uint8_t *p, const uint8_t *end, struct field *raw)
+{
+    int n = 0;
+    struct field f;
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return false;
+        if (f.num == 9 && f.type == 2) { /* TensorProto.raw_data */
+            *raw = f;
+            n++;
+        }
+    }
+    return n == 1 && raw->end - raw->data >= OND_MIN_DEFERRED;
+}
+
+/* Writes the GraphProto [p, end) without its initializers' large raw_data payloads at o (NULL:
+ * only counts) and returns its new length; spans[i] gets initializer i's payload. */
+static size_t strip_graph(const uint8_t *p, const uint8_t *end, const uint8_t *base, uint8_t *o,
+                          struct ond_span *spans)
+{
+    size_t len = 0, i = 0;
+    struct field f, raw;
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return SIZE_MAX;
+        bool init = f.num == 5 && f.type == 2; /* GraphProto.initializer */
+        if (!init || !raw_field(f.data, f.end, &raw)) {
+            if (o)
+                memcpy(o + len, f.start, (size_t)(f.end - f.start));
+            len += (size_t)(f.end - f.start);
+            i += init;
+            continue;
+        }
+        size_t tlen = (size_t)(f.end - f.data) - (size_t)(raw.end - raw.start) + 2;
+        len += 1 + (size_t)varint_len(tlen) + tlen;
+        if (!o)
+            continue;
+        spans[i++] = (struct ond_span){(size_t)(raw.data - base), (size_t)(raw.end - raw.data)};
+        uint8_t *w = o + len - tlen - 1 - varint_len(tlen);
+        w = put(w, 5, tlen);
+        memcpy(w, f.data, (size_t)(raw.start - f.data));
+        w += raw.start - f.data;
+        w = put(w, 9, 0);
+        memcpy(w, raw.end, (size_t)(f.end - raw.end));
+    }
+    return len;
+}
+
+enum ond_status ond_wire_strip(const void *buf, size_t len, struct ond_stripped *s,
+                               struct ond_error *err)
+{
+    const uint8_t *b = buf, *p = b, *end = b + len;
+    const uint8_t *graph = NULL, *gend = NULL, *gstart = NULL;
+    struct field f;
+    int graphs = 0;
+    memset(s, 0, sizeof *s);
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return OND_OK;
+        if (f.num == 7 && f.type == 2) { /* ModelProto.graph */
+            graphs++;
+            gstart = f.start;
+            graph = f.data;
+            gend = f.end;
+        }
+    }
+    if (graphs != 1)
+        return OND_OK;
+    size_t n_init = 0;
+    for (p = graph; p < gend && next_field(&p, gend, &f);)
+        n_init += f.num == 5 && f.type == 2;
+    size_t glen = strip_graph(graph, gend, b, NULL, NULL);
+    if (glen >= (size_t)(gend - graph))
+        return OND_OK; /* nothing to leave in the file, or malformed */
+    s->len = (size_t)(gstart - b) + 1 + (size_t)varint_len(glen) + glen + (size_t)(end - gend);
+    if (!(s->buf = malloc(s->len)) || !(s->spans = calloc(n_init + 1, sizeof *s->spans))) {
+        ond_stripped_free(s);
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate %zu bytes to unpack",
+                        (size_t)(gstart - b) + glen);
+    }
+    s->n_spans = n_init;
+    uint8_t *o = s->buf;
+    memcpy(o, b, (size_t)(gstart - b));
+    o = put(o + (gstart - b), 7, glen);
+    strip_graph(graph, gend, b, o, s->spans);
+    memcpy(o + glen, gend, (size_t)(end - gend));
+    return OND_OK;
+}
+
+void ond_stripped_free(struct ond_stripped *s)
+{
+    free(s->buf);
+    free(s->spans);
+    memset(s, 0, sizeof *s);
 }
 
 /* ---- protobuf-c allocator with a byte budget ----

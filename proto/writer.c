@@ -9,9 +9,11 @@
  * attributes. The ai.ondine domain is imported at version 1 when a node uses it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "onnx/onnx.pb-c.h"
 #include "ops/op.h"
@@ -308,6 +310,12 @@ static enum ond_status model(struct pool *p, const struct ond_graph *g, Onnx__Mo
         struct ond_info value = t->info;
         if (t->flags & OND_TENSOR_DEFAULT)
             value.data = t->dflt;
+        if (t->scale) { /* a deferred W with a folded BatchNormalization's scale */
+            void *w = palloc(p, t->nbytes);
+            if (w)
+                ond_tensor_read(t, w);
+            value.data = w;
+        }
         inits[gp->n_initializer++] = tensor(p, t->name, &value);
         /* Before IR version 4 every initializer is also a graph input. */
         if (g->ir_version < 4)
@@ -373,12 +381,25 @@ enum ond_status ond_write_model(const struct ond_graph *g, const char *path,
     enum ond_status st = ond_write_model_buffer(g, &buf, &len, err);
     if (st)
         return st;
-    FILE *f = fopen(path, "wb");
+    /* A new file renamed over path: a model loaded from path keeps reading its weights from
+     * the old file's mapping (ond_model_load_file), which truncating it would break. */
+    static _Atomic unsigned serial;
+    char tmp[4096];
+    int fd = (size_t)snprintf(tmp, sizeof tmp, "%s.%d-%u", path, (int)getpid(), serial++) <
+                     sizeof tmp
+                 ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)
+                 : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     bool ok = f && fwrite(buf, 1, len, f) == len;
-    if (f && fclose(f) != 0)
+    if (f ? fclose(f) != 0 : fd >= 0 && close(fd) != 0)
         ok = false;
-    if (!ok)
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
         st = ond_fail(err, OND_STATUS_IO, "cannot write '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            unlink(tmp);
+    }
     free(buf);
     return st;
 }

@@ -16,7 +16,8 @@
 /* The serialized ModelProto of g in a malloc'd buffer. */
 enum ond_status ond_write_model_buffer(const struct ond_graph *g, uint8_t **buf, size_t *len,
                                        struct ond_error *err);
-/* The same, written to path. */
+/* The same, written to path: to a new file in its folder, renamed over path (a model loaded
+ * from path keeps reading the old file). */
 enum ond_status ond_write_model(const struct ond_graph *g, const char *path,
                                 struct ond_error *err);
 

@@ -137,6 +137,27 @@ void ond_prep_arg(struct ond_prep *p, int dnnl_arg, enum ond_arg_kind kind, int 
 }
 
 
+enum ond_status ond_prep_const_data(struct ond_prep *p, int k, const void **data,
+                                    struct ond_error *err)
+{
+    const struct ond_tensor *t = p->node->in[k];
+    *data = p->in[k]->data;
+    if (!t || !(t->flags & OND_TENSOR_DEFERRED) || *data != t->info.data)
+        return OND_OK;
+    if (p->stage->size < t->nbytes) {
+        free(p->stage->buf);
+        p->stage->size = 0;
+        if (!(p->stage->buf = ond_aligned_alloc(t->nbytes)))
+            return ond_node_fail(err, p->node, OND_STATUS_NO_MEMORY,
+                                 "cannot allocate %zu bytes", t->nbytes);
+        p->stage->size = t->nbytes;
+    }
+    ond_tensor_read(t, p->stage->buf);
+    ond_tensor_release(t);
+    *data = p->stage->buf;
+    return OND_OK;
+}
+
 /* Reorders data (laid out as from) into new memory in layout want, through output scales
  * when n_scales > 0; the memory becomes p->mem[*mem_index]. */
 static enum ond_status const_mem(struct ond_prep *p, const void *data,
@@ -211,7 +232,9 @@ enum ond_status ond_prep_const_from(struct ond_prep *p, int k, const dnnl_memory
         return ond_node_fail(err, p->node, OND_STATUS_BACKEND,
                              "input %d: a %zu-byte layout for %zu bytes of constant data", k,
                              dnnl_memory_desc_get_size(from), ond_info_bytes(p->in[k]));
-    return const_mem(p, p->in[k]->data, from, want, 0, 0, NULL, mem_index, err);
+    const void *data;
+    enum ond_status st = ond_prep_const_data(p, k, &data, err);
+    return st ? st : const_mem(p, data, from, want, 0, 0, NULL, mem_index, err);
 }
 
 enum ond_status ond_prep_const_scaled(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
@@ -233,8 +256,10 @@ enum ond_status ond_prep_const_scaled(struct ond_prep *p, int k, const dnnl_memo
         st = ond_node_fail(err, p->node, OND_STATUS_BACKEND,
                            "input %d: a %zu-byte layout for %zu bytes of constant data", k,
                            dnnl_memory_desc_get_size(&plain), ond_info_bytes(p->in[k]));
-    return st ? st : const_mem(p, p->in[k]->data, &plain, want, n_scales, mask, scales,
-                               mem_index, err);
+    const void *data;
+    if (!st)
+        st = ond_prep_const_data(p, k, &data, err);
+    return st ? st : const_mem(p, data, &plain, want, n_scales, mask, scales, mem_index, err);
 }
 
 enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,
@@ -454,10 +479,14 @@ enum ond_status ond_prep_int8_begin(struct ond_prep *p, struct ond_int8 *s,
             s->q.sum_scale = p->in_scale[k];
     }
     s->q.dst_scale = s->dst_dt == dnnl_f32 ? 1.f : 1.f / p->out_scale[0];
+    const void *wv;
+    enum ond_status st = ond_prep_const_data(p, 1, &wv, err);
+    if (st)
+        return st;
     if (!(s->buf = malloc(sizeof(float) * (size_t)(3 * m + 1))))
         return ond_node_fail(err, n, OND_STATUS_NO_MEMORY, "cannot allocate weight scales");
     float *acc = s->buf, *inv_w = acc + m, *bias_q = acc + 2 * m;
-    const float *wd = w->data, *bd = b ? b->data : NULL;
+    const float *wd = wv, *bd = b ? b->data : NULL;
     for (int64_t oc = 0; oc < m; oc++) {
         float sw = ond_int8_channel_scale(wd + (size_t)oc * per, per);
         inv_w[oc] = 1.f / sw;

@@ -73,6 +73,14 @@ struct ond_arg {
     int index;             /* input, output or owned-memory index */
 };
 
+/* Where a plan's build copies deferred weights (runtime/ir.h) to reorder them: one buffer
+ * the session reuses, so that their bytes are read from the file once and only the reordered
+ * copy is new memory. */
+struct ond_stage {
+    void *buf;
+    size_t size;
+};
+
 struct ond_prep {
     /* Given to prepare. */
     const struct ond_node *node;
@@ -90,6 +98,7 @@ struct ond_prep {
     float in_scale[OND_PREP_MAX_IN], out_scale[OND_PREP_MAX_OUT];
     bool in_unsigned[OND_PREP_MAX_IN], out_unsigned[OND_PREP_MAX_OUT];
     struct ond_tune *tune;              /* per-layer tuning (runtime/tune.h), or NULL */
+    struct ond_stage *stage;            /* the session's, for deferred constants */
     /* Filled by prepare. */
     dnnl_memory_desc_t want_md[OND_PREP_MAX_IN];   /* zeroed: takes the input as it arrives */
     dnnl_memory_desc_t out_md[OND_PREP_MAX_OUT];
@@ -148,6 +157,11 @@ enum ond_status ond_prep_decline(struct ond_prep *p, const char *fmt, ...)
 /* Whether input k is a float activation (declines otherwise, naming `what`). */
 bool ond_prep_float_activation(struct ond_prep *p, int k, const char *what);
 
+/* The value of constant input k as aligned bytes: p->in[k]->data, or for a deferred weight
+ * a copy in p->stage (valid until the next call), its file pages then dropped from memory.
+ * Prepares read constants in C through it. */
+enum ond_status ond_prep_const_data(struct ond_prep *p, int k, const void **data,
+                                    struct ond_error *err);
 /* Memory in layout `want` holding the constant data of p->in[k] (row-major, viewed with
  * the dims of `want`, converted to want's data type); returns its index in p->mem. */
 enum ond_status ond_prep_const(struct ond_prep *p, int k, const dnnl_memory_desc_t *want,

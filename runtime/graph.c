@@ -1,9 +1,11 @@
 /* graph.c: the IR graph: arena, tensors and nodes, name lookup, topological sort, compaction
- * and validation. Counts and sizes are checked against the graph's limits before allocating.
- */
+ * and validation, and the rule that only weights stay deferred in the model file's mapping
+ * (ond_graph_settle). Counts and sizes are checked against the graph's limits before
+ * allocating. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "runtime/ir.h"
 
@@ -119,6 +121,8 @@ void ond_graph_free(struct ond_graph *g)
         return;
     for (int i = 0; i < g->n_tensors; i++)
         free(g->tensors[i]->own);
+    if (g->map)
+        munmap(g->map, g->map_len);
     for (int i = 0; i < g->n_nodes; i++)
         ond_node_drop_attrs(g, g->nodes[i]);
     free(g->tensors);
@@ -131,6 +135,48 @@ void ond_graph_free(struct ond_graph *g)
         free(b);
     }
     free(g);
+}
+
+/* Whether n reads a deferred constant as input k: the weights of the ops whose prepare and
+ * eval know them (ond_prep_const_data, ond_input_value). */
+static bool reads_deferred(const struct ond_node *n, int k)
+{
+    return k == 1 && ((!*n->domain && (strcmp(n->op_type, "Conv") == 0 ||
+                                       strcmp(n->op_type, "Gemm") == 0)) ||
+                      (strcmp(n->domain, "ai.ondine") == 0 &&
+                       strcmp(n->op_type, "InnerProduct") == 0));
+}
+
+static bool weights_only(const struct ond_graph *g, const struct ond_tensor *t)
+{
+    if (t->flags & (OND_TENSOR_INPUT | OND_TENSOR_OUTPUT | OND_TENSOR_DEFAULT))
+        return false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct ond_node *n = g->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == t && !reads_deferred(n, k))
+                return false;
+    }
+    return true;
+}
+
+enum ond_status ond_graph_settle(struct ond_graph *g, struct ond_error *err)
+{
+    bool mapped = false;
+    for (int i = 0; i < g->n_tensors; i++) {
+        struct ond_tensor *t = g->tensors[i];
+        if (!(t->flags & OND_TENSOR_DEFERRED))
+            continue;
+        enum ond_status st = weights_only(g, t) ? OND_OK : ond_tensor_materialize(g, t, err);
+        if (st)
+            return st;
+        mapped |= (t->flags & OND_TENSOR_DEFERRED) != 0;
+    }
+    if (!mapped && g->map) {
+        munmap(g->map, g->map_len);
+        g->map = NULL;
+    }
+    return OND_OK;
 }
 
 static bool grow(void **arr, int *cap, int need, size_t elem)

@@ -36,6 +36,14 @@ enum {
                                 a default the caller may override at run time: its value is
                                 at dflt, info.data is NULL (passes and inference treat it as
                                 run-time data); in graph->defaults, not graph->inputs */
+    OND_TENSOR_DEFERRED = 32, /* with CONST: info.data points at the bytes in the model file's
+                                 mapping (graph->map), at any alignment, and the value is those
+                                 bytes times scale[i] along dim 0 when scale is set (a folded
+                                 BatchNormalization). Only the weights input (1) of a Conv,
+                                 Gemm or InnerProduct is one (ond_graph_settle enforces it):
+                                 their prepares read it through ond_prep_const_data, their
+                                 evals through ond_input_value; anything else reads a copy
+                                 (ond_tensor_read, ond_tensor_materialize). */
 };
 
 struct ond_node;
@@ -51,6 +59,7 @@ struct ond_tensor {
     int uses;              /* node inputs that read it, graph outputs not counted */
     int id;                /* index in graph->tensors */
     const void *dflt;      /* OND_TENSOR_DEFAULT: the initializer's value (in own) */
+    const double *scale;   /* OND_TENSOR_DEFERRED: per index of dim 0, or NULL (graph arena) */
     float qscale;          /* the scale of its int8 form a QDQ model gives (fold_qdq); 0: none */
     bool qunsigned;        /* with qscale: u8 (non-negative), else s8 */
 };
@@ -158,6 +167,9 @@ struct ond_graph {
     const char **syms;           /* symbolic dim names: dim d <= -2 is syms[-2 - d] */
     uint64_t const_bytes;        /* constant data held, checked against opts.max_total_bytes */
     const char *unsupported;     /* "domain.op-opset, ..." when loaded partially, else NULL */
+    void *map;                   /* the model file's read-only mapping deferred constants point
+                                    into (ond_map_file), unmapped with the graph, or NULL */
+    size_t map_len;
 };
 
 /* ---- errors (runtime/error.c) ---- */
@@ -204,6 +216,23 @@ void *ond_tensor_alloc_data(struct ond_graph *g, struct ond_tensor *t, size_t nb
 enum ond_status ond_tensor_adopt_data(struct ond_graph *g, struct ond_tensor *t, void *own,
                                       void *data, size_t nbytes, struct ond_error *err);
 void *ond_aligned_alloc(size_t nbytes);
+/* Sets t's constant value to the nbytes at data, inside graph->map, left where they are
+ * (OND_TENSOR_DEFERRED). */
+enum ond_status ond_tensor_defer(struct ond_graph *g, struct ond_tensor *t, const void *data,
+                                 size_t nbytes, struct ond_error *err);
+/* Copies t's value (t->nbytes) to dst: for a deferred tensor its bytes times its scale. */
+void ond_tensor_read(const struct ond_tensor *t, void *dst);
+/* The value of input t of a node as an eval reads it, given data, the pointer its info
+ * holds: data, or for a deferred t a copy in *copy (malloc'd, freed by the caller; NULL when
+ * none was made). */
+enum ond_status ond_input_value(const struct ond_tensor *t, const void *data,
+                                const void **value, void **copy, struct ond_error *err);
+/* Drops the file pages that only a deferred t's bytes lie on from the process's memory: they
+ * are read again from the page cache when needed (a plan's build has reordered them). */
+void ond_tensor_release(const struct ond_tensor *t);
+/* Gives a deferred t its value in its own aligned memory (no-op for others). */
+enum ond_status ond_tensor_materialize(struct ond_graph *g, struct ond_tensor *t,
+                                       struct ond_error *err);
 /* Reads element i of an integer tensor (int32 or int64) as int64. */
 int64_t ond_int_at(const struct ond_info *info, size_t i);
 /* The symmetric int8 scale of one output channel's per float weights at w: max |w| / 127, 1
@@ -234,6 +263,10 @@ enum ond_status ond_graph_compact(struct ond_graph *g, struct ond_error *err);
 /* Forgets n's attributes, freeing the data of tensor attributes (only n holds them). */
 void ond_node_drop_attrs(struct ond_graph *g, struct ond_node *n);
 enum ond_status ond_graph_validate(const struct ond_graph *g, struct ond_error *err);
+/* Materializes every deferred constant that something other than the weights input of a
+ * Conv, Gemm or InnerProduct reads, or that is a graph output; unmaps graph->map when no
+ * deferred constant is left. */
+enum ond_status ond_graph_settle(struct ond_graph *g, struct ond_error *err);
 const struct ond_attr *ond_node_attr(const struct ond_node *n, const char *name);
 
 /* ---- shape inference (runtime/infer.c) ---- */

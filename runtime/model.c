@@ -16,12 +16,14 @@ const char *ond_version(void)
     return OND_VERSION_STRING;
 }
 
-enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, const char *label,
-                               const struct ond_options *opts, bool partial,
-                               struct ond_graph **out, struct ond_error *err)
+/* ond_load_graph; mapped: buf is the file's mapping, which ond_parse_graph takes over. */
+static enum ond_status load_graph(const void *buf, size_t len, const char *dir,
+                                  const char *label, const struct ond_options *opts,
+                                  bool partial, bool mapped, struct ond_graph **out,
+                                  struct ond_error *err)
 {
     struct ond_graph *g = NULL;
-    enum ond_status st = ond_parse_graph(buf, len, dir, label, opts, partial, &g, err);
+    enum ond_status st = ond_parse_graph(buf, len, dir, label, opts, partial, mapped, &g, err);
     if (!st && ((st = ond_graph_infer(g, err)) || (st = ond_graph_validate(g, err)))) {
         if (label)
             ond_error_prefix(err, "%s: ", label);
@@ -33,6 +35,13 @@ enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, con
     return st;
 }
 
+enum ond_status ond_load_graph(const void *buf, size_t len, const char *dir, const char *label,
+                               const struct ond_options *opts, bool partial,
+                               struct ond_graph **out, struct ond_error *err)
+{
+    return load_graph(buf, len, dir, label, opts, partial, false, out, err);
+}
+
 /* Runs the optimization passes on a loaded graph and wraps it in a model; frees g on
  * failure. label names the source in messages. */
 static enum ond_status finish(struct ond_graph *g, const struct ond_options *opts,
@@ -41,6 +50,8 @@ static enum ond_status finish(struct ond_graph *g, const struct ond_options *opt
     struct ond_model *m = calloc(1, sizeof *m);
     enum ond_status st = m ? ond_passes_run(g, opts, &m->passes, err)
                            : ond_fail(err, OND_STATUS_NO_MEMORY, "cannot allocate a model");
+    if (!st) /* passes may have given a deferred weight another reader */
+        st = ond_graph_settle(g, err);
     if (st) {
         ond_error_prefix(err, "%s: ", label);
         free(m);
@@ -75,8 +86,7 @@ enum ond_status ond_model_load_file_ex(const char *path, const struct ond_option
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     struct ond_graph *g = NULL;
-    st = ond_load_graph(buf, len, dirname(dir), path, opts, partial, &g, err);
-    ond_unmap_file(buf, len);
+    st = load_graph(buf, len, dirname(dir), path, opts, partial, true, &g, err);
     return st ? st : finish(g, opts, path, model, err);
 }
 

@@ -242,6 +242,8 @@ static enum ond_status build_plan(struct ond_session *s, const struct ond_value 
                                                                                   : &sp->in_info[k];
         }
     }
+    free(s->stage.buf);
+    s->stage = (struct ond_stage){NULL, 0};
     if (st) {
         ond_plan_free(pl);
         return st;

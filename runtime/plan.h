@@ -110,6 +110,8 @@ struct ond_session {
     bool *qunsigned;                  /* int8: per tensor, non-negative (u8) */
     struct ond_tune *tune;            /* per-layer tuning (runtime/tune.h), or NULL; used
                                          while building plans (under build) */
+    struct ond_stage stage;           /* deferred weights on their way to a reorder (under
+                                         build; freed when a plan is built) */
 };
 
 /* Where value v's bytes are: the caller's input buffer or a context's arena. */

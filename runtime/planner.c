@@ -547,6 +547,7 @@ enum ond_status ond_plan_node(struct ond_session *s, struct plan *pl, const stru
         p.sum_input = -1;
         p.act_dt = s->opts.precision == OND_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
         p.tune = s->tune;
+        p.stage = &s->stage;
         dnnl_memory_desc_t in_md[OND_PREP_MAX_IN];
         p.int8 = s->qscale != NULL;
         for (int k = 0; k < n->n_out && p.int8; k++)

@@ -113,6 +113,9 @@ static enum ond_status weights(struct ond_pass_ctx *c, struct ond_node *n, struc
     uint64_t numel;
     if (!ond_numel(&w->info, 0, &numel) || m <= 0)
         return OND_OK;
+    enum ond_status st = ond_tensor_materialize(g, w, err);
+    if (st)
+        return st;
     size_t per = (size_t)(numel / (uint64_t)m);
     void *qd, *sd, *zd;
     struct ond_tensor *q = new_const(c, w->name, "quantized", OND_DTYPE_INT8, w->info.rank,

@@ -1,9 +1,12 @@
 /* tensor.c: dtype sizes, element counts with overflow checks, shape formatting, and
  * constant data buffers. */
+#define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "runtime/ir.h"
 
@@ -101,7 +104,7 @@ void *ond_aligned_alloc(size_t nbytes)
 static enum ond_status const_total(const struct ond_graph *g, const struct ond_tensor *t,
                                    size_t nbytes, uint64_t *total, struct ond_error *err)
 {
-    uint64_t kept = g->const_bytes - (t->own ? t->nbytes : 0);
+    uint64_t kept = g->const_bytes - (t->own || (t->flags & OND_TENSOR_DEFERRED) ? t->nbytes : 0);
     if (__builtin_add_overflow(kept, (uint64_t)nbytes, total) ||
         (g->opts.max_total_bytes && *total > g->opts.max_total_bytes))
         return ond_fail(err, OND_STATUS_LIMIT,
@@ -111,7 +114,7 @@ static enum ond_status const_total(const struct ond_graph *g, const struct ond_t
     return OND_OK;
 }
 
-static void set_data(struct ond_graph *g, struct ond_tensor *t, void *own, void *data,
+static void set_data(struct ond_graph *g, struct ond_tensor *t, void *own, const void *data,
                      size_t nbytes, uint64_t total)
 {
     free(t->own);
@@ -119,6 +122,8 @@ static void set_data(struct ond_graph *g, struct ond_tensor *t, void *own, void 
     t->own = own;
     t->nbytes = nbytes;
     t->info.data = data;
+    t->flags &= ~(unsigned)OND_TENSOR_DEFERRED;
+    t->scale = NULL;
 }
 
 void *ond_tensor_alloc_data(struct ond_graph *g, struct ond_tensor *t, size_t nbytes,
@@ -145,6 +150,76 @@ enum ond_status ond_tensor_adopt_data(struct ond_graph *g, struct ond_tensor *t,
     if (!st)
         set_data(g, t, own, data, nbytes, total);
     return st;
+}
+
+enum ond_status ond_tensor_defer(struct ond_graph *g, struct ond_tensor *t, const void *data,
+                                 size_t nbytes, struct ond_error *err)
+{
+    uint64_t total;
+    enum ond_status st = const_total(g, t, nbytes, &total, err);
+    if (!st) {
+        set_data(g, t, NULL, data, nbytes, total);
+        t->flags |= OND_TENSOR_DEFERRED;
+    }
+    return st;
+}
+
+void ond_tensor_read(const struct ond_tensor *t, void *dst)
+{
+    uint64_t numel;
+    if (!t->scale || !ond_numel(&t->info, 0, &numel) || t->info.rank < 1 || !t->info.dims[0]) {
+        memcpy(dst, t->info.data, t->nbytes);
+        return;
+    }
+    /* A channel at a time, scaled while it is in cache; rounded as fold_batchnorm rounds a
+     * weight it owns: (float)(w * (double)s). */
+    float *w = dst;
+    const char *src = t->info.data;
+    uint64_t per = numel / (uint64_t)t->info.dims[0];
+    for (int64_t c = 0; c < t->info.dims[0]; c++, w += per, src += per * sizeof *w) {
+        memcpy(w, src, per * sizeof *w);
+        double s = t->scale[c];
+        for (uint64_t i = 0; i < per; i++)
+            w[i] = (float)(w[i] * s);
+    }
+}
+
+enum ond_status ond_input_value(const struct ond_tensor *t, const void *data,
+                                const void **value, void **copy, struct ond_error *err)
+{
+    *value = data;
+    *copy = NULL;
+    if (!t || !(t->flags & OND_TENSOR_DEFERRED) || data != t->info.data)
+        return OND_OK;
+    if (!(*copy = ond_aligned_alloc(t->nbytes)))
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "tensor '%s': cannot allocate %zu bytes",
+                        t->name, t->nbytes);
+    ond_tensor_read(t, *copy);
+    *value = *copy;
+    return OND_OK;
+}
+
+void ond_tensor_release(const struct ond_tensor *t)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)t->info.data + page - 1) / page * page;
+    uintptr_t b = ((uintptr_t)t->info.data + t->nbytes) / page * page;
+    if ((t->flags & OND_TENSOR_DEFERRED) && b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+enum ond_status ond_tensor_materialize(struct ond_graph *g, struct ond_tensor *t,
+                                       struct ond_error *err)
+{
+    if (!(t->flags & OND_TENSOR_DEFERRED))
+        return OND_OK;
+    void *p = ond_aligned_alloc(t->nbytes);
+    if (!p)
+        return ond_fail(err, OND_STATUS_NO_MEMORY, "tensor '%s': cannot allocate %zu bytes",
+                        t->name, t->nbytes);
+    ond_tensor_read(t, p);
+    set_data(g, t, p, p, t->nbytes, g->const_bytes);
+    return OND_OK;
 }
 
 int64_t ond_int_at(const struct ond_info *info, size_t i)

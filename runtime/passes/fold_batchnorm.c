@@ -13,7 +13,9 @@
  * BatchNormalization reading a Conv's output) with when it breaks one; the BN rules are shared
  * with batchnorm_scale_shift.c. W and B are written in place when this Conv is their only
  * reader; a weight shared with another node (or a graph output) is cloned first, so the other
- * reader keeps its values.
+ * reader keeps its values. A W left in the model file (OND_TENSOR_DEFERRED, runtime/ir.h)
+ * that only this Conv reads takes s as its scale instead: the planner applies it when it
+ * copies W to reorder it, so its bytes are read once and W' is never a copy of its own.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -82,21 +84,42 @@ enum ond_status ond_pass_bn_scale(const struct ond_node *bn, int64_t channels, d
     return st;
 }
 
+/* Whether n is the only reader of its constant input k. */
+static bool sole(const struct ond_node *n, int k)
+{
+    return n->in[k]->uses == 1 && !(n->in[k]->flags & OND_TENSOR_OUTPUT);
+}
+
 /* A writable copy of constant input k of n: the tensor itself when n is its only reader,
  * else a clone that n reads instead. */
 static float *writable(struct ond_pass_ctx *c, struct ond_node *n, int k, const char *suffix,
                        struct ond_error *err)
 {
     struct ond_tensor *t = n->in[k];
-    if (t->uses == 1 && !(t->flags & OND_TENSOR_OUTPUT) && t->own)
+    if (sole(n, k) && t->own)
         return (float *)t->info.data;
     void *data;
     struct ond_tensor *copy = ond_pass_new_const(c, t->name, suffix, &t->info, &data, err);
     if (!copy)
         return NULL;
-    memcpy(data, t->info.data, ond_info_bytes(&t->info));
+    ond_tensor_read(t, data);
     ond_pass_set_input(c, n, k, copy);
     return data;
+}
+
+/* W' of a W left in the model file (runtime/ir.h) that only this Conv reads: its scale, which
+ * the Conv applies when it reads W, so that the weights are not copied here first. */
+static bool defer_scale(struct ond_pass_ctx *c, struct ond_node *conv, int64_t m,
+                        const double *s, struct ond_error *err)
+{
+    struct ond_tensor *t = conv->in[1];
+    double *scale = ond_alloc(c->g, sizeof *scale * (size_t)m, err);
+    if (!scale)
+        return false;
+    for (int64_t o = 0; o < m; o++)
+        scale[o] = (t->scale ? t->scale[o] : 1.0) * s[o];
+    t->scale = scale;
+    return true;
 }
 
 /* B' of a conv without B: a new zero bias it reads as input 2. */
@@ -124,17 +147,19 @@ static enum ond_status fold(struct ond_pass_ctx *c, struct ond_node *conv, struc
         return ond_node_fail(err, bn, OND_STATUS_NO_MEMORY, "cannot fold");
     if ((st = ond_pass_bn_scale(bn, m, s, err)))
         goto done;
-    w = writable(c, conv, 1, "bn", err);
-    b = !w ? NULL : conv->n_in > 2 && conv->in[2] ? writable(c, conv, 2, "bn", err)
-                                                  : new_bias(c, conv, m, err);
-    if (!w || !b) {
+    bool deferred = (conv->in[1]->flags & OND_TENSOR_DEFERRED) && sole(conv, 1);
+    w = deferred ? NULL : writable(c, conv, 1, "bn", err);
+    b = !w && !deferred ? NULL
+        : conv->n_in > 2 && conv->in[2] ? writable(c, conv, 2, "bn", err)
+                                        : new_bias(c, conv, m, err);
+    if ((!w && !deferred) || !b || (deferred && !defer_scale(c, conv, m, s, err))) {
         st = err ? err->status : OND_STATUS_NO_MEMORY;
         goto done;
     }
     ond_numel(&conv->in[1]->info, 0, &numel);
     uint64_t per = numel / (uint64_t)m;
     for (int64_t o = 0; o < m; o++) {
-        for (uint64_t j = 0; j < per; j++)
+        for (uint64_t j = 0; w && j < per; j++)
             w[(uint64_t)o * per + j] = (float)(w[(uint64_t)o * per + j] * s[o]);
         b[o] = (float)(((double)b[o] - mean[o]) * s[o] + beta[o]);
     }

@@ -87,6 +87,9 @@ static struct ond_tensor *weights(struct ond_pass_ctx *c, struct ond_node *gemm,
     struct ond_tensor *b = gemm->in[1];
     if (a->trans_b && a->alpha == 1.f)
         return b;
+    /* Read here: B left in the model file (runtime/ir.h) gets its own copy first. */
+    if (ond_tensor_materialize(c->g, b, err))
+        return NULL;
     struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 2, .dims = {m, k}};
     void *data;
     struct ond_tensor *w = ond_pass_new_const(c, gemm->name, "weights", &info, &data, err);

@@ -1,16 +1,22 @@
 /* fuzz_targets.c: libFuzzer entry points over ondine's public API, one per stage, picked
  * with OND_FUZZ_STAGE when compiled:
- *   1 (fuzz_load):    bytes -> ond_model_load_buffer
- *   2 (fuzz_session): load, ond_session_create, then plan for the declared input shapes
- *                     (symbolic dims 1) without running
+ *   1 (fuzz_load):    bytes -> ond_model_load_buffer, and ond_model_load_file on the same
+ *                     bytes (the path that leaves Conv weights in the file's mapping)
+ *   2 (fuzz_session): load from a file, ond_session_create, then plan for the declared
+ *                     input shapes (symbolic dims 1) without running
  *   3 (fuzz_run):     a 4-byte little-endian model length, the model, then bytes that set
  *                     symbolic dims (1 + byte % 4, one byte each) and fill the inputs;
- *                     load, session, run
+ *                     load from a file, session, run
+ * Files are memfds, named by /proc/self/fd/N.
  * Limits are tight so that any allocation libFuzzer's -malloc_limit_mb catches is a limit
  * ondine failed to apply. The same file, linked with replay.c instead of libFuzzer, replays
  * tests/fuzz/regressions/ in every build. */
+#define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ondine.h"
 #include "runtime/ir.h"
@@ -83,6 +89,31 @@ static void free_inputs(struct ond_value *in, size_t n)
     free(in);
 }
 
+/* ond_model_load_file on the bytes, written to a memfd (ond_model_load_buffer when none can
+ * be made). */
+static enum ond_status load_file(const uint8_t *data, size_t size, const struct ond_options *o,
+                                 struct ond_model **m, struct ond_error *err)
+{
+    int fd = memfd_create("model", MFD_CLOEXEC);
+    size_t done = 0;
+    while (fd >= 0 && done < size) {
+        ssize_t w = write(fd, data + done, size - done);
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    if (fd < 0 || done < size) {
+        if (fd >= 0)
+            close(fd);
+        return ond_model_load_buffer(data, size, o, m, err);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    enum ond_status st = ond_model_load_file(path, o, m, err);
+    close(fd);
+    return st;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct ond_options o;
@@ -100,7 +131,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct ond_model *m = NULL;
     struct ond_error err;
-    if (ond_model_load_buffer(model, model_size, &o, &m, &err) || OND_FUZZ_STAGE == 1) {
+    if (OND_FUZZ_STAGE == 1) {
+        if (!ond_model_load_buffer(model, model_size, &o, &m, &err))
+            ond_model_free(m);
+        m = NULL;
+        if (!load_file(model, model_size, &o, &m, &err))
+            ond_model_free(m);
+        return 0;
+    }
+    if (load_file(model, model_size, &o, &m, &err)) {
         ond_model_free(m);
         return 0;
     }
