@@ -57,13 +57,15 @@ static enum ond_status check_index(const struct ond_node *n, int64_t *j, int64_t
                          (long long)*j, (unsigned long long)at, (long long)dim);
 }
 
-/* Index tuples in indices: the product of its dims but the last. */
-static uint64_t tuples_of(const struct ond_info *ind)
+/* Index tuples in indices (known dims): the product of its dims but the last, which can
+ * overflow where the last is 0. */
+static bool tuples_of(const struct ond_info *ind, uint64_t *t)
 {
-    uint64_t t = 1;
+    *t = 1;
     for (int d = 0; d < ind->rank - 1; d++)
-        t *= (uint64_t)ind->dims[d];
-    return t;
+        if (__builtin_mul_overflow(*t, (uint64_t)ind->dims[d], t))
+            return false;
+    return true;
 }
 
 /* The element offset into x (known dims) of index tuple t; an index out of range fails. */
@@ -86,12 +88,14 @@ static enum ond_status tuple_offset(const struct ond_node *n, const struct ond_i
     return OND_OK;
 }
 
-/* Checks every index against x's known dims. */
+/* Checks every index against x's known dims (tuples of none when the last dim is 0). */
 static enum ond_status check_indices(const struct ond_node *n, const struct ond_info *x,
                                      const struct ond_info *ind, struct ond_error *err)
 {
     enum ond_status st = OND_OK;
-    uint64_t off, tuples = tuples_of(ind);
+    uint64_t off, tuples = 0;
+    if (ind->dims[ind->rank - 1] > 0)
+        tuples_of(ind, &tuples);   /* times the last dim: indices' elements, no overflow */
     for (uint64_t t = 0; !st && t < tuples; t++)
         st = tuple_offset(n, x, ind, t, &off, err);
     return st;
@@ -180,20 +184,22 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     const struct scatternd *p = n->params;
     const struct ond_info *x = in[0], *ind = in[1], *u = in[2];
     size_t es = ond_dtype_size(x->dtype);
-    uint64_t nx = 0, nu = 0, slice = 1, tuples = tuples_of(ind), off;
+    uint64_t nx = 0, nu = 0, slice = 1, tuples, need, off;
     ond_numel(x, 0, &nx);
-    ond_numel(u, 0, &nu);
     for (int d = (int)ind->dims[ind->rank - 1]; d < x->rank; d++)
         slice *= (uint64_t)x->dims[d];
-    if (nu != tuples * slice)
+    if (!ond_numel(u, 0, &nu) || !tuples_of(ind, &tuples) ||
+        __builtin_mul_overflow(tuples, slice, &need) || nu != need)
         return ond_node_fail(err, n, OND_STATUS_INVALID_INPUT,
-                             "updates have %llu elements, indices and data need %llu",
-                             (unsigned long long)nu, (unsigned long long)(tuples * slice));
+                             "updates do not have the elements of indices.shape[:-1] + "
+                             "data.shape[k:]");
     /* every index first, so a bad one writes nothing */
     enum ond_status st = check_indices(n, x, ind, err);
     if (st)
         return st;
     memcpy(out_data[0], x->data, nx * es);
+    if (!nu)   /* nothing to write; else tuples <= nu, a bound the data sets */
+        return OND_OK;
     for (uint64_t t = 0; t < tuples; t++) {
         tuple_offset(n, x, ind, t, &off, err);
         char *dst = (char *)out_data[0] + off * es;

@@ -300,7 +300,8 @@ static void test_mod_signs(void **state)
 
 /* ScatterND-18 on data float[4, 2] at rows -1, 0, -1 of updates [3, 2]: max (y0) and min
  * (y1) reduce the duplicate row twice; a 2-D index (y2, reduction none) writes one element
- * at [-1, -2] (numpy.maximum and numpy.minimum in a loop gave the values). */
+ * at [-1, -2]; empty index tuples (y3, indices [1, 0]) replace all of data (numpy.maximum
+ * and numpy.minimum in a loop gave the values). */
 static struct tm *scatternd18(void)
 {
     struct tm *m = tm_new(8, 18);
@@ -312,9 +313,13 @@ static struct tm *scatternd18(void)
     tm_attr_string(m, tm_node(m, "ScatterND", "s0", "x,i,u", "y0"), "reduction", "max");
     tm_attr_string(m, tm_node(m, "ScatterND", "s1", "x,i,u", "y1"), "reduction", "min");
     tm_node(m, "ScatterND", "s2", "x,j,v", "y2");
+    tm_init(m, "e", I64, 2, (int64_t[]){1, 0}, NULL);
+    tm_init(m, "w", F, 3, (int64_t[]){1, 4, 2}, (float[]){8, 7, 6, 5, 4, 3, 2, 1});
+    tm_node(m, "ScatterND", "s3", "x,e,w", "y3");
     tm_output(m, "y0");
     tm_output(m, "y1");
     tm_output(m, "y2");
+    tm_output(m, "y3");
     return m;
 }
 
@@ -326,8 +331,29 @@ static void test_scatternd_reductions(void **state)
     struct ond_value want[] = {
         VAL("y0", F, 2, D(4, 2), ((float[]){1, 9, 3, 4, 5, 6, 9, 10})),
         VAL("y1", F, 2, D(4, 2), ((float[]){0, 2, 3, 4, 5, 6, 6, 0})),
-        VAL("y2", F, 2, D(4, 2), ((float[]){1, 2, 3, 4, 5, 6, -5, 8}))};
-    check(scatternd18, &in, 1, want, 3);
+        VAL("y2", F, 2, D(4, 2), ((float[]){1, 2, 3, 4, 5, 6, -5, 8})),
+        VAL("y3", F, 2, D(4, 2), ((float[]){8, 7, 6, 5, 4, 3, 2, 1}))};
+    check(scatternd18, &in, 1, want, 4);
+}
+
+/* Hostile shapes: 2^62 empty index tuples into empty data (updates [2^62, 0], no bytes)
+ * write nothing, at once, instead of looping over the tuples. */
+static struct tm *scatternd_empty(void)
+{
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 1, (int64_t[]){0});
+    tm_init(m, "i", I64, 2, (int64_t[]){INT64_C(1) << 62, 0}, NULL);
+    tm_init(m, "u", F, 2, (int64_t[]){INT64_C(1) << 62, 0}, NULL);
+    tm_node(m, "ScatterND", "s", "x,i,u", "y");
+    tm_output(m, "y");
+    return m;
+}
+
+static void test_scatternd_empty(void **state)
+{
+    (void)state;
+    struct ond_value in = VAL("x", F, 1, D(0), NULL), want = VAL("y", F, 1, D(0), NULL);
+    check(scatternd_empty, &in, 1, &want, 1);
 }
 
 /* Run-time data the ops refuse: a ScatterND index out of range, an integer Mod by zero. Each
@@ -631,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_convtranspose_1d),
         cmocka_unit_test(test_mod_signs),
         cmocka_unit_test(test_scatternd_reductions),
+        cmocka_unit_test(test_scatternd_empty),
         cmocka_unit_test(test_runtime_refusals),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_blocked_input),
