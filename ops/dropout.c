@@ -1,7 +1,8 @@
 /* dropout.c: ONNX Dropout in inference mode, where it is the identity. Opsets 1 and 6 (attributes
  * ratio, is_test; is_test 0 is still run as inference), 7 (ratio; mask of the input's type), 10
  * (mask is bool), 12, 13 and 22 (ratio and training_mode inputs, seed; 22 adds types):
- * training_mode must be absent or a constant false, else UNSUPPORTED. The optional mask is all
+ * training_mode must be absent or a constant false, or ratio a constant 0 (then training drops
+ * nothing and scales by 1), else UNSUPPORTED. The optional mask is all
  * true (ones). float and double. In a session the output is a view of the input's buffer; a node
  * whose mask is used runs its eval. */
 #include "ops/op.h"
@@ -43,9 +44,15 @@ static enum ond_status infer(const struct ond_node *n, const struct ond_info *co
             return ond_node_fail(err, n, OND_STATUS_INVALID_MODEL,
                                  "training_mode is %s, must be bool",
                                  ond_dtype_name(training->dtype));
-        if (!training->data || *(const uint8_t *)training->data)
+        /* Training with ratio 0 drops nothing and scales by 1/(1-0): the identity still
+         * (torch exports Swin's attention dropout so, with ratio 0 and training true). */
+        const struct ond_info *ratio = in[1];
+        bool zero = ratio && ratio->data && ond_num_dtype(ratio->dtype) &&
+                    ond_num_double(ratio->data, ratio->dtype) == 0;
+        if (!training->data || (*(const uint8_t *)training->data && !zero))
             return ond_node_fail(err, n, OND_STATUS_UNSUPPORTED,
-                                 "training_mode must be a constant false");
+                                 "training_mode must be a constant false (or ratio a "
+                                 "constant 0)");
     }
     out[0] = *in[0];
     out[0].data = NULL;

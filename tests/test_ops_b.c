@@ -545,6 +545,21 @@ static void test_dropout(void **state)
     tm_node(m, "Dropout", "d", "x,r,t", "y");
     tm_load_fails(m, OND_STATUS_UNSUPPORTED,
                "node 'd' (Dropout): training_mode must be a constant false");
+
+    /* Training with ratio 0 drops nothing and scales by 1 (torch exports Swin's attention
+     * dropout so). */
+    static const float zero = 0;
+    m = tm_new(8, 13);
+    tm_input(m, "x", F, 2, D23);
+    tm_init(m, "r", F, 0, NULL, &zero);
+    tm_init(m, "t", OND_DTYPE_BOOL, 0, NULL, &train);
+    tm_output(m, "y");
+    tm_output(m, "mask");
+    tm_node(m, "Dropout", "d", "x,r,t", "y,mask");
+    run(&r, tm_load_ok(m), &in, 1);
+    assert_close(r.out[0].data, x, 6, 0, 0);
+    assert_memory_equal(r.out[1].data, want_mask, sizeof want_mask);
+    run_done(&r);
 }
 
 static void test_identity(void **state)

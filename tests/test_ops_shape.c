@@ -1,6 +1,6 @@
 /* test_ops_shape.c: the structural and index ops (Split, Expand, Tile, Range, ArgMax/ArgMin,
- * TopK, DepthToSpace, SpaceToDepth, ConvTranspose, Einsum) on cases the ONNX 1.12 node tests
- * leave out, with outputs computed by hand: each runs through the reference interpreter and
+ * TopK, DepthToSpace, SpaceToDepth, ConvTranspose, Einsum, ScatterND; and Mod) on cases the
+ * ONNX 1.12 node tests leave out, with outputs computed by hand: each runs through the reference interpreter and
  * through sessions at -O0 and -O2. Then the refusals of bad attributes and inputs, naming
  * node and rule; and the oneDNN paths against the reference (every op's eval, checked by the
  * node tests) on random inputs: ConvTranspose with constant grouped, dilated weights and
@@ -274,6 +274,135 @@ static void test_convtranspose_1d(void **state)
     check(convt_1d, &in, 1, &want, 1);
 }
 
+/* Mod-13 of int32 inputs, fmod 0 (y0) and 1 (y1): the remainder takes the divisor's sign,
+ * then the dividend's; INT32_MIN mod -1 is 0 (numpy.mod and numpy.fmod gave the values). */
+static struct tm *mod_i32(void)
+{
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "a", I32, 1, (int64_t[]){7});
+    tm_input(m, "b", I32, 1, (int64_t[]){7});
+    tm_node(m, "Mod", "m0", "a,b", "y0");
+    tm_attr_int(m, tm_node(m, "Mod", "m1", "a,b", "y1"), "fmod", 1);
+    tm_output(m, "y0");
+    tm_output(m, "y1");
+    return m;
+}
+
+static void test_mod_signs(void **state)
+{
+    (void)state;
+    int32_t a[] = {-7, 7, -7, 7, INT32_MIN, 5, 0}, b[] = {3, -3, -3, 3, -1, 5, -4};
+    struct ond_value in[] = {VAL("a", I32, 1, D(7), a), VAL("b", I32, 1, D(7), b)};
+    struct ond_value want[] = {VAL("y0", I32, 1, D(7), ((int32_t[]){2, -2, -1, 1, 0, 0, 0})),
+                               VAL("y1", I32, 1, D(7), ((int32_t[]){-1, 1, -1, 1, 0, 0, 0}))};
+    check(mod_i32, in, 2, want, 2);
+}
+
+/* ScatterND-18 on data float[4, 2] at rows -1, 0, -1 of updates [3, 2]: max (y0) and min
+ * (y1) reduce the duplicate row twice; a 2-D index (y2, reduction none) writes one element
+ * at [-1, -2]; empty index tuples (y3, indices [1, 0]) replace all of data (numpy.maximum
+ * and numpy.minimum in a loop gave the values). */
+static struct tm *scatternd18(void)
+{
+    struct tm *m = tm_new(8, 18);
+    tm_input(m, "x", F, 2, (int64_t[]){4, 2});
+    tm_init(m, "i", I64, 2, (int64_t[]){3, 1}, (int64_t[]){-1, 0, -1});
+    tm_init(m, "u", F, 2, (int64_t[]){3, 2}, (float[]){9, 0, 0, 9, 6, 10});
+    tm_init(m, "j", I64, 2, (int64_t[]){1, 2}, (int64_t[]){-1, -2});
+    tm_init(m, "v", F, 1, (int64_t[]){1}, (float[]){-5});
+    tm_attr_string(m, tm_node(m, "ScatterND", "s0", "x,i,u", "y0"), "reduction", "max");
+    tm_attr_string(m, tm_node(m, "ScatterND", "s1", "x,i,u", "y1"), "reduction", "min");
+    tm_node(m, "ScatterND", "s2", "x,j,v", "y2");
+    tm_init(m, "e", I64, 2, (int64_t[]){1, 0}, NULL);
+    tm_init(m, "w", F, 3, (int64_t[]){1, 4, 2}, (float[]){8, 7, 6, 5, 4, 3, 2, 1});
+    tm_node(m, "ScatterND", "s3", "x,e,w", "y3");
+    tm_output(m, "y0");
+    tm_output(m, "y1");
+    tm_output(m, "y2");
+    tm_output(m, "y3");
+    return m;
+}
+
+static void test_scatternd_reductions(void **state)
+{
+    (void)state;
+    float x[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    struct ond_value in = VAL("x", F, 2, D(4, 2), x);
+    struct ond_value want[] = {
+        VAL("y0", F, 2, D(4, 2), ((float[]){1, 9, 3, 4, 5, 6, 9, 10})),
+        VAL("y1", F, 2, D(4, 2), ((float[]){0, 2, 3, 4, 5, 6, 6, 0})),
+        VAL("y2", F, 2, D(4, 2), ((float[]){1, 2, 3, 4, 5, 6, -5, 8})),
+        VAL("y3", F, 2, D(4, 2), ((float[]){8, 7, 6, 5, 4, 3, 2, 1}))};
+    check(scatternd18, &in, 1, want, 4);
+}
+
+/* Hostile shapes: 2^62 empty index tuples into empty data (updates [2^62, 0], no bytes)
+ * write nothing, at once, instead of looping over the tuples. */
+static struct tm *scatternd_empty(void)
+{
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 1, (int64_t[]){0});
+    tm_init(m, "i", I64, 2, (int64_t[]){INT64_C(1) << 62, 0}, NULL);
+    tm_init(m, "u", F, 2, (int64_t[]){INT64_C(1) << 62, 0}, NULL);
+    tm_node(m, "ScatterND", "s", "x,i,u", "y");
+    tm_output(m, "y");
+    return m;
+}
+
+static void test_scatternd_empty(void **state)
+{
+    (void)state;
+    struct ond_value in = VAL("x", F, 1, D(0), NULL), want = VAL("y", F, 1, D(0), NULL);
+    check(scatternd_empty, &in, 1, &want, 1);
+}
+
+/* Run-time data the ops refuse: a ScatterND index out of range, an integer Mod by zero. Each
+ * fails in the reference and in a session, naming the node. */
+static struct tm *bad_runtime(void)
+{
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "i", I64, 2, (int64_t[]){1, 1});
+    tm_input(m, "a", I64, 1, (int64_t[]){2});
+    tm_init(m, "x", F, 1, (int64_t[]){4}, NULL);
+    tm_init(m, "u", F, 1, (int64_t[]){1}, (float[]){1});
+    tm_node(m, "ScatterND", "s", "x,i,u", "y");
+    tm_node(m, "Mod", "m", "a,a", "z");
+    tm_output(m, "y");
+    tm_output(m, "z");
+    return m;
+}
+
+static void runtime_fails(int64_t index, int64_t a, const char *substr)
+{
+    struct ond_error err = {0};
+    int64_t av[] = {a, 3};
+    struct ond_value in[] = {VAL("i", I64, 2, D(1, 1), &index), VAL("a", I64, 1, D(2), av)};
+    struct ond_value ref[2];
+    struct ond_graph *g = tm_load_ok(bad_runtime());
+    assert_error(ond_reference_run(g, in, 2, ref, NULL, NULL, &err), OND_STATUS_INVALID_INPUT,
+                 &err, substr);
+    ond_graph_free(g);
+    struct ond_model *model = tm_load_model(bad_runtime(), 2);
+    struct ond_session *s = NULL;
+    struct ond_value *got = NULL;
+    size_t n_got = 0;
+    if (ond_session_create(model, NULL, &s, &err))
+        fail_msg("session: %s", err.message);
+    assert_error(ond_session_run_alloc(s, in, 2, &got, &n_got, &err),
+                 OND_STATUS_INVALID_INPUT, &err, substr);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
+static void test_runtime_refusals(void **state)
+{
+    (void)state;
+    runtime_fails(4, 1, "node 's' (ScatterND): index 4 at 0 of indices is out of range for a "
+                        "dim of 4");
+    runtime_fails(-5, 1, "index -5 at 0 of indices is out of range");
+    runtime_fails(-4, 0, "node 'm' (Mod): integer modulo by zero");
+}
+
 /* One node of op (opset 13 unless given) on x float[1, 8, 4, 4], for the refusals. */
 static struct tm *one(int64_t opset, const char *op, const char *inputs, const char *outputs,
                       Onnx__NodeProto **n)
@@ -325,6 +454,34 @@ static void test_refusals(void **state)
     m = one(13, "ConvTranspose", "x,w", "y", &n);
     tm_init(m, "w", F, 4, (int64_t[]){6, 2, 3, 3}, NULL);
     tm_load_fails(m, OND_STATUS_INVALID_MODEL, "X has 8 channels, W 6");
+
+    m = one(13, "Mod", "x,x", "y", &n);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "attribute fmod must be 1 for float inputs");
+    m = one(13, "Mod", "x,x", "y", &n);
+    tm_attr_int(m, n, "fmod", 2);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "attribute fmod is 2, must be 0 or 1");
+    m = one(16, "ScatterND", "x,i,x", "y", &n);
+    tm_init(m, "i", I64, 2, (int64_t[]){1, 4}, NULL);
+    tm_attr_string(m, n, "reduction", "max");
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "reduction 'max' needs opset 18, the model has 16");
+    m = one(16, "ScatterND", "x,i,u", "y", &n);
+    tm_init(m, "i", I64, 2, (int64_t[]){1, 1}, (int64_t[]){1});
+    tm_init(m, "u", F, 4, (int64_t[]){1, 8, 4, 5}, NULL);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "updates' dim 3 is 5, indices.shape[:-1] + "
+                                               "data.shape[1:] has 4");
+    m = one(16, "ScatterND", "x,i,u", "y", &n);
+    tm_init(m, "i", I64, 2, (int64_t[]){1, 1}, NULL);
+    tm_init(m, "u", F, 2, (int64_t[]){8, 4}, NULL);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "updates have rank 2, not the 4 of "
+                                               "indices.shape[:-1] + data.shape[1:]");
+    m = one(16, "ScatterND", "x,i,x", "y", &n);
+    tm_init(m, "i", I64, 2, (int64_t[]){1, 5}, NULL);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL, "indices' last dim 5 is over data's rank 4");
+    m = one(16, "ScatterND", "x,i,u", "y", &n);
+    tm_init(m, "i", I64, 2, (int64_t[]){1, 2}, (int64_t[]){0, -9});
+    tm_init(m, "u", F, 3, (int64_t[]){1, 4, 4}, NULL);
+    tm_load_fails(m, OND_STATUS_INVALID_MODEL,
+                  "index -9 at 1 of indices is out of range for a dim of 8");
 
     m = one(13, "Einsum", "x", "y", &n);
     tm_attr_string(m, n, "equation", "nchw->nq");
@@ -498,6 +655,10 @@ int main(void)
         cmocka_unit_test(test_expand_tile),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_convtranspose_1d),
+        cmocka_unit_test(test_mod_signs),
+        cmocka_unit_test(test_scatternd_reductions),
+        cmocka_unit_test(test_scatternd_empty),
+        cmocka_unit_test(test_runtime_refusals),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_blocked_input),
         cmocka_unit_test(test_einsum_matmul),
