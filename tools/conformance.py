@@ -18,7 +18,9 @@ BUILD/node; --no-restamp skips it): reports in OUT/restamp/<model>.json.
 Model outputs are compared with rtol 1e-3 and a fixed atol (ATOL): the exporter gives the
 models weights of sane magnitude (BN statistics from data, logits of standard deviation 1), so
 a tolerance that grows with the outputs is not needed; float32 accumulation in another order
-moves logits of that scale by 3.6e-5 at most (ResNet-152; measurements beside ATOL).
+moves logits of that scale by 3.6e-5 at most (ResNet-152; measurements beside ATOL). Two
+models where float32 itself errs more get a larger fixed atol (ATOL_MODELS, measured against
+float64).
 
 --subset is what `make check` runs: ResNet-18 and ResNet-50, BN kept and folded, opset 13, and
 MobileNetV3-small, ShuffleNetV2, MnasNet and LRASPP (opset 17, BN kept).
@@ -59,6 +61,12 @@ BATCHES = "1,2"
 # between -O2 and -O0 was 3.6e-6 (ResNet-18), 9.5e-6 (ResNet-50), 3.6e-5 (ResNet-152), on
 # logits of standard deviation 1 (largest |logit| about 3).
 ATOL = 1e-4
+# Two seeded models where float32 itself is that far off: torch's own float32 output misses its
+# float64 output (model.double()) by 1.45e-4 (inception_v3) and 9.4e-5 (deeplabv3_resnet50, its
+# 224x224 map), ONNX Runtime by 1.35e-4 and 5.7e-5, ondine by 1.8e-4 and 1.2e-4 (batch 2,
+# opset 17, BN kept); ondine against torch then reached 2.7e-4 and ondine -O2 against -O0
+# 3.2e-4 on inception_v3's logits (measured 2026-12-05).
+ATOL_MODELS = {"inception_v3": 5e-4, "deeplabv3_resnet50": 3e-4}
 EXPORTER_VERSION = "2"  # tools/models/export_torchvision.py's VERSION
 RESTAMP_MODELS = ["resnet50", "convnext_tiny", "mnasnet1_0", "deeplabv3_resnet50"]
 RESTAMP = os.path.join(HERE, "models", "restamp.py")
@@ -204,15 +212,16 @@ def run_models(args):
         exported = time.monotonic() - t0
         top = largest_reference(folder)
         t1 = time.monotonic()
+        atol = ATOL if combo == "caffe2" else ATOL_MODELS.get(combo[0], ATOL)
         r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
-                        ["--atol", "%g" % ATOL])
+                        ["--atol", "%g" % atol])
         if not r:
             r = {"cases": [{"name": label, "path": folder, "status": "error",
                             "reason": "ondine test crashed", "ops": [], "skip_ops": [],
                             "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
                             "levels": []}]}
         for c in r["cases"]:
-            c["atol"] = ATOL
+            c["atol"] = atol
             c["max_ref"] = float("%.3g" % top)
             c["export_seconds"] = round(exported, 1)
             if combo == "caffe2":
