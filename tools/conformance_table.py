@@ -257,7 +257,9 @@ def main():
                 "tools/models/make_caffe2_resnet50.py; reference outputs are torch's. The "
                 "exporter gives the models weights of sane magnitude (each BN's statistics "
                 "from its own input on a random batch, the classifier scaled to logits of "
-                "standard deviation 1). rtol 1e-3 and a fixed atol (tools/conformance.py: 1e-4, larger for two models whose float32 error measured against float64 needs it; the atol column says which). "
+                "standard deviation 1). rtol 1e-3 and a fixed atol (tools/conformance.py: "
+                "1e-4, larger for two models whose float32 error, measured against float64, "
+                "needs it; the atol column says which). "
                 "Errors are the largest over outputs and batches.", ""]
         if models:
             models_section("The sweep", models, out, True)
