@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -200,40 +201,45 @@ def run_models(args):
     if not args.subset and not args.no_caffe2:
         combos = combos + ["caffe2"]
     cases, not_exported, restamp_failed = [], [], False
-    for combo in combos:
-        t0 = time.monotonic()
-        folder, why = export(combo, models_dir, args.fresh)
-        label = "caffe2_resnet50_op9" if combo == "caffe2" else "%s_bn%s_op%d" % (
-            combo[0], combo[2], combo[1])
-        if not folder:
-            print(f"NOT EXPORTED {label}: {why}", flush=True)
-            not_exported.append({"name": label, "reason": why})
-            continue
-        exported = time.monotonic() - t0
-        top = largest_reference(folder)
-        t1 = time.monotonic()
-        atol = ATOL if combo == "caffe2" else ATOL_MODELS.get(combo[0], ATOL)
-        r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
-                        ["--atol", "%g" % atol])
-        if not r:
-            r = {"cases": [{"name": label, "path": folder, "status": "error",
-                            "reason": "ondine test crashed", "ops": [], "skip_ops": [],
-                            "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
-                            "levels": []}]}
-        for c in r["cases"]:
-            c["atol"] = atol
-            c["max_ref"] = float("%.3g" % top)
-            c["export_seconds"] = round(exported, 1)
-            if combo == "caffe2":
-                c.update(model="caffe2_resnet50", bn="keep", opset=9)
-            else:
-                c.update(model=combo[0], bn=combo[2], opset=combo[1])
-            cases.append(c)
-        if (not args.subset and not args.no_restamp and combo != "caffe2"
-                and combo[0] in RESTAMP_MODELS and combo[1:] == (17, "keep")):
-            restamp_failed |= restamp(args, folder, combo[0])
-        if args.clean and combo not in SUBSET:
-            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        for combo in combos:
+            t0 = time.monotonic()
+            folder, why = export(combo, models_dir, args.fresh)
+            label = "caffe2_resnet50_op9" if combo == "caffe2" else "%s_bn%s_op%d" % (
+                combo[0], combo[2], combo[1])
+            if not folder:
+                print(f"NOT EXPORTED {label}: {why}", flush=True)
+                not_exported.append({"name": label, "reason": why})
+                continue
+            exported = time.monotonic() - t0
+            top = largest_reference(folder)
+            t1 = time.monotonic()
+            atol = ATOL if combo == "caffe2" else ATOL_MODELS.get(combo[0], ATOL)
+            r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
+                            ["--atol", "%g" % atol])
+            if not r:
+                r = {"cases": [{"name": label, "path": folder, "status": "error",
+                                "reason": "ondine test crashed", "ops": [], "skip_ops": [],
+                                "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
+                                "levels": []}]}
+            for c in r["cases"]:
+                c["atol"] = atol
+                c["max_ref"] = float("%.3g" % top)
+                c["export_seconds"] = round(exported, 1)
+                if combo == "caffe2":
+                    c.update(model="caffe2_resnet50", bn="keep", opset=9)
+                else:
+                    c.update(model=combo[0], bn=combo[2], opset=combo[1])
+                cases.append(c)
+            if (not args.subset and not args.no_restamp and combo != "caffe2"
+                    and combo[0] in RESTAMP_MODELS and combo[1:] == (17, "keep")):
+                restamp_failed |= restamp(args, folder, combo[0])
+            if args.clean and combo not in SUBSET:
+                shutil.rmtree(folder, ignore_errors=True)
+    except KeyboardInterrupt:
+        # An interrupted run reports what it tested; the page lists the rest as not run.
+        print("interrupted: the report holds the folders tested so far", flush=True)
+        args.interrupted = True
     name = "models-subset.json" if args.subset else "models.json"
     path = os.path.join(args.out, name)
     if (args.models or args.opsets or args.bn) and os.path.exists(path):
@@ -259,7 +265,15 @@ def run_models(args):
     return totals["failed"] + totals["errors"] > 0 or restamp_failed
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # SIGTERM, and SIGINT also where a shell started the sweep in the background with SIGINT
+    # ignored, end the model loop the way Ctrl-C does: the report keeps what was tested.
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ondine", required=True, help="the ondine binary")
     p.add_argument("--out", required=True, help="folder for exports and reports")
@@ -278,6 +292,7 @@ def main():
                    help="delete model folders once tested, but the subset's")
     p.add_argument("--table", help="write the markdown of tools/conformance_table.py here")
     args = p.parse_args()
+    args.interrupted = False
     os.makedirs(args.out, exist_ok=True)
     started, t0 = time.time(), time.monotonic()
     failed = False
@@ -290,7 +305,8 @@ def main():
     runs = json.load(open(runs_path)) if os.path.exists(runs_path) else []
     runs.append({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
                  "minutes": round((time.monotonic() - t0) / 60, 1),
-                 "command": " ".join(["tools/conformance.py"] + sys.argv[1:])})
+                 "command": " ".join(["tools/conformance.py"] + sys.argv[1:]),
+                 "interrupted": args.interrupted})
     with open(runs_path, "w") as f:
         json.dump(runs, f, indent=1)
     if args.table:

@@ -132,7 +132,8 @@ def runs_section(runs, out):
     out.append("| started | minutes | command |")
     out.append("|---|---|---|")
     for r in runs:
-        out.append(f"| {r['date']} | {r['minutes']} | `{r['command']}` |")
+        stop = ", interrupted" if r.get("interrupted") else ""
+        out.append(f"| {r['date']} | {r['minutes']}{stop} | `{r['command']}` |")
     out.append("")
 
 
