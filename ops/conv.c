@@ -248,6 +248,17 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
                       ? ond_prep_pd_within(p, &desc, wino_scratch, &pd, err)
                       : ond_prep_pd(p, &desc, &pd, err)))
             return st;
+        /* A preferred layout that only oneDNN's reference kernel takes loses to the layout
+         * oneDNN picks: a blocked input into a dilated convolution whose taps reach past the
+         * image (DeepLabV3's ASPP, dilations 12-36 on a 28x28 map) ran on ref:any, about
+         * 1000 times slower than brgconv on NHWC behind a reorder. */
+        const char *impl = NULL;
+        if (pd && t + 1 < sizeof tries / sizeof tries[0] &&
+            dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) ==
+                dnnl_success && impl && strncmp(impl, "ref", 3) == 0) {
+            dnnl_primitive_desc_destroy(pd);
+            pd = NULL;
+        }
         if (!pd && t + 1 < sizeof tries / sizeof tries[0])
             p->declined = false;
     }
