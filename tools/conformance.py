@@ -178,7 +178,8 @@ def restamp(args, folder, model):
     os.makedirs(out, exist_ok=True)
     cmd = [sys.executable, RESTAMP, os.path.join(folder, "model.onnx"), "--check",
            "--build", build, "--out", os.path.join(out, "files"),
-           "--json", os.path.join(out, model + ".json")]
+           "--json", os.path.join(out, model + ".json"),
+           "--atol", "%g" % ATOL_MODELS.get(model, ATOL)]
     cmd += [a for o in (18, 21, 25) for a in ("--opset", str(o))]
     cmd += [a for ir in (8, 9, 10, 11) for a in ("--ir", str(ir))]
     env = dict(os.environ, ONDINE_LIBRARY=os.path.join(build, "lib", "libondine.so.0"),
