@@ -864,6 +864,56 @@ static void test_post_ops_need_primitive(void **state)
     ond_model_free(model);
 }
 
+/* A dilated convolution whose taps reach past the image (DeepLabV3's ASPP: dilations 12 to 36
+ * on a 28x28 map, 12 to 36 on 8x8 at 64x64 inputs) reading a blocked input (nChw16c, from
+ * Winograd then a strided conv here, as from ResNet-50's last stage there): oneDNN 2.6 offers
+ * only its reference kernel (ref:any) for that input, 3400 times slower on this model (13.6
+ * ms against 0.004), so the conv takes the layout oneDNN picks behind a reorder. Against the
+ * reference interpreter; the profile names the kernel. */
+static void test_conv_dilated_past_image(void **state)
+{
+    (void)state;
+    static const struct shape xs = {4, {1, 64, 16, 16}};
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, xs.dims);
+    tm_conv3x3(m, "x", "a", 64, 64, 0.05f, 0.1f);
+    tm_init_rand(m, "w2", 4, (int64_t[]){64, 64, 3, 3}, -0.05f, 0.05f);
+    Onnx__NodeProto *n = tm_node(m, "Conv", "down", "a,w2", "c");
+    tm_attr_ints(m, n, "strides", 2, (int64_t[]){2, 2});
+    tm_attr_ints(m, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    tm_init_rand(m, "w3", 4, (int64_t[]){32, 64, 3, 3}, -0.05f, 0.05f);
+    n = tm_node(m, "Conv", "aspp", "c,w3", "y");
+    tm_attr_ints(m, n, "dilations", 2, (int64_t[]){12, 12});
+    tm_attr_ints(m, n, "pads", 4, (int64_t[]){12, 12, 12, 12});
+    tm_output(m, "y");
+    struct ond_model *model = tm_load_model(m, 0);
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    if (ond_session_create(model, NULL, &s, &err))
+        fail_msg("session: %s", err.message);
+    check_run(model->graph, s, 1, &xs, 1e-4f);
+    float *x = calloc(64 * 16 * 16, sizeof *x), *y = calloc(32 * 8 * 8, sizeof *y);
+    assert_true(x && y);
+    struct ond_value in = ond_test_value("x", F, 4, xs.dims, x);
+    struct ond_value out = {.data = y, .size = sizeof *y * 32 * 8 * 8};
+    struct ond_profile prof = {0};
+    if (ond_session_profile(s, &in, 1, &out, 1, &prof, &err))
+        fail_msg("profile: %s", err.message);
+    int found = 0;
+    for (int i = 0; i < prof.n_steps; i++)
+        if (strcmp(prof.steps[i].node, "aspp") == 0) {
+            found++;
+            print_message("aspp: %s, src %s\n", prof.steps[i].impl, prof.steps[i].src);
+            assert_true(strncmp(prof.steps[i].impl, "ref", 3) != 0);
+        }
+    assert_int_equal(found, 1);
+    ond_profile_free(&prof);
+    free(x);
+    free(y);
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -884,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_symbolic_batch),
         cmocka_unit_test(test_int64_eval),
         cmocka_unit_test(test_post_ops_need_primitive),
+        cmocka_unit_test(test_conv_dilated_past_image),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

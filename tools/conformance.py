@@ -3,16 +3,24 @@
 
 Runs `ondine test --json` on the ONNX backend suites of libonnx-testdata (node, with its skip
 lists, pytorch-converted, pytorch-operator, simple) and on CNN models exported as backend-test
-folders: the torchvision models of tools/models/export_torchvision.py (11 models, BN kept and
-folded, opsets 9/11/13/17, batches 1 and 4) and tools/models/make_caffe2_resnet50.py. Every
-case also runs at -O0 (--compare-levels). Reports land in OUT/<suite>.json, the models merged
-into OUT/models.json (OUT/models-subset.json for --subset), in the format of `ondine test
---json`; tools/conformance_table.py turns them into docs/conformance.md.
+folders: the torchvision models of tools/models/export_torchvision.py (its MODELS: the
+classification models of torchvision 0.14 and three segmentation heads, BN kept and folded,
+opsets 11 to 17, a symbolic batch, data sets of batches 1 and 2) and
+tools/models/make_caffe2_resnet50.py. Every case also runs at -O0 (--compare-levels). Reports
+land in OUT/<suite>.json, the models merged into OUT/models.json (OUT/models-subset.json for
+--subset), in the format of `ondine test --json`, with the date and command of each run;
+tools/conformance_table.py turns them into docs/conformance.md.
+
+The opset 17 BN-kept folders of RESTAMP are also restamped at opsets 18, 21 and 25 and IR 8
+to 11 and compared with ONNX Runtime (tools/models/restamp.py, when onnxruntime-node is in
+BUILD/node; --no-restamp skips it): reports in OUT/restamp/<model>.json.
 
 Model outputs are compared with rtol 1e-3 and a fixed atol (ATOL): the exporter gives the
 models weights of sane magnitude (BN statistics from data, logits of standard deviation 1), so
 a tolerance that grows with the outputs is not needed; float32 accumulation in another order
-moves logits of that scale by 3.6e-5 at most (ResNet-152; measurements beside ATOL).
+moves logits of that scale by 3.6e-5 at most (ResNet-152; measurements beside ATOL). Two
+models where float32 itself errs more get a larger fixed atol (ATOL_MODELS, measured against
+float64).
 
 --subset is what `make check` runs: ResNet-18 and ResNet-50, BN kept and folded, opset 13, and
 MobileNetV3-small, ShuffleNetV2, MnasNet and LRASPP (opset 17, BN kept).
@@ -23,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -48,12 +57,20 @@ SUBSET = [("resnet18", 13, "keep"), ("resnet18", 13, "fold"),
           # channel split and shuffle (Slice, Transpose), ReduceMean, a Resize head
           ("mobilenet_v3_small", 17, "keep"), ("shufflenet_v2_x1_0", 17, "keep"),
           ("mnasnet1_0", 17, "keep"), ("lraspp_mobilenet_v3_large", 17, "keep")]
-BATCHES = "1,4"
+BATCHES = "1,2"
 # Measured at opset 13, BN kept, batches 1 and 4: the largest |got - ref| against torch and
 # between -O2 and -O0 was 3.6e-6 (ResNet-18), 9.5e-6 (ResNet-50), 3.6e-5 (ResNet-152), on
 # logits of standard deviation 1 (largest |logit| about 3).
 ATOL = 1e-4
+# Two seeded models where float32 itself is that far off: torch's own float32 output misses its
+# float64 output (model.double()) by 1.45e-4 (inception_v3) and 9.4e-5 (deeplabv3_resnet50, its
+# 224x224 map), ONNX Runtime by 1.35e-4 and 5.7e-5, ondine by 1.8e-4 and 1.2e-4 (batch 2,
+# opset 17, BN kept); ondine against torch then reached 2.7e-4 and ondine -O2 against -O0
+# 3.2e-4 on inception_v3's logits (measured 2026-12-05).
+ATOL_MODELS = {"inception_v3": 5e-4, "deeplabv3_resnet50": 3e-4}
 EXPORTER_VERSION = "2"  # tools/models/export_torchvision.py's VERSION
+RESTAMP_MODELS = ["resnet50", "convnext_tiny", "mnasnet1_0", "deeplabv3_resnet50"]
+RESTAMP = os.path.join(HERE, "models", "restamp.py")
 
 
 def sweep(args):
@@ -75,8 +92,15 @@ def complete(folder, n_sets, torchvision=True):
     if torchvision and not (os.path.exists(version) and open(version).read().strip() ==
                             EXPORTER_VERSION):
         return False
-    return all(os.path.exists(os.path.join(folder, p)) for p in
-               ["model.onnx"] + [f"test_data_set_{k}/output_0.pb" for k in range(n_sets)])
+    if not all(os.path.exists(os.path.join(folder, p)) for p in
+               ["model.onnx"] + [f"test_data_set_{k}/output_0.pb" for k in range(n_sets)]):
+        return False
+    # data sets of other batches (earlier sweeps took 1 and 4) are exported again
+    for k, b in enumerate(BATCHES.split(",")):
+        t = onnx.load_tensor(os.path.join(folder, f"test_data_set_{k}", "input_0.pb"))
+        if not t.dims or t.dims[0] != int(b):
+            return False
+    return True
 
 
 def export(combo, models_dir, fresh):
@@ -146,6 +170,30 @@ def run_suites(args):
     return failed
 
 
+def restamp(args, folder, model):
+    """tools/models/restamp.py on an opset 17 folder, with the library beside args.ondine;
+    its records land in OUT/restamp/<model>.json. Returns whether it failed."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(args.ondine)))
+    out = os.path.join(args.out, "restamp")
+    os.makedirs(out, exist_ok=True)
+    cmd = [sys.executable, RESTAMP, os.path.join(folder, "model.onnx"), "--check",
+           "--build", build, "--out", os.path.join(out, "files"),
+           "--json", os.path.join(out, model + ".json"),
+           "--atol", "%g" % ATOL_MODELS.get(model, ATOL)]
+    cmd += [a for o in (18, 21, 25) for a in ("--opset", str(o))]
+    cmd += [a for ir in (8, 9, 10, 11) for a in ("--ir", str(ir))]
+    env = dict(os.environ, ONDINE_LIBRARY=os.path.join(build, "lib", "libondine.so.0"),
+               OMP_NUM_THREADS="1")
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    sys.stdout.write(p.stdout)
+    if p.returncode == 77:
+        return False
+    if p.returncode:
+        print(f"ERROR restamp {model}: exit {p.returncode} "
+              f"{(p.stderr.strip().splitlines() or [''])[-1]}", flush=True)
+    return p.returncode != 0
+
+
 def run_models(args):
     models_dir = os.path.join(args.out, "models")
     reports = os.path.join(args.out, "reports")
@@ -153,37 +201,46 @@ def run_models(args):
     combos = SUBSET if args.subset else sweep(args)
     if not args.subset and not args.no_caffe2:
         combos = combos + ["caffe2"]
-    cases, not_exported = [], []
-    for combo in combos:
-        t0 = time.monotonic()
-        folder, why = export(combo, models_dir, args.fresh)
-        label = "caffe2_resnet50_op9" if combo == "caffe2" else "%s_bn%s_op%d" % (
-            combo[0], combo[2], combo[1])
-        if not folder:
-            print(f"NOT EXPORTED {label}: {why}", flush=True)
-            not_exported.append({"name": label, "reason": why})
-            continue
-        exported = time.monotonic() - t0
-        top = largest_reference(folder)
-        t1 = time.monotonic()
-        r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
-                        ["--atol", "%g" % ATOL])
-        if not r:
-            r = {"cases": [{"name": label, "path": folder, "status": "error",
-                            "reason": "ondine test crashed", "ops": [], "skip_ops": [],
-                            "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
-                            "levels": []}]}
-        for c in r["cases"]:
-            c["atol"] = ATOL
-            c["max_ref"] = float("%.3g" % top)
-            c["export_seconds"] = round(exported, 1)
-            if combo == "caffe2":
-                c.update(model="caffe2_resnet50", bn="keep", opset=9)
-            else:
-                c.update(model=combo[0], bn=combo[2], opset=combo[1])
-            cases.append(c)
-        if args.clean and combo not in SUBSET:
-            shutil.rmtree(folder, ignore_errors=True)
+    cases, not_exported, restamp_failed = [], [], False
+    try:
+        for combo in combos:
+            t0 = time.monotonic()
+            folder, why = export(combo, models_dir, args.fresh)
+            label = "caffe2_resnet50_op9" if combo == "caffe2" else "%s_bn%s_op%d" % (
+                combo[0], combo[2], combo[1])
+            if not folder:
+                print(f"NOT EXPORTED {label}: {why}", flush=True)
+                not_exported.append({"name": label, "reason": why})
+                continue
+            exported = time.monotonic() - t0
+            top = largest_reference(folder)
+            t1 = time.monotonic()
+            atol = ATOL if combo == "caffe2" else ATOL_MODELS.get(combo[0], ATOL)
+            r = ondine_test(args, [folder], os.path.join(reports, label + ".json"),
+                            ["--atol", "%g" % atol])
+            if not r:
+                r = {"cases": [{"name": label, "path": folder, "status": "error",
+                                "reason": "ondine test crashed", "ops": [], "skip_ops": [],
+                                "sets": 0, "seconds": time.monotonic() - t1, "outputs": [],
+                                "levels": []}]}
+            for c in r["cases"]:
+                c["atol"] = atol
+                c["max_ref"] = float("%.3g" % top)
+                c["export_seconds"] = round(exported, 1)
+                if combo == "caffe2":
+                    c.update(model="caffe2_resnet50", bn="keep", opset=9)
+                else:
+                    c.update(model=combo[0], bn=combo[2], opset=combo[1])
+                cases.append(c)
+            if (not args.subset and not args.no_restamp and combo != "caffe2"
+                    and combo[0] in RESTAMP_MODELS and combo[1:] == (17, "keep")):
+                restamp_failed |= restamp(args, folder, combo[0])
+            if args.clean and combo not in SUBSET:
+                shutil.rmtree(folder, ignore_errors=True)
+    except KeyboardInterrupt:
+        # An interrupted run reports what it tested; the page lists the rest as not run.
+        print("interrupted: the report holds the folders tested so far", flush=True)
+        args.interrupted = True
     name = "models-subset.json" if args.subset else "models.json"
     path = os.path.join(args.out, name)
     if (args.models or args.opsets or args.bn) and os.path.exists(path):
@@ -206,10 +263,18 @@ def run_models(args):
         json.dump(merged, f, indent=1)
     print("models: %d passed, %d failed, %d errors, %d not exported" % (
         totals["passed"], totals["failed"], totals["errors"], len(not_exported)))
-    return totals["failed"] + totals["errors"] > 0
+    return totals["failed"] + totals["errors"] > 0 or restamp_failed
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main():
+    # SIGTERM, and SIGINT also where a shell started the sweep in the background with SIGINT
+    # ignored, end the model loop the way Ctrl-C does: the report keeps what was tested.
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ondine", required=True, help="the ondine binary")
     p.add_argument("--out", required=True, help="folder for exports and reports")
@@ -217,6 +282,8 @@ def main():
     p.add_argument("--no-suites", action="store_true", help="skip the libonnx-testdata suites")
     p.add_argument("--no-models", action="store_true", help="skip the model sweep")
     p.add_argument("--no-caffe2", action="store_true")
+    p.add_argument("--no-restamp", action="store_true",
+                   help="skip restamping the opset 17 folders of RESTAMP_MODELS")
     p.add_argument("--models", help="comma list narrowing the sweep's models")
     p.add_argument("--opsets", help="comma list narrowing the sweep's opsets")
     p.add_argument("--bn", help="keep, fold or keep,fold")
@@ -226,12 +293,23 @@ def main():
                    help="delete model folders once tested, but the subset's")
     p.add_argument("--table", help="write the markdown of tools/conformance_table.py here")
     args = p.parse_args()
+    args.interrupted = False
     os.makedirs(args.out, exist_ok=True)
+    started, t0 = time.time(), time.monotonic()
     failed = False
     if not args.subset and not args.no_suites:
         failed |= run_suites(args)
     if not args.no_models:
         failed |= run_models(args)
+    # OUT/runs.json: the date and command of every run into OUT, for the page
+    runs_path = os.path.join(args.out, "runs.json")
+    runs = json.load(open(runs_path)) if os.path.exists(runs_path) else []
+    runs.append({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+                 "minutes": round((time.monotonic() - t0) / 60, 1),
+                 "command": " ".join(["tools/conformance.py"] + sys.argv[1:]),
+                 "interrupted": args.interrupted})
+    with open(runs_path, "w") as f:
+        json.dump(runs, f, indent=1)
     if args.table:
         subprocess.run([sys.executable, os.path.join(HERE, "conformance_table.py"), args.out,
                         "-o", args.table], check=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """conformance_table.py: docs/conformance.md from the JSON reports of `ondine test --json`
 that tools/conformance.py (or ctest) leaves in a folder: <suite>.json for the libonnx-testdata
-suites, models.json and models-subset.json for the exported CNNs. Every number on the page
+suites, models.json and models-subset.json for the exported CNNs, restamp/<model>.json for the
+restamped models and runs.json for the date and command of each run. Every number on the page
 comes from those reports. Usage: conformance_table.py REPORT_DIR [-o FILE]"""
 import argparse
 import collections
@@ -97,10 +98,79 @@ def suite_section(name, r, out):
         out.append("")
 
 
-def sweep_size():
+def sweep_list():
+    """(model, opset, bn) of the exporter's full sweep."""
     out = subprocess.run([sys.executable, os.path.join(HERE, "models", "export_torchvision.py"),
-                          "--list"], capture_output=True, text=True).stdout
-    return len(out.splitlines())
+                          "--list"], capture_output=True, text=True, check=True).stdout
+    return [(m, int(o), b) for m, o, b in (line.split() for line in out.splitlines())]
+
+
+def not_run(r, out):
+    """The sweep's folders that no run tested, by opset and BN mode."""
+    done = {c["name"] for c in r["cases"]} | {n["name"] for n in r.get("not_exported", [])}
+    missing = collections.defaultdict(list)
+    combos = sweep_list()
+    for m, o, b in combos:
+        if f"{m}_bn{b}_op{o}" not in done:
+            missing[(o, b)].append(m)
+    if not missing:
+        return
+    n_models = len({m for m, _, _ in combos})
+    out.append(f"Not run ({sum(map(len, missing.values()))} of the sweep's {len(combos)} "
+               "folders):\n")
+    for (o, b), ms in sorted(missing.items()):
+        which = f"all {n_models} models" if len(ms) == n_models else ", ".join(ms)
+        out.append(f"- opset {o}, BN {b}: {which}")
+    out.append("")
+
+
+def runs_section(runs, out):
+    out.append("## Runs\n")
+    out.append("What produced the reports on this page, in order (a later run replaces the "
+               "cases it repeats); commands from the repository root, `/usr/bin/python3` "
+               "before each:\n")
+    out.append("| started | minutes | command |")
+    out.append("|---|---|---|")
+    for r in runs:
+        stop = ", interrupted" if r.get("interrupted") else ""
+        out.append(f"| {r['date']} | {r['minutes']}{stop} | `{r['command']}` |")
+    out.append("")
+
+
+def restamp_section(folder, out):
+    """The restamped models against ONNX Runtime (tools/models/restamp.py --json)."""
+    d = os.path.join(folder, "restamp")
+    reports = sorted(f for f in os.listdir(d) if f.endswith(".json")) if os.path.isdir(d) else []
+    if not reports:
+        return
+    out += ["## Newer opsets: restamped models against ONNX Runtime", "",
+            "The opset 17 BN-kept exports above, restamped by tools/models/restamp.py as newer "
+            "exporters write them (opset 18's signature changes applied) at opsets 18, 21 and "
+            "25 and IR 8 to 11, run by ondine (-O0 and -O2 at each opset's first IR, -O2 at "
+            "the others) and by ONNX Runtime (npm onnxruntime-node, graph optimizations off) "
+            "on one seeded input of batch 2. Passing means |ondine - ORT| <= atol + rtol "
+            "|ORT| elementwise; 'of tolerance' is the largest |diff| / (atol + rtol |ORT|).", "",
+            "| model | opset | IRs | atol | status | max abs diff | of tolerance at -O0 | "
+            "at -O2 | largest \\|ref\\| | s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for f in reports:
+        r = json.load(open(os.path.join(d, f)))
+        for opset in sorted({x["opset"] for x in r["records"]}):
+            recs = [x for x in r["records"] if x["opset"] == opset]
+            bad = [x for x in recs if x["status"] != "pass"]
+            status = "PASS" if not bad else "; ".join(
+                f"{x['status'].upper()} IR {x['ir']}: {x['reason']}" for x in bad).replace(
+                    "|", "\\|")
+
+            def top(key, level=None):
+                v = [x[key] for x in recs if key in x and level in (None, x["level"])]
+                return num(max(v)) if v else "-"
+            irs = sorted({x["ir"] for x in recs})
+            out.append(f"| {r['model']} | {opset} | {','.join(map(str, irs))} | "
+                       f"{num(r['atol'])} | {status} | "
+                       f"{top('max_abs')} | {top('ratio', 0)} | {top('ratio', 2)} | "
+                       f"{top('max_ref')} | {sum({x['ir']: x['seconds'] for x in recs}.values()):.0f} |")
+    out.append(f"\nrtol {r['rtol']:g}; atol as tools/conformance.py gives it (1e-4 but for "
+               "the models of its ATOL_MODELS).\n")
 
 
 def models_section(title, r, out, full):
@@ -109,7 +179,8 @@ def models_section(title, r, out, full):
     line = (f"{t['total']} folders tested: {t['passed']} passed, {t['failed']} failed, "
             f"{t['errors']} errors")
     if full:
-        line += f" (the sweep has {sweep_size()} torchvision folders plus caffe2_resnet50_op9)"
+        line += (f" (the sweep has {len(sweep_list())} torchvision folders plus "
+                 "caffe2_resnet50_op9)")
     out.append(line + f"; batches {r['options']['batches']}, each a data set; "
                f"{r['options']['threads']} thread(s) per session; wall times, not "
                "benchmarks.\n")
@@ -135,6 +206,8 @@ def models_section(title, r, out, full):
         for n in r["not_exported"]:
             out.append(f"- `{n['name']}`: {n['reason']}")
         out.append("")
+    if full:
+        not_run(r, out)
 
 
 def main():
@@ -156,7 +229,8 @@ def main():
            "    /usr/bin/python3 tools/conformance_table.py build/conformance "
            "-o docs/conformance.md   # the page only", "",
            "`make check` runs the four suites and the model subset (ResNet-18 and ResNet-50, "
-           "BN kept and folded, opset 13) and leaves their reports in build/conformance.", ""]
+           "BN kept and folded, opset 13; MobileNetV3-small, ShuffleNetV2, MnasNet and LRASPP, "
+           "opset 17, BN kept) and leaves their reports in build/conformance.", ""]
     suites = [(s, load(args.reports, s + ".json")) for s in SUITES]
     suites = [(s, r) for s, r in suites if r]
     models = load(args.reports, "models.json")
@@ -187,12 +261,18 @@ def main():
                 "tools/models/make_caffe2_resnet50.py; reference outputs are torch's. The "
                 "exporter gives the models weights of sane magnitude (each BN's statistics "
                 "from its own input on a random batch, the classifier scaled to logits of "
-                "standard deviation 1). rtol 1e-3 and a fixed atol (tools/conformance.py). "
+                "standard deviation 1). rtol 1e-3 and a fixed atol (tools/conformance.py: "
+                "1e-4, larger for two models whose float32 error, measured against float64, "
+                "needs it; the atol column says which). "
                 "Errors are the largest over outputs and batches.", ""]
         if models:
             models_section("The sweep", models, out, True)
         if subset:
             models_section("The make check subset", subset, out, False)
+    restamp_section(args.reports, out)
+    runs = load(args.reports, "runs.json")
+    if runs:
+        runs_section(runs, out)
     text = "\n".join(out).rstrip() + "\n"
     if args.output:
         with open(args.output, "w") as f:
