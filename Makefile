@@ -14,7 +14,7 @@ FUZZ_TARGETS := fuzz_load fuzz_session fuzz_run
 CAN_LIBFUZZER = echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) \
 	{ return d && n; }' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null
 
-.PHONY: all deps configure build check demo install conformance bench clean sanitize fuzz \
+.PHONY: all deps ort configure build check demo install conformance bench clean sanitize fuzz \
 	fuzz-build fuzz-check fuzz-graphs tsan precision-report loadtest
 
 all: build
@@ -31,8 +31,13 @@ configure: $(BUILD)/CMakeCache.txt
 build: deps configure
 	cmake --build $(BUILD) -j$(JOBS)
 
+# ONNX Runtime (npm onnxruntime-node, the version tools/deps/ort.sh names) into $(BUILD)/node:
+# the oracle of the tests that compare with it (they report SKIPPED without it).
+ort:
+	-@tools/deps/ort.sh $(BUILD)
+
 # The test suite, then the same under ASan + UBSan, then a few seconds of each fuzz target.
-check: build
+check: build ort
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory fuzz-check

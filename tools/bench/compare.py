@@ -35,15 +35,8 @@ def sh(cmd, **kw):
 
 
 def ensure_ort(build):
-    prefix = os.path.join(build, "node")
-    if not os.path.isdir(os.path.join(prefix, "node_modules", "onnxruntime-node")):
-        os.makedirs(prefix, exist_ok=True)
-        # The package's install script downloads from the internet: the CPU binary is already
-        # in the npm tarball, so skip scripts.
-        subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund",
-                        "--prefix", prefix, "onnxruntime-node"], check=True,
-                       stdout=subprocess.DEVNULL)
-    return os.path.join(prefix, "node_modules")
+    subprocess.run([os.path.join(SRC, "tools/deps/ort.sh"), build], check=True)
+    return os.path.join(build, "node", "node_modules")
 
 
 def export(build, model):
