@@ -48,11 +48,12 @@ ATOL, RTOL = 1e-4, 1e-4
 # element gets npref's flip bound on top (npref.py: the ties within FLIP_WINDOW (1 + |x|) of
 # x / scale, or within an earlier flip's bound, carried through |W| and the other ops): zero
 # where no flip can reach, so everything else is held to the plain fp32 tolerance. The
-# window is 1.7x the largest fp32 error measured above (5.9e-6, at outputs: a QuantizeLinear
-# input is no deeper). Seeds 1-150: 31% of the QDQ graphs' output elements are within a
-# flip's reach; a runtime dropping the pairs' rounding (finding A) still fails in 41 of their
-# 44 graphs (the others: its moves are within the flips' bound).
-FLIP_WINDOW = 1e-5
+# window is 2x the largest fp32 error measured as above over the 5,296 graphs of seeds
+# 470772996-470778291 (1.4e-5 of 1 + |ref|, at outputs: a QuantizeLinear input is no deeper;
+# p99.9 7.6e-6). Seeds 1-150: 38% of the QDQ graphs' output elements are within a flip's
+# reach; a runtime dropping the pairs' rounding (finding A) still fails in 39 of their 44
+# graphs (in the others its moves are within the flips' bound).
+FLIP_WINDOW = 3e-5
 # bf16 and int8 sessions: max |got - ref| / max(1, scale) per output, scale the largest
 # |value| of the output and of the activations it is computed from (npref.py): the error
 # made before a Clip to [-1, 1] or a Sigmoid is that of the values there (up to ~10), not of
