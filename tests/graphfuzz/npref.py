@@ -10,10 +10,13 @@ With a `track` dict, run() also gives, per output, what fuzz.py's measures need 
          within that error (in steps) of a rounding tie may move a step, and the bound of each
          element is carried through the ops after it (|W| through a Conv or Gemm, the mean
          through pooling, a sum through Add): zero where no tie is within reach.
-  scale  the largest |value| of the output, and of the values before a Clip or Sigmoid on
-         its way (through views, Concat and MaxPool, up to the op that computed them): such
-         an op bounds the values, not the error made before it. Other ops start afresh from
-         their output (a Conv after a Clip: its own values)."""
+  scale  the largest |value| of the output, or more where values before a Clip or Sigmoid
+         reach it: such an op bounds the values, not the error made before them. The scale
+         passes through views, Concat, MaxPool, Relu and the like unchanged and through an
+         elementwise op with a constant with its gain (Mul: max |k|), the bound of where an
+         error of that size goes; an op that computes from many values or from two
+         activations (Conv, Gemm, pooling, Add of two tensors) starts afresh from its own
+         output."""
 import numpy as np
 from onnx import numpy_helper
 
@@ -168,6 +171,27 @@ def _flip(op, a, i, e, y, atol, rtol):
     raise NotImplementedError(f"npref: no flip bound for {op}")
 
 
+def _carry(op, a, names, i, scale):
+    """The scale an op's output takes from its inputs' (see the top): the bound of the error an
+    error of relative size 1 at that scale becomes through it; 0 for the ops that start
+    afresh."""
+    s = [scale.get(n, 0.0) for n in names]
+    peak = [0.0 if v is None else float(np.abs(v).max(initial=0)) for v in i]
+    if op in BOUNDING or op in ("Relu", "Identity"):
+        return max(s)
+    if op == "LeakyRelu":
+        return s[0] * max(1.0, abs(a.get("alpha", 0.01)))
+    if op not in ("Add", "Sub", "Mul", "Div") or min(s) > 0:
+        return 0.0      # two activations: their own values
+    k = 1 - s.index(0.0)     # the activation's side
+    if op in ("Add", "Sub"):
+        return s[k]
+    if op == "Mul":
+        return s[k] * peak[1 - k]
+    den = float(np.abs(i[1]).min(initial=np.inf))
+    return s[0] / den if k == 0 and den > 0 else 0.0
+
+
 def run(model, feeds, track=None, atol=0.0, rtol=0.0):
     """Every graph output of model (onnx.ModelProto) for feeds {name: array}, in graph order;
     with a dict track, track["flip"] and track["scale"] get the outputs' flip bounds (for a
@@ -244,7 +268,7 @@ def run(model, feeds, track=None, atol=0.0, rtol=0.0):
             above = [scale[n] for n in node.input if n in scale]
             own = [] if op == "QuantizeLinear" else [float(np.abs(y).max(initial=0))]
             if above:   # not a value computed from constants only (weights behind DQ)
-                scale[node.output[0]] = max((above if op in BOUNDING else []) + own)
+                scale[node.output[0]] = max([_carry(op, a, node.input, i, scale)] + own)
     outs = [o.name for o in model.graph.output]
     if track is not None:
         track["flip"] = [np.broadcast_to(flip[n], env[n].shape) if flip.get(n) is not None
