@@ -115,7 +115,7 @@ static const char *rejects(const struct ond_graph *g, const struct ond_node *n,
 
 /* Whether t is read only as an int8 op's input 0, which the int8 session's quantization
  * saturates: a convolution or inner product; a Gemm that fuse_inner_product will make an
- * InnerProduct (with the Flatten or Reshape before it); or a pooling or view
+ * InnerProduct (with the Flatten or Reshape before it); or a max pooling or view
  * (which quantizes its input when its output needs it) whose output is no graph output and
  * is read so in turn. *budget bounds the tensors visited (views fanning out in a hostile
  * model); running out answers false, which costs a Clip, not a wrong result. */
