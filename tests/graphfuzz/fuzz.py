@@ -55,9 +55,9 @@ ATOL, RTOL = 1e-4, 1e-4
 # graphs (in the others its moves are within the flips' bound).
 FLIP_WINDOW = 3e-5
 # bf16 and int8 sessions: max |got - ref| / max(1, scale) per output, scale the largest
-# |value| of the output, or of the values before a Clip or Sigmoid carried to it (npref.py):
-# the error made before a Clip to [-1, 1] is that of the values there (up to ~10), not of
-# the Clip's range. Measured over seeds 2000-2600 on the graphs fp32 ran right, against
+# |value| of the output, or of the values before a Clip, Sigmoid or Q/DQ pair carried to it
+# (npref.py): the error made before a Clip to [-1, 1] is that of the values there (up to
+# ~10), not of the Clip's range. Measured over seeds 2000-2600 on the graphs fp32 ran right, against
 # max(1, max |ref|): bf16 p50 0.005, p90 0.010, p99 0.09 (that tail holds the heap-dependent
 # bf16 results of docs/robustness.md); int8 (calibrated on the same input, per-tensor
 # activation scales) p50 0.016, p90 0.036, p99 0.20.

@@ -10,8 +10,8 @@ With a `track` dict, run() also gives, per output, what fuzz.py's measures need 
          within that error (in steps) of a rounding tie may move a step, and the bound of each
          element is carried through the ops after it (|W| through a Conv or Gemm, the mean
          through pooling, a sum through Add): zero where no tie is within reach.
-  scale  the largest |value| of the output, or more where values before a Clip or Sigmoid
-         reach it: such an op bounds the values, not the error made before them. The scale
+  scale  the largest |value| of the output, or more where values before a Clip, Sigmoid or
+         Q/DQ pair reach it: such an op bounds the values, not the error made before them. The scale
          passes through views, Concat, MaxPool, Relu and the like unchanged and through an
          elementwise op with a constant with its gain (Mul: max |k|), the bound of where an
          error of that size goes; an op that computes from many values or from two
@@ -22,10 +22,9 @@ from onnx import numpy_helper
 
 QRANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
 # Ops whose output's scale is also their input's: those that bound values (and so cut the
-# output's range, not the error made before them) and those that only move values. Not a Q/DQ
-# pair, whose saturation int8 sessions have dropped (findings G, M): the scale passes through
-# QuantizeLinear's integers only to reach DequantizeLinear, which starts afresh.
-BOUNDING = {"Clip", "Sigmoid", "QuantizeLinear", "MaxPool", "Concat",
+# output's range, not the error made before them; a Q/DQ pair saturates like a Clip) and
+# those that only move values.
+BOUNDING = {"Clip", "Sigmoid", "QuantizeLinear", "DequantizeLinear", "MaxPool", "Concat",
             "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
 
 
