@@ -55,10 +55,11 @@ ATOL, RTOL = 1e-4, 1e-4
 # graphs (in the others its moves are within the flips' bound).
 FLIP_WINDOW = 3e-5
 # bf16 and int8 sessions: max |got - ref| / max(1, scale) per output, scale the largest
-# |value| of the output, or of the values before a Clip, Sigmoid or Q/DQ pair carried to it
-# (npref.py): the error made before a Clip to [-1, 1] is that of the values there (up to
-# ~10), not of the Clip's range. Measured over seeds 2000-2600 on the graphs fp32 ran right, against
-# max(1, max |ref|): bf16 p50 0.005, p90 0.010, p99 0.09 (that tail holds the heap-dependent
+# |value| of the output, or of the values before a Clip or Sigmoid carried to it (npref.py;
+# through a Q/DQ pair too in bf16, and in int8 for the pair's own output, which must lie in
+# its range: README.md): the error made before a Clip to [-1, 1] is that of the values there
+# (up to ~10), not of the Clip's range. Measured over seeds 2000-2600 on the graphs fp32 ran right,
+# against max(1, max |ref|): bf16 p50 0.005, p90 0.010, p99 0.09 (that tail holds the heap-dependent
 # bf16 results of docs/robustness.md); int8 (calibrated on the same input, per-tensor
 # activation scales) p50 0.016, p90 0.036, p99 0.20.
 LOW_TOL = {"bf16-O2": 0.05, "int8-O2": 0.25}
@@ -160,7 +161,7 @@ def compare(cfg, names, got, ref, track, qdq, stats, step=0.0):
     measure seen (fp32, graphs without Q/DQ: abs error over 1 + |ref|)."""
     if len(got) != len(ref):
         return f"{len(got)} outputs, expected {len(ref)}"
-    for name, g, r, flip, scale in zip(names, got, ref, track["flip"], track["scale"]):
+    for k, (name, g, r, flip) in enumerate(zip(names, got, ref, track["flip"])):
         if tuple(g.shape) != tuple(r.shape):
             return f"output '{name}': shape {list(g.shape)}, expected {list(r.shape)}"
         d = np.abs(g.astype(np.float64) - r)
@@ -170,6 +171,14 @@ def compare(cfg, names, got, ref, track, qdq, stats, step=0.0):
         worst = (f"max abs error {d.max():.3g} at {list(i)}: {g[i]:.6g}, expected {r[i]:.6g}"
                  if d.size else "")
         if cfg in LOW_TOL:
+            # A pair's output must lie in its range; then, or in bf16 (which runs every pair as
+            # its ops), the error before the pair counts at that side's scale (npref.py).
+            qr = track["range"][k]
+            if qr and d.size and (g.min() < qr[0] - 1e-6 * abs(qr[0]) or
+                                  g.max() > qr[1] + 1e-6 * abs(qr[1])):
+                return (f"output '{name}': values {g.min():.6g} to {g.max():.6g} outside the "
+                        f"Q/DQ pair's range [{qr[0]:.6g}, {qr[1]:.6g}]")
+            scale = track["scale_pairs" if qr or cfg == "bf16-O2" else "scale"][k]
             err = d.max() / max(1.0, scale) if d.size else 0.0
             stats[cfg] = max(stats.get(cfg, 0.0), float(err))
             tol = LOW_TOL[cfg] + step / max(1.0, scale)

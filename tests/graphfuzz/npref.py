@@ -10,22 +10,28 @@ With a `track` dict, run() also gives, per output, what fuzz.py's measures need 
          within that error (in steps) of a rounding tie may move a step, and the bound of each
          element is carried through the ops after it (|W| through a Conv or Gemm, the mean
          through pooling, a sum through Add): zero where no tie is within reach.
-  scale  the largest |value| of the output, or more where values before a Clip, Sigmoid or
-         Q/DQ pair reach it: such an op bounds the values, not the error made before them. The scale
-         passes through views, Concat, MaxPool, Relu and the like unchanged and through an
+  scale  the largest |value| of the output, or more where values before a Clip or Sigmoid
+         reach it: such an op bounds the values, not the error made before them. The scale
+         passes through views, Concat and MaxPool unchanged and through an
          elementwise op with a constant with its gain (Mul: max |k|), the bound of where an
          error of that size goes; an op that computes from many values or from two
          activations (Conv, Gemm, pooling, Add of two tensors) starts afresh from its own
-         output."""
+         output, and so do Relu (whose negative inputs can be the largest: carrying them hid
+         finding N in seed 469785187) and a Q/DQ pair.
+  scale_pairs  the same with Q/DQ pairs passing the scale like a Clip, for runtimes that run
+         every pair as its ops (bf16 sessions); an int8 session's folded form could drop a
+         pair's saturation, which the larger scale would hide (finding N, seed 469785187).
+  range  [lo, hi] of the pair whose DequantizeLinear makes the output, else None: there a
+         saturation dropped shows directly (fuzz.py checks it), so scale_pairs is safe."""
 import numpy as np
 from onnx import numpy_helper
 
 QRANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
 # Ops whose output's scale is also their input's: those that bound values (and so cut the
-# output's range, not the error made before them; a Q/DQ pair saturates like a Clip) and
-# those that only move values.
-BOUNDING = {"Clip", "Sigmoid", "QuantizeLinear", "DequantizeLinear", "MaxPool", "Concat",
-            "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+# output's range, not the error made before them) and those that only move values. A Q/DQ
+# pair saturates like a Clip: its DequantizeLinear joins them for scale_pairs only (the top).
+BOUNDING = {"Clip", "Sigmoid", "QuantizeLinear", "MaxPool", "Concat", "Reshape", "Flatten",
+            "Squeeze", "Unsqueeze", "Identity"}
 
 
 def _attrs(node):
@@ -170,16 +176,14 @@ def _flip(op, a, i, e, y, atol, rtol):
     raise NotImplementedError(f"npref: no flip bound for {op}")
 
 
-def _carry(op, a, names, i, scale):
-    """The scale an op's output takes from its inputs' (see the top): the bound of the error an
-    error of relative size 1 at that scale becomes through it; 0 for the ops that start
-    afresh."""
+def _carry(op, a, names, i, scale, pairs):
+    """The scale an op's output takes from its inputs' (see the top; pairs: scale_pairs): the
+    bound of the error an error of relative size 1 at that scale becomes through it; 0 for the
+    ops that start afresh."""
     s = [scale.get(n, 0.0) for n in names]
     peak = [0.0 if v is None else float(np.abs(v).max(initial=0)) for v in i]
-    if op in BOUNDING or op in ("Relu", "Identity"):
+    if op in BOUNDING or (pairs and op == "DequantizeLinear"):
         return max(s)
-    if op == "LeakyRelu":
-        return s[0] * max(1.0, abs(a.get("alpha", 0.01)))
     if op not in ("Add", "Sub", "Mul", "Div") or min(s) > 0:
         return 0.0      # two activations: their own values
     k = 1 - s.index(0.0)     # the activation's side
@@ -193,14 +197,16 @@ def _carry(op, a, names, i, scale):
 
 def run(model, feeds, track=None, atol=0.0, rtol=0.0):
     """Every graph output of model (onnx.ModelProto) for feeds {name: array}, in graph order;
-    with a dict track, track["flip"] and track["scale"] get the outputs' flip bounds (for a
-    runtime right within |d| <= atol + rtol |ref|) and scales (see the top)."""
+    with a dict track, track["flip"], ["scale"] and ["scale_pairs"] get the outputs' flip
+    bounds (for a runtime right within |d| <= atol + rtol |ref|) and scales (see the top)."""
     env = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     env.update({k: np.asarray(v, np.float64) if v.dtype == np.float32 else v
                 for k, v in feeds.items()})
     flip = {}
     scale = {k: float(np.abs(v).max(initial=0)) for k, v in feeds.items()
              if v.dtype == np.float32}
+    scale_pairs = dict(scale)
+    qrange = {}
     for node in model.graph.node:
         a = _attrs(node)
         i = [env[n] if n else None for n in node.input]
@@ -256,6 +262,10 @@ def run(model, feeds, track=None, atol=0.0, rtol=0.0):
             y = quantize(i[0], i[1], i[2], a.get("axis", 1))
         elif op == "DequantizeLinear":
             y = dequantize(i[0], i[1], i[2] if len(i) > 2 else None, a.get("axis", 1))
+            if i[1].size == 1 and i[0].dtype in QRANGE:
+                lo, hi = QRANGE[i[0].dtype]
+                zp = float(i[2].reshape(-1)[0]) if len(i) > 2 and i[2] is not None else 0.0
+                qrange[node.output[0]] = (float(i[1]) * (lo - zp), float(i[1]) * (hi - zp))
         elif op == "Identity":
             y = i[0]
         else:
@@ -264,13 +274,16 @@ def run(model, feeds, track=None, atol=0.0, rtol=0.0):
         if track is not None:
             flip[node.output[0]] = _flip(op, a, i, [flip.get(n) for n in node.input], y,
                                          atol, rtol)
-            above = [scale[n] for n in node.input if n in scale]
             own = [] if op == "QuantizeLinear" else [float(np.abs(y).max(initial=0))]
-            if above:   # not a value computed from constants only (weights behind DQ)
-                scale[node.output[0]] = max([_carry(op, a, node.input, i, scale)] + own)
+            # Not for a value computed from constants only (weights behind DQ).
+            if any(n in scale for n in node.input):
+                for sc, pairs in ((scale, False), (scale_pairs, True)):
+                    sc[node.output[0]] = max([_carry(op, a, node.input, i, sc, pairs)] + own)
     outs = [o.name for o in model.graph.output]
     if track is not None:
         track["flip"] = [np.broadcast_to(flip[n], env[n].shape) if flip.get(n) is not None
                          else np.zeros(env[n].shape) for n in outs]
         track["scale"] = [scale.get(n, 0.0) for n in outs]
+        track["scale_pairs"] = [scale_pairs.get(n, 0.0) for n in outs]
+        track["range"] = [qrange.get(n) for n in outs]
     return [env[n] for n in outs]
