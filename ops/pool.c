@@ -16,7 +16,13 @@
  * MaxPool's output count; the computation is the same.
  * Sessions: oneDNN pooling (v2, with dilations) on X in the layout it arrives in, for 1 to 3
  * spatial dims. An AveragePool with count_include_pad whose ceil_mode windows run past the
- * end padding runs the eval (oneDNN would divide those by the whole kernel). */
+ * end padding runs the eval (oneDNN would divide those by the whole kernel).
+ * int8 sessions: max pooling passes int8 through (OND_QUANT_KEEP: a max of values on the
+ * input's grid is on it). Averaging pools take float (OND_QUANT_NONE): oneDNN 2.6's int8
+ * average pooling writes the input's type and step, no f32 and no output scale, so the means
+ * were rounded to a step sized for the input's largest value (graph fuzzer, finding P: a
+ * GlobalAveragePool of products of activations, 0.41 of the output's scale off); in f32
+ * their output takes its own scale where an int8 op reads it. */
 #include <math.h>
 
 #include "ops/op.h"
@@ -326,7 +332,7 @@ MAXPOOL(ond_op_maxpool_12, 12, 2)
         .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,                       \
         .params_size = sizeof(struct pool),                                         \
         .parse = parse_avg, .infer = infer, .eval = eval, .prepare = prepare,       \
-        .quant = OND_QUANT_KEEP,                                                    \
+        .quant = OND_QUANT_NONE, /* the means want their own scale (top) */         \
     };
 AVGPOOL(ond_op_averagepool_1, 1)
 AVGPOOL(ond_op_averagepool_7, 7)
@@ -337,7 +343,7 @@ const struct ond_op ond_op_globalaveragepool = {
     .domain = "", .name = "GlobalAveragePool", .since = 1,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .infer = infer_global, .eval = eval_gavg, .prepare = prepare_gavg,
-    .quant = OND_QUANT_KEEP,
+    .quant = OND_QUANT_NONE,
 };
 
 const struct ond_op ond_op_globalmaxpool = {

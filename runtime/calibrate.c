@@ -2,13 +2,13 @@
  *
  * An observing f32 session (session.h) runs the calibration inputs over the optimized graph
  * and records every float activation's range. A tensor gets a scale when an op that takes
- * int8 reads it: a convolution (OND_QUANT_OWN), or a pooling or view (OND_QUANT_KEEP) whose
- * own output does; so a conv feeding only the classifier's Gemm writes f32, not int8 to be
- * dequantized. Scales are symmetric (zero point 0, as oneDNN's convolutions take them):
+ * int8 reads it: a convolution (OND_QUANT_OWN), or a max pooling or view (OND_QUANT_KEEP)
+ * whose own output does; so a conv feeding only the classifier's Gemm writes f32, not int8 to
+ * be dequantized. Scales are symmetric (zero point 0, as oneDNN's convolutions take them):
  * max / 255 for a non-negative tensor (u8), max |x| / 127 otherwise (s8), min-max over all
- * calibration inputs. A KEEP op's output shares its input's scale, so pooling and views pass
- * int8 data through unchanged. Weights are quantized per output channel by the convolution
- * itself (ops/conv.c).
+ * calibration inputs. A KEEP op's output shares its input's scale, so max pooling and views
+ * pass int8 data through unchanged (averaging pools take float: ops/pool.c). Weights are
+ * quantized per output channel by the convolution itself (ops/conv.c).
  *
  * A model that states its scales (QDQ: fold_qdq sets tensors' qscale) is not calibrated: the
  * tensors an int8 op reads take the scales the model gives, and those it gives none stay

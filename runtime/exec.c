@@ -416,17 +416,39 @@ enum ond_status ond_prep_attr(struct ond_prep *p, dnnl_primitive_attr_t *attr,
     return make_attr(p, NULL, NULL, attr, &declined, err);
 }
 
+/* oneDNN's first implementation that it can also build. Some accept a descriptor and then
+ * fail to generate their kernel: oneDNN 2.6's jit_bf16 and int8 grouped convolutions with a
+ * Sigmoid post-op (12 channels a group) answer runtime_error at primitive_create (graph
+ * fuzzer, seed 469779917); the next implementation takes over. The trial primitive stays in
+ * oneDNN's primitive cache, where ond_prep_finish finds it again. */
 static enum ond_status create_pd(struct ond_prep *p, const_dnnl_op_desc_t op_desc,
                                  dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd,
                                  struct ond_error *err)
 {
-    dnnl_status_t s = dnnl_primitive_desc_create(pd, op_desc, attr, p->engine, NULL);
+    dnnl_primitive_desc_iterator_t it = NULL;
+    dnnl_status_t s = dnnl_primitive_desc_iterator_create(&it, op_desc, attr, p->engine, NULL);
+    dnnl_status_t built = dnnl_unimplemented;
     dnnl_primitive_attr_destroy(attr);
-    if (s == dnnl_unimplemented) {
-        *pd = NULL;
-        return ond_prep_decline(p, "oneDNN has no implementation");
+    *pd = NULL;
+    for (; s == dnnl_success && !*pd; s = dnnl_primitive_desc_iterator_next(it)) {
+        dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
+        dnnl_primitive_t prim = NULL;
+        if (c && (built = dnnl_primitive_create(&prim, c)) == dnnl_success)
+            *pd = c;
+        else if (c)
+            dnnl_primitive_desc_destroy(c);
+        if (prim)
+            dnnl_primitive_destroy(prim);
     }
-    return ond_dnnl(s, "primitive_desc_create", p->node, err);
+    if (it)
+        dnnl_primitive_desc_iterator_destroy(it);
+    if (*pd)
+        return OND_OK;
+    if (s != dnnl_success && s != dnnl_iterator_ends && s != dnnl_unimplemented)
+        return ond_dnnl(s, "primitive_desc_iterator_create", p->node, err);
+    if (built != dnnl_unimplemented)
+        return ond_dnnl(built, "primitive_create", p->node, err);
+    return ond_prep_decline(p, "oneDNN has no implementation");
 }
 
 enum ond_status ond_prep_pd_q(struct ond_prep *p, const_dnnl_op_desc_t op_desc,

@@ -565,8 +565,9 @@ enum ond_status ond_plan_node(struct ond_session *s, struct plan *pl, const stru
             }
             /* Ops that take float get int8 inputs dequantized, in the layout they arrive in;
              * pooling and views (KEEP) get a float input that has a scale quantized, so that
-             * they compute on what the scale states (saturated; an average of clipped values
-             * is not the clipped average: graph fuzzer, QDQ pair -> AveragePool). */
+             * they compute on what the scale states (saturated: graph fuzzer, finding J, a QDQ
+             * pair -> AveragePool then, when averaging pools were KEEP; MaxPool and views
+             * alike). */
             dnnl_memory_desc_t f32 = pl->values[avail[k]].md;
             if (p.int8 && n->op->quant == OND_QUANT_NONE && in[k]->dtype == OND_DTYPE_FLOAT &&
                 is_int8(f32.data_type)) {

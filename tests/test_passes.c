@@ -876,6 +876,50 @@ static void test_fold_qdq(void **state)
     tm_free(m);
 }
 
+/* x [N,3,5,5] -> Q/DQ (0.05, int8 0) -> Flatten, or a Reshape to [1, 75] (which does not
+ * keep the symbolic N), -> Gemm. A Gemm reads the pair's tensor as int8 only when
+ * fuse_inner_product makes it an InnerProduct (at -O2, after a Flatten); else it runs f32
+ * and would read x unsaturated, so the pair becomes a Clip (graph fuzzer, finding N). */
+static void test_fold_qdq_gemm(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 4; k++) {
+        bool reshape = k == 1;
+        int level = k == 2 ? 1 : 2;
+        struct tm *m = tm_new(8, 13);
+        tm_input(m, "x", F, 4, x4);
+        tm_init(m, "s", F, 0, NULL, (float[]){0.05f});
+        tm_init(m, "z", OND_DTYPE_INT8, 0, NULL, (int8_t[]){0});
+        tm_init(m, "shape", OND_DTYPE_INT64, 1, (int64_t[]){2}, (int64_t[]){1, 75});
+        init(m, "b", 2, (int64_t[]){75, 4}, -0.5f, 0.5f);
+        tm_node(m, "QuantizeLinear", "q", "x,s,z", "xq");
+        tm_node(m, "DequantizeLinear", "d", "xq,s,z", "xd");
+        if (reshape)
+            tm_node(m, "Reshape", "flat", "xd,shape", "f");
+        else
+            tm_node(m, "Flatten", "flat", "xd", "f");
+        tm_node(m, "Gemm", "gemm", "f,b", "y");
+        tm_output(m, "y");
+        struct ond_pass_report *r = NULL;
+        struct ond_graph *g = load_for(m, level, k == 3 ? "fuse_inner_product" : NULL,
+                                       OND_PRECISION_INT8, &r);
+        const struct ond_tensor *x = ond_graph_find_tensor(g, "x");
+        bool fused = k == 0;
+        assert_int_equal(count_op(g, "InnerProduct"), fused);
+        assert_int_equal(count_op(g, "Clip"), !fused);
+        assert_int_equal(count_op(g, "QuantizeLinear") + count_op(g, "DequantizeLinear"), 0);
+        assert_float_equal(x->qscale, fused ? 0.05f : 0.f, 1e-9);
+        if (!fused) {
+            const struct ond_node *clip = find(g, "d");
+            assert_float_equal(*(const float *)clip->in[1]->info.data, 0.05f * -128, 1e-6);
+            assert_float_equal(*(const float *)clip->in[2]->info.data, 0.05f * 127, 1e-6);
+        }
+        ond_pass_report_free(r);
+        ond_graph_free(g);
+        tm_free(m);
+    }
+}
+
 /* ---- expand_qlinear ---- */
 
 #define U8 OND_DTYPE_UINT8
@@ -1534,6 +1578,7 @@ int main(void)
         cmocka_unit_test(test_fold_constants),
         cmocka_unit_test(test_fold_budget),
         cmocka_unit_test(test_fold_qdq),
+        cmocka_unit_test(test_fold_qdq_gemm),
         cmocka_unit_test(test_expand_qlinear_conv),
         cmocka_unit_test(test_expand_qlinear_matmul),
         cmocka_unit_test(test_identity_dropout_dead_code),

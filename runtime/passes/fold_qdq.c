@@ -21,8 +21,15 @@
  * pair on a graph output (which int8 sessions keep float), and a pair on a tensor that other
  * nodes read too (the scale on x would quantize what they read: a Flatten of a graph input
  * beside the pair lost its negative values; graph fuzzer, seed 466990698).
- * Not covered: a Gemm that fuse_inner_product does not take (or any Gemm at -O1) reads a
- * zero-point-0 pair's tensor unsaturated.
+ * Which readers are int8 follows what the session will run, since an int8 session gives a
+ * tensor a scale only where an int8 op reads it (calibrate.c): a Gemm counts only when
+ * fuse_inner_product will make it an int8 InnerProduct. At -O1, or behind a Reshape it does not
+ * take (to [1, C] against a symbolic batch), the Gemm runs f32 and read the pair's tensor
+ * unsaturated (graph fuzzer, finding N: 0.35 of the output's scale off); now the pair is a
+ * Clip there. Counting no Gemm errs the other way: a QDQ ResNet-20's pair after its global
+ * pool became a Clip, so the pair before the pool, a Clip fused into the last conv, no longer
+ * led to an int8 op; its tensor stayed float and lost that pair's rounding (0.7% of the
+ * logits' scale off the QDQ model, which the calibrated session computes exactly).
  *
  * Legality: the rules below, in the words `inspect --passes --why-not` reports a candidate (a
  * QuantizeLinear) with when it breaks one.
@@ -107,13 +114,14 @@ static const char *rejects(const struct ond_graph *g, const struct ond_node *n,
 }
 
 /* Whether t is read only as an int8 op's input 0, which the int8 session's quantization
- * saturates: a convolution or inner product; a Gemm (an int8 InnerProduct once
- * fuse_inner_product has taken the Flatten or Reshape before it); or a pooling or view
+ * saturates: a convolution or inner product; a Gemm that fuse_inner_product will make an
+ * InnerProduct (with the Flatten or Reshape before it); or a max pooling or view
  * (which quantizes its input when its output needs it) whose output is no graph output and
  * is read so in turn. *budget bounds the tensors visited (views fanning out in a hostile
  * model); running out answers false, which costs a Clip, not a wrong result. */
-static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, int *budget)
+static bool int8_readers(const struct ond_pass_ctx *c, const struct ond_tensor *t, int *budget)
 {
+    const struct ond_graph *g = c->g;
     if ((t->flags & OND_TENSOR_OUTPUT) || --*budget < 0)
         return false;
     for (int a = 0; a < g->n_nodes; a++) {
@@ -121,9 +129,10 @@ static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, 
         for (int k = 0; k < r->n_in && !r->dead; k++) {
             if (r->in[k] != t)
                 continue;
-            if (k != 0 || (r->op->quant == OND_QUANT_NONE && !ond_pass_is(r, "", "Gemm")) ||
+            if (k != 0 ||
+                (r->op->quant == OND_QUANT_NONE && !ond_pass_inner_product_takes(c, r)) ||
                 (r->op->quant == OND_QUANT_KEEP &&
-                 (!r->out[0] || !int8_readers(g, r->out[0], budget))))
+                 (!r->out[0] || !int8_readers(c, r->out[0], budget))))
                 return false;
         }
     }
@@ -131,12 +140,13 @@ static bool int8_readers(const struct ond_graph *g, const struct ond_tensor *t, 
 }
 
 /* int8_readers for every DequantizeLinear output of q. */
-static bool all_int8_readers(const struct ond_graph *g, const struct ond_tensor *q)
+static bool all_int8_readers(const struct ond_pass_ctx *c, const struct ond_tensor *q)
 {
+    const struct ond_graph *g = c->g;
     int budget = 64;
     for (int j = 0; j < g->n_nodes; j++) {
         const struct ond_node *d = g->nodes[j];
-        if (!d->dead && d->n_in >= 1 && d->in[0] == q && !int8_readers(g, d->out[0], &budget))
+        if (!d->dead && d->n_in >= 1 && d->in[0] == q && !int8_readers(c, d->out[0], &budget))
             return false;
     }
     return true;
@@ -197,7 +207,7 @@ enum ond_status ond_pass_fold_qdq(struct ond_pass_ctx *c, struct ond_error *err)
         int qmin = u ? 0 : -128, qmax = u ? 255 : 127;
         float range[2] = {s * (float)(qmin - zp), s * (float)(qmax - zp)};
         bool clip = zp != 0 || x->qscale > 0 || (x->flags & OND_TENSOR_OUTPUT) ||
-                    x->uses > 1 || !all_int8_readers(g, q);
+                    x->uses > 1 || !all_int8_readers(c, q);
         struct ond_tensor *bound[2] = {NULL, NULL};
         for (int b = 0; b < 2 && clip; b++) {
             struct ond_info info = {.dtype = OND_DTYPE_FLOAT, .rank = 0};

@@ -137,30 +137,51 @@ static bool bias_shape(const struct ond_tensor *t, int64_t m)
     return numel == (uint64_t)m && t->info.dims[t->info.rank - 1] == m;
 }
 
+/* The rule that stops Gemm gemm, reading Flatten or Reshape flat's output, from fusing, or
+ * NULL; *a gets gemm's attributes. */
+static const char *rejects(const struct ond_pass_ctx *c, const struct ond_node *gemm,
+                           const struct ond_node *flat, struct gemm_attrs *a)
+{
+    const struct ond_info *x = &flat->in[0]->info, *b = &gemm->in[1]->info;
+    const char *why = flattening(c, gemm, flat);
+    int64_t k = row_size(x);
+    if (!why && gemm->n_in > 3)
+        why = NO_SUM;
+    if (!why && (!gemm_attrs(gemm, a) || a->trans_a))
+        why = NO_TRANS_A;
+    if (!why && (!ond_pass_is_const(gemm->in[1]) || b->dtype != OND_DTYPE_FLOAT ||
+                 b->rank != 2 || k < 0 || b->dims[a->trans_b ? 1 : 0] != k))
+        why = WEIGHTS;
+    if (!why && !bias_shape(gemm->n_in > 2 ? gemm->in[2] : NULL, b->dims[a->trans_b ? 0 : 1]))
+        why = BIAS;
+    return why;
+}
+
+/* Gemm n's Flatten or Reshape producer, the pattern's first node, or NULL. */
+static struct ond_node *flattener(const struct ond_node *n)
+{
+    struct ond_node *p = n->in[0] ? n->in[0]->producer : NULL;
+    return ond_pass_is(p, "", "Flatten") || ond_pass_is(p, "", "Reshape") ? p : NULL;
+}
+
+bool ond_pass_inner_product_takes(const struct ond_pass_ctx *c, const struct ond_node *n)
+{
+    struct gemm_attrs a;
+    const struct ond_node *flat = ond_pass_is(n, "", "Gemm") ? flattener(n) : NULL;
+    return flat && ond_pass_will_run(c, "fuse_inner_product") && !rejects(c, n, flat, &a);
+}
+
 enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_error *err)
 {
     struct ond_graph *g = c->g;
     for (int i = 0; i < g->n_nodes; i++) {
         struct ond_node *gemm = g->nodes[i];
         struct gemm_attrs a;
-        if (!ond_pass_is(gemm, "", "Gemm"))
+        struct ond_node *flat = ond_pass_is(gemm, "", "Gemm") ? flattener(gemm) : NULL;
+        if (!flat)
             continue;
-        struct ond_node *flat = gemm->in[0]->producer;
-        if (!ond_pass_is(flat, "", "Flatten") && !ond_pass_is(flat, "", "Reshape"))
-            continue;
-        const struct ond_info *x = &flat->in[0]->info, *b = &gemm->in[1]->info;
-        struct ond_tensor *c_in = gemm->n_in > 2 ? gemm->in[2] : NULL, *w, *bt;
-        const char *why = flattening(c, gemm, flat);
-        int64_t k = row_size(x), m = -1;
-        if (!why && gemm->n_in > 3)
-            why = NO_SUM;
-        if (!why && (!gemm_attrs(gemm, &a) || a.trans_a))
-            why = NO_TRANS_A;
-        if (!why && (!ond_pass_is_const(gemm->in[1]) || b->dtype != OND_DTYPE_FLOAT ||
-                     b->rank != 2 || k < 0 || b->dims[a.trans_b ? 1 : 0] != k))
-            why = WEIGHTS;
-        if (!why && !bias_shape(c_in, m = b->dims[a.trans_b ? 0 : 1]))
-            why = BIAS;
+        struct ond_tensor *w, *bt;
+        const char *why = rejects(c, gemm, flat, &a);
         const struct ond_node *pattern[] = {flat, gemm};
         if (why) {
             enum ond_status st = ond_pass_not_fused(c, err, 2, pattern, why);
@@ -168,6 +189,7 @@ enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_e
                 return st;
             continue;
         }
+        int64_t k = row_size(&flat->in[0]->info), m = gemm->in[1]->info.dims[a.trans_b ? 0 : 1];
         if (!(w = weights(c, gemm, &a, m, k, err)) || !bias(c, gemm, &a, m, &bt, err))
             return err ? err->status : OND_STATUS_NO_MEMORY;
         enum ond_status st = ond_pass_grow_inputs(c, gemm, 3, err);

@@ -82,6 +82,13 @@ struct ond_pass_ctx {
     struct ond_node **user;  /* per tensor id: a node that reads it (the one, when uses is 1) */
 };
 
+/* Whether the pass of that name runs in this pipeline (level, disabled names, int8 only),
+ * for a pass whose rewrite depends on what a later one will do. */
+bool ond_pass_will_run(const struct ond_pass_ctx *c, const char *name);
+/* Whether fuse_inner_product will make Gemm n an InnerProduct: fold_qdq counts only such a
+ * Gemm as an int8 reader (an unfused Gemm runs f32 in int8 sessions). */
+bool ond_pass_inner_product_takes(const struct ond_pass_ctx *c, const struct ond_node *n);
+
 /* Each pass, in its own file. */
 enum ond_status ond_pass_eliminate_identity(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_expand_qlinear(struct ond_pass_ctx *c, struct ond_error *err);

@@ -85,6 +85,14 @@ static bool disabled(const struct ond_options *o, const char *name)
     return false;
 }
 
+bool ond_pass_will_run(const struct ond_pass_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->report->n_passes; i++)
+        if (strcmp(c->report->passes[i].name, name) == 0)
+            return c->report->passes[i].ran;
+    return false;
+}
+
 static enum ond_status count_ops(const struct ond_graph *g, struct ond_op_counts *c,
                                  struct ond_error *err)
 {
@@ -179,7 +187,8 @@ enum ond_status ond_passes_run(struct ond_graph *g, const struct ond_options *op
     r->opt_level = opts->opt_level;
     r->n_passes = (int)N_PASSES;
     st = count_ops(g, &r->loaded, err);
-    for (size_t i = 0; i < N_PASSES && !st; i++) {
+    /* Every pass's `ran` is settled first: a pass may ask whether a later one runs. */
+    for (size_t i = 0; i < N_PASSES; i++) {
         struct ond_pass_stat *s = &r->passes[i];
         s->name = table[i].name;
         s->level = table[i].level;
@@ -188,9 +197,10 @@ enum ond_status ond_passes_run(struct ond_graph *g, const struct ond_options *op
         s->ran = s->level <= opts->opt_level && !s->disabled &&
                  (!s->int8_only || opts->precision == OND_PRECISION_INT8);
         s->nodes_before = s->nodes_after = g->n_nodes;
-        if (s->ran)
-            st = run_one(g, &table[i], r, s, err);
     }
+    for (size_t i = 0; i < N_PASSES && !st; i++)
+        if (r->passes[i].ran)
+            st = run_one(g, &table[i], r, &r->passes[i], err);
     if (!st)
         st = count_ops(g, &r->optimized, err);
     if (st || !report)
