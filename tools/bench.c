@@ -65,14 +65,24 @@ static double percentile(const double *v, int n, double p)
 /* One thread's runs: warmup untimed ones, then, once every thread has warmed up (start),
  * iters timed ones or until duration seconds have passed; lat grows as needed. Each thread
  * warms up itself: a thread's first runs pay for what is made per thread (its OpenMP team,
- * first touches of its outputs), which a long-lived caller's thread pays once. */
+ * first touches of its outputs), which a long-lived caller's thread pays once. The last of
+ * `expect` threads to check in starts the clock. */
 struct start {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    long long ready;
+    long long ready, expect;
     bool go;
     double wall0_ms;
 };
+
+static void start_if_all_ready(struct start *st)
+{
+    if (!st->go && st->ready >= st->expect) {
+        st->wall0_ms = now_ms();
+        st->go = true;
+        pthread_cond_broadcast(&st->cv);
+    }
+}
 
 struct worker {
     struct ond_session *s;
@@ -101,7 +111,7 @@ static void *timed_runs(void *arg)
     struct start *st = w->start;
     pthread_mutex_lock(&st->mu);
     st->ready++;
-    pthread_cond_broadcast(&st->cv);
+    start_if_all_ready(st);
     while (!st->go)
         pthread_cond_wait(&st->cv, &st->mu);
     double end_ms = w->duration > 0 ? st->wall0_ms + w->duration * 1e3 : 0;
@@ -240,24 +250,34 @@ int cli_bench(int argc, char **argv)
         rc = CLI_FAIL;
         goto done;
     }
-    struct start start = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0};
+    /* One stream of runs stays on this thread, the one that planned: a run from a second
+     * thread has its own OpenMP team, and libgomp, counting both teams' threads against the
+     * cores, then makes every team sleep at once between parallel regions instead of
+     * spinning (GoogLeNet, 2 threads: 17 ms a run from a new thread, 12.8 from this one;
+     * docs/performance.md). */
+    struct start start = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, concurrency,
+                          false, 0};
     long long started = 0;
-    for (long long k = 0; k < concurrency; k++) {
+    for (long long k = 0; k < concurrency; k++)
         w[k] = (struct worker){.s = s, .in = in, .n_in = n_in, .warmup = warmup,
                                .iters = iters, .duration = duration, .start = &start};
-        if (pthread_create(&tid[k], NULL, timed_runs, &w[k]))
-            break;
-        started++;
+    if (concurrency == 1) {
+        timed_runs(&w[0]);
+        started = 1;
+    } else {
+        for (long long k = 0; k < concurrency; k++) {
+            if (pthread_create(&tid[k], NULL, timed_runs, &w[k]))
+                break;
+            started++;
+        }
+        pthread_mutex_lock(&start.mu);
+        start.expect = started; /* a thread that could not start never checks in */
+        start_if_all_ready(&start);
+        pthread_mutex_unlock(&start.mu);
+        for (long long k = 0; k < started; k++)
+            pthread_join(tid[k], NULL);
     }
-    pthread_mutex_lock(&start.mu);
-    while (start.ready < started)
-        pthread_cond_wait(&start.cv, &start.mu);
-    double wall0 = start.wall0_ms = now_ms();
-    start.go = true;
-    pthread_cond_broadcast(&start.cv);
-    pthread_mutex_unlock(&start.mu);
-    for (long long k = 0; k < started; k++)
-        pthread_join(tid[k], NULL);
+    double wall0 = start.wall0_ms;
     double wall_ms = now_ms() - wall0;
     long long total = 0;
     for (long long k = 0; k < concurrency && rc == CLI_OK; k++) {
