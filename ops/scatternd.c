@@ -197,7 +197,8 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     enum ond_status st = check_indices(n, x, ind, err);
     if (st)
         return st;
-    memcpy(out_data[0], x->data, nx * es);
+    if (nx) /* an empty tensor has no data pointer */
+        memcpy(out_data[0], x->data, nx * es);
     if (!nu)   /* nothing to write; else tuples <= nu, a bound the data sets */
         return OND_OK;
     for (uint64_t t = 0; t < tuples; t++) {
