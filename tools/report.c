@@ -10,7 +10,7 @@
  * torch exports name them) are drawn in one cluster and named within it, which keeps ResNets
  * legible; a graph without such names is drawn flat. The standalone picture (--dot, --svg)
  * of a graph over 16 nodes is wrapped into columns side by side, a column per stage of
- * blocks ("/layer2"), long stages split (columns()); the HTML report's panes stay one column,
+ * blocks ("/layer2"), long stages split (report_layout.c); the HTML report's panes stay one column,
  * which scrolls in them.
  *
  * The HTML report is one file without outside references: CSS and script inline, the graphs
@@ -20,7 +20,6 @@
  * both graphs and filters the tables), and the optimized graph's node table with attributes,
  * MACs and, from a profiled run (--profile), time and kernel per node.
  */
-#include <math.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,21 +32,6 @@
 #include "tools/report.h"
 
 #define SMALL_CONST 4   /* constants of at most this many elements are shown by value */
-
-/* Length of the first k (1 or 2) path components of a node name when another follows, else
- * 0: k = 2 is its block ("/layer1/layer1.0" of "/layer1/layer1.0/conv1/Conv"), k = 1 the
- * stage the block belongs to ("/layer1"). */
-static size_t prefix_len(const char *name, int k)
-{
-    size_t at[3] = {0};
-    int n = 0;
-    if (name[0] != '/')
-        return 0;
-    for (size_t i = 1; name[i]; i++)
-        if (name[i] == '/' && n++ < 3)
-            at[n - 1] = i;
-    return n >= k ? at[k - 1] : 0;
-}
 
 /* The name shown in a box: without the block prefix, a leading '/' and a trailing "/Op". */
 static void short_name(const struct ond_node *n, size_t prefix, char *buf, size_t len)
@@ -258,87 +242,6 @@ static void marks(const struct ond_pass_report *r, const struct ond_node *n, boo
     }
 }
 
-/* The cluster index of each node (-1: none) into cl, and the blocks' count; no clusters
- * when fewer than two blocks. */
-static int blocks(const struct ond_graph *g, int *cl)
-{
-    int n = 0, *head = calloc((size_t)g->n_nodes + 1, sizeof *head);   /* block -> first node */
-    for (int i = 0; head && i < g->n_nodes; i++) {
-        const char *name = g->nodes[i]->name;
-        size_t l = prefix_len(name, 2);
-        cl[i] = -1;
-        for (int b = 0; l && b < n && cl[i] < 0; b++)
-            if (prefix_len(g->nodes[head[b]]->name, 2) == l &&
-                strncmp(g->nodes[head[b]]->name, name, l) == 0)
-                cl[i] = b;
-        if (l && cl[i] < 0) {
-            head[n] = i;
-            cl[i] = n++;
-        }
-    }
-    if (!head)
-        n = 0;
-    free(head);
-    if (n < 2)
-        for (int i = 0; i < g->n_nodes; i++)
-            cl[i] = -1;
-    return n < 2 ? 0 : n;
-}
-
-/* The column of each node into col when a drawing is wrapped, and the number of columns.
- * The units are the blocks of cl (blocks()) and the nodes outside them, numbered as the
- * overview's boxes; a stage is a run of blocks whose names share their first component
- * ("/layer2"), with the nodes outside blocks that follow them (those before the first block
- * go with the first stage); a graph without blocks is one stage. Each stage is one column, or,
- * when longer than WRAP_NODES, split between units into columns of about equal length. */
-static int columns(const struct ond_graph *g, const int *cl, int n_blocks, int *col)
-{
-    int n = g->n_nodes, n_units = n_blocks + n, n_stages = 0, n_cols = 0;
-    /* Boxes are about 5 times wider than tall: columns of sqrt(5 n) nodes make a picture
-     * about as wide as tall; a graph of up to 16 stays one column. */
-    int wrap = (int)fmax(16, ceil(sqrt(5.0 * n)));
-    int *buf = calloc(6 * (size_t)n_units + 1, sizeof *buf);
-    if (!buf)
-        return 0;
-    int *stage = buf, *size = buf + n_units, *ucol = buf + 2 * n_units;
-    int *total = buf + 3 * n_units, *done = buf + 4 * n_units, *first = buf + 5 * n_units;
-    const char *cur = NULL;
-    size_t cur_len = 0;
-    for (int u = 0; u < n_units; u++)
-        stage[u] = ucol[u] = -1;
-    for (int i = 0; i < n; i++) {
-        int u = cl[i] >= 0 ? cl[i] : n_blocks + i;
-        const char *name = g->nodes[i]->name;
-        size_t l = cl[i] >= 0 ? prefix_len(name, 1) : 0;
-        if (stage[u] < 0 && l && cur && (l != cur_len || strncmp(cur, name, l) != 0))
-            n_stages++;
-        if (stage[u] < 0 && l)
-            cur = name, cur_len = l;
-        if (stage[u] < 0)
-            stage[u] = n_stages;
-        size[u]++;
-        total[stage[u]]++;
-    }
-    n_stages++;
-    for (int s = 0; s < n_stages; s++) {
-        first[s] = n_cols;  /* the stage's first column */
-        n_cols += total[s] ? (total[s] + wrap - 1) / wrap : 0;
-    }
-    for (int i = 0; i < n; i++) {
-        int u = cl[i] >= 0 ? cl[i] : n_blocks + i, s = stage[u];
-        if (ucol[u] < 0) {
-            /* The column of the stage that the unit's middle falls in. */
-            int k = (total[s] + wrap - 1) / wrap;
-            int j = (int)((done[s] + size[u] / 2.0) * k / total[s]);
-            ucol[u] = first[s] + (j < k ? j : k - 1);
-            done[s] += size[u];
-        }
-        col[i] = ucol[u];
-    }
-    free(buf);
-    return n_cols;
-}
-
 /* Time and kernel of node name's steps in the profiled run. */
 static double profile_of(const struct ond_profile *p, const char *name, const char **impl)
 {
@@ -358,7 +261,7 @@ static void dot_node(FILE *f, const struct report_graph *d, int i, bool clustere
     const struct ond_node *n = d->g->nodes[i];
     char label[1024], tip[1024], cls[512];
     bool fused, missed;
-    node_label(d->g, n, clustered ? prefix_len(n->name, 2) : 0, label, sizeof label, tip,
+    node_label(d->g, n, clustered ? report_prefix_len(n->name, 2) : 0, label, sizeof label, tip,
                sizeof tip);
     if (d->prof) {
         const char *impl;
@@ -385,9 +288,9 @@ void report_dot(FILE *f, const struct report_graph *d)
     const struct ond_graph *g = d->g;
     char buf[256];
     int *cl = calloc(2 * (size_t)g->n_nodes + 1, sizeof *cl), *col = cl ? cl + g->n_nodes : NULL;
-    int n_blocks = cl ? blocks(g, cl) : 0;
+    int n_blocks = cl ? report_blocks(g, cl) : 0;
     /* Edges between columns do not set ranks, so every column starts at the top. */
-    bool wrap = d->wrap && col && columns(g, cl, n_blocks, col) > 1;
+    bool wrap = d->wrap && col && report_columns(g, cl, n_blocks, col) > 1;
     fprintf(f, "digraph ondine {\n  rankdir=TB; nodesep=0.15; ranksep=0.22;%s\n"
                "  node [shape=box, style=\"rounded,filled\", fillcolor=white, "
                "fontname=\"Helvetica\", fontsize=9, margin=\"0.06,0.02\", height=0.3];\n"
@@ -405,7 +308,7 @@ void report_dot(FILE *f, const struct report_graph *d)
         for (int i = 0; i < g->n_nodes && first < 0; i++)
             if (cl[i] == b)
                 first = i;
-        snprintf(buf, sizeof buf, "%.*s", (int)prefix_len(g->nodes[first]->name, 2),
+        snprintf(buf, sizeof buf, "%.*s", (int)report_prefix_len(g->nodes[first]->name, 2),
                  g->nodes[first]->name);
         fprintf(f, "  subgraph cluster_%d {\n    id=\"%sc%d\"; style=rounded; color=\"#aaaaaa\"; "
                    "fontname=\"Helvetica\"; fontsize=10; label=", b, d->prefix, b);
@@ -529,7 +432,7 @@ static void overview_dot(FILE *f, const struct ond_graph *g, const int *cl, int 
             fprintf(f, "  g%d [href=\"#an%d\", label=", box, i);
         } else if (first_of_block(cl, i)) {
             /* The block's name and its op types with counts, in order of appearance. */
-            add(buf, sizeof buf, &at, "%.*s", (int)prefix_len(n->name, 2), n->name);
+            add(buf, sizeof buf, &at, "%.*s", (int)report_prefix_len(n->name, 2), n->name);
             for (int j = i; j < g->n_nodes; j++) {
                 const char *op = g->nodes[j]->op_type;
                 if (cl[j] == b && !ops_in(g, cl, b, op, j))
@@ -754,7 +657,7 @@ int report_html(const char *file, const struct report_in *in)
         free(cl);
         return CLI_FAIL;
     }
-    int n_blocks = blocks(g, cl);
+    int n_blocks = report_blocks(g, cl);
     uint64_t macs = 0;
     double ms = 0;
     for (int i = 0; in->macs && i < g->n_nodes; i++)

@@ -33,6 +33,15 @@ struct report_graph {
     bool wrap;                        /* a column per stage of blocks, side by side */
 };
 
+/* ---- grouping nodes for the pictures (report_layout.c) ---- */
+/* Length of the first k (1 or 2) path components of a node name when another follows, else
+ * 0: k = 2 gives its block, k = 1 its stage. */
+size_t report_prefix_len(const char *name, int k);
+/* The block of each node (-1: none) into cl, and the blocks' count; none under two blocks. */
+int report_blocks(const struct ond_graph *g, int *cl);
+/* The column of each node into col when a drawing is wrapped, and the number of columns. */
+int report_columns(const struct ond_graph *g, const int *cl, int n_blocks, int *col);
+
 /* Writes d->g for Graphviz: one box per node with its op, post-ops, name, key attributes,
  * small constants, output shape and, with a profile, time (the kernel in the tooltip); nodes
  * grouped by the block their names share; fused nodes filled green, rejected candidates
