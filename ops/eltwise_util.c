@@ -539,9 +539,9 @@ double ond_num_double(const void *p, int32_t dt)
     return d;
 }
 
-enum ond_status ond_predicate_infer(const struct ond_node *n, const struct ond_info *const *in,
-                                    struct ond_info *out, bool bool_only,
-                                    struct ond_error *err)
+static enum ond_status predicate_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                       struct ond_info *out, bool bool_only,
+                                       struct ond_error *err)
 {
     int32_t dt = in[0]->dtype;
     if (bool_only ? dt != OND_DTYPE_BOOL : !ond_num_dtype(dt))
@@ -557,6 +557,18 @@ enum ond_status ond_predicate_infer(const struct ond_node *n, const struct ond_i
     out[0].dtype = OND_DTYPE_BOOL;
     out[0].data = NULL;
     return OND_OK;
+}
+
+enum ond_status ond_compare_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                  struct ond_info *out, struct ond_error *err)
+{
+    return predicate_infer(n, in, out, false, err);
+}
+
+enum ond_status ond_logical_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                  struct ond_info *out, struct ond_error *err)
+{
+    return predicate_infer(n, in, out, true, err);
 }
 
 struct pred_run {

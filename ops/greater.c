@@ -10,12 +10,6 @@ static bool greater(const void *a, const void *b, int32_t dtype)
     return ond_num_cmp(a, b, dtype) == 1;
 }
 
-static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
-                             struct ond_info *out, struct ond_error *err)
-{
-    return ond_predicate_infer(n, in, out, false, err);
-}
-
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
                             const struct ond_info *out, void *const *out_data,
                             struct ond_error *err)
@@ -27,11 +21,11 @@ const struct ond_op ond_op_greater_1 = {
     .domain = "", .name = "Greater", .since = 1,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct ond_arith_legacy),
-    .parse = ond_arith_legacy_parse, .infer = infer, .eval = eval,
+    .parse = ond_arith_legacy_parse, .infer = ond_compare_infer, .eval = eval,
 };
 
 const struct ond_op ond_op_greater_7 = {
     .domain = "", .name = "Greater", .since = 7,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
-    .infer = infer, .eval = eval,
+    .infer = ond_compare_infer, .eval = eval,
 };

@@ -9,12 +9,6 @@ static bool less_or_equal(const void *a, const void *b, int32_t dtype)
     return ond_num_cmp(a, b, dtype) <= 0;
 }
 
-static enum ond_status infer(const struct ond_node *n, const struct ond_info *const *in,
-                             struct ond_info *out, struct ond_error *err)
-{
-    return ond_predicate_infer(n, in, out, false, err);
-}
-
 static enum ond_status eval(const struct ond_node *n, const struct ond_info *const *in,
                             const struct ond_info *out, void *const *out_data,
                             struct ond_error *err)
@@ -25,5 +19,5 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
 const struct ond_op ond_op_less_or_equal = {
     .domain = "", .name = "LessOrEqual", .since = 12,
     .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
-    .infer = infer, .eval = eval,
+    .infer = ond_compare_infer, .eval = eval,
 };

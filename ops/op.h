@@ -168,13 +168,15 @@ bool ond_num_dtype(int32_t dtype);
 int ond_num_cmp(const void *a, const void *b, int32_t dtype);
 /* The element at p of type dtype (an ond_num_dtype) as a double (int64 beyond 2^53 rounds). */
 double ond_num_double(const void *p, int32_t dtype);
-/* Comparisons and logical ops: two inputs of one type (bool only when bool_only, else
+/* Comparisons and logical ops: two inputs of one type (bool for And and Or, else
  * ond_num_dtype), a bool output numpy-broadcast, or by the legacy rules when n->params is
  * an ond_arith_legacy (opset 1's broadcast and axis). */
 typedef bool (*ond_pred_fn)(const void *a, const void *b, int32_t dtype);
-enum ond_status ond_predicate_infer(const struct ond_node *n, const struct ond_info *const *in,
-                                    struct ond_info *out, bool bool_only,
-                                    struct ond_error *err);
+/* Infer of the comparisons (numeric inputs) and of And, Or (bool inputs). */
+enum ond_status ond_compare_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                  struct ond_info *out, struct ond_error *err);
+enum ond_status ond_logical_infer(const struct ond_node *n, const struct ond_info *const *in,
+                                  struct ond_info *out, struct ond_error *err);
 enum ond_status ond_predicate_eval(const struct ond_node *n, const struct ond_info *const *in,
                                    const struct ond_info *out, void *const *out_data,
                                    ond_pred_fn pred, struct ond_error *err);
