@@ -60,9 +60,12 @@
 
 struct ond_tune;
 
-#define OND_PREP_MAX_IN 8
+/* DenseNet-121's Concats join up to 25 feature maps (a dense block's 24 layers and its
+ * input); with 8 they ran eval into plain buffers and the BatchNormalizations after them ran
+ * oneDNN's slow plain kernel (41% of the model's time). */
+#define OND_PREP_MAX_IN 32
 #define OND_PREP_MAX_OUT 4
-#define OND_PREP_MAX_ARGS 16
+#define OND_PREP_MAX_ARGS (OND_PREP_MAX_IN + 8)
 #define OND_PREP_MAX_MEM 8
 
 enum ond_arg_kind { OND_ARG_IN, OND_ARG_OUT, OND_ARG_MEM };

@@ -1249,6 +1249,47 @@ static void test_identity_dropout_dead_code(void **state)
     tm_free(m);
 }
 
+/* A Pad by zero pads (a Constant's, as torch exports DenseNet's transitions, or opset 2's
+ * attribute) and a Concat of one input are identities; a Pad by one pixel is not. Outputs
+ * are compared with the -O0 graph's, which runs the Pad and Concat. */
+static void test_identity_pad_concat(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, (int64_t[]){-1, 2, 3, 3});
+    Onnx__NodeProto *n = tm_node(m, "Constant", "zeros", NULL, "zp");
+    tm_attr_tensor(m, n, "value", tm_tensor(m, I64, 1, (int64_t[]){8}, NULL));
+    n = tm_node(m, "Constant", "ones", NULL, "op");
+    tm_attr_tensor(m, n, "value", tm_tensor(m, I64, 1, (int64_t[]){8},
+                                            (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1}));
+    tm_node(m, "Pad", "pad0", "x,zp", "a");
+    tm_attr_int(m, tm_node(m, "Concat", "cat1", "a", "b"), "axis", 1);
+    tm_node(m, "Relu", "r", "b", "c");
+    tm_node(m, "Pad", "pad1", "c,op", "y");
+    tm_output(m, "y");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "eliminate_identity"), 2);
+    assert_null(find(g, "pad0"));
+    assert_null(find(g, "cat1"));
+    assert_non_null(find(g, "pad1"));
+    assert_string_equal(find(g, "r")->in[0]->name, "x");
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+    m = tm_new(8, 10);
+    tm_input(m, "x", F, 4, (int64_t[]){-1, 2, 3, 3});
+    tm_attr_ints(m, tm_node(m, "Pad", "pad0", "x", "a"), "pads", 8, (int64_t[8]){0});
+    tm_node(m, "Relu", "r", "a", "y");
+    tm_output(m, "y");
+    g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "eliminate_identity"), 1);
+    assert_null(find(g, "pad0"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
 /* ---- the pipeline ---- */
 
 static void test_pipeline_options(void **state)
@@ -1265,7 +1306,7 @@ static void test_pipeline_options(void **state)
     o.disabled_passes = bad;
     o.n_disabled_passes = 2;
     assert_error(ond_passes_run(g, &o, &r, &err), OND_STATUS_INVALID_ARGUMENT, &err,
-                 "unknown pass 'no_such_pass' to disable; passes are: eliminate_identity, ");
+                 "unknown pass 'no_such_pass' to disable; passes are: expand_qlinear, ");
     assert_non_null(strstr(err.message, "fuse_residual_add"));
     assert_null(r);
     o.n_disabled_passes = 0;
@@ -1582,6 +1623,7 @@ int main(void)
         cmocka_unit_test(test_expand_qlinear_conv),
         cmocka_unit_test(test_expand_qlinear_matmul),
         cmocka_unit_test(test_identity_dropout_dead_code),
+        cmocka_unit_test(test_identity_pad_concat),
         cmocka_unit_test(test_pipeline_options),
         cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_fused_op_errors),

@@ -1,14 +1,15 @@
 /* pipeline.c: the ordered table of passes, levels and disabling by name, and the report.
  *
- * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops (identity and
- * dropout removal, QLinearConv/QLinearMatMul expanded into QDQ form, constant and shape-chain
- * folding, a QDQ model's activation pairs taken as scales when the model is loaded for int8
- * sessions (the only pass that changes what a model computes, so fp32 and bf16 loads keep the
- * pairs and their rounding), BatchNormalization folded into Conv weights, dead code); -O2 (the
+ * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops (QLinearConv/
+ * QLinearMatMul expanded into QDQ form, constant and shape-chain folding, identity, dropout,
+ * zero Pad and one-input Concat removal, a QDQ model's activation pairs taken as scales when
+ * the model is loaded for int8 sessions (the only pass that changes what a model computes,
+ * so fp32 and bf16 loads keep the pairs and their rounding), BatchNormalization folded into Conv weights, dead code); -O2 (the
  * default) adds the fusions, whose nodes carry post-ops or are ai.ondine ops, or ONNX ops newer
  * than the model's opset (Swish, Gelu). Order matters where patterns overlap: the QLinear ops
  * expand before constants fold (their weights' DequantizeLinear) and before fold_qdq takes the
- * pairs the expansion leaves between them; BatchNormalization folds into its Conv before a
+ * pairs the expansion leaves between them; identities go once constants are folded (a Pad's
+ * pads come from a Constant node); BatchNormalization folds into its Conv before a
  * leftover one becomes a ScaleShift; x * Sigmoid(x) becomes a Swish and the Erf form of GELU a
  * Gelu before the convolutions and adds take activations as post-ops; the residual add takes
  * its Relu before the generic activation fusion could give that Relu to the Add alone; Flatten
@@ -34,10 +35,10 @@ struct pass {
 };
 
 static const struct pass table[] = {
-    {"eliminate_identity", 1, ond_pass_eliminate_identity, false},
     {"expand_qlinear", 1, ond_pass_expand_qlinear, false},
     {"fold_constants", 1, ond_pass_fold_constants, false},
     {"fold_shape_chains", 1, ond_pass_fold_shape_chains, false},
+    {"eliminate_identity", 1, ond_pass_eliminate_identity, false},
     {"fold_qdq", 1, ond_pass_fold_qdq, true},
     {"fold_batchnorm", 1, ond_pass_fold_batchnorm, false},
     {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift, false},
