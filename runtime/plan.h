@@ -26,6 +26,8 @@ struct value {
     bool input;            /* root: a graph input, the caller's buffer */
     int input_index;
     int reorder_of;        /* the value it is a reorder of (reused by later consumers), -1 */
+    bool slices;           /* root: the inputs of in-place Concats side by side (its size
+                              grows as a chain of Concats extends it) */
     float scale;           /* int8: what one unit of its s8/u8 form is worth (its tensor's) */
 };
 

@@ -465,56 +465,94 @@ static bool has_tag(const dnnl_memory_desc_t *md, dnnl_format_tag_t tag)
  * slices of its output: in NCHW, and in nChw16c with channel counts that are multiples of
  * 16, one image's channel range [c, c + C_i) is a contiguous run of the output holding
  * exactly the dense layout of a [1, C_i, H, W] tensor. So every input value (written by a
- * node's primitive, read by nothing but this Concat, f32 or bf16, all in one of those
- * layouts) becomes a slice of one new storage, and the Concat makes no step. Returns whether
- * it did. */
+ * node's primitive, f32 or bf16, all in one of those layouts) becomes a slice of one storage
+ * (a `slices` root), the Concat's output a view of it from its start, and the Concat makes
+ * no step. A chain of Concats, each of the previous one's inputs and one more (DenseNet:
+ * every layer of a dense block concatenates the block's input and all the maps before it,
+ * 25 Concats of up to 24 maps in DenseNet-121's third block), shares one storage: the
+ * leading inputs already lie side by side at its start and end where it ends, so the new
+ * input's producer writes at its end and the storage grows. The inputs may have other
+ * readers: they read the slices, which live as long as the storage. Returns whether it did. */
 static bool concat_in_place(struct plan *pl, const struct ond_node *n, const struct ond_info *out)
 {
     const struct ond_attr *axis = ond_node_attr(n, "axis");
     int64_t ax = axis ? axis->i : 1;
-    if (out->rank != 4 || out->dims[0] != 1 || (ax != 1 && ax != -3) || n->n_in > 64)
+    if (out->rank != 4 || out->dims[0] != 1 || (ax != 1 && ax != -3) || n->n_in > 64 ||
+        n->n_in < 2)
         return false;
     static const dnnl_format_tag_t tags[] = {dnnl_abcd, dnnl_aBcd16b};
-    int vals[64], tag = -1;
+    int vals[64], tag = -1, root = -1, k0 = 0;
+    for (int k = 0; k < n->n_in; k++)
+        vals[k] = n->in[k] ? pl->tensor_value[n->in[k]->id] : -1;
+    /* The leading inputs as a previous Concat left them: slices from offset 0, in order,
+     * ending where the storage ends. */
+    size_t at = 0;
+    if (vals[0] >= 0 && pl->values[pl->values[vals[0]].root].slices) {
+        root = pl->values[vals[0]].root;
+        while (k0 < n->n_in - 1 && vals[k0] >= 0 && pl->values[vals[k0]].root == root &&
+               pl->values[vals[k0]].at == at)
+            at += pl->values[vals[k0++]].size;
+        if (at != pl->values[root].size)
+            root = -1, k0 = 0;
+    }
+    dnnl_data_type_t dt = vals[0] >= 0 ? pl->values[vals[0]].md.data_type : dnnl_data_type_undef;
     for (int k = 0; k < n->n_in; k++) {
         const struct ond_tensor *t = n->in[k];
-        int v = t ? pl->tensor_value[t->id] : -1;
-        if (v < 0 || pl->info[t->id].data || t->uses != 1 || pl->last_read[t->id] != pl->node_at)
+        if (vals[k] < 0 || pl->info[t->id].data)
             return false;
-        const struct value *x = &pl->values[v];
-        if (x->root != v || x->input || x->reorder_of >= 0 || x->first >= pl->n_steps ||
-            pl->steps[x->first].kind != STEP_PRIM || !pl->steps[x->first].node ||
-            (x->md.data_type != dnnl_f32 && x->md.data_type != dnnl_bf16) ||
-            x->md.data_type != pl->values[pl->tensor_value[n->in[0]->id]].md.data_type)
-            return false;
-        for (int j = 0; j < k; j++)
-            if (vals[j] == v)
-                return false;
+        const struct value *x = &pl->values[vals[k]];
         int tk = has_tag(&x->md, tags[0]) ? 0 : has_tag(&x->md, tags[1]) ? 1 : -1;
-        if (tk < 0 || (tag >= 0 && tk != tag) || (tk == 1 && x->md.dims[1] % 16))
+        if (tk < 0 || (tag >= 0 && tk != tag) || (tk == 1 && x->md.dims[1] % 16) ||
+            x->md.data_type != dt || (dt != dnnl_f32 && dt != dnnl_bf16))
             return false;
         tag = tk;
-        vals[k] = v;
+        if (k < k0)
+            continue;
+        /* A new slice: a value of its own that a primitive writes, which nothing views (the
+         * views would keep pointing at storage no longer placed), given once. */
+        if (x->root != vals[k] || x->input || x->reorder_of >= 0 || x->first >= pl->n_steps ||
+            pl->steps[x->first].kind != STEP_PRIM || !pl->steps[x->first].node)
+            return false;
+        for (int j = 0; j < pl->n_values; j++)
+            if (j != vals[k] && pl->values[j].root == vals[k])
+                return false;
+        for (int j = 0; j < k; j++)
+            if (vals[j] == vals[k])
+                return false;
     }
     dnnl_memory_desc_t md;
     dnnl_dims_t d = {out->dims[0], out->dims[1], out->dims[2], out->dims[3]};
     int o;
-    if (dnnl_memory_desc_init_by_tag(&md, 4, d, pl->values[vals[0]].md.data_type, tags[tag]) !=
-            dnnl_success || !ond_plan_new_value(pl, &md, &o))
+    if (dnnl_memory_desc_init_by_tag(&md, 4, d, dt, tags[tag]) != dnnl_success)
         return false;
-    struct value *r = &pl->values[o];
-    size_t at = 0;
-    r->first = r->last = pl->values[vals[0]].first;
-    for (int k = 0; k < n->n_in; k++) {
-        struct value *x = &pl->values[vals[k]];
-        x->root = o;
-        x->at = at;
-        at += x->size;
+    if (root < 0) {
+        dnnl_memory_desc_t bytes;
+        dnnl_dims_t one = {1};
+        if (dnnl_memory_desc_init_by_tag(&bytes, 1, one, dnnl_u8, dnnl_a) != dnnl_success ||
+            !ond_plan_new_value(pl, &bytes, &root))
+            return false;
+        pl->values[root].slices = true;
+        pl->values[root].size = 0;
+        pl->values[root].first = pl->values[vals[0]].first;
+    }
+    for (int k = k0; k < n->n_in; k++) {
+        struct value *x = &pl->values[vals[k]], *r = &pl->values[root];
+        x->root = root;
+        x->at = r->size;
+        r->size += x->size;
         if (x->first < r->first)
             r->first = x->first;
         if (x->last > r->last)
             r->last = x->last;
+        if (pl->last_read[n->in[k]->id] > r->last_node)
+            r->last_node = pl->last_read[n->in[k]->id];
     }
+    struct value *r = &pl->values[root];
+    r->md.dims[0] = r->md.padded_dims[0] = (dnnl_dim_t)r->size;
+    if (!ond_plan_new_value(pl, &md, &o))
+        return false;
+    pl->values[o].root = root;
+    pl->values[o].first = pl->values[root].first;
     pl->n_views++;
     ond_plan_bind_tensor(pl, n->out[0], o);
     return true;

@@ -547,6 +547,33 @@ static void test_concat(void **state)
         assert_int_equal(st.primitives, batch == 1 ? 3 : 4);
         assert_int_equal(st.views, batch == 1 ? 1 : 0);
     }
+
+    /* A dense block (DenseNet): each layer's conv reads the Concat of the block's input and
+     * every map before it, and the last Concat is the block's output; f1 is read once more
+     * after the block. At batch 1 the three Concats are views of one storage the convs
+     * write their slices of; at batch 2 they are primitives. */
+    for (int64_t batch = 1; batch <= 2; batch++) {
+        m = tm_new(8, 13);
+        tm_input(m, "x", F, 4, (int64_t[]){-1, 64, 28, 28});
+        /* Weights that keep the maps O(1): the atol of 1e-5 is an absolute one. */
+        tm_conv3x3(m, "x", "x0", 64, 64, 0.1f, 0.5f);
+        tm_conv3x3(m, "x0", "f1", 64, 32, 0.1f, 0.5f);
+        tm_attr_int(m, tm_node(m, "Concat", "cat1", "x0,f1", "c1"), "axis", 1);
+        tm_conv3x3(m, "c1", "f2", 96, 32, 0.1f, 0.5f);
+        tm_attr_int(m, tm_node(m, "Concat", "cat2", "x0,f1,f2", "c2"), "axis", 1);
+        tm_conv3x3(m, "c2", "f3", 128, 32, 0.1f, 0.5f);
+        tm_attr_int(m, tm_node(m, "Concat", "cat3", "x0,f1,f2,f3", "c3"), "axis", 1);
+        tm_conv3x3(m, "c3", "y", 160, 8, 0.1f, 0.5f);
+        tm_node(m, "Relu", "again", "f1", "r");
+        tm_output(m, "y");
+        tm_output(m, "r");
+        const struct shape xs = {4, {batch, 64, 28, 28}};
+        st = compare(m, 1, &xs);
+        print_message("dense block, batch %lld: %d primitives, %d views, %d evals\n",
+                      (long long)batch, st.primitives, st.views, st.evals);
+        assert_int_equal(st.evals, 0);
+        assert_int_equal(st.views, batch == 1 ? 3 : 0);
+    }
 }
 
 /* x [N,3,8,8] -> conv 16 -> GlobalAveragePool -> Flatten -> Gemm (an inner product). */
