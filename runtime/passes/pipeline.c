@@ -6,12 +6,14 @@
  * the model is loaded for int8 sessions (the only pass that changes what a model computes,
  * so fp32 and bf16 loads keep the pairs and their rounding), BatchNormalization folded into Conv weights, dead code); -O2 (the
  * default) adds the fusions, whose nodes carry post-ops or are ai.ondine ops, or ONNX ops newer
- * than the model's opset (Swish, Gelu). Order matters where patterns overlap: the QLinear ops
+ * than the model's opset (Swish, Gelu, LayerNormalization). Order matters where patterns overlap: the QLinear ops
  * expand before constants fold (their weights' DequantizeLinear) and before fold_qdq takes the
  * pairs the expansion leaves between them; identities go once constants are folded (a Pad's
  * pads come from a Constant node); BatchNormalization folds into its Conv before a
  * leftover one becomes a ScaleShift; x * Sigmoid(x) becomes a Swish and the Erf form of GELU a
- * Gelu before the convolutions and adds take activations as post-ops; the residual add takes
+ * Gelu before the convolutions and adds take activations as post-ops; a written-out layer
+ * normalization becomes a LayerNormalization before the adds are fused (its beta Add is part
+ * of the pattern); the residual add takes
  * its Relu before the generic activation fusion could give that Relu to the Add alone; Flatten
  * + Gemm becomes an InnerProduct before activations fuse, so the InnerProduct takes them; dead
  * code goes last.
@@ -44,6 +46,7 @@ static const struct pass table[] = {
     {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift, false},
     {"fuse_swish", 2, ond_pass_fuse_swish, false},
     {"fuse_gelu", 2, ond_pass_fuse_gelu, false},
+    {"fuse_layernorm", 2, ond_pass_fuse_layernorm, false},
     {"fuse_residual_add", 2, ond_pass_fuse_residual_add, false},
     {"fuse_inner_product", 2, ond_pass_fuse_inner_product, false},
     {"fuse_activation", 2, ond_pass_fuse_activation, false},
