@@ -45,10 +45,11 @@ static const char AXES[] = "both ReduceMeans keep dims and reduce the same trail
 /* A gamma or beta that varies along a non-normalized dim is not one Scale or B. */
 static const char AFFINE[] = "gamma and beta (a constant multiplied and added after the Div) "
                              "are float and broadcast onto the normalized dims only";
-/* LayerNormalization is float; Scale is made of the normalized shape. The scalars have one
- * element, so the result has x's dims unless one of them has more dims than x. */
-static const char SHAPE[] = "x is float, of known rank and normalized dims, and the result "
-                            "has x's rank";
+/* LayerNormalization is float; Scale is made of the normalized shape (and a tensor of none
+ * would be an allocation of 0 bytes). The scalars have one element, so the result has x's dims
+ * unless one of them has more dims than x. */
+static const char SHAPE[] = "x is float, of known rank, its normalized dims known and not 0, "
+                            "and the result has x's rank";
 
 /* Whether t is a constant float with one element: its value in *v. */
 static bool scalar(const struct ond_tensor *t, float *v)
@@ -144,7 +145,7 @@ static const char *match_head(const struct ond_pass_ctx *c, const struct ond_nod
     if (*axis < 0 || trailing_axis(var, rank) != *axis)
         return AXES;
     for (int i = *axis; i < rank; i++)
-        if (xi->dims[i] < 0)
+        if (xi->dims[i] <= 0)
             return SHAPE;
     return NULL;
 }
