@@ -1,5 +1,5 @@
 /* fuse_layernorm.c: layer normalization written out, as torch exports F.layer_norm at opsets
- * below 17 (ConvNeXt: 22 of them), becomes one LayerNormalization node (ONNX, opset 17).
+ * below 17 (ConvNeXt-tiny: 23 of them), becomes one LayerNormalization node (ONNX, opset 17).
  *
  *   before:  m = ReduceMean(x, axes);  d = Sub(x, m);  v = ReduceMean(Pow(d, 2), axes);
  *            s = Sqrt(Add(v, epsilon));  n = Div(d, s);  [Mul(n, gamma) ->] [Add(., beta) ->] y
@@ -22,7 +22,6 @@
  * optimize` writes ai.ondine.LayerNormalization into older models, like Gelu); -O1 keeps
  * standard ops.
  */
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,15 +104,14 @@ static int trailing_axis(const struct ond_node *r, int rank)
     return first;
 }
 
-/* The pattern before the Div n: nodes[0..6] (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt),
- * x, the axis and epsilon; the rule that fails, NULL when it matches. */
+/* The rest of the pattern before the Div, whose dividend d is Sub (nodes[1]) of x and
+ * ReduceMean(x) (nodes[0]): nodes[2..6) (Pow, ReduceMean, Add, Sqrt), the axis and epsilon;
+ * the rule that fails, NULL when it matches. */
 static const char *match_head(const struct ond_pass_ctx *c, const struct ond_node *div,
-                              struct ond_node **nodes, struct ond_tensor **x, int *axis,
-                              float *eps)
+                              struct ond_node **nodes, int *axis, float *eps)
 {
     const struct ond_tensor *d = div->in[0], *s = div->in[1];
-    struct ond_node *sub = nodes[1] = d->producer, *mean = nodes[0] = sub->in[1]->producer;
-    *x = sub->in[0];
+    const struct ond_node *sub = nodes[1], *mean = nodes[0];
     struct ond_node *sq = nodes[5] = s->producer;
     if (!ond_pass_is(sq, "", "Sqrt") || !sq->in[0])
         return FORM;
@@ -137,7 +135,7 @@ static const char *match_head(const struct ond_pass_ctx *c, const struct ond_nod
         ond_pass_sole_user(c, var->out[0]) != add || ond_pass_sole_user(c, add->out[0]) != sq ||
         ond_pass_sole_user(c, s) != div)
         return ONE_READER;
-    const struct ond_info *xi = &(*x)->info;
+    const struct ond_info *xi = &sub->in[0]->info;
     int rank = xi->rank;
     if (xi->dtype != OND_DTYPE_FLOAT || rank < 1)
         return SHAPE;
@@ -246,18 +244,18 @@ enum ond_status ond_pass_fuse_layernorm(struct ond_pass_ctx *c, struct ond_error
 {
     struct ond_graph *g = c->g;
     for (int i = 0; i < g->n_nodes; i++) {
-        struct ond_node *div = g->nodes[i], *nodes[9] = {0}, *sub, *mean;
+        struct ond_node *div = g->nodes[i], *sub, *mean;
         if (!ond_pass_is(div, "", "Div") || div->n_in != 2 || !div->in[0] || !div->in[1] ||
             !div->out[0] || !ond_pass_is(sub = div->in[0]->producer, "", "Sub") ||
             sub->n_in != 2 || !sub->in[0] || !sub->in[1] ||
             !ond_pass_is(mean = sub->in[1]->producer, "", "ReduceMean") ||
             mean->in[0] != sub->in[0])
             continue;
-        struct ond_tensor *x, *gamma = NULL, *beta = NULL;
+        struct ond_node *nodes[9] = {mean, sub, [6] = div};
+        struct ond_tensor *x = sub->in[0], *gamma = NULL, *beta = NULL;
         int axis = -1;
         float eps = 0;
-        const char *why = match_head(c, div, nodes, &x, &axis, &eps);
-        nodes[6] = div;
+        const char *why = match_head(c, div, nodes, &axis, &eps);
         if (!why)
             why = match_affine(c, div, &x->info, axis, nodes, &gamma, &beta);
         struct ond_node *last = nodes[8] ? nodes[8] : nodes[7] ? nodes[7] : div;
