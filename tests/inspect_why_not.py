@@ -55,8 +55,8 @@ print(f"{len(got)} near misses, each with its rule: ok")
 # docs/passes.md states every rule in the same words.
 doc = " ".join(open(f"{src}/docs/passes.md").read().split())
 for pass_name in ("fold_qdq", "fold_batchnorm", "batchnorm_scale_shift", "fuse_swish",
-                  "fuse_gelu", "fuse_residual_add", "fuse_inner_product", "fuse_activation",
-                  "fuse_add_activation"):
+                  "fuse_gelu", "fuse_layernorm", "fuse_residual_add", "fuse_inner_product",
+                  "fuse_activation", "fuse_add_activation"):
     for rule in rules(pass_name):
         assert rule in doc, (pass_name, rule)
 print("docs/passes.md quotes every rule: ok")

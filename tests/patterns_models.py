@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """patterns_models.py: the patterns of issue 15's new models, in small torch models exported at
-opset 17, against torch's outputs through `ondine test` at -O0 and -O2. For the activation
-patterns fuse_swish and fuse_gelu rewrite, also at -O2 with the pass disabled; `ondine inspect
---passes --json` must show each pass rewriting exactly the candidates it should and rejecting
-the near misses with its rule, and the -O2 file `ondine optimize` writes (ai.ondine.Swish /
-ai.ondine.Gelu in an opset-17 model) must load and give the same outputs. For the layouts
+opset 17 (13 for fuse_layernorm), against torch's outputs through `ondine test` at -O0 and -O2.
+For the patterns fuse_swish, fuse_gelu and fuse_layernorm rewrite, also at -O2 with the pass
+disabled; `ondine inspect --passes --json` must show each pass rewriting exactly the candidates
+it should and rejecting the near misses with its rule, and the -O2 file `ondine optimize`
+writes (ai.ondine.Swish / Gelu in an opset-17 model, ai.ondine.LayerNormalization in an
+opset-13 one) must load and give the same outputs. For the layouts
 around ConvNeXt's permutes and RegNet-Y's squeeze-and-excitation, `ondine run --profile` must
 list no Transpose step (they are views), no reference kernel and no eval step.
 
@@ -21,8 +22,16 @@ list no Transpose step (they are views), no reference kernel and no eval step.
   of H and W between two Convs.
 - se: a RegNet-Y block, whose grouped 3x3 Conv ran oneDNN's reference kernel on the nhwc input
   it arrives in, and whose SE Mul read the grouped conv's blocked output with it.
+- layernorm (opset 13, where torch writes F.layer_norm out): three nn.LayerNorms fuse_layernorm
+  makes LayerNormalization nodes of (last dim; last two dims; no gamma and beta) and four
+  hand-written chains that each break one of its rules; layernorm18: the chain at opset 18
+  (ReduceMean's axes an input) built with onnx.helper, and two near misses (a negative and a
+  rank-5 epsilon), against numpy; convnext13: the convnext model at opset 13, its LayerNorms
+  fused, with the same profile checks.
 Measured: -O0 and -O2 are within 1.2e-7 of torch on outputs up to 0.63 (silu), 9e-8 up to 0.37
-(gelu), 1.5e-7 up to 0.73 (convnext), 8.2e-8 up to 0.42 (se); atol 1e-5, rtol 0.
+(gelu), 1.5e-7 up to 0.73 (convnext), 8.2e-8 up to 0.42 (se), 1.6e-7 up to 0.88 (convnext13),
+1.4e-6 up to 2.9 (layernorm: seven normalizations in a row) and of numpy within 3.6e-7 up to
+3.6 (layernorm18); atol 1e-5, rtol 0.
 
 usage: patterns_models.py ONDINE WORK_DIR
 """
@@ -31,6 +40,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
@@ -108,16 +118,100 @@ class Se(torch.nn.Module):
         return self.c(y * s)
 
 
+class LayerNorms(torch.nn.Module):
+    """F.layer_norm as torch writes it below opset 17 (ReduceMean, Sub, Pow, ReduceMean, Add,
+    Sqrt, Div, Mul, Add) on x [N, 7, 5, 16]: over the last dim, over the last two (gamma and
+    beta [5, 16]), without gamma and beta; then the same chain by hand four times, each
+    breaking one rule of fuse_layernorm."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.ln0, self.ln1 = nn.LayerNorm(16, eps=1e-6), nn.LayerNorm([5, 16])
+        self.ln2 = nn.LayerNorm(16, elementwise_affine=False)
+        for m in (self.ln0, self.ln1):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+        self.register_buffer("eps_rows", torch.rand(5, 1) * 1e-3 + 1e-5)
+        self.register_buffer("gamma_rows", torch.rand(7, 1, 1) + 0.5)
+
+    @staticmethod
+    def norm(x, dim=-1, eps=1e-5):
+        d = x - x.mean(dim, keepdim=True)
+        return d, d / torch.sqrt(d.pow(2).mean(dim, keepdim=True) + eps)
+
+    def forward(self, x):
+        y = self.ln2(self.ln1(self.ln0(x)))
+        d, a = self.norm(y)
+        a = a + d  # d has a third reader: ONE_READER
+        b = self.norm(a, eps=self.eps_rows)[1]  # epsilon varies by row: FORM
+        c = self.norm(b, dim=1)[1]  # not the last axis: AXES
+        return self.norm(c)[1] * self.gamma_rows  # gamma varies along dim 1: AFFINE
+
+
+def layernorm_op18(d):
+    """LayerNorm written out at opset 18 (ReduceMean's axes an input: [2, 3], two trailing
+    axes of x [2, 3, 4, 8]), Mul and Adds with their operands the other way round, gamma [1, 8]
+    and beta [8] (broadcast copies of [4, 8] made), epsilon 0.5 of shape [1] (large enough
+    that losing it moves y by about 0.03): output y. Two near
+    misses over axis 3 beside it: epsilon -1e-3 (y1: FORM, a LayerNormalization epsilon must
+    not be negative) and epsilon of shape [1, 1, 1, 1, 1] (y2, of rank 5: SHAPE). numpy's
+    float64 computation of each as the reference."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 4, 8)).astype(np.float32) * 3 + 1
+    gamma = rng.uniform(0.5, 1.5, (1, 8)).astype(np.float32)
+    beta = rng.uniform(-1, 1, (8,)).astype(np.float32)
+    consts = {"axes": np.array([2, 3], np.int64), "two": np.array(2, np.float32),
+              "eps": np.array([0.5], np.float32), "gamma": gamma, "beta": beta,
+              "last": np.array([-1], np.int64), "eps_neg": np.array(-1e-3, np.float32),
+              "eps_5d": np.full((1, 1, 1, 1, 1), 1e-4, np.float32)}
+
+    def chain(k, axes, eps, y):
+        return [helper.make_node("ReduceMean", ["x", axes], [f"m{k}"], name=f"mean{k}"),
+                helper.make_node("Sub", ["x", f"m{k}"], [f"d{k}"], name=f"sub{k}"),
+                helper.make_node("Pow", [f"d{k}", "two"], [f"p{k}"], name=f"pow{k}"),
+                helper.make_node("ReduceMean", [f"p{k}", axes], [f"v{k}"], name=f"var{k}"),
+                helper.make_node("Add", [eps, f"v{k}"], [f"e{k}"], name=f"add_eps{k}"),
+                helper.make_node("Sqrt", [f"e{k}"], [f"s{k}"], name=f"sqrt{k}"),
+                helper.make_node("Div", [f"d{k}", f"s{k}"], [y], name=f"div{k}")]
+
+    nodes = (chain("", "axes", "eps", "n") + chain("1", "last", "eps_neg", "y1") +
+             chain("2", "last", "eps_5d", "y2") +
+             [helper.make_node("Mul", ["gamma", "n"], ["g"], name="mul"),
+              helper.make_node("Add", ["beta", "g"], ["y"], name="add_beta")])
+    out = [helper.make_tensor_value_info(y, TensorProto.FLOAT, None) for y in ("y", "y1", "y2")]
+    graph = helper.make_graph(
+        nodes, "ln18", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 8])],
+        out, [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    onnx.save(model, os.path.join(d, "model.onnx"))
+
+    def norm(axes, eps):
+        x64 = x.astype(np.float64)
+        m = x64.mean(axes, keepdims=True)
+        return (x64 - m) / np.sqrt(((x64 - m) ** 2).mean(axes, keepdims=True) + eps)
+
+    ys = (norm((2, 3), 0.5) * gamma + beta, norm(3, np.float32(-1e-3)),
+          norm(3, 1e-4)[None])
+    save(os.path.join(d, "test_data_set_0", "input_0.pb"), x, "x")
+    for i, (name, y) in enumerate(zip(("y", "y1", "y2"), ys)):
+        save(os.path.join(d, "test_data_set_0", f"output_{i}.pb"), y.astype(np.float32), name)
+    return d
+
+
 def save(path, arr, name):
     with open(path, "wb") as f:
         f.write(numpy_helper.from_array(arr, name).SerializeToString())
 
 
-def export(name, model, x):
+def export(name, model, x, opset=17):
     d = os.path.join(WORK, name)
     os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
     model.eval()
-    torch.onnx.export(model, x, os.path.join(d, "model.onnx"), opset_version=17,
+    torch.onnx.export(model, x, os.path.join(d, "model.onnx"), opset_version=opset,
                       input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
     with torch.no_grad():
@@ -144,6 +238,27 @@ def passes(d):
     p = run("inspect", os.path.join(d, "model.onnx"), "--passes", "--json")
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
+
+
+def reloads(name, d, op, domain="ai.ondine"):
+    """Whether the file `ondine optimize -O2` writes holds <op> in domain (ai.ondine's where
+    the model's ONNX opset is older than the op, else ONNX's "") and not in the other, loads
+    and gives the reference's outputs."""
+    path = os.path.join(d, "optimized_O2.onnx")
+    p = run("optimize", os.path.join(d, "model.onnx"), "-O2", "-o", path)
+    domains = {(n.domain, n.op_type) for n in onnx.load(path).graph.node}
+    other = "" if domain else "ai.ondine"
+    wrote = p.returncode == 0 and (domain, op) in domains and (other, op) not in domains
+    p = run("run", path, "--input", os.path.join(d, "test_data_set_0", "input_0.pb"),
+            "--output-dir", os.path.join(d, "out"))
+    ref = numpy_helper.to_array(onnx.load_tensor(
+        os.path.join(d, "test_data_set_0", "output_0.pb")))
+    got = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "out", "output_0.pb"))) \
+        if p.returncode == 0 else None
+    err = abs(got - ref).max() if got is not None else float("inf")
+    print(f"{'ok  ' if wrote and err <= ATOL else 'FAIL'} {name}: optimize -O2 writes "
+          f"{domain or 'ONNX'} {op}, reloaded max error {err:.3g}")
+    return wrote and err <= ATOL
 
 
 def main():
@@ -177,26 +292,43 @@ def main():
               f"{len(missed)}; optimized {ops}")
         ok &= want
         # The -O2 file holds ai.ondine.Swish / Gelu (the model's opset is 17) and reloads.
-        path = os.path.join(d, "optimized_O2.onnx")
-        p = run("optimize", os.path.join(d, "model.onnx"), "-O2", "-o", path)
-        domains = {(n.domain, n.op_type) for n in onnx.load(path).graph.node}
-        op = "Swish" if name == "silu" else "Gelu"
-        wrote = p.returncode == 0 and ("ai.ondine", op) in domains and ("", op) not in domains
-        p = run("run", path, "--input", os.path.join(d, "test_data_set_0", "input_0.pb"),
-                "--output-dir", os.path.join(d, "out"))
-        ref = numpy_helper.to_array(onnx.load_tensor(
-            os.path.join(d, "test_data_set_0", "output_0.pb")))
-        got = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "out", "output_0.pb"))) \
-            if p.returncode == 0 else None
-        err = abs(got - ref).max() if got is not None else float("inf")
-        print(f"{'ok  ' if wrote and err <= ATOL else 'FAIL'} {name}: optimize -O2 writes "
-              f"ai.ondine.{op}, reloaded max error {err:.3g}")
-        ok &= wrote and err <= ATOL
+        ok &= reloads(name, d, "Swish" if name == "silu" else "Gelu")
+    # fuse_layernorm: torch's written-out LayerNorm at opset 13, the near misses, and an
+    # opset-18 chain (axes an input) against numpy.
+    g13 = torch.randn(2, 7, 5, 16, generator=g) * 2 + 0.5
+    for name, d in (("layernorm", export("layernorm", LayerNorms(), g13, opset=13)),
+                    ("layernorm18", layernorm_op18(os.path.join(WORK, "layernorm18")))):
+        for opts in (["-O0"], ["-O2"], ["-O2", "--disable-pass", "fuse_layernorm"]):
+            ok &= test(d, *opts)
+        r = passes(d)
+        made = [f for f in r["fusions"] if f["pass"] == "fuse_layernorm"]
+        missed = [f["reason"] for f in r["not_fused"] if f["pass"] == "fuse_layernorm"]
+        rules = sorted(next((w for w in ("read by the Pow", "divisor", "trailing run", "gamma",
+                                         "x's rank") if w in m), m) for m in missed)
+        ops = r["optimized"]["nodes"]
+        if name == "layernorm":
+            # The three nn.LayerNorms; the four hand-written ones each break one rule (x minus
+            # its mean read thrice; epsilon not a scalar; axis 1; gamma [7, 1, 1]).
+            want = (len(made) == 3 and ops.get("LayerNormalization") == 3 and
+                    rules == ["divisor", "gamma", "read by the Pow", "trailing run"] and
+                    ops.get("Div") == 4)
+        else:
+            # Epsilon -1e-3 and epsilon of rank 5 stay unfused.
+            want = (len(made) == 1 and ops.get("LayerNormalization") == 1 and
+                    rules == ["divisor", "x's rank"] and ops.get("Div") == 2)
+        print(f"{'ok  ' if want else 'FAIL'} {name}: fuse_layernorm made {len(made)}, rejected "
+              f"{rules}; optimized {ops}")
+        # Opset 13: ai.ondine.LayerNormalization; 18: ONNX's own.
+        ok &= want and reloads(name, d, "LayerNormalization",
+                               "ai.ondine" if name == "layernorm" else "")
     # Layouts: ConvNeXt's permutes are views (no step, no copy) and the SE block runs no
     # reference kernel; both against torch at -O0 and -O2.
-    for name, model, x in (("convnext", ConvNextish(), torch.randn(2, 3, 32, 28, generator=g)),
-                           ("se", Se(), torch.randn(2, 8, 14, 14, generator=g))):
-        d = export(name, model, x)
+    # ConvNeXt again at opset 13, its LayerNorms written out: fuse_layernorm's nodes too.
+    for name, model, x, opset in (
+            ("convnext", ConvNextish(), torch.randn(2, 3, 32, 28, generator=g), 17),
+            ("convnext13", ConvNextish(), torch.randn(2, 3, 32, 28, generator=g), 13),
+            ("se", Se(), torch.randn(2, 8, 14, 14, generator=g), 17)):
+        d = export(name, model, x, opset)
         for opts in (["-O0"], ["-O2"]):
             ok &= test(d, *opts)
         p = run("run", os.path.join(d, "model.onnx"), "--batch", "2", "--profile",

@@ -125,14 +125,10 @@ enum ond_status ond_pass_fuse_gelu(struct ond_pass_ctx *c, struct ond_error *err
         if (!why && (x->info.dtype != OND_DTYPE_FLOAT || x->info.rank < 0 ||
                      last->out[0]->info.rank != x->info.rank))
             why = SHAPE;
-        const struct ond_node *pattern[5];
-        int n = 0;
-        for (int k = 0; k < 5; k++)
-            if (nodes[k])
-                pattern[n++] = nodes[k];
+        const struct ond_node *const *pattern = (const struct ond_node *const *)nodes;
         enum ond_status st;
         if (why) {
-            if ((st = ond_pass_not_fused(c, err, n, pattern, why)))
+            if ((st = ond_pass_not_fused(c, err, 5, pattern, why)))
                 return st;
             continue;
         }

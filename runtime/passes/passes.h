@@ -99,6 +99,7 @@ enum ond_status ond_pass_fold_batchnorm(struct ond_pass_ctx *c, struct ond_error
 enum ond_status ond_pass_batchnorm_scale_shift(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_swish(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_gelu(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fuse_layernorm(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_residual_add(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_inner_product(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fuse_activation(struct ond_pass_ctx *c, struct ond_error *err);
@@ -160,14 +161,16 @@ const char *ond_pass_bn_per_channel(const struct ond_node *bn, int64_t channels)
 /* s[c] = scale[c] / sqrt(var[c] + epsilon), in double, for such a node. */
 enum ond_status ond_pass_bn_scale(const struct ond_node *bn, int64_t channels, double *s,
                                   struct ond_error *err);
-/* Records one fusion in the report: the n nodes of the pattern, the one they became (into; its
+/* Records one fusion in the report: the n nodes of the pattern (NULL entries, parts of the
+ * pattern a candidate lacks, skipped), the one they became (into; its
  * post-ops are listed) or, for a node-less result, into_name, and the text line "Conv 'a' +
  * Relu 'b' -> Conv 'a' [relu]" (fmt, which takes the arguments after it). */
 enum ond_status ond_pass_fusion(struct ond_pass_ctx *c, struct ond_error *err, int n,
                                 const struct ond_node *const *nodes, const struct ond_node *into,
                                 const char *into_name, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
-/* Records a candidate the pass rejected: the n nodes of the pattern it started and the rule
+/* Records a candidate the pass rejected: the n nodes of the pattern it started (NULL entries
+ * skipped) and the rule
  * that failed, a static string of the pass whose words its banner quotes. */
 enum ond_status ond_pass_not_fused(struct ond_pass_ctx *c, struct ond_error *err, int n,
                                    const struct ond_node *const *nodes, const char *reason);

@@ -1,20 +1,21 @@
 /* pipeline.c: the ordered table of passes, levels and disabling by name, and the report.
  *
- * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops (QLinearConv/
- * QLinearMatMul expanded into QDQ form, constant and shape-chain folding, identity, dropout,
- * zero Pad and one-input Concat removal, a QDQ model's activation pairs taken as scales when
- * the model is loaded for int8 sessions (the only pass that changes what a model computes,
- * so fp32 and bf16 loads keep the pairs and their rounding), BatchNormalization folded into Conv weights, dead code); -O2 (the
- * default) adds the fusions, whose nodes carry post-ops or are ai.ondine ops, or ONNX ops newer
- * than the model's opset (Swish, Gelu). Order matters where patterns overlap: the QLinear ops
- * expand before constants fold (their weights' DequantizeLinear) and before fold_qdq takes the
- * pairs the expansion leaves between them; identities go once constants are folded (a Pad's
- * pads come from a Constant node); BatchNormalization folds into its Conv before a
- * leftover one becomes a ScaleShift; x * Sigmoid(x) becomes a Swish and the Erf form of GELU a
- * Gelu before the convolutions and adds take activations as post-ops; the residual add takes
- * its Relu before the generic activation fusion could give that Relu to the Add alone; Flatten
- * + Gemm becomes an InnerProduct before activations fuse, so the InnerProduct takes them; dead
- * code goes last.
+ * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops
+ * (QLinearConv/QLinearMatMul expanded into QDQ form, constant and shape-chain folding, identity,
+ * dropout, zero Pad and one-input Concat removal, a QDQ model's activation pairs taken as scales
+ * when the model is loaded for int8 sessions (the only pass that changes what a model computes, so
+ * fp32 and bf16 loads keep the pairs and their rounding), BatchNormalization folded into Conv
+ * weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
+ * ai.ondine ops, or ONNX ops newer than the model's opset (Swish, Gelu, LayerNormalization). Order
+ * matters where patterns overlap: the QLinear ops expand before constants fold (their weights'
+ * DequantizeLinear) and before fold_qdq takes the pairs the expansion leaves between them;
+ * identities go once constants are folded (a Pad's pads come from a Constant node);
+ * BatchNormalization folds into its Conv before a leftover one becomes a ScaleShift; x *
+ * Sigmoid(x) becomes a Swish and the Erf form of GELU a Gelu before the convolutions and adds take
+ * activations as post-ops; a written-out layer normalization becomes a LayerNormalization before
+ * the adds are fused (its beta Add is part of the pattern); the residual add takes its Relu before
+ * the generic activation fusion could give that Relu to the Add alone; Flatten + Gemm becomes an
+ * InnerProduct before activations fuse, so the InnerProduct takes them; dead code goes last.
  *
  * After each pass that rewrote something the graph is compacted (dead nodes dropped, uses
  * recounted, re-sorted: a residual fusion makes a conv read a tensor another branch makes)
@@ -44,6 +45,7 @@ static const struct pass table[] = {
     {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift, false},
     {"fuse_swish", 2, ond_pass_fuse_swish, false},
     {"fuse_gelu", 2, ond_pass_fuse_gelu, false},
+    {"fuse_layernorm", 2, ond_pass_fuse_layernorm, false},
     {"fuse_residual_add", 2, ond_pass_fuse_residual_add, false},
     {"fuse_inner_product", 2, ond_pass_fuse_inner_product, false},
     {"fuse_activation", 2, ond_pass_fuse_activation, false},

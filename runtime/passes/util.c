@@ -212,13 +212,16 @@ bool ond_pass_activation(const struct ond_node *n, struct ond_postop *q)
     return true;
 }
 
-/* Appends a record to rs: its node names, into and its post-ops, line, copied into one block. */
-static enum ond_status record(struct ond_pass_ctx *c, struct ond_pass_records *rs, int n,
+/* Appends a record to rs: its node names (the NULL entries of nodes[0..count) skipped), into
+ * and its post-ops, line, copied into one block. */
+static enum ond_status record(struct ond_pass_ctx *c, struct ond_pass_records *rs, int count,
                               const struct ond_node *const *nodes, const struct ond_node *into,
                               const char *into_name, const char *line, const char *reason,
                               struct ond_error *err)
 {
-    int n_post = into ? into->n_post : 0;
+    int n_post = into ? into->n_post : 0, n = 0;
+    for (int i = 0; i < count; i++)
+        n += nodes[i] != NULL;
     size_t size = sizeof(char *) * (size_t)(n + n_post);
     const char *post[OND_MAX_POSTOPS];
     if (into)
@@ -227,8 +230,8 @@ static enum ond_status record(struct ond_pass_ctx *c, struct ond_pass_records *r
         post[i] = ond_postop_name(into->post[i].kind);
         size += strlen(post[i] ? post[i] : "?") + 1;
     }
-    for (int i = 0; i < n; i++)
-        size += strlen(nodes[i]->name) + 1;
+    for (int i = 0; i < count; i++)
+        size += nodes[i] ? strlen(nodes[i]->name) + 1 : 0;
     size += (line ? strlen(line) + 1 : 0) + (into_name ? strlen(into_name) + 1 : 0);
     if (rs->n == rs->cap) {
         int cap = rs->cap ? 2 * rs->cap : 64;
@@ -247,8 +250,9 @@ static enum ond_status record(struct ond_pass_ctx *c, struct ond_pass_records *r
                                   .n_post = n_post, .post_ops = ptrs + n, .reason = reason,
                                   .mem = ptrs};
 #define COPY(dst, s) (dst = strcpy(at, s), at += strlen(at) + 1)
-    for (int i = 0; i < n; i++)
-        COPY(r->nodes[i], nodes[i]->name);
+    for (int i = 0, k = 0; i < count; i++)
+        if (nodes[i])
+            COPY(r->nodes[k++], nodes[i]->name);
     for (int i = 0; i < n_post; i++)
         COPY(r->post_ops[i], post[i] ? post[i] : "?");
     if (line)
