@@ -2,13 +2,13 @@
  * FusedConv (Conv), FusedGemm (Gemm) and FusedAdd (Add), opset 1. A fused node has its base
  * op's attributes and inputs (an omitted optional input written as ""), the attributes post_ops
  * and post_params, and one more input per sum or add post-op (ops/postops.c). Also Swish,
- * Gelu and LayerNormalization, opset 1: ONNX's Swish-24, Gelu-20 and LayerNormalization-17,
- * which fuse_swish, fuse_gelu and fuse_layernorm make, written into models whose ONNX opset is
- * older than those.
+ * HardSwish, Gelu and LayerNormalization, opset 1: ONNX's Swish-24, HardSwish-14, Gelu-20 and
+ * LayerNormalization-17, which fuse_swish, fuse_gelu and fuse_layernorm make, written into
+ * models whose ONNX opset is older than those.
  *
  * parse rebinds the node to its base op, at the opset whose semantics the fused op has: Conv
  * 11, Gemm 13 (C optional, broadcast to [M,N] one way), Add 14 (numpy broadcasting), Swish
- * 24, Gelu 20, LayerNormalization 17. A loaded
+ * 24, HardSwish 14, Gelu 20, LayerNormalization 17. A loaded
  * FusedConv is then the very Conv node with post-ops that the passes make in memory, and the
  * base op's infer, eval and prepare run it. */
 #include <string.h>
@@ -28,6 +28,7 @@ static const struct fused fused[] = {
     {"FusedGemm", "Gemm", 13, 3},
     {"FusedAdd", "Add", 14, 2},
     {"Swish", "Swish", 24, 1},
+    {"HardSwish", "HardSwish", 14, 1},
     {"Gelu", "Gelu", 20, 1},
     {"LayerNormalization", "LayerNormalization", 17, 3},
 };
@@ -86,5 +87,6 @@ FUSED(ond_op_fused_conv, "FusedConv", 2, 3)
 FUSED(ond_op_fused_gemm, "FusedGemm", 2, 3)
 FUSED(ond_op_fused_add, "FusedAdd", 2, 2)
 FUSED(ond_op_ondine_swish, "Swish", 1, 1)
+FUSED(ond_op_ondine_hard_swish, "HardSwish", 1, 1)
 FUSED(ond_op_ondine_gelu, "Gelu", 1, 1)
 FUSED(ond_op_ondine_layer_norm, "LayerNormalization", 2, 3)

@@ -65,6 +65,23 @@ class Silu(torch.nn.Module):
         return y * s + s  # the Sigmoid's output has a second reader: no Swish
 
 
+class HardSwish(torch.nn.Module):
+    """nn.Hardswish at opset 13 (HardSigmoid(alpha 1/6, beta 1/2) and a Mul, as MobileNetV3)."""
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = torch.nn.Conv2d(8, 8, 1)
+        self.c3 = torch.nn.Conv2d(8, 4, 1)
+        self.act = torch.nn.Hardswish()
+
+    def forward(self, x):
+        x = self.act(x)  # on the graph input: stays a HardSwish node
+        y = self.c2(self.act(self.c1(x)))
+        y = self.c3(y * torch.nn.functional.hardsigmoid(y))
+        s = torch.nn.functional.hardsigmoid(y)
+        return y * s + s  # the HardSigmoid's output has a second reader: no HardSwish
+
+
 class Gelu(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -265,6 +282,9 @@ def main():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
     cases = {"silu": (export("silu", Silu(), torch.randn(2, 3, 7, 7, generator=g)), "fuse_swish"),
+             "hardswish": (export("hardswish", HardSwish(),
+                                  torch.randn(2, 3, 7, 7, generator=g) * 4, opset=13),
+                           "fuse_swish"),
              "gelu": (export("gelu", Gelu(), torch.randn(2, 5, 16, generator=g)), "fuse_gelu")}
     ok = True
     for name, (d, pass_name) in cases.items():
@@ -275,12 +295,14 @@ def main():
         missed = [f for f in r["not_fused"] if f["pass"] == pass_name]
         ops = r["optimized"]["nodes"]
         posts = [f["post_ops"] for f in r["fusions"] if f["pass"] != pass_name]
-        if name == "silu":
-            # Three Swish made, one rejected (its Sigmoid has two readers); the two after Convs
-            # become their post-ops, the one on the graph input stays a Swish node.
+        if name in ("silu", "hardswish"):
+            # Three Swish (HardSwish) made, one rejected (its Sigmoid has two readers); the two
+            # after Convs become their post-ops, the one on the graph input stays a node.
+            op, post = ("Swish", "swish") if name == "silu" else ("HardSwish", "hard_swish")
             want = (len(made) == 3 and len(missed) == 1 and "one reader" in missed[0]["reason"]
-                    and ops.get("Swish") == 1 and ops.get("Sigmoid") == 1 and
-                    posts.count(["swish"]) == 2)
+                    and ops.get(op) == 1 and ops.get("Sigmoid" if name == "silu" else
+                                                     "HardSigmoid") == 1 and
+                    posts.count([post]) == 2)
         else:
             # nn.GELU (after the Linear's bias Add: its post-op) and the Hugging Face form on
             # the input (a Gelu node); x / 1.5 is not GELU and leaves its Erf; the last one
@@ -291,8 +313,9 @@ def main():
         print(f"{'ok  ' if want else 'FAIL'} {name}: {pass_name} made {len(made)}, rejected "
               f"{len(missed)}; optimized {ops}")
         ok &= want
-        # The -O2 file holds ai.ondine.Swish / Gelu (the model's opset is 17) and reloads.
-        ok &= reloads(name, d, "Swish" if name == "silu" else "Gelu")
+        # The -O2 file holds ai.ondine.Swish / HardSwish / Gelu (the model's opset is older
+        # than the op's) and reloads.
+        ok &= reloads(name, d, {"silu": "Swish", "hardswish": "HardSwish"}.get(name, "Gelu"))
     # fuse_layernorm: torch's written-out LayerNorm at opset 13, the near misses, and an
     # opset-18 chain (axes an input) against numpy.
     g13 = torch.randn(2, 7, 5, 16, generator=g) * 2 + 0.5

@@ -1290,6 +1290,30 @@ static void test_identity_pad_concat(void **state)
     tm_free(m);
 }
 
+/* x * HardSigmoid(x) is hardswish for torch's alpha 1/6 and beta 1/2 only: with ONNX's
+ * default alpha 0.2 the pair stays (the -O0 graph, which runs HardSigmoid and Mul, is the
+ * reference either way). */
+static void test_hard_swish(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, (int64_t[]){-1, 2, 3, 3});
+    Onnx__NodeProto *n = tm_node(m, "HardSigmoid", "torch", "x", "s1");
+    tm_attr_float(m, n, "alpha", 1.0f / 6);
+    tm_node(m, "Mul", "m1", "x,s1", "y1");
+    tm_node(m, "HardSigmoid", "onnx_default", "y1", "s2");
+    tm_node(m, "Mul", "m2", "s2,y1", "y");
+    tm_output(m, "y");
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 2, NULL, &r);
+    assert_int_equal(rewrites(r, "fuse_swish"), 1);
+    assert_string_equal(find(g, "torch")->op_type, "HardSwish");
+    assert_string_equal(find(g, "onnx_default")->op_type, "HardSigmoid");
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
 /* ---- the pipeline ---- */
 
 static void test_pipeline_options(void **state)
@@ -1624,6 +1648,7 @@ int main(void)
         cmocka_unit_test(test_expand_qlinear_matmul),
         cmocka_unit_test(test_identity_dropout_dead_code),
         cmocka_unit_test(test_identity_pad_concat),
+        cmocka_unit_test(test_hard_swish),
         cmocka_unit_test(test_pipeline_options),
         cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_fused_op_errors),
