@@ -186,21 +186,38 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
      * nChw16c, so the convolutions after one take their input in the layout it arrives in
      * when oneDNN has a kernel for it (blocked 1x1 and strided ones do) instead of a reorder
      * to NHWC and back. */
+    /* Pixels of the output over the whole batch: Winograd's tiles and the kernels' work
+     * split run over the batch too (ResNet-50 batch 16: the 7x7 stage's 3x3 layers 7.2 ms in
+     * F(4x4,3x3) against 14.1 in brgconv; 2% of the run). */
+    int64_t pixels = x->rank == 4 ? p->out[0].dims[0] * p->out[0].dims[2] * p->out[0].dims[3]
+                                  : 0;
     bool wino = dt == dnnl_f32 && x->rank == 4 && w->dims[2] == 3 && w->dims[3] == 3 &&
                 g.strides[0] == 1 && g.strides[1] == 1 && g.dil[0] == 0 && g.dil[1] == 0 &&
                 g.wi.rank == w->rank && w->dims[0] >= WINO_MIN_CHANNELS &&
                 w->dims[1] >= WINO_MIN_CHANNELS &&
-                p->out[0].dims[2] * p->out[0].dims[3] >= WINO_MIN_PIXELS;
+                pixels >= WINO_MIN_PIXELS;
     bool follow = !ond_md_is_plain(p->in_md[0]) && p->in_md[0]->data_type == dt;
-    /* Convolutions onto 7x7 or less run on nhwc (brgconv): what tuning (runtime/tune.c)
-     * chose on this CPU class for the 3x3 layers of ResNet-18's and ResNet-50's last stage
-     * (2 threads, batch 1: 1.67 ms against 1.70-1.86 for the blocked jit kernel on
-     * 512->512); the 1x1 layers there are as fast in either layout, and following them
-     * saves the reorders around each residual sum. */
+    /* Convolutions onto 7x7 or less (the whole batch) run on nhwc (brgconv): what tuning
+     * (runtime/tune.c) chose on this CPU class for the 3x3 layers of ResNet-18's and
+     * ResNet-50's last stage (2 threads, batch 1: 1.67 ms against 1.70-1.86 for the blocked
+     * jit kernel on 512->512); the 1x1 layers there are as fast in either layout, and
+     * following them saves the reorders around each residual sum. At batch 16 tuning keeps
+     * every layer after the stem blocked. */
     dnnl_memory_desc_t nhwc;
     bool small = x->rank == 4 && !w_rt && g.wi.rank == w->rank &&
-                 p->out[0].dims[2] * p->out[0].dims[3] <= 49 &&
-                 !ond_tune_md(x, dt, OND_TUNE_NHWC, &nhwc, NULL);
+                 pixels <= 49 && !ond_tune_md(x, dt, OND_TUNE_NHWC, &nhwc, NULL);
+    /* A stem (fewer than 16 input channels, an image's 3) of 64 filters or more onto a map
+     * larger than that writes nChw16c. Left to oneDNN it takes brgconv on nhwc and the layers
+     * after it follow; the blocked ones after them (Winograd, DenseNet's in-place Concats,
+     * which need a layout whose channel ranges are contiguous) then pay reorders or copies
+     * (2 threads, batch 1, same run: DenseNet-121 0.93 of the time, SqueezeNet 0.93, ResNet-18
+     * 0.98, VGG-16 0.99, GoogLeNet 1.02, AlexNet 1.01; ResNet-50 batch 16 0.98). The
+     * 32-filter stems of depthwise nets feed depthwise layers on nhwc (EfficientNet-B0 1.03,
+     * MnasNet 1.04 with the rule), so they keep oneDNN's choice. */
+    dnnl_memory_desc_t blocked;
+    bool stem = x->rank == 4 && !w_rt && g.wi.rank == w->rank && x->dims[1] < 16 &&
+                w->dims[0] >= 64 && pixels > 49 &&
+                !ond_tune_md(&p->out[0], dt, OND_TUNE_NCHW16C, &blocked, NULL);
     uint64_t out_numel = 0;
     ond_numel(&p->out[0], 0, &out_numel);
     size_t wino_scratch = out_numel * (uint64_t)w->dims[1] * 9 / WINO_MACS_PER_BYTE;
@@ -209,12 +226,13 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
     const struct {
         bool use;
         dnnl_alg_kind_t alg;
-        const dnnl_memory_desc_t *src;
+        const dnnl_memory_desc_t *src, *dst;
     } tries[] = {
-        {wino, dnnl_convolution_winograd, &src},
-        {small, dnnl_convolution_direct, &nhwc},
-        {follow, dnnl_convolution_direct, p->in_md[0]},
-        {true, dnnl_convolution_direct, &src},
+        {wino, dnnl_convolution_winograd, &src, &dst},
+        {small, dnnl_convolution_direct, &nhwc, &dst},
+        {stem, dnnl_convolution_direct, &src, &blocked},
+        {follow, dnnl_convolution_direct, p->in_md[0], &dst},
+        {true, dnnl_convolution_direct, &src, &dst},
     };
     dnnl_convolution_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
@@ -245,8 +263,8 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
             continue;
         OND_DNNL(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
                                                             tries[t].alg, tries[t].src, &wei,
-                                                            b ? &bias : NULL, &dst, g.strides,
-                                                            g.dil, g.pl, g.pr), n, err);
+                                                            b ? &bias : NULL, tries[t].dst,
+                                                            g.strides, g.dil, g.pl, g.pr), n, err);
         if ((st = tries[t].alg == dnnl_convolution_winograd
                       ? ond_prep_pd_within(p, &desc, wino_scratch, &pd, err)
                       : ond_prep_pd(p, &desc, &pd, err)))
