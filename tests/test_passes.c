@@ -1537,6 +1537,54 @@ static const struct ond_pass_record *not_fused(const struct ond_pass_report *r, 
     return NULL;
 }
 
+/* fold_pad: Pad by zeros -> AveragePool without pads (Inception-v3's branch pool) and Pad ->
+ * Conv with pads of its own (asymmetric, added up) fold; a reflecting Pad, a Pad of the
+ * channels and a pool that does not count its own pads stay. The -O0 graph, which runs the
+ * Pads, is the reference. */
+static void test_fold_pad(void **state)
+{
+    (void)state;
+    ond_test_seed(21);
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, (int64_t[]){-1, 2, 5, 5});
+    tm_init(m, "hw", I64, 1, (int64_t[]){8}, (int64_t[]){0, 0, 1, 2, 0, 0, 2, 1});
+    tm_init(m, "ch", I64, 1, (int64_t[]){8}, (int64_t[]){0, 1, 0, 0, 0, 0, 0, 0});
+    tm_init_rand(m, "w", 4, (int64_t[]){3, 2, 3, 3}, -1.f, 1.f);
+    tm_node(m, "Pad", "p_pool", "x,hw", "a");
+    Onnx__NodeProto *n = tm_node(m, "AveragePool", "pool", "a", "y1");
+    tm_attr_ints(m, n, "kernel_shape", 2, (int64_t[]){3, 3});
+    tm_node(m, "Pad", "p_conv", "x,hw", "b");
+    n = tm_node(m, "Conv", "conv", "b,w", "y2");
+    tm_attr_ints(m, n, "pads", 4, (int64_t[]){1, 0, 0, 1});
+    n = tm_node(m, "Pad", "p_reflect", "x,hw", "c");
+    tm_attr_string(m, n, "mode", "reflect");
+    tm_node(m, "Conv", "conv_r", "c,w", "y3");
+    tm_node(m, "Pad", "p_ch", "x,ch", "d");
+    tm_init_rand(m, "w3", 4, (int64_t[]){3, 3, 3, 3}, -1.f, 1.f);
+    tm_node(m, "Conv", "conv_ch", "d,w3", "y4");
+    tm_node(m, "Pad", "p_excl", "x,hw", "e");
+    n = tm_node(m, "AveragePool", "pool_excl", "e", "y5");
+    tm_attr_ints(m, n, "kernel_shape", 2, (int64_t[]){3, 3});
+    tm_attr_ints(m, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    for (int i = 1; i <= 5; i++) {
+        char name[4];
+        snprintf(name, sizeof name, "y%d", i);
+        tm_output(m, name);
+    }
+    struct ond_pass_report *r = NULL;
+    struct ond_graph *g = optimized(m, 1, NULL, &r);
+    assert_int_equal(rewrites(r, "fold_pad"), 2);
+    assert_null(find(g, "p_pool"));
+    assert_null(find(g, "p_conv"));
+    assert_string_equal(find(g, "pool")->in[0]->name, "x");
+    assert_non_null(not_fused(r, "fold_pad", "p_reflect,conv_r", "constant mode with value 0"));
+    assert_non_null(not_fused(r, "fold_pad", "p_ch,conv_ch", "0 on the batch and channel"));
+    assert_non_null(not_fused(r, "fold_pad", "p_excl,pool_excl", "count_include_pad 1"));
+    ond_pass_report_free(r);
+    ond_graph_free(g);
+    tm_free(m);
+}
+
 /* One near miss of each kind, with the rule each breaks: a Conv read by a BN and a Relu; a
  * Sigmoid after a Conv whose output is a graph output; an add whose shortcut is made after
  * the Conv, and one whose shortcut is a graph output; an Add -> Relu whose sum is a graph
@@ -1654,6 +1702,7 @@ int main(void)
         cmocka_unit_test(test_fused_op_errors),
         cmocka_unit_test(test_session_fused),
         cmocka_unit_test(test_why_not),
+        cmocka_unit_test(test_fold_pad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

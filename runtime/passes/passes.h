@@ -91,6 +91,7 @@ bool ond_pass_inner_product_takes(const struct ond_pass_ctx *c, const struct ond
 
 /* Each pass, in its own file. */
 enum ond_status ond_pass_eliminate_identity(struct ond_pass_ctx *c, struct ond_error *err);
+enum ond_status ond_pass_fold_pad(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_expand_qlinear(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_constants(struct ond_pass_ctx *c, struct ond_error *err);
 enum ond_status ond_pass_fold_shape_chains(struct ond_pass_ctx *c, struct ond_error *err);

@@ -2,7 +2,8 @@
  *
  * -O0 runs nothing; -O1 cleans up and folds, leaving only standard ONNX ops
  * (QLinearConv/QLinearMatMul expanded into QDQ form, constant and shape-chain folding, identity,
- * dropout, zero Pad and one-input Concat removal, a QDQ model's activation pairs taken as scales
+ * dropout, zero Pad and one-input Concat removal, a Pad by zeros taken as the pads of the Conv
+ * or AveragePool after it, a QDQ model's activation pairs taken as scales
  * when the model is loaded for int8 sessions (the only pass that changes what a model computes, so
  * fp32 and bf16 loads keep the pairs and their rounding), BatchNormalization folded into Conv
  * weights, dead code); -O2 (the default) adds the fusions, whose nodes carry post-ops or are
@@ -40,6 +41,7 @@ static const struct pass table[] = {
     {"fold_constants", 1, ond_pass_fold_constants, false},
     {"fold_shape_chains", 1, ond_pass_fold_shape_chains, false},
     {"eliminate_identity", 1, ond_pass_eliminate_identity, false},
+    {"fold_pad", 1, ond_pass_fold_pad, false},
     {"fold_qdq", 1, ond_pass_fold_qdq, true},
     {"fold_batchnorm", 1, ond_pass_fold_batchnorm, false},
     {"batchnorm_scale_shift", 2, ond_pass_batchnorm_scale_shift, false},
