@@ -2,10 +2,13 @@
  * 24, 25 (pads input, optional constant_value input of the data's dtype, optional axes input
  * from 18; 21 and later only add types). Modes constant, reflect (mirror without repeating
  * the edge), edge, and from opset 19 wrap (the data repeated periodically); negative pads
- * crop. All dtypes. */
+ * crop. All dtypes. Sessions: a Pad whose pads are all 0 once the plan's shapes are known
+ * (Swin-T's window padding of maps already a multiple of the window, pads computed from the
+ * shape) is a view of its input; others run the eval. */
 #include <string.h>
 
 #include "ops/op.h"
+#include "runtime/exec.h"
 
 enum mode { CONSTANT, REFLECT, EDGE, WRAP };
 static const char *const mode_names[] = {"constant", "reflect", "edge", "wrap"};
@@ -211,16 +214,28 @@ static enum ond_status eval(const struct ond_node *n, const struct ond_info *con
     return OND_OK;
 }
 
+static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
+{
+    int64_t begin[OND_MAX_RANK], end[OND_MAX_RANK];
+    bool known;
+    enum ond_status st = resolve(p->node, p->in, begin, end, &known, err);
+    if (st)
+        return st;
+    for (int i = 0; known && i < p->in[0]->rank; i++)
+        known = !begin[i] && !end[i];
+    return known ? ond_prep_view(p, err) : ond_prep_decline(p, "pads other than 0");
+}
+
 const struct ond_op ond_op_pad_v2 = {
     .domain = "", .name = "Pad", .since = 2,
     .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct pad),
-    .parse = parse_v2, .infer = infer, .eval = eval,
+    .parse = parse_v2, .infer = infer, .eval = eval, .prepare = prepare,
 };
 
 const struct ond_op ond_op_pad = {
     .domain = "", .name = "Pad", .since = 11,
     .min_in = 2, .max_in = 4, .min_out = 1, .max_out = 1,
     .params_size = sizeof(struct pad),
-    .parse = parse, .infer = infer, .eval = eval,
+    .parse = parse, .infer = infer, .eval = eval, .prepare = prepare,
 };

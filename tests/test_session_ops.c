@@ -15,6 +15,7 @@
 #include "tests/util.h"
 
 #define F OND_DTYPE_FLOAT
+#define I64 OND_DTYPE_INT64
 #define MAX_IN 4
 
 struct shape {
@@ -950,6 +951,47 @@ static void test_conv_dilated_past_image(void **state)
     ond_model_free(model);
 }
 
+/* A Pad whose pads arrive at run time (a shape operand, known at planning): by zeros it is a
+ * view of its input (Swin-T's window padding of maps already a multiple of the window), by one
+ * pixel the eval; both against a hand computation. */
+static void test_pad_zero_view(void **state)
+{
+    (void)state;
+    struct tm *m = tm_new(8, 13);
+    tm_input(m, "x", F, 4, (int64_t[]){1, 2, 2, 2});
+    tm_input(m, "pads", I64, 1, (int64_t[]){8});
+    tm_node(m, "Relu", "r", "x", "a");
+    tm_node(m, "Pad", "pad", "a,pads", "y");
+    tm_output(m, "y");
+    struct ond_model *model = tm_load_model(m, 2);
+    struct ond_session *s = NULL;
+    struct ond_error err = {0};
+    if (ond_session_create(model, NULL, &s, &err))
+        fail_msg("session: %s", err.message);
+    float x[8] = {1, -2, 3, -4, 5, -6, 7, -8};
+    for (int one = 0; one < 2; one++) {
+        int64_t pads[8] = {0, 0, 0, one, 0, 0, 0, 0};
+        struct ond_value in[2] = {ond_test_value("x", F, 4, (int64_t[]){1, 2, 2, 2}, x),
+                                  ond_test_value("pads", I64, 1, (int64_t[]){8}, pads)};
+        struct ond_value *got = NULL;
+        size_t n_got = 0;
+        struct ond_plan_stats st;
+        if (ond_session_run_alloc(s, in, 2, &got, &n_got, &err) ||
+            ond_session_plan_stats(s, in, 2, &st, &err))
+            fail_msg("run: %s", err.message);
+        /* relu(x), with one column of zeros before each row of W when padded. */
+        const float *y = got[0].data;
+        assert_int_equal(got[0].dims[3], 2 + one);
+        for (int64_t i = 0; i < 8; i++)
+            assert_true(y[i / 2 * (2 + one) + one + i % 2] == (x[i] > 0 ? x[i] : 0));
+        assert_int_equal(st.views, one ? 0 : 1);
+        assert_int_equal(st.evals, one ? 1 : 0);
+        ond_values_free(got, n_got);
+    }
+    ond_session_free(s);
+    ond_model_free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -971,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_int64_eval),
         cmocka_unit_test(test_post_ops_need_primitive),
         cmocka_unit_test(test_conv_dilated_past_image),
+        cmocka_unit_test(test_pad_zero_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
