@@ -25,9 +25,6 @@
  *   by nothing else and not a graph output itself (x and y would then be two outputs with one
  *   value). Otherwise the node stays.
  */
-#include <string.h>
-
-#include "ops/op.h"
 #include "runtime/passes/passes.h"
 
 static bool mask_unused(const struct ond_node *n)
@@ -58,19 +55,8 @@ static bool zero_pad(const struct ond_node *n)
 {
     int64_t pads[2 * OND_MAX_RANK];
     int count = 0;
-    struct ond_error err;
-    if (n->opset < 11) {
-        if (ond_attr_ints(n, "pads", pads, 2 * OND_MAX_RANK, &count, &err) || count < 0)
-            return false;
-    } else {
-        const struct ond_tensor *t = n->n_in > 1 ? n->in[1] : NULL;
-        uint64_t numel;
-        if (!t || !ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_INT64 ||
-            !ond_numel(&t->info, 0, &numel) || numel > 2 * OND_MAX_RANK)
-            return false;
-        memcpy(pads, t->info.data, sizeof(int64_t) * (size_t)numel);
-        count = (int)numel;
-    }
+    if (!ond_pass_pad_amounts(n, pads, &count))
+        return false;
     for (int i = 0; i < count; i++)
         if (pads[i])
             return false;

@@ -34,22 +34,12 @@ static const char PADS[] = "the pads are constant, not negative, 0 on the batch 
 static const char WINDOW[] = "the Conv or AveragePool has auto_pad NOTSET, and the AveragePool "
                              "ceil_mode 0 and count_include_pad 1 or no pads of its own";
 
-/* The Pad's pads (begins then ends, 2 * rank), or false. */
+/* The Pad's pads for every dim (begins then ends, 2 * rank), or false. */
 static bool pad_amounts(const struct ond_node *pad, int rank, int64_t *pads)
 {
-    struct ond_error err;
     int count = 0;
-    if (pad->opset < 11)
-        return !ond_attr_ints(pad, "pads", pads, 2 * OND_MAX_RANK, &count, &err) &&
-               count == 2 * rank;
-    const struct ond_tensor *t = pad->n_in > 1 ? pad->in[1] : NULL;
-    uint64_t numel;
-    if (!t || !ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_INT64 ||
-        !ond_numel(&t->info, 0, &numel) || numel != (uint64_t)(2 * rank) ||
-        (pad->n_in > 3 && pad->in[3]))
-        return false;
-    memcpy(pads, t->info.data, sizeof(int64_t) * (size_t)numel);
-    return true;
+    return ond_pass_pad_amounts(pad, pads, &count) && count == 2 * rank &&
+           !(pad->n_in > 3 && pad->in[3]);
 }
 
 static bool zero_value(const struct ond_node *pad)

@@ -110,6 +110,9 @@ enum ond_status ond_pass_eliminate_dead_code(struct ond_pass_ctx *c, struct ond_
 /* ---- helpers (util.c) ---- */
 /* A constant: an initializer or a folded value, with its data. */
 bool ond_pass_is_const(const struct ond_tensor *t);
+/* A Pad's pads when known at load (the attribute before opset 11, else a constant input):
+ * *count values into pads (2 * OND_MAX_RANK at most); false when not known. */
+bool ond_pass_pad_amounts(const struct ond_node *pad, int64_t *pads, int *count);
 /* The node that is t's only reader, when t has exactly one reader and is not a graph output;
  * else NULL. A fusion that swallows t's producer needs this: nobody else sees t. */
 struct ond_node *ond_pass_sole_user(const struct ond_pass_ctx *c, const struct ond_tensor *t);

@@ -14,6 +14,21 @@ bool ond_pass_is_const(const struct ond_tensor *t)
     return t && (t->flags & OND_TENSOR_CONST) && t->info.data;
 }
 
+bool ond_pass_pad_amounts(const struct ond_node *pad, int64_t *pads, int *count)
+{
+    struct ond_error err;
+    if (pad->opset < 11)
+        return !ond_attr_ints(pad, "pads", pads, 2 * OND_MAX_RANK, count, &err) && *count >= 0;
+    const struct ond_tensor *t = pad->n_in > 1 ? pad->in[1] : NULL;
+    uint64_t numel;
+    if (!t || !ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_INT64 ||
+        !ond_numel(&t->info, 0, &numel) || numel > 2 * OND_MAX_RANK)
+        return false;
+    memcpy(pads, t->info.data, sizeof(int64_t) * (size_t)numel);
+    *count = (int)numel;
+    return true;
+}
+
 struct ond_node *ond_pass_sole_user(const struct ond_pass_ctx *c, const struct ond_tensor *t)
 {
     if (!t || t->uses != 1 || (t->flags & OND_TENSOR_OUTPUT) || t->id < 0 || t->id >= c->n_users)
