@@ -4,7 +4,7 @@ build tree with --ignore-scripts), measured in the same run, alternating, severa
 and ratios per model at batch 1 and 16, cold start (process start to first result) and peak RSS.
 Writes a Markdown table (--table FILE, e.g. docs/performance.md's table) and a JSON report.
 
---precisions fp32,bf16,int8 runs ondine at each precision in the same alternating rounds: fp32
+--precisions (default fp32,bf16,int8) runs ondine at each precision in the same alternating rounds: fp32
 and bf16 against ONNX Runtime fp32 on the model, int8 against ONNX Runtime on the same QDQ
 model (`ondine quantize` writes it; ondine runs it with --precision int8, taking its scales):
 one table, three precisions. Every row also gives ondine's G MAC/s and its % of the measured
@@ -15,7 +15,7 @@ rounds; a row whose -O2 median exceeds the -O1 median by more than --o1-margin (
 the run-to-run spread of a quiet machine) is marked and makes the script exit 1.
 
 usage: compare.py BUILD_DIR [--models resnet18,resnet50,...] [--batches 1,16] [--rounds 3]
-                  [--threads 2] [--iters 10] [--precisions fp32] [--json FILE] [--table FILE]
+                  [--threads 2] [--iters 10] [--precisions fp32,bf16,int8] [--json FILE] [--table FILE]
                   [--o1-margin 0.05] [--tune-cache FILE]"""
 import argparse
 import json
@@ -85,7 +85,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=10)
-    ap.add_argument("--precisions", default="fp32")
+    ap.add_argument("--precisions", default="fp32,bf16,int8")
     ap.add_argument("--json")
     ap.add_argument("--table")
     ap.add_argument("--o1-margin", type=float, default=0.05)
