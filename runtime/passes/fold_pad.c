@@ -52,10 +52,7 @@ static bool zero_value(const struct ond_node *pad)
     if (pad->opset < 11)
         return !ond_attr_float(pad, "value", 0.f, &v, &err) && v == 0.f;
     const struct ond_tensor *t = pad->n_in > 2 ? pad->in[2] : NULL;
-    uint64_t numel;
-    return !t || (ond_pass_is_const(t) && t->info.dtype == OND_DTYPE_FLOAT &&
-                  ond_numel(&t->info, 0, &numel) && numel == 1 &&
-                  *(const float *)t->info.data == 0.f);
+    return !t || (ond_pass_float_scalar(t, &v) && v == 0.f);
 }
 
 /* n's attributes with v's name set to v (replaced, or added); the array is the graph's. */

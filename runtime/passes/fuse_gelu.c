@@ -19,9 +19,6 @@
  * one. Level 2: Gelu is an opset-20 op (`ondine optimize` writes ai.ondine.Gelu into older
  * models, like the fused ops); -O1 keeps standard ops.
  */
-#include <float.h>
-#include <math.h>
-
 #include "ops/op.h"
 #include "runtime/passes/passes.h"
 
@@ -40,11 +37,8 @@ static const char SHAPE[] = "x is float, of known rank, and the result has x's r
 /* Whether t is a constant float with one element within 2 float steps of v. */
 static bool is_scalar(const struct ond_tensor *t, double v)
 {
-    uint64_t numel;
-    if (!ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_FLOAT ||
-        !ond_numel(&t->info, 0, &numel) || numel != 1)
-        return false;
-    return fabs(*(const float *)t->info.data - v) <= 2 * FLT_EPSILON * v;
+    float f;
+    return ond_pass_float_scalar(t, &f) && ond_pass_near(f, v);
 }
 
 /* For a two-input Add or Mul n reading t, the other input; NULL otherwise. */

@@ -50,17 +50,6 @@ static const char AFFINE[] = "gamma and beta (a constant multiplied and added af
 static const char SHAPE[] = "x is float, of known rank, its normalized dims known and not 0, "
                             "and the result has x's rank";
 
-/* Whether t is a constant float with one element: its value in *v. */
-static bool scalar(const struct ond_tensor *t, float *v)
-{
-    uint64_t numel;
-    if (!ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_FLOAT ||
-        !ond_numel(&t->info, 0, &numel) || numel != 1)
-        return false;
-    *v = *(const float *)t->info.data;
-    return true;
-}
-
 /* For a two-input node of type op reading t, the other input; NULL otherwise. */
 static struct ond_tensor *other(const struct ond_node *n, const char *op,
                                 const struct ond_tensor *t)
@@ -120,14 +109,14 @@ static const char *match_head(const struct ond_pass_ctx *c, const struct ond_nod
     struct ond_node *var = NULL, *pow = NULL;
     for (int k = 0; k < 2 && !var; k++)
         if (ond_pass_is(add, "", "Add") && add->n_in == 2 && add->in[k] &&
-            scalar(add->in[1 - k], eps))
+            ond_pass_float_scalar(add->in[1 - k], eps))
             var = add->in[k]->producer;
     nodes[3] = var;
     if (!ond_pass_is(var, "", "ReduceMean") || !var->in[0])
         return FORM;
     pow = nodes[2] = var->in[0]->producer;
     if (!ond_pass_is(pow, "", "Pow") || pow->n_in != 2 || pow->in[0] != d ||
-        !scalar(pow->in[1], &two) || two != 2.0f || !(*eps >= 0) || isinf(*eps))
+        !ond_pass_float_scalar(pow->in[1], &two) || two != 2.0f || !(*eps >= 0) || isinf(*eps))
         return FORM;
     /* d's two readers are the Pow and the Div, which read it once each. */
     if (d->uses != 2 || (d->flags & OND_TENSOR_OUTPUT) ||

@@ -23,8 +23,6 @@
  * there, like the fused ops); -O1 keeps standard ops. Runs before fuse_residual_add and
  * fuse_activation, which take the Swish or HardSwish as a post-op.
  */
-#include <float.h>
-#include <math.h>
 
 #include "ops/op.h"
 #include "runtime/passes/passes.h"
@@ -48,19 +46,14 @@ static struct ond_node *sigmoid_of(const struct ond_tensor *s, const struct ond_
                : NULL;
 }
 
-static bool near(float v, double want)
-{
-    return fabs(v - want) <= 2 * FLT_EPSILON * want;
-}
-
 /* Whether a HardSigmoid is torch's (x / 6 + 1 / 2, clipped). */
 static bool torch_hard(const struct ond_node *n)
 {
     float alpha, beta;
     struct ond_error err;
     return !ond_attr_float(n, "alpha", 0.2f, &alpha, &err) &&
-           !ond_attr_float(n, "beta", 0.5f, &beta, &err) && near(alpha, 1.0 / 6) &&
-           near(beta, 0.5);
+           !ond_attr_float(n, "beta", 0.5f, &beta, &err) && ond_pass_near(alpha, 1.0 / 6) &&
+           ond_pass_near(beta, 0.5);
 }
 
 enum ond_status ond_pass_fuse_swish(struct ond_pass_ctx *c, struct ond_error *err)

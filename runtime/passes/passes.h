@@ -110,6 +110,11 @@ enum ond_status ond_pass_eliminate_dead_code(struct ond_pass_ctx *c, struct ond_
 /* ---- helpers (util.c) ---- */
 /* A constant: an initializer or a folded value, with its data. */
 bool ond_pass_is_const(const struct ond_tensor *t);
+/* A constant float with one element: its value in *v. */
+bool ond_pass_float_scalar(const struct ond_tensor *t, float *v);
+/* Whether v is within 2 float rounding steps of want (want > 0): constants written in float
+ * by an exporter for a value like sqrt 2 or 1/6. */
+bool ond_pass_near(float v, double want);
 /* A Pad's pads when known at load (the attribute before opset 11, else a constant input):
  * *count values into pads (2 * OND_MAX_RANK at most); false when not known. */
 bool ond_pass_pad_amounts(const struct ond_node *pad, int64_t *pads, int *count);

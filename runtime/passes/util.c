@@ -1,6 +1,7 @@
 /* util.c: what the passes share: matching nodes, rewiring tensors, new constants, post-ops,
  * and recording fusions (see passes.h). */
 #include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,21 @@
 bool ond_pass_is_const(const struct ond_tensor *t)
 {
     return t && (t->flags & OND_TENSOR_CONST) && t->info.data;
+}
+
+bool ond_pass_float_scalar(const struct ond_tensor *t, float *v)
+{
+    uint64_t numel;
+    if (!ond_pass_is_const(t) || t->info.dtype != OND_DTYPE_FLOAT ||
+        !ond_numel(&t->info, 0, &numel) || numel != 1)
+        return false;
+    *v = *(const float *)t->info.data;
+    return true;
+}
+
+bool ond_pass_near(float v, double want)
+{
+    return fabs(v - want) <= 2 * FLT_EPSILON * want;
 }
 
 bool ond_pass_pad_amounts(const struct ond_node *pad, int64_t *pads, int *count)
