@@ -274,10 +274,7 @@ static enum ond_status prepare(struct ond_prep *p, struct ond_error *err)
          * ran ref:any at 0.1 G MAC/s, 90% of the model's time; a blocked input into a dilated
          * convolution whose taps reach past the image (DeepLabV3's ASPP, dilations 12-36 on a
          * 28x28 map) ran about 1000 times slower than brgconv on NHWC behind a reorder. */
-        const char *impl = NULL;
-        if (pd && t + 1 < sizeof tries / sizeof tries[0] &&
-            dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-            impl && strncmp(impl, "ref", 3) == 0) {
+        if (pd && t + 1 < sizeof tries / sizeof tries[0] && ond_pd_is_reference(pd)) {
             dnnl_primitive_desc_destroy(pd);
             pd = NULL;
         }

@@ -324,8 +324,6 @@ static bool blocked_has_kernel(const struct ond_prep *p, dnnl_alg_kind_t alg,
     dnnl_memory_desc_t src1, dst;
     dnnl_binary_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
-    const char *impl = NULL;
-    bool jit = false;
     if (full1)
         src1 = *as0;
     else if (ond_md_float(x1->rank, x1->dims, true, &src1, NULL))
@@ -335,8 +333,7 @@ static bool blocked_has_kernel(const struct ond_prep *p, dnnl_alg_kind_t alg,
         dnnl_binary_desc_init(&desc, alg, as0, &src1, &dst) != dnnl_success ||
         dnnl_primitive_desc_create(&pd, &desc, NULL, p->engine, NULL) != dnnl_success)
         return true; /* decided when the primitive is made */
-    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
-        jit = strncmp(impl, "ref", 3) != 0;
+    bool jit = !ond_pd_is_reference(pd);
     dnnl_primitive_desc_destroy(pd);
     return jit;
 }
@@ -395,9 +392,7 @@ enum ond_status ond_arith_prepare(struct ond_prep *p, enum ond_binop op, struct 
     /* oneDNN 2.6 broadcasts SRC_1 over the last dim only in its reference kernel (ConvNeXt's
      * decomposed LayerNorm: x - mean and (x - mean) / std over [1,56,56,96] by [1,56,56,1]):
      * 13 ms a step, 83% of the model's time; the eval's broadcasting loops take 0.3 ms. */
-    const char *impl = NULL;
-    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-        impl && strncmp(impl, "ref", 3) == 0) {
+    if (ond_pd_is_reference(pd)) {
         dnnl_primitive_desc_destroy(pd);
         return ond_prep_decline(p, "oneDNN has only its reference kernel for this broadcast");
     }

@@ -99,6 +99,13 @@ enum ond_status ond_prep_md_dims(const struct ond_prep *p, int rank, const int64
     return md_dims(rank, dims, p->act_dt, false, md, err);
 }
 
+bool ond_pd_is_reference(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+           impl && strncmp(impl, "ref", 3) == 0;
+}
+
 bool ond_md_is_plain(const dnnl_memory_desc_t *md)
 {
     dnnl_memory_desc_t plain;

@@ -153,6 +153,9 @@ enum ond_status ond_prep_md_dims(const struct ond_prep *p, int rank, const int64
                                  dnnl_memory_desc_t *md, struct ond_error *err);
 /* Whether md is plain row-major for its dims. */
 bool ond_md_is_plain(const dnnl_memory_desc_t *md);
+/* Whether pd is oneDNN's reference implementation ("ref:..."), which is there for
+ * correctness and runs one to three orders of magnitude slower than its jit kernels. */
+bool ond_pd_is_reference(const_dnnl_primitive_desc_t pd);
 
 /* Declines the node (p->declined, the reason in p->impl) and returns OND_OK. */
 enum ond_status ond_prep_decline(struct ond_prep *p, const char *fmt, ...)

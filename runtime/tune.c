@@ -504,7 +504,7 @@ static enum ond_status conv_runs(struct ond_prep *p, const struct ond_tune_conv 
             dup |= r[k].cand.layout == layout && r[k].cand.alg == alg &&
                    !strcmp(r[k].cand.impl, impl);
         /* Reference implementations are there for correctness: seconds per large layer. */
-        bool ref = impl && strncmp(impl, "ref", 3) == 0;
+        bool ref = ond_pd_is_reference(pd);
         if (impl && impl_ok(impl) && !dup && !ref && (!alg || scratch <= c->wino_scratch) &&
             dnnl_primitive_create(&prim, pd) == dnnl_success &&
             make_run(p, prim, mds[4] && mds[4]->ndims ? 5 : 4, ids, mds, &r[*n])) {
