@@ -548,11 +548,10 @@ static bool concat_in_place(struct plan *pl, const struct ond_node *n, const str
             r->last_node = pl->last_read[n->in[k]->id];
     }
     struct value *r = &pl->values[root];
+    struct ond_error err;
     r->md.dims[0] = r->md.padded_dims[0] = (dnnl_dim_t)r->size;
-    if (!ond_plan_new_value(pl, &md, &o))
+    if (view_value(pl, root, &md, &o, &err))
         return false;
-    pl->values[o].root = root;
-    pl->values[o].first = pl->values[root].first;
     pl->n_views++;
     ond_plan_bind_tensor(pl, n->out[0], o);
     return true;
